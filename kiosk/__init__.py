@@ -1,0 +1,1 @@
+"""Menwei kiosk: the screening session, the touchscreen, the guard's actions and the ledger."""

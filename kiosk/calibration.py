@@ -1,0 +1,58 @@
+"""Calibrating the site offset on the spot against a reference thermometer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from drivers import Thermometer
+from kiosk.config import Config
+from kiosk.screening import Rules, Verdict, estimate_core_c
+from kiosk.session import Measurer, Timing
+
+
+@dataclass(frozen=True)
+class Calibration:
+    uncorrected_c: float  # the kiosk's estimate with the site offset at zero
+    site_offset_c: float  # what screening.site_offset_c should be
+
+
+def site_offset_for(uncorrected_c: float, reference_c: float) -> float:
+    """The offset that makes the kiosk agree with the reference, rounded to 0.1 °C."""
+    offset = round(reference_c - uncorrected_c, 1)
+    if not -3.0 <= offset <= 3.0:
+        raise ValueError(
+            f"the kiosk and the reference differ by {offset:+.1f} °C, more than ±3 °C: check the"
+            " sensor's position, that the person stood still, and the reference thermometer"
+        )
+    return offset
+
+
+def calibrate_site_offset(
+    thermometer: Thermometer, config: Config, reference_c: float, *, wait_s: float = 10.0
+) -> Calibration:
+    """Wait for the person to step up, then measure them as the gate would (with the site
+    offset at zero)."""
+    rules = replace(
+        Rules.from_config(config),
+        site_offset_c=0.0,
+        plausible_min_c=20.0,
+        plausible_max_c=50.0,
+        threshold_c=49.0,
+    )
+    timing = Timing.from_config(config)
+    measurer = Measurer(thermometer, rules, timing)
+    deadline = time.monotonic() + wait_s
+    while not measurer.present(thermometer.read()):
+        if time.monotonic() >= deadline:
+            raise ValueError(
+                f"nobody in front of the sensor within {wait_s:g} s: have the person step up,"
+                " then run again"
+            )
+        time.sleep(timing.poll_interval_s)
+    measurement = measurer.measure()
+    decision = measurement.decision
+    if decision.verdict is not Verdict.ADMITTED or decision.object_c is None:
+        raise ValueError(f"no steady reading ({decision.reason}); run again")
+    uncorrected = estimate_core_c(decision.object_c, decision.ambient_c or 0.0, rules)
+    return Calibration(round(uncorrected, 2), site_offset_for(uncorrected, reference_c))

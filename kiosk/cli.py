@@ -1,0 +1,291 @@
+"""The ``kiosk`` command. Thin: it parses, calls the library and turns its errors into messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from drivers import SensorError
+from kiosk.config import Config, ConfigError, load_config
+from kiosk.ledger import LedgerError
+
+DEFAULT_CONFIG = Path("/etc/menwei/kiosk.toml")
+
+
+def _load(config_path: str | None, simulate: bool = False) -> Config:
+    path = (
+        Path(config_path) if config_path else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    )
+    overrides: dict[str, Any] = {"sensor.simulate": True} if simulate else {}
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help=f"TOML settings file (default {DEFAULT_CONFIG} when it exists).",
+)
+simulate_option = click.option(
+    "--simulate", is_flag=True, help="Use the simulated MLX90614 and mock GPIO pins."
+)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Menwei gate kiosk."""
+    # journald adds timestamps; we log the level and the message only.
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command()
+@config_option
+@simulate_option
+def serve(config_path: str | None, simulate: bool) -> None:
+    """Run the touchscreen and the gate loop."""
+    from kiosk.server import serve_forever
+
+    config = _load(config_path, simulate)
+    try:
+        serve_forever(config)
+    except (SensorError, LedgerError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@config_option
+@simulate_option
+@click.option(
+    "--count", type=click.IntRange(0), default=0, help="Readings to take (0: until Ctrl-C)."
+)
+@click.option(
+    "--interval", type=click.FloatRange(0.05, 10), default=0.5, help="Seconds between reads."
+)
+@click.option(
+    "--person",
+    type=click.FloatRange(20, 45),
+    default=None,
+    help="With --simulate: a person with this core temperature steps up.",
+)
+def sensor(
+    config_path: str | None, simulate: bool, count: int, interval: float, person: float | None
+) -> None:
+    """Print live readings from the thermometer, with the verdict they would get."""
+    from drivers.mlx90614_sim import SimulatedMLX90614
+    from kiosk.sensor_check import describe_reading, open_thermometer
+
+    config = _load(config_path, simulate)
+    where = "simulated bus" if config.sensor.simulate else f"/dev/i2c-{config.sensor.bus}"
+    click.echo(f"MLX90614 at 0x{config.sensor.address:02X} on {where}")
+    try:
+        thermometer = open_thermometer(config)
+    except SensorError as exc:
+        raise click.ClickException(str(exc)) from None
+    if person is not None and isinstance(thermometer.bus, SimulatedMLX90614):
+        thermometer.bus.scene.person(person)
+    taken = 0
+    failed = False
+    try:
+        while count == 0 or taken < count:
+            if taken:
+                time.sleep(interval)
+            taken += 1
+            try:
+                click.echo(describe_reading(thermometer.read(), config))
+            except SensorError as exc:
+                failed = True
+                click.echo(f"FAULT {type(exc).__name__}: {exc}", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        thermometer.close()
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@simulate_option
+@click.option(
+    "--reference",
+    type=click.FloatRange(35.0, 42.0),
+    required=True,
+    help="The same person's temperature from a reference (contact) thermometer.",
+)
+@click.option(
+    "--person",
+    type=click.FloatRange(20, 45),
+    default=None,
+    help="With --simulate: the simulated person's core temperature.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 120),
+    default=10.0,
+    help="Seconds to wait for the person to step up.",
+)
+def calibrate(
+    config_path: str | None, simulate: bool, reference: float, person: float | None, wait: float
+) -> None:
+    """Work out screening.site_offset_c from one person measured here and by a reference."""
+    from drivers.mlx90614_sim import SimulatedMLX90614
+    from kiosk.calibration import calibrate_site_offset
+    from kiosk.sensor_check import open_thermometer
+
+    config = _load(config_path, simulate)
+    try:
+        thermometer = open_thermometer(config)
+        if person is not None and isinstance(thermometer.bus, SimulatedMLX90614):
+            thermometer.bus.scene.person(person)
+        result = calibrate_site_offset(thermometer, config, reference, wait_s=wait)
+    except (SensorError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"kiosk estimate without site offset: {result.uncorrected_c:.2f} °C")
+    click.echo(f"reference thermometer:              {reference:.1f} °C")
+    click.echo("Put this in the [screening] section of the config file and restart the kiosk:")
+    click.echo(f"site_offset_c = {result.site_offset_c:.1f}")
+
+
+@main.command()
+@config_option
+@click.option("--day", default=None, help="UTC date YYYY-MM-DD (default: today).")
+def counts(config_path: str | None, day: str | None) -> None:
+    """Show a day's counts from the local ledger."""
+    day = day or datetime.now(UTC).date().isoformat()
+    try:
+        datetime.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        raise click.ClickException(f"--day {day!r} is not a date like 2026-11-28") from None
+    ledger = _open(config_path)
+    found = ledger.counts_for_day(day)
+    click.echo(f"{day} on {ledger.kiosk_id}")
+    for key in ("admitted", "blocked", "retry", "fault"):
+        click.echo(f"  {key:<18}{found.pop(key, 0)}")
+    for key, value in sorted(found.items()):
+        click.echo(f"  {key:<18}{value}")
+
+
+@main.command()
+@config_option
+def verify(config_path: str | None) -> None:
+    """Check the ledger's hash chain and the database's integrity."""
+    ledger = _open(config_path)
+    report = ledger.verify_chain()
+    integrity = ledger.integrity_ok()
+    click.echo(
+        f"{report.checked} events checked; hash chain "
+        + ("intact" if report.ok else f"BROKEN at seq {report.seq}: {report.problem}")
+    )
+    click.echo("database integrity " + ("ok" if integrity else "FAILED"))
+    if not (report.ok and integrity):
+        sys.exit(1)
+
+
+@main.group()
+def passes() -> None:
+    """Resident passes held on this kiosk."""
+
+
+@passes.command("load")
+@config_option
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+def passes_load(config_path: str | None, csv_file: str) -> None:
+    """Load passes from a CSV file (columns: code, name, building, unit, room, expires_on,
+    revoked, quarantine_until, resident_id)."""
+    from kiosk.passes import PassFileError, load_csv
+
+    ledger = _open(config_path)
+    try:
+        report = load_csv(ledger.connection(), Path(csv_file))
+    except PassFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{report.loaded} passes loaded, {len(report.rejected)} rejected")
+    for line, why in report.rejected:
+        click.echo(f"  line {line}: {why}", err=True)
+    if report.rejected:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@simulate_option
+@click.option(
+    "--set",
+    "value",
+    type=click.FloatRange(0.1, 1.0),
+    default=None,
+    help="Write a new emissivity (maintenance; power-cycle the sensor afterwards).",
+)
+def emissivity(config_path: str | None, simulate: bool, value: float | None) -> None:
+    """Read (or, with --set, write) the sensor's emissivity. Never run at a busy gate."""
+    from drivers.mlx90614_eeprom import read_emissivity, write_emissivity
+    from kiosk.sensor_check import open_thermometer
+
+    config = _load(config_path, simulate)
+    try:
+        thermometer = open_thermometer(config)
+        if value is not None:
+            write_emissivity(thermometer, value)
+            click.echo(f"emissivity written: {value}; power-cycle the sensor to apply it")
+        click.echo(f"emissivity: {read_emissivity(thermometer)}")
+    except SensorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("config-doc")
+def config_doc() -> None:
+    """Print the settings reference (docs/config.md)."""
+    from kiosk.settings_doc import render_settings_doc
+
+    click.echo(render_settings_doc(), nl=False)
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8080", help="The running kiosk.")
+@click.argument("action", type=click.Choice(["person", "leave", "fault", "clear"]))
+@click.argument("value", required=False)
+def sim(url: str, action: str, value: str | None) -> None:
+    """Drive a simulated kiosk's scene: person 36.6 | leave | fault nack | clear."""
+    import requests
+
+    payload: dict[str, Any] = {}
+    if action == "person":
+        try:
+            payload["core_c"] = float(value or "")
+        except ValueError:
+            raise click.ClickException("give the core temperature: kiosk sim person 36.6") from None
+    elif action == "fault":
+        payload["fault"] = value
+    try:
+        response = requests.post(f"{url}/api/sim/{action}", json=payload, timeout=5)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"no kiosk at {url}: {exc}") from None
+    if response.status_code == 404:
+        raise click.ClickException(f"{url} is not running with the simulated sensor")
+    if not response.ok:
+        raise click.ClickException(response.json().get("message", response.text))
+    click.echo(json.dumps(response.json(), ensure_ascii=False))
+
+
+def _open(config_path: str | None):  # -> Ledger
+    from kiosk.server import open_ledger
+
+    try:
+        return open_ledger(_load(config_path))
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,153 @@
+"""Loading and validating the kiosk's TOML configuration."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from kiosk.settings import BY_KEY, SETTINGS, Setting
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range. The message names the key."""
+
+
+class Config:
+    """Validated settings: ``config.screening.threshold_c`` or ``config["screening.threshold_c"]``."""
+
+    def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
+        self.values = dict(values)
+        self.source = source
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in self.values.items():
+            section, name = key.split(".", 1)
+            sections.setdefault(section, {})[name] = value
+        for section, names in sections.items():
+            setattr(self, section, SimpleNamespace(**names))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` (keys with '__' for '.'), validated again."""
+        values = dict(self.values)
+        for key, value in changes.items():
+            values[key.replace("__", ".", 1)] = value
+        return validate(values, self.source)
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.values["kiosk.data_dir"])
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+
+def defaults() -> dict[str, Any]:
+    return {s.key: s.default for s in SETTINGS}
+
+
+def load_config(
+    path: Path | str | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Defaults, then the TOML file at ``path`` (if given), then ``overrides`` ("section.key")."""
+    values = defaults()
+    source = Path(path) if path is not None else None
+    if source is not None:
+        try:
+            with source.open("rb") as fh:
+                document = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {source} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+        values.update(_flatten(document, source))
+    values.update(overrides or {})
+    return validate(values, source)
+
+
+def _flatten(document: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: '{section}' must be a [section] table")
+        for name, value in table.items():
+            flat[f"{section}.{name}"] = value
+    return flat
+
+
+def validate(values: Mapping[str, Any], source: Path | None = None) -> Config:
+    where = f"{source}: " if source else ""
+    unknown = sorted(set(values) - set(BY_KEY))
+    if unknown:
+        raise ConfigError(f"{where}unknown setting {unknown[0]!r} (see docs/config.md)")
+    checked = {key: _check(BY_KEY[key], value, where) for key, value in values.items()}
+    _check_together(checked, where)
+    return Config(checked, source)
+
+
+def _check(setting: Setting, value: Any, where: str) -> Any:
+    def bad() -> ConfigError:
+        return ConfigError(
+            f"{where}{setting.key} = {value!r} is not allowed: expected"
+            f" {setting.describe_allowed()}"
+        )
+
+    if value is None:
+        if setting.optional:
+            return None
+        raise bad()
+    kind = setting.kind
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if isinstance(value, bool):
+        raise bad()
+    if kind is int:
+        if not isinstance(value, int):
+            raise bad()
+    elif kind is float:
+        if not isinstance(value, int | float):
+            raise bad()
+        value = float(value)
+    elif kind is str and (not isinstance(value, str) or not value.strip()):
+        raise bad()
+    if setting.choices and value not in setting.choices:
+        raise bad()
+    if setting.minimum is not None and value < setting.minimum:
+        raise bad()
+    if setting.maximum is not None and value > setting.maximum:
+        raise bad()
+    return value
+
+
+def _check_together(values: dict[str, Any], where: str) -> None:
+    low, high = values["screening.plausible_min_c"], values["screening.plausible_max_c"]
+    threshold = values["screening.threshold_c"]
+    if not low < threshold < high:
+        raise ConfigError(
+            f"{where}screening.threshold_c = {threshold} must lie between"
+            f" screening.plausible_min_c ({low}) and screening.plausible_max_c ({high})"
+        )
+    trigger, echo = values["gpio.distance_trigger_pin"], values["gpio.distance_echo_pin"]
+    if (trigger is None) != (echo is None):
+        raise ConfigError(
+            f"{where}gpio.distance_trigger_pin and gpio.distance_echo_pin go together:"
+            " set both or neither"
+        )
+    if values["gpio.distance_min_m"] >= values["gpio.distance_max_m"]:
+        raise ConfigError(f"{where}gpio.distance_min_m must be less than gpio.distance_max_m")
+    pins = [
+        (key, pin)
+        for key, pin in values.items()
+        if key.startswith("gpio.") and key.endswith("_pin") and pin is not None
+    ]
+    seen: dict[int, str] = {}
+    for key, pin in pins:
+        if pin in seen:
+            raise ConfigError(f"{where}{key} and {seen[pin]} both use GPIO{pin}")
+        seen[pin] = key

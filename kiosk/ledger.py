@@ -1,0 +1,266 @@
+"""The kiosk's local ledger (台账): an append-only, hash-chained event log in SQLite.
+
+Every write goes through :meth:`Ledger.append`: one short ``BEGIN IMMEDIATE`` transaction that takes
+the next sequence number, chains the hash and commits with WAL and ``synchronous=FULL`` before it
+returns, so a record the screen calls "recorded" survives a power cut. Each thread gets its own
+connection; the web app, the gate loop and the sync worker share the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from kiosk import clock
+from kiosk.schema import migrate
+
+GENESIS_HASH = "0" * 64
+BUSY_TIMEOUT_MS = 5000
+
+# The columns that make up a record and enter its hash, in hash order.
+RECORD_FIELDS = (
+    "id",
+    "kiosk_id",
+    "epoch",
+    "seq",
+    "kind",
+    "wall_time",
+    "clock_synced",
+    "boot_id",
+    "boottime_ns",
+    "verdict",
+    "reason",
+    "estimate_c",
+    "threshold_c",
+    "object_c",
+    "ambient_c",
+    "pass_code",
+    "links_to",
+    "detail",
+    "prev_hash",
+)
+EVENT_KINDS = (
+    "screening",
+    "alarm",
+    "sensor_fault",
+    "sensor_recovered",
+    "identify",
+    "override",
+    "visitor",
+    "vehicle",
+)
+
+
+class LedgerError(RuntimeError):
+    """The ledger could not record an event (disk full, read-only, corrupt). Nothing was stored."""
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    problem: str | None = None
+    seq: int | None = None
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 over the record's fields in a canonical JSON form; ``prev_hash`` links the chain."""
+    canonical = json.dumps(
+        [record[name] for name in RECORD_FIELDS], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the durability settings every writer must use."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=True
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Ledger:
+    """Append, read and verify the events of one kiosk's database file."""
+
+    def __init__(self, path: Path | str, kiosk_id: str) -> None:
+        self.path = Path(path)
+        self.kiosk_id = kiosk_id
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self.connection()
+            migrate(Database(conn))
+            self._ensure_head(conn)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open the ledger at {self.path}: {exc}") from exc
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (one per thread, as sqlite3 wants)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _ensure_head(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT kiosk_id FROM chain_head").fetchone()
+            if row is None:
+                # A new database is a new epoch: a re-imaged SD card never reuses (epoch, seq).
+                conn.execute(
+                    "INSERT INTO chain_head (kiosk_id, epoch, next_seq, last_hash)"
+                    " VALUES (?, ?, 1, ?)",
+                    (self.kiosk_id, uuid.uuid4().hex, GENESIS_HASH),
+                )
+            elif row["kiosk_id"] != self.kiosk_id:
+                raise LedgerError(
+                    f"{self.path} belongs to kiosk {row['kiosk_id']!r}, not {self.kiosk_id!r}"
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def epoch(self) -> str:
+        return self.connection().execute("SELECT epoch FROM chain_head").fetchone()[0]
+
+    def append(
+        self,
+        kind: str,
+        *,
+        verdict: str | None = None,
+        reason: str | None = None,
+        estimate_c: float | None = None,
+        threshold_c: float | None = None,
+        object_c: float | None = None,
+        ambient_c: float | None = None,
+        pass_code: str | None = None,
+        links_to: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Durably record one event and return it. Raises :class:`LedgerError` on failure."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        facts = clock.now()
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                head = conn.execute(
+                    "SELECT epoch, next_seq, last_hash FROM chain_head WHERE kiosk_id = ?",
+                    (self.kiosk_id,),
+                ).fetchone()
+                record: dict[str, Any] = {
+                    "id": str(uuid.uuid4()),
+                    "kiosk_id": self.kiosk_id,
+                    "epoch": head["epoch"],
+                    "seq": head["next_seq"],
+                    "kind": kind,
+                    "wall_time": facts.wall_time,
+                    "clock_synced": int(facts.clock_synced),
+                    "boot_id": facts.boot_id,
+                    "boottime_ns": facts.boottime_ns,
+                    "verdict": verdict,
+                    "reason": reason,
+                    "estimate_c": estimate_c,
+                    "threshold_c": threshold_c,
+                    "object_c": object_c,
+                    "ambient_c": ambient_c,
+                    "pass_code": pass_code,
+                    "links_to": links_to,
+                    "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+                    "prev_hash": head["last_hash"],
+                }
+                record["hash"] = record_hash(record)
+                columns = ", ".join(record)
+                marks = ", ".join("?" for _ in record)
+                conn.execute(
+                    f"INSERT INTO events ({columns}) VALUES ({marks})", tuple(record.values())
+                )
+                conn.execute(
+                    "UPDATE chain_head SET next_seq = next_seq + 1, last_hash = ?"
+                    " WHERE kiosk_id = ?",
+                    (record["hash"], self.kiosk_id),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"could not record the {kind} event: {exc}") from exc
+        return record
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        row = self.connection().execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return dict(row) if row else None
+
+    def events(self, *, since_seq: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM events WHERE seq > ? ORDER BY seq"
+        params: tuple[Any, ...] = (since_seq,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [dict(r) for r in self.connection().execute(sql, params)]
+
+    def iter_events(self) -> Iterator[dict[str, Any]]:
+        for row in self.connection().execute("SELECT * FROM events ORDER BY seq"):
+            yield dict(row)
+
+    def count(self) -> int:
+        return self.connection().execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def counts_for_day(self, day: str) -> dict[str, int]:
+        """Counts of screenings by verdict, and of other events by kind, for a UTC date."""
+        rows = self.connection().execute(
+            "SELECT CASE kind WHEN 'screening' THEN verdict ELSE kind END AS k, count(*)"
+            " FROM events WHERE substr(wall_time, 1, 10) = ? GROUP BY k ORDER BY k",
+            (day,),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def verify_chain(self) -> ChainReport:
+        """Recompute every hash and link. Retention may have removed the oldest (synced) rows, so
+        the chain is checked from the first row still present."""
+        checked = 0
+        previous: str | None = None
+        for row in self.iter_events():
+            if record_hash(row) != row["hash"]:
+                return ChainReport(False, checked, "a record was altered", row["seq"])
+            if previous is not None and row["prev_hash"] != previous:
+                return ChainReport(
+                    False, checked, "a record is missing or out of order", row["seq"]
+                )
+            previous = row["hash"]
+            checked += 1
+        head = self.connection().execute("SELECT last_hash FROM chain_head").fetchone()
+        if previous is not None and head["last_hash"] != previous:
+            return ChainReport(False, checked, "the newest records are missing", None)
+        return ChainReport(True, checked)
+
+    def integrity_ok(self) -> bool:
+        return self.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,0 +1,155 @@
+"""Resident passes held on the kiosk: loading them from CSV and checking one at the gate.
+
+Until the hub sends the roster, passes come from a CSV file (``kiosk passes load``). A pass is a
+code printed as a QR code; the USB scanner types it into the page like a keyboard.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{4,32}$")
+CSV_COLUMNS = (
+    "code",
+    "name",
+    "building",
+    "unit",
+    "room",
+    "expires_on",
+    "revoked",
+    "quarantine_until",
+    "resident_id",
+)
+
+
+class PassFileError(ValueError):
+    """The pass file cannot be read at all (missing, wrong columns)."""
+
+
+@dataclass(frozen=True)
+class PassCheck:
+    ok: bool
+    reason: str  # "ok", "format", "unknown", "revoked", "expired"
+    code: str | None = None
+    quarantined: bool = False  # for the guard's eyes only, never the resident screen
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    loaded: int
+    rejected: list[tuple[int, str]]  # (line number, why)
+
+
+def normalise_code(raw: str) -> str | None:
+    code = raw.strip()
+    return code.upper() if CODE_PATTERN.fullmatch(code) else None
+
+
+def check_pass(row: dict[str, Any] | None, code: str | None, today: date) -> PassCheck:
+    """Pure rule: is this pass row good for entry today?"""
+    if code is None:
+        return PassCheck(False, "format")
+    if row is None:
+        return PassCheck(False, "unknown", code)
+    quarantined = bool(row.get("quarantine_until")) and row["quarantine_until"] >= today.isoformat()
+    if row["revoked"]:
+        return PassCheck(False, "revoked", code, quarantined)
+    if row["expires_on"] and row["expires_on"] < today.isoformat():
+        return PassCheck(False, "expired", code, quarantined)
+    return PassCheck(True, "ok", code, quarantined)
+
+
+def lookup(conn: sqlite3.Connection, raw: str, today: date | None = None) -> PassCheck:
+    code = normalise_code(raw)
+    row = None
+    if code is not None:
+        found = conn.execute("SELECT * FROM passes WHERE code = ?", (code,)).fetchone()
+        row = dict(found) if found else None
+    return check_pass(row, code, today or datetime.now(UTC).date())
+
+
+def _parse_date(value: str, column: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{column} {value!r} is not a date like 2026-12-31") from None
+
+
+def _parse_row(raw: dict[str, str]) -> dict[str, Any]:
+    code = normalise_code(raw.get("code") or "")
+    if code is None:
+        raise ValueError("code must be 4-32 letters, digits or '-'")
+    revoked = (raw.get("revoked") or "").strip().lower()
+    if revoked not in ("", "0", "1", "yes", "no", "true", "false"):
+        raise ValueError(f"revoked {revoked!r} must be yes/no")
+    row: dict[str, Any] = {
+        "code": code,
+        "resident_id": (raw.get("resident_id") or "").strip()[:64] or None,
+        "expires_on": _parse_date(raw.get("expires_on") or "", "expires_on"),
+        "revoked": int(revoked in ("1", "yes", "true")),
+        "quarantine_until": _parse_date(raw.get("quarantine_until") or "", "quarantine_until"),
+    }
+    for column in ("name", "building", "unit", "room"):
+        value = (raw.get(column) or "").strip()
+        if len(value) > 64 or any(c in value for c in "<>"):
+            raise ValueError(f"{column} is too long or contains < or >")
+        row[column] = value or None
+    return row
+
+
+def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
+    """Insert or update passes from a UTF-8 CSV with a header row; bad rows are reported, not
+    loaded; good rows are committed together."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PassFileError(f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise PassFileError(f"{path} is not UTF-8 text (save it as CSV UTF-8)") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "code" not in reader.fieldnames:
+        raise PassFileError(
+            f"{path} needs a header row with at least 'code'; columns: " + ", ".join(CSV_COLUMNS)
+        )
+    good: list[dict[str, Any]] = []
+    rejected: list[tuple[int, str]] = []
+    for line, raw in enumerate(reader, start=2):
+        try:
+            good.append(_parse_row(raw))
+        except ValueError as exc:
+            rejected.append((line, str(exc)))
+    upsert(conn, good, source=f"csv:{path.name}")
+    return LoadReport(len(good), rejected)
+
+
+def upsert(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]], *, source: str) -> None:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for row in rows:
+            conn.execute(
+                "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on,"
+                " revoked, quarantine_until, source, updated_at)"
+                " VALUES (:code, :resident_id, :name, :building, :unit, :room, :expires_on,"
+                " :revoked, :quarantine_until, :source, :updated_at)"
+                " ON CONFLICT (code) DO UPDATE SET resident_id = excluded.resident_id,"
+                " name = excluded.name, building = excluded.building, unit = excluded.unit,"
+                " room = excluded.room, expires_on = excluded.expires_on,"
+                " revoked = excluded.revoked, quarantine_until = excluded.quarantine_until,"
+                " source = excluded.source, updated_at = excluded.updated_at",
+                {**row, "source": source, "updated_at": now},
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,110 @@
+"""The kiosk database schema, as recorded migrations (sqlite-utils ``Migrations``).
+
+Never drop-and-create: the file may hold records that have not reached the hub yet. Add a new
+migration function at the end for every change; docs/schema.md describes the result.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("menwei-kiosk")
+
+
+@migrations()
+def m001_events(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE events (
+            id           TEXT PRIMARY KEY,
+            kiosk_id     TEXT NOT NULL,
+            epoch        TEXT NOT NULL,
+            seq          INTEGER NOT NULL,
+            kind         TEXT NOT NULL,
+            wall_time    TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            boot_id      TEXT NOT NULL,
+            boottime_ns  INTEGER NOT NULL,
+            verdict      TEXT,
+            reason       TEXT,
+            estimate_c   REAL,
+            threshold_c  REAL,
+            object_c     REAL,
+            ambient_c    REAL,
+            pass_code    TEXT,
+            links_to     TEXT REFERENCES events(id),
+            detail       TEXT NOT NULL DEFAULT '{}',
+            prev_hash    TEXT NOT NULL,
+            hash         TEXT NOT NULL UNIQUE,
+            synced_at    TEXT,
+            UNIQUE (epoch, seq)
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_unsynced ON events (seq) WHERE synced_at IS NULL")
+    db.execute("CREATE INDEX events_wall_time ON events (wall_time)")
+    # Append-only: only the sync bookkeeping column may change, and only from NULL to a time.
+    db.execute(
+        """
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        WHEN NEW.id IS NOT OLD.id OR NEW.kiosk_id IS NOT OLD.kiosk_id
+          OR NEW.epoch IS NOT OLD.epoch OR NEW.seq IS NOT OLD.seq OR NEW.kind IS NOT OLD.kind
+          OR NEW.wall_time IS NOT OLD.wall_time OR NEW.clock_synced IS NOT OLD.clock_synced
+          OR NEW.boot_id IS NOT OLD.boot_id OR NEW.boottime_ns IS NOT OLD.boottime_ns
+          OR NEW.verdict IS NOT OLD.verdict OR NEW.reason IS NOT OLD.reason
+          OR NEW.estimate_c IS NOT OLD.estimate_c OR NEW.threshold_c IS NOT OLD.threshold_c
+          OR NEW.object_c IS NOT OLD.object_c OR NEW.ambient_c IS NOT OLD.ambient_c
+          OR NEW.pass_code IS NOT OLD.pass_code OR NEW.links_to IS NOT OLD.links_to
+          OR NEW.detail IS NOT OLD.detail OR NEW.prev_hash IS NOT OLD.prev_hash
+          OR NEW.hash IS NOT OLD.hash OR (OLD.synced_at IS NOT NULL)
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END
+        """
+    )
+    # Rows leave only through retention, and only once the hub holds them.
+    db.execute(
+        """
+        CREATE TRIGGER events_keep_unsynced BEFORE DELETE ON events
+        WHEN OLD.synced_at IS NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'an event the hub does not hold yet cannot be deleted');
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE chain_head (
+            kiosk_id  TEXT PRIMARY KEY,
+            epoch     TEXT NOT NULL,
+            next_seq  INTEGER NOT NULL,
+            last_hash TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def m002_passes(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE passes (
+            code              TEXT PRIMARY KEY,
+            resident_id       TEXT,
+            name              TEXT,
+            building          TEXT,
+            unit              TEXT,
+            room              TEXT,
+            expires_on        TEXT,
+            revoked           INTEGER NOT NULL DEFAULT 0,
+            quarantine_until  TEXT,
+            source            TEXT NOT NULL,
+            updated_at        TEXT NOT NULL
+        )
+        """
+    )
+
+
+def migrate(db: Database) -> None:
+    migrations.apply(db)

@@ -1,0 +1,175 @@
+"""Every kiosk setting, declared once: name, default, allowed values and what it means.
+
+The TOML file (``/etc/menwei/kiosk.toml`` on a Pi) overrides the defaults; ``load_config``
+validates it and refuses to start on a bad value, naming the key and what is allowed.
+``docs/config.md`` is generated from this table (``kiosk config-doc``) and a test keeps it current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # "section.name"
+    default: Any
+    help: str
+    kind: type = float
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    optional: bool = False  # may be left out (a part that is not fitted)
+
+    def describe_allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind is bool:
+            return "true or false"
+        if self.minimum is not None and self.maximum is not None:
+            unit = "an integer" if self.kind is int else "a number"
+            return f"{unit} from {self.minimum:g} to {self.maximum:g}"
+        return {str: "text", int: "an integer", float: "a number"}[self.kind]
+
+
+GPIO_PIN = {"kind": int, "minimum": 2, "maximum": 27, "optional": True}
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("kiosk.id", "gate-1", "Name of this kiosk, unique within the hub.", str),
+    Setting(
+        "kiosk.data_dir",
+        "/var/lib/menwei",
+        "Directory for the ledger database (relative paths are taken from the config file).",
+        str,
+    ),
+    Setting("kiosk.language", "zh", "Default screen language.", str, choices=("zh", "en")),
+    Setting(
+        "kiosk.identify",
+        "before",
+        "When a resident shows a pass: 'before' the reading, 'after' it, or 'off' (screen only).",
+        str,
+        choices=("before", "after", "off"),
+    ),
+    Setting(
+        "kiosk.identify_required",
+        False,
+        "Refuse to measure (or to admit) anyone without a valid pass.",
+        bool,
+    ),
+    Setting("kiosk.result_hold_s", 4.0, "Seconds a verdict stays on screen.", float, 1, 60),
+    Setting("sensor.simulate", False, "Use the simulated MLX90614 instead of the I2C bus.", bool),
+    Setting("sensor.bus", 1, "I2C bus number (/dev/i2c-N).", int, 0, 31),
+    Setting("sensor.address", 0x5A, "SMBus address of the MLX90614 (90 = 0x5A).", int, 3, 119),
+    Setting("sensor.retries", 3, "Retries of a transient bus error before a fault.", int, 0, 10),
+    Setting(
+        "screening.threshold_c", 37.3, "Above this estimate entry is blocked.", float, 37.0, 38.5
+    ),
+    Setting(
+        "screening.site",
+        "forehead",
+        "Where the sensor measures: forehead or wrist.",
+        str,
+        choices=("forehead", "wrist"),
+    ),
+    Setting(
+        "screening.forehead_offset_c",
+        2.6,
+        "Added to forehead skin temperature to estimate core temperature.",
+        float,
+        0,
+        6,
+    ),
+    Setting(
+        "screening.wrist_offset_c",
+        3.4,
+        "Added to wrist skin temperature to estimate core temperature.",
+        float,
+        0,
+        8,
+    ),
+    Setting(
+        "screening.site_offset_c",
+        0.0,
+        "Site correction from calibration against a reference thermometer (kiosk calibrate).",
+        float,
+        -3,
+        3,
+    ),
+    Setting(
+        "screening.model",
+        "offset",
+        "Compensation model: 'offset' (constant) or 'ambient' (adds ambient_coeff per °C below"
+        " the reference ambient).",
+        str,
+        choices=("offset", "ambient"),
+    ),
+    Setting(
+        "screening.ambient_coeff",
+        0.1,
+        "Ambient model: °C added per °C that ambient is below reference_ambient_c.",
+        float,
+        0,
+        0.5,
+    ),
+    Setting(
+        "screening.reference_ambient_c",
+        24.0,
+        "Ambient model: the ambient at which the plain offset holds.",
+        float,
+        10,
+        35,
+    ),
+    Setting(
+        "screening.plausible_min_c", 34.0, "Below this estimate: measure again.", float, 30, 36
+    ),
+    Setting(
+        "screening.plausible_max_c", 43.0, "Above this estimate: measure again.", float, 40, 45
+    ),
+    Setting(
+        "screening.presence_delta_c",
+        3.0,
+        "A person is present when the object reads this much above ambient.",
+        float,
+        0.5,
+        15,
+    ),
+    Setting("screening.settle_s", 0.5, "Wait after presence for the chip's filter.", float, 0, 5),
+    Setting("screening.samples", 5, "Samples taken for the median.", int, 1, 25),
+    Setting("screening.sample_interval_s", 0.05, "Seconds between samples.", float, 0, 1),
+    Setting(
+        "screening.max_spread_c",
+        0.5,
+        "Samples spread wider than this (max - min) are unstable: measure again.",
+        float,
+        0.05,
+        3,
+    ),
+    Setting("screening.poll_interval_s", 0.1, "Idle polling of the sensor.", float, 0.02, 2),
+    Setting("gpio.buzzer_pin", 18, "BCM pin of the active buzzer.", **GPIO_PIN),
+    Setting("gpio.relay_pin", None, "BCM pin of the gate relay (leave out if none).", **GPIO_PIN),
+    Setting(
+        "gpio.relay_active_high", True, "False for relay modules that switch on a low input.", bool
+    ),
+    Setting(
+        "gpio.relay_pulse_s", 1.0, "Seconds the gate is released on admission.", float, 0.1, 10
+    ),
+    Setting("gpio.led_green_pin", None, "BCM pin of the green status LED.", **GPIO_PIN),
+    Setting("gpio.led_red_pin", None, "BCM pin of the red status LED.", **GPIO_PIN),
+    Setting("gpio.distance_trigger_pin", None, "BCM pin of the HC-SR04 trigger.", **GPIO_PIN),
+    Setting("gpio.distance_echo_pin", None, "BCM pin of the HC-SR04 echo.", **GPIO_PIN),
+    Setting("gpio.distance_min_m", 0.03, "Nearest a person may stand.", float, 0, 1),
+    Setting("gpio.distance_max_m", 0.15, "Farthest a person may stand.", float, 0.02, 2),
+    Setting(
+        "gpio.alarm_timeout_s",
+        60.0,
+        "The fever alarm stops by itself after this long if no guard silences it.",
+        float,
+        5,
+        600,
+    ),
+    Setting("web.host", "127.0.0.1", "Address the touchscreen server listens on.", str),
+    Setting("web.port", 8080, "Port of the touchscreen server.", int, 1, 65535),
+)
+
+BY_KEY = {s.key: s for s in SETTINGS}

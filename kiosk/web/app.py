@@ -1,0 +1,57 @@
+"""Application factory for the touchscreen (and, with a simulator, the demo control panel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kiosk.gate import Gate
+from kiosk.web.api import api
+from kiosk.web.demo import demo
+
+MAX_BODY_BYTES = 4096
+
+
+def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_AS_ASCII=False)
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["gate"] = gate
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    app.register_blueprint(api)
+    if gate.hardware.simulator is not None:
+        app.register_blueprint(demo)
+
+    @app.get("/")
+    def touchscreen() -> str:
+        return render_template(
+            "kiosk.html",
+            language=gate.config.kiosk.language,
+            identify=gate.config.kiosk.identify,
+            kiosk_id=gate.config.kiosk.id,
+            demo=gate.hardware.simulator is not None,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        # One handler: JSON on API paths, a plain page elsewhere (as Datasette does).
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.name, message=exc.description), exc.code
+        return exc
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+            " connect-src 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,130 @@
+// The touchscreen: follows the gate's state by long polling /api/state, and sends passes.
+"use strict";
+
+const TEXT = {
+  zh: {
+    idle: "请上前测温", idle_pass: "请扫码或输入通行码，然后上前测温",
+    need_pass: "请先出示通行码", measuring: "正在测温，请保持不动…",
+    admitted: "体温正常，请通行", blocked: "体温异常，禁止通行",
+    blocked_detail: "请在旁等候，门卫将为您复测", retry: "请重新测温",
+    fault: "测温失败，请联系门卫", sensor_fault: "测温设备故障，请联系门卫",
+    not_recorded: "无法记录，请联系门卫", starting: "正在启动…",
+    too_cold: "读数偏低：请摘下帽子，额头对准探头", too_hot: "读数异常，请重新测温",
+    unstable: "读数不稳定，请保持不动", left: "测量中断，请站稳后重新测温",
+    recorded: "已记录 · 编号 ", pass_label: "通行码", measure_again: "重新测温",
+    pass_ok: "通行码有效", pass_unknown: "通行码无效", pass_revoked: "通行码已停用",
+    pass_expired: "通行码已过期", pass_format: "通行码格式不正确", pass_needed: "请出示通行码后通行",
+    threshold: "标准 ≤ ", offline: "连接中断，正在重连…", lang: "English",
+  },
+  en: {
+    idle: "Step up to be measured", idle_pass: "Scan or type your pass, then step up",
+    need_pass: "Please show your pass first", measuring: "Measuring, please hold still…",
+    admitted: "Normal temperature, please enter", blocked: "High temperature, entry blocked",
+    blocked_detail: "Please wait aside; the guard will measure you again", retry: "Please measure again",
+    fault: "Measurement failed, please call the guard", sensor_fault: "Thermometer fault, please call the guard",
+    not_recorded: "Cannot record, please call the guard", starting: "Starting…",
+    too_cold: "Reading too low: remove your hat and face the sensor", too_hot: "Implausible reading, please measure again",
+    unstable: "Unstable reading, please hold still", left: "Interrupted, please stand still and measure again",
+    recorded: "Recorded · no. ", pass_label: "Pass code", measure_again: "Measure again",
+    pass_ok: "Pass accepted", pass_unknown: "Unknown pass", pass_revoked: "This pass has been revoked",
+    pass_expired: "This pass has expired", pass_format: "That is not a pass code", pass_needed: "Show your pass to enter",
+    threshold: "limit ≤ ", offline: "Connection lost, reconnecting…", lang: "中文",
+  },
+};
+const ICONS = { admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
+  not_recorded: "⚠", measuring: "…", need_pass: "▦", idle: "☺", starting: "…" };
+
+const body = document.body;
+const identify = body.dataset.identify;
+let language = body.dataset.language;
+let current = { screen: "starting", version: 0 };
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => TEXT[language][key] ?? key;
+
+function render() {
+  const s = current;
+  body.className = "screen-" + s.screen;
+  body.dataset.screen = s.screen;
+  $("status-icon").textContent = ICONS[s.screen] ?? "";
+  let headline = t(s.screen);
+  if (s.screen === "idle" && identify !== "off") headline = t("idle_pass");
+  $("headline").textContent = headline;
+  $("temperature").textContent = s.estimate_c != null ? s.estimate_c.toFixed(1) + " °C" : "";
+  let detail = "";
+  if (s.screen === "blocked") detail = t("blocked_detail");
+  else if (s.reason && s.screen === "retry") detail = t(s.reason);
+  else if (s.screen === "admitted" && s.need_pass) detail = t("pass_needed");
+  else if (s.screen === "admitted" && s.threshold_c != null) detail = t("threshold") + s.threshold_c.toFixed(1) + " °C";
+  $("detail").textContent = detail;
+  $("recorded").textContent = s.recorded ? t("recorded") + s.seq : "";
+  const showPass = identify !== "off" && ["idle", "need_pass", "admitted"].includes(s.screen)
+    && !(s.screen === "admitted" && identify === "before");
+  $("pass-area").hidden = !showPass;
+  $("measure-again").hidden = !["blocked", "retry", "admitted"].includes(s.screen);
+  $("measure-again").textContent = t("measure_again");
+  $("pass-label").textContent = t("pass_label");
+  $("language-toggle").textContent = t("lang");
+  if (showPass) $("pass-input").focus();
+}
+
+async function follow() {
+  for (;;) {
+    try {
+      const response = await fetch("/api/state?after=" + current.version, { cache: "no-store" });
+      if (!response.ok) throw new Error(response.status);
+      const state = await response.json();
+      $("connection").textContent = "";
+      if (state.version !== current.version) { current = state; render(); }
+    } catch (error) {
+      $("connection").textContent = t("offline");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+async function post(path, payload) {
+  return fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload ?? {}) });
+}
+
+async function submitPass() {
+  const input = $("pass-input");
+  const code = input.value.trim();
+  input.value = "";
+  if (!code) return;
+  let message = t("pass_format");
+  try {
+    const response = await post("/api/pass", { code });
+    const result = await response.json();
+    message = t(result.reason ? "pass_" + result.reason : "pass_format");
+    $("pass-message").className = result.ok ? "ok" : "refused";
+  } catch (error) {
+    message = t("offline");
+  }
+  $("pass-message").textContent = message;
+  setTimeout(() => { $("pass-message").textContent = ""; }, 4000);
+}
+
+$("keypad").addEventListener("click", (event) => {
+  const key = event.target.dataset?.key;
+  if (!key) return;
+  const input = $("pass-input");
+  if (key === "back") input.value = input.value.slice(0, -1);
+  else if (key === "ok") submitPass();
+  else if (input.value.length < 32) input.value += key;
+  input.focus();
+});
+// A USB QR scanner types the code and Enter into the focused input, like a keyboard.
+$("pass-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") { event.preventDefault(); submitPass(); }
+});
+$("measure-again").addEventListener("click", () => post("/api/measure-again"));
+$("language-toggle").addEventListener("click", () => {
+  language = language === "zh" ? "en" : "zh";
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  render();
+});
+
+render();
+follow();

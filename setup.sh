@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Menwei's one installer.
+#   ./setup.sh demo    kiosk on this machine: simulated sensor, mock GPIO, embedded database
+#   ./setup.sh test    install what the tests need and run the whole suite
+#   sudo ./setup.sh install   Raspberry Pi install (not available yet)
+# Idempotent: running it again only installs what is missing.
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")"
+VENV=.venv
+PYTHON=${PYTHON:-python3}
+DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
+TEST_SYSTEM_PACKAGES=(chromium shellcheck)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+
+check_python() {
+    command -v "$PYTHON" >/dev/null || die "no $PYTHON found: install Python 3.11 or newer"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "$PYTHON is $("$PYTHON" --version 2>&1); Menwei needs Python 3.11 or newer"
+}
+
+# Create .venv and install the project (with extras, e.g. "test"), only when pyproject.toml changed.
+ensure_venv() {
+    local extras=$1 spec=. stamp
+    check_python
+    [ -n "$extras" ] && spec=".[$extras]"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV"
+        "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    fi
+    stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+    if [ "$(cat "$VENV/.menwei-installed" 2>/dev/null)" != "$stamp" ]; then
+        say "installing Menwei into $VENV ($spec)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet -e "$spec"
+        echo "$stamp" > "$VENV/.menwei-installed"
+    fi
+}
+
+# Install Debian packages that are missing; as root through apt-get, otherwise say what to run.
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        die "missing system packages: ${missing[*]} (install them with your package manager)"
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing system packages: ${missing[*]}; run: sudo apt-get install ${missing[*]}"
+    fi
+    say "installing system packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+cmd_test() {
+    ensure_packages "${TEST_SYSTEM_PACKAGES[@]}"
+    ensure_venv test
+    say "ruff"
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    say "pytest"
+    exec "$VENV/bin/python" -m pytest "$@"
+}
+
+cmd_demo() {
+    ensure_venv ""
+    mkdir -p "$DEMO_DIR"
+    if [ ! -f "$DEMO_DIR/kiosk.toml" ]; then
+        cat > "$DEMO_DIR/kiosk.toml" <<'TOML'
+# Demo kiosk: simulated MLX90614 and mock GPIO pins, ledger in this directory.
+[kiosk]
+id = "demo-gate"
+data_dir = "."
+identify = "before"
+
+[sensor]
+simulate = true
+
+[gpio]
+relay_pin = 23
+
+[web]
+port = 8080
+TOML
+    fi
+    say "kiosk:        http://127.0.0.1:8080/       (the touchscreen)"
+    say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
+    say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
+    exec "$VENV/bin/kiosk" serve --config "$DEMO_DIR/kiosk.toml"
+}
+
+cmd_install() {
+    die "'install' (the Raspberry Pi install with systemd units) is not available yet; use ./setup.sh demo"
+}
+
+case "${1:-}" in
+    demo) shift; cmd_demo "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    install) shift; cmd_install "$@" ;;
+    *) die "usage: ./setup.sh demo | test | install" ;;
+esac

@@ -1,0 +1,83 @@
+"""The ``kiosk sensor``, ``emissivity`` and ``calibrate`` commands."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from drivers import i2c_bus
+from kiosk.cli import main
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_sensor_prints_live_simulated_readings(run):
+    result = run("sensor", "--simulate", "--count", "3", "--interval", "0.4", "--person", "38.2")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "MLX90614 at 0x5A on simulated bus"
+    assert "nobody in front" in lines[1]
+    assert "38.2 °C blocked" in lines[-1]
+
+
+def test_sensor_diagnoses_a_missing_bus(run, tmp_path, monkeypatch):
+    monkeypatch.setattr(i2c_bus, "DEV_PREFIX", str(tmp_path))
+    result = run("sensor", "--count", "1")
+    assert result.exit_code == 1
+    assert "I2C is not enabled" in result.output
+    assert "raspi-config" in result.output
+
+
+def test_sensor_diagnoses_permission(run, monkeypatch):
+    import smbus2
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(smbus2, "SMBus", denied)
+    result = run("sensor", "--count", "1")
+    assert result.exit_code == 1
+    assert "'i2c' group" in result.output
+
+
+def test_sensor_reports_a_chip_that_does_not_answer(run, tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[sensor]\nsimulate = true\naddress = 0x5B\n")
+    result = run("sensor", "--config", str(config), "--count", "1")
+    assert "MLX90614 at 0x5B" in result.output
+    assert result.exit_code == 0  # the simulated chip answers at its configured address
+
+
+def test_bad_config_is_named(run, tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[sensor]\nretries = 99\n")
+    result = run("sensor", "--config", str(config), "--count", "1")
+    assert result.exit_code == 1
+    assert "sensor.retries = 99 is not allowed" in result.output
+
+
+def test_emissivity_round_trip(run):
+    result = run("emissivity", "--simulate", "--set", "0.97")
+    assert result.exit_code == 0, result.output
+    assert "emissivity: 0.97" in result.output
+
+
+def test_calibrate_suggests_a_site_offset(run):
+    # The simulated person is 37.0 °C; the reference reads 37.4: the site reads 0.4 low.
+    result = run("calibrate", "--simulate", "--person", "37.0", "--reference", "37.4")
+    assert result.exit_code == 0, result.output
+    assert "site_offset_c = 0.4" in result.output
+
+
+def test_calibrate_with_nobody_in_front(run):
+    result = run("calibrate", "--simulate", "--reference", "36.8", "--wait", "0.3")
+    assert result.exit_code == 1
+    assert "nobody in front" in result.output
