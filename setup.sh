@@ -10,7 +10,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium shellcheck)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }

@@ -62,7 +62,7 @@ class Scene:
     ambient_c: float = 24.0
     drift_c_per_min: float = 0.0
     noise_c: float = 0.03
-    tau_s: float = 0.08
+    tau_s: float = 0.05
     clock: Callable[[], float] = time.monotonic
     seed: int = 0
     _subject: _Subject | None = None

@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 
 
 class Config:
-    """Validated settings: ``config.screening.threshold_c`` or ``config["screening.threshold_c"]``."""
+    """Validated settings, read as ``config.screening.threshold_c``."""
 
     def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
         self.values = dict(values)

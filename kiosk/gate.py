@@ -30,6 +30,10 @@ RETRY_PAUSE_S = 1.5
 FAULT_POLL_S = 1.0
 
 
+class PassesNotTaken(RuntimeError):
+    """A pass was shown at a gate configured to screen only."""
+
+
 @dataclass
 class _PendingPass:
     code: str
@@ -64,6 +68,7 @@ class Gate:
         self._thread: threading.Thread | None = None
         self._pending_pass: _PendingPass | None = None
         self._last_screening: dict[str, Any] | None = None
+        self._last_screening_at = 0.0
         self._sensor_fault: str | None = None
         self.sensor_ok_at: float | None = None
 
@@ -79,6 +84,7 @@ class Gate:
         self._rearm.set()
         if self._thread is not None:
             self._thread.join(5)
+        self.screen.publish("stopped")
 
     # -- actions from the touchscreen --------------------------------------------------------
 
@@ -88,11 +94,18 @@ class Gate:
 
     def present_pass(self, raw: str) -> passes.PassCheck:
         """A resident shows a pass (keypad or QR scanner). Recorded either way."""
+        if self.config.kiosk.identify == "off":
+            raise PassesNotTaken("this gate screens only; it does not take passes")
         check = passes.lookup(self.ledger.connection(), raw)
         with self._lock:
             links_to = None
-            if self.config.kiosk.identify == "after" and self._last_screening is not None:
-                links_to = self._last_screening["id"]
+            last = self._last_screening
+            if (
+                self.config.kiosk.identify == "after"
+                and last is not None
+                and time.monotonic() - self._last_screening_at < PASS_VALID_FOR_S
+            ):
+                links_to = last["id"]
             self._record(
                 "identify",
                 verdict="accepted" if check.ok else "refused",
@@ -102,7 +115,6 @@ class Gate:
             )
             if check.ok and check.code is not None:
                 self._pending_pass = _PendingPass(check.code, time.monotonic() + PASS_VALID_FOR_S)
-                last = self._last_screening
                 if links_to and last is not None and last["verdict"] == Verdict.ADMITTED:
                     self._open_gate()
         return check
@@ -165,6 +177,7 @@ class Gate:
             with self._lock:
                 record = self._record_screening(measurement, pass_code)
                 self._last_screening = record
+                self._last_screening_at = time.monotonic()
                 self._pending_pass = None
         except LedgerError as exc:
             log.error("not recorded, nobody admitted: %s", exc)

@@ -37,8 +37,11 @@ class RunningKiosk:
         return f"http://{self.config.web.host}:{self.server.effective_port}"
 
     def stop(self) -> None:
+        self.gate.stop()  # publishes "stopped", which answers the pages' long polls
+        self.server.task_dispatcher.shutdown(timeout=5)  # let those answers go out
         self.server.close()
-        self.gate.stop()
+        for channel in list(self.server._map.values()):  # keep-alive connections, the trigger
+            channel.close()
         self.thread.join(5)
         self.hardware.close()
         self.ledger.close()

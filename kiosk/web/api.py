@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, Conflict
 
-from kiosk.gate import Gate
+from kiosk.gate import Gate, PassesNotTaken
 from kiosk.web.forms import json_body, text_field
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -34,7 +34,10 @@ def state() -> Any:
 @api.post("/pass")
 def show_pass() -> Any:
     code = text_field(json_body(), "code", max_length=64)
-    check = _gate().present_pass(code)
+    try:
+        check = _gate().present_pass(code)
+    except PassesNotTaken as exc:
+        raise Conflict(str(exc)) from None
     # Only the outcome: no name, no unit, no quarantine flag on the resident-facing screen.
     return jsonify(ok=check.ok, reason=check.reason), 200 if check.ok else 422
 

@@ -1,0 +1,182 @@
+"""The whole gate loop: simulated chip under the real driver, mock pins, a real ledger file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kiosk.ledger import LedgerError
+from kiosk.passes import upsert
+from kiosk.server import start_in_background
+from tests.gate_helpers import pin_went_high, wait_for_screen
+
+
+@pytest.fixture
+def kiosk(make_config, mock_factory):
+    running = []
+
+    def start(**overrides):
+        config = make_config(gpio__relay_pin=23, **overrides)
+        k = start_in_background(config, pin_factory=mock_factory)
+        running.append(k)
+        wait_for_screen(k.gate, "idle")
+        return k
+
+    yield start
+    for k in running:
+        k.stop()
+
+
+def screenings(k):
+    return [e for e in k.ledger.events() if e["kind"] == "screening"]
+
+
+def test_a_resident_at_36_6_is_admitted_recorded_and_the_gate_opens(kiosk, mock_factory):
+    k = kiosk()
+    mock_factory.pin(23).clear_states()
+    k.hardware.simulator.scene.person(36.6)
+    state = wait_for_screen(k.gate, "admitted")
+    assert state["estimate_c"] == 36.6
+    assert state["recorded"] is True
+    [event] = screenings(k)
+    assert (event["verdict"], event["estimate_c"], event["threshold_c"]) == ("admitted", 36.6, 37.3)
+    assert event["seq"] == state["seq"]
+    time.sleep(0.2)
+    assert pin_went_high(mock_factory.pin(23))
+    assert pin_went_high(mock_factory.pin(18))  # the pass chirp
+
+
+def test_a_resident_at_38_2_is_blocked_and_the_alarm_sounds(kiosk, mock_factory):
+    k = kiosk()
+    mock_factory.pin(23).clear_states()
+    k.hardware.simulator.scene.person(38.2)
+    state = wait_for_screen(k.gate, "blocked")
+    assert state["estimate_c"] == 38.2
+    time.sleep(0.3)
+    assert k.hardware.buzzer.playing == "fever"
+    assert not pin_went_high(mock_factory.pin(23))  # the gate stays shut
+    events = k.ledger.events()
+    assert [e["kind"] for e in events] == ["screening", "alarm"]
+    assert events[1]["links_to"] == events[0]["id"]
+
+
+def test_the_same_person_is_not_measured_twice_until_they_step_away(kiosk):
+    k = kiosk()
+    scene = k.hardware.simulator.scene
+    scene.person(36.6)
+    wait_for_screen(k.gate, "admitted")
+    time.sleep(1.5)  # longer than the hold: they are still standing there
+    assert len(screenings(k)) == 1
+    k.gate.measure_again()
+    wait_for_screen(k.gate, "measuring")
+    wait_for_screen(k.gate, "admitted")
+    assert len(screenings(k)) == 2
+    scene.leave()
+    time.sleep(0.3)
+    scene.person(38.2)
+    wait_for_screen(k.gate, "blocked")
+    assert [e["verdict"] for e in screenings(k)] == ["admitted", "admitted", "blocked"]
+
+
+def test_a_blocked_person_measures_again_as_a_new_record(kiosk):
+    k = kiosk()
+    k.hardware.simulator.scene.person(38.2)
+    wait_for_screen(k.gate, "blocked")
+    k.gate.measure_again()
+    wait_for_screen(k.gate, "measuring")
+    wait_for_screen(k.gate, "blocked")
+    first, second = screenings(k)
+    assert first["id"] != second["id"] and second["seq"] > first["seq"]
+
+
+def test_a_sensor_fault_never_admits_and_is_recorded_once(kiosk, mock_factory):
+    k = kiosk()
+    sim = k.hardware.simulator
+    mock_factory.pin(23).clear_states()
+    sim.scene.person(36.6)
+    sim.inject("unplugged")
+    wait_for_screen(k.gate, "sensor_fault")
+    time.sleep(2.5)  # several failed polls
+    faults = [e for e in k.ledger.events() if e["kind"] == "sensor_fault"]
+    assert len(faults) == 1
+    assert faults[0]["reason"] == "SensorNotRespondingError"
+    assert not pin_went_high(mock_factory.pin(23))
+    sim.clear_faults()
+    sim.scene.nobody()
+    wait_for_screen(k.gate, "idle")
+    assert k.ledger.events()[-1]["kind"] == "sensor_recovered"
+
+
+def test_a_fault_during_the_measurement_is_a_fault_verdict(kiosk, mock_factory):
+    k = kiosk(**{"screening.settle_s": 0.5})
+    sim = k.hardware.simulator
+    mock_factory.pin(23).clear_states()
+    sim.scene.person(36.6)
+    wait_for_screen(k.gate, "measuring")
+    sim.inject("error_flag")
+    wait_for_screen(k.gate, "fault", "sensor_fault")
+    assert not pin_went_high(mock_factory.pin(23))
+    assert "admitted" not in [e["verdict"] for e in k.ledger.events()]
+
+
+def test_nobody_is_admitted_when_the_ledger_cannot_record(kiosk, mock_factory, monkeypatch):
+    k = kiosk()
+    mock_factory.pin(23).clear_states()
+
+    def full(*args, **kwargs):
+        raise LedgerError("database or disk is full")
+
+    monkeypatch.setattr(k.ledger, "append", full)
+    k.hardware.simulator.scene.person(36.6)
+    wait_for_screen(k.gate, "not_recorded")
+    time.sleep(0.3)
+    assert not pin_went_high(mock_factory.pin(23))
+
+
+def test_identify_before_and_required(kiosk):
+    k = kiosk(kiosk__identify="before", kiosk__identify_required=True)
+    upsert(k.ledger.connection(), [_pass("C3001")], source="test")
+    k.hardware.simulator.scene.person(36.6)
+    wait_for_screen(k.gate, "need_pass")
+    assert screenings(k) == []
+    assert not k.gate.present_pass("NOPE1").ok
+    assert k.gate.present_pass("c3001").ok
+    wait_for_screen(k.gate, "admitted")
+    [event] = screenings(k)
+    assert event["pass_code"] == "C3001"
+    identifies = [e for e in k.ledger.events() if e["kind"] == "identify"]
+    assert [(e["verdict"], e["reason"]) for e in identifies] == [
+        ("refused", "unknown"),
+        ("accepted", "ok"),
+    ]
+
+
+def test_identify_after_opens_the_gate_only_with_a_pass(kiosk, mock_factory):
+    k = kiosk(kiosk__identify="after", kiosk__identify_required=True)
+    upsert(k.ledger.connection(), [_pass("C3002")], source="test")
+    mock_factory.pin(23).clear_states()
+    k.hardware.simulator.scene.person(36.6)
+    state = wait_for_screen(k.gate, "admitted")
+    assert state["need_pass"] is True
+    time.sleep(0.2)
+    assert not pin_went_high(mock_factory.pin(23))
+    assert k.gate.present_pass("C3002").ok
+    time.sleep(0.2)
+    assert pin_went_high(mock_factory.pin(23))
+    screening, identify = k.ledger.events()[0], k.ledger.events()[-1]
+    assert identify["links_to"] == screening["id"]
+
+
+def _pass(code: str) -> dict:
+    return {
+        "code": code,
+        "resident_id": None,
+        "name": None,
+        "building": "3",
+        "unit": "2",
+        "room": "301",
+        "expires_on": None,
+        "revoked": 0,
+        "quarantine_until": None,
+    }
