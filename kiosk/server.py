@@ -31,6 +31,7 @@ class RunningKiosk:
     gate: Gate
     server: Any
     thread: threading.Thread
+    stopping: threading.Event
 
     @property
     def url(self) -> str:
@@ -38,11 +39,12 @@ class RunningKiosk:
 
     def stop(self) -> None:
         self.gate.stop()  # publishes "stopped", which answers the pages' long polls
-        self.server.task_dispatcher.shutdown(timeout=5)  # let those answers go out
-        self.server.close()
-        for channel in list(self.server._map.values()):  # keep-alive connections, the trigger
-            channel.close()
+        self.server.task_dispatcher.shutdown(timeout=5)  # while the loop still sends answers
+        self.stopping.set()
         self.thread.join(5)
+        # The loop has stopped: closing its sockets here no longer races with its polling.
+        for channel in list(self.server._map.values()):
+            channel.close()
         self.hardware.close()
         self.ledger.close()
 
@@ -83,9 +85,16 @@ def start_in_background(
         config, pin_factory=pin_factory, port=port, **gate_options
     )
     gate.start()
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        # waitress's run() has no stop; one poll at a time lets stop() end the loop first.
+        while not stopping.is_set():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, name="waitress", daemon=True)
     thread.start()
-    return RunningKiosk(config, ledger, hardware, gate, server, thread)
+    return RunningKiosk(config, ledger, hardware, gate, server, thread, stopping)
 
 
 def serve_forever(config: Config) -> None:

@@ -1,0 +1,165 @@
+"""Kiosk benchmarks, each reported as a ratio against a baseline measured in the same run.
+
+  (a) verdict latency: from the last sensor sample to the verdict reaching a page's long poll,
+      against the sampling window itself (first sample to last sample);
+  (b) durable ledger appends per second, against bare sqlite3 INSERTs with the same WAL and
+      synchronous=FULL settings, one transaction each;
+  (c) the kiosk's resident memory after 1,000 screenings, against its memory after the first.
+
+Run: .venv/bin/python -m bench.kiosk_bench [--screenings 1000] [--people 30] [--appends 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from gpiozero.pins.mock import MockFactory
+
+from kiosk.config import load_config
+from kiosk.ledger import Ledger, connect
+from kiosk.server import start_in_background
+
+VERDICTS = {"admitted", "blocked", "retry", "fault"}
+
+
+def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
+    """Default screening timing, a real waitress server and an HTTP long-polling client."""
+    config = load_config(None, {"kiosk.data_dir": str(data_dir), "sensor.simulate": True,
+                                "kiosk.identify": "off"})
+    kiosk = start_in_background(config, pin_factory=MockFactory())
+    sim = kiosk.hardware.simulator
+    assert sim is not None
+    received: list[tuple[float, dict]] = []
+    stop = threading.Event()
+
+    def follow() -> None:
+        version = 0
+        with requests.Session() as http:
+            while not stop.is_set():
+                state = http.get(f"{kiosk.url}/api/state?after={version}", timeout=30).json()
+                received.append((time.monotonic(), state))
+                version = state["version"]
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    latencies, windows = [], []
+    try:
+        for index in range(people):
+            seen = len(received)
+            measuring_from = time.monotonic()
+            sim.scene.person(36.6 if index % 3 else 38.2)
+            deadline = time.monotonic() + 10
+            verdict = None
+            while verdict is None and time.monotonic() < deadline:
+                for at, state in received[seen:]:
+                    if state["screen"] in VERDICTS:
+                        verdict = (at, state)
+                time.sleep(0.005)
+            assert verdict is not None, "no verdict within 10 s"
+            at, state = verdict
+            reads = [c.at for c in sim.calls
+                     if c.result == "read" and measuring_from <= c.at <= state["published_at"]]
+            samples = reads[-2 * config.screening.samples:]  # object + ambient per sample
+            latencies.append(at - samples[-1])
+            windows.append(samples[-1] - samples[0])
+            sim.scene.leave()
+            time.sleep(0.4)
+            kiosk.gate.measure_again()
+    finally:
+        stop.set()
+        kiosk.stop()
+    latency, window = statistics.median(latencies), statistics.median(windows)
+    return {"people": people, "median_latency_ms": latency * 1000,
+            "median_sampling_window_ms": window * 1000, "ratio": latency / window}
+
+
+def ledger_throughput(data_dir: Path, appends: int) -> dict[str, float]:
+    ledger = Ledger(data_dir / "bench-ledger.sqlite3", "bench")
+    detail = {"samples": [[34.0, 24.0]] * 5, "raw": [[15000, 14900]] * 5}
+    started = time.perf_counter()
+    for _ in range(appends):
+        ledger.append("screening", verdict="admitted", estimate_c=36.6, threshold_c=37.3,
+                      object_c=34.0, ambient_c=24.0, detail=detail)
+    ledger_rate = appends / (time.perf_counter() - started)
+
+    bare = connect(data_dir / "bare.sqlite3")
+    bare.execute("CREATE TABLE events (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)")
+    body = json.dumps(detail) + "x" * 200  # about the size of a ledger row
+    started = time.perf_counter()
+    for seq in range(appends):
+        bare.execute("BEGIN IMMEDIATE")
+        bare.execute("INSERT INTO events VALUES (?, ?, ?)", (str(uuid.uuid4()), seq, body))
+        bare.execute("COMMIT")
+    bare_rate = appends / (time.perf_counter() - started)
+    assert bare.execute("PRAGMA synchronous").fetchone()[0] == 2
+    return {"appends": appends, "ledger_per_s": ledger_rate, "bare_sqlite_per_s": bare_rate,
+            "ratio": ledger_rate / bare_rate}
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def memory_after_screenings(data_dir: Path, screenings: int) -> dict[str, float]:
+    config = load_config(None, {
+        "kiosk.data_dir": str(data_dir / "memory"), "sensor.simulate": True,
+        "screening.settle_s": 0.0, "screening.sample_interval_s": 0.0,
+        "screening.poll_interval_s": 0.02,
+    })
+    done = threading.Event()
+    count = 0
+    baseline: list[int] = []
+
+    def recorded(record: dict) -> None:
+        nonlocal count
+        if record["kind"] != "screening":
+            return
+        count += 1
+        if count == 1:
+            baseline.append(rss_kib())
+        if count >= screenings:
+            done.set()
+        else:
+            kiosk.hardware.simulator.scene.person(38.2 if count % 10 == 0 else 36.6)
+            kiosk.gate.measure_again()
+
+    kiosk = start_in_background(config, pin_factory=MockFactory(), on_recorded=recorded)
+    kiosk.hardware.simulator.scene.tau_s = 0.001
+    kiosk.hardware.simulator.scene.person(36.6)
+    finished = done.wait(600)
+    after = rss_kib()
+    kiosk.stop()
+    assert finished, f"only {count} screenings in 600 s"
+    return {"screenings": count, "rss_after_first_kib": baseline[0], "rss_after_all_kib": after,
+            "ratio": after / baseline[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=30)
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--screenings", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {
+            "verdict_latency": verdict_latency(Path(tmp) / "latency", args.people),
+            "ledger_throughput": ledger_throughput(Path(tmp), args.appends),
+            "memory": memory_after_screenings(Path(tmp), args.screenings),
+        }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
