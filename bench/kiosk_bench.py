@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import statistics
 import tempfile
 import threading
@@ -33,8 +32,9 @@ VERDICTS = {"admitted", "blocked", "retry", "fault"}
 
 def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
     """Default screening timing, a real waitress server and an HTTP long-polling client."""
-    config = load_config(None, {"kiosk.data_dir": str(data_dir), "sensor.simulate": True,
-                                "kiosk.identify": "off"})
+    config = load_config(
+        None, {"kiosk.data_dir": str(data_dir), "sensor.simulate": True, "kiosk.identify": "off"}
+    )
     kiosk = start_in_background(config, pin_factory=MockFactory())
     sim = kiosk.hardware.simulator
     assert sim is not None
@@ -66,9 +66,12 @@ def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
                 time.sleep(0.005)
             assert verdict is not None, "no verdict within 10 s"
             at, state = verdict
-            reads = [c.at for c in sim.calls
-                     if c.result == "read" and measuring_from <= c.at <= state["published_at"]]
-            samples = reads[-2 * config.screening.samples:]  # object + ambient per sample
+            reads = [
+                c.at
+                for c in sim.calls
+                if c.result == "read" and measuring_from <= c.at <= state["published_at"]
+            ]
+            samples = reads[-2 * config.screening.samples :]  # object + ambient per sample
             latencies.append(at - samples[-1])
             windows.append(samples[-1] - samples[0])
             sim.scene.leave()
@@ -78,8 +81,12 @@ def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
         stop.set()
         kiosk.stop()
     latency, window = statistics.median(latencies), statistics.median(windows)
-    return {"people": people, "median_latency_ms": latency * 1000,
-            "median_sampling_window_ms": window * 1000, "ratio": latency / window}
+    return {
+        "people": people,
+        "median_latency_ms": latency * 1000,
+        "median_sampling_window_ms": window * 1000,
+        "ratio": latency / window,
+    }
 
 
 def ledger_throughput(data_dir: Path, appends: int) -> dict[str, float]:
@@ -87,8 +94,15 @@ def ledger_throughput(data_dir: Path, appends: int) -> dict[str, float]:
     detail = {"samples": [[34.0, 24.0]] * 5, "raw": [[15000, 14900]] * 5}
     started = time.perf_counter()
     for _ in range(appends):
-        ledger.append("screening", verdict="admitted", estimate_c=36.6, threshold_c=37.3,
-                      object_c=34.0, ambient_c=24.0, detail=detail)
+        ledger.append(
+            "screening",
+            verdict="admitted",
+            estimate_c=36.6,
+            threshold_c=37.3,
+            object_c=34.0,
+            ambient_c=24.0,
+            detail=detail,
+        )
     ledger_rate = appends / (time.perf_counter() - started)
 
     bare = connect(data_dir / "bare.sqlite3")
@@ -101,8 +115,12 @@ def ledger_throughput(data_dir: Path, appends: int) -> dict[str, float]:
         bare.execute("COMMIT")
     bare_rate = appends / (time.perf_counter() - started)
     assert bare.execute("PRAGMA synchronous").fetchone()[0] == 2
-    return {"appends": appends, "ledger_per_s": ledger_rate, "bare_sqlite_per_s": bare_rate,
-            "ratio": ledger_rate / bare_rate}
+    return {
+        "appends": appends,
+        "ledger_per_s": ledger_rate,
+        "bare_sqlite_per_s": bare_rate,
+        "ratio": ledger_rate / bare_rate,
+    }
 
 
 def rss_kib() -> int:
@@ -113,11 +131,16 @@ def rss_kib() -> int:
 
 
 def memory_after_screenings(data_dir: Path, screenings: int) -> dict[str, float]:
-    config = load_config(None, {
-        "kiosk.data_dir": str(data_dir / "memory"), "sensor.simulate": True,
-        "screening.settle_s": 0.0, "screening.sample_interval_s": 0.0,
-        "screening.poll_interval_s": 0.02,
-    })
+    config = load_config(
+        None,
+        {
+            "kiosk.data_dir": str(data_dir / "memory"),
+            "sensor.simulate": True,
+            "screening.settle_s": 0.0,
+            "screening.sample_interval_s": 0.0,
+            "screening.poll_interval_s": 0.02,
+        },
+    )
     done = threading.Event()
     count = 0
     baseline: list[int] = []
@@ -142,8 +165,12 @@ def memory_after_screenings(data_dir: Path, screenings: int) -> dict[str, float]
     after = rss_kib()
     kiosk.stop()
     assert finished, f"only {count} screenings in 600 s"
-    return {"screenings": count, "rss_after_first_kib": baseline[0], "rss_after_all_kib": after,
-            "ratio": after / baseline[0]}
+    return {
+        "screenings": count,
+        "rss_after_first_kib": baseline[0],
+        "rss_after_all_kib": after,
+        "ratio": after / baseline[0],
+    }
 
 
 def main() -> None:

@@ -23,9 +23,18 @@ def main() -> None:
         started = time.monotonic()
         result = run_power_cuts(Path(tmp), args.rounds, seed=args.seed)
         elapsed = time.monotonic() - started
-    print(json.dumps({"rounds": result.rounds, "events_reported": result.reported,
-                      "events_in_ledger": result.in_ledger, "failures": result.failures,
-                      "seconds": round(elapsed, 1)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "rounds": result.rounds,
+                "events_reported": result.reported,
+                "events_in_ledger": result.in_ledger,
+                "failures": result.failures,
+                "seconds": round(elapsed, 1),
+            },
+            indent=2,
+        )
+    )
     raise SystemExit(1 if result.failures else 0)
 
 

@@ -66,7 +66,7 @@ def _run_gate(data_dir: Path, report: Path) -> None:
 def spawner_main() -> None:
     """Reads 'DATA_DIR REPORT' lines; for each, forks a gate, prints its pid, reaps it and prints
     'exited <signal or status>'."""
-    import kiosk.gate  # noqa: F401  (imported once, before forking)
+    import kiosk.gate
     import kiosk.hardware  # noqa: F401
 
     for line in sys.stdin:
@@ -90,8 +90,13 @@ class PowerCutResult:
     failures: list[str] = field(default_factory=list)
 
 
-def run_power_cuts(data_dir: Path, rounds: int, *, seed: int = 1, max_delay_s: float = 0.25,
-                   ) -> PowerCutResult:
+def run_power_cuts(
+    data_dir: Path,
+    rounds: int,
+    *,
+    seed: int = 1,
+    max_delay_s: float = 0.25,
+) -> PowerCutResult:
     """Kill the gate ``rounds`` times at random moments; check the ledger after every kill."""
     from kiosk.ledger import Ledger
 
@@ -132,7 +137,9 @@ def run_power_cuts(data_dir: Path, rounds: int, *, seed: int = 1, max_delay_s: f
                     result.failures.append(f"round {round_no}: {len(missing)} recorded events lost")
                 chain = ledger.verify_chain()
                 if not chain.ok:
-                    result.failures.append(f"round {round_no}: chain {chain.problem} at {chain.seq}")
+                    result.failures.append(
+                        f"round {round_no}: chain {chain.problem} at {chain.seq}"
+                    )
                 if not ledger.integrity_ok():
                     result.failures.append(f"round {round_no}: integrity_check failed")
                 result.in_ledger = len(ids)
