@@ -89,7 +89,22 @@ relay_pin = 23
 port = 8080
 TOML
     fi
-    say "kiosk:        http://127.0.0.1:8080/       (the touchscreen)"
+    local kiosk="$VENV/bin/kiosk"
+    if [ ! -f "$DEMO_DIR/ledger.sqlite3" ]; then
+        cat > "$DEMO_DIR/passes.csv" <<'CSV'
+code,name,building,unit,room,expires_on,revoked,quarantine_until
+10010301,张三,1,1,301,2099-12-31,,
+10010302,李四,1,1,302,2099-12-31,,
+10020101,王五,1,2,101,2099-12-31,yes,
+20010501,赵六,2,1,501,2099-12-31,,2099-12-31
+CSV
+        printf '某市某区\n' > "$DEMO_DIR/risk-areas.txt"
+        "$kiosk" passes load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/passes.csv"
+        "$kiosk" risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
+        "$kiosk" guards add --config "$DEMO_DIR/kiosk.toml" --pin 2468 demo "演示门卫" >/dev/null
+    fi
+    say "kiosk:        http://127.0.0.1:8080/       (the touchscreen; passes 10010301, 10010302)"
+    say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 2468)"
     say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
     say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
     exec "$VENV/bin/kiosk" serve --config "$DEMO_DIR/kiosk.toml"

@@ -221,6 +221,62 @@ def passes_load(config_path: str | None, csv_file: str) -> None:
         sys.exit(1)
 
 
+@main.group()
+def guards() -> None:
+    """Guard accounts on this kiosk."""
+
+
+@guards.command("add")
+@config_option
+@click.argument("guard_id")
+@click.argument("name")
+@click.option(
+    "--pin",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="4-8 digits; asked for when not given (keep it out of the shell history).",
+)
+def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> None:
+    """Add a guard (or reset their PIN): kiosk guards add wang 王师傅"""
+    from kiosk.guards import GuardError, add_guard
+
+    try:
+        add_guard(_open(config_path).connection(), guard_id, name, pin)
+    except GuardError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"guard {guard_id} ({name}) can now unlock the guard screen")
+
+
+@guards.command("list")
+@config_option
+def guards_list(config_path: str | None) -> None:
+    """List the guards who can unlock the guard screen."""
+    from kiosk.guards import list_guards
+
+    for guard in list_guards(_open(config_path).connection()):
+        click.echo(f"{guard['guard_id']}\t{guard['name']}")
+
+
+@main.group("risk-areas")
+def risk_areas() -> None:
+    """The risk-area list visitors are asked about."""
+
+
+@risk_areas.command("load")
+@config_option
+@click.argument("text_file", type=click.Path(exists=True, dir_okay=False))
+def risk_areas_load(config_path: str | None, text_file: str) -> None:
+    """Replace the list with the areas in a UTF-8 text file, one per line."""
+    from kiosk.risk_areas import RiskAreaError, replace_risk_areas
+
+    try:
+        count = replace_risk_areas(_open(config_path).connection(), Path(text_file))
+    except RiskAreaError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} risk areas loaded")
+
+
 @main.command()
 @config_option
 @simulate_option

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,17 @@ class PassesNotTaken(RuntimeError):
 class _PendingPass:
     code: str
     until: float
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the next screenings belong to: a registered visitor (one person) or a vehicle (its
+    occupants, until the guard ends it). A held visitor is not let in by a normal reading."""
+
+    kind: str  # "visitor" or "vehicle"
+    event_id: str
+    until: float
+    held: bool = False
 
 
 class Gate:
@@ -71,6 +83,10 @@ class Gate:
         self._last_screening_at = 0.0
         self._sensor_fault: str | None = None
         self.sensor_ok_at: float | None = None
+        self.direction = "in"
+        self.context: Context | None = None
+        # Notices for the guard's eyes only (a quarantined resident's pass was used).
+        self.guard_notices: deque[dict[str, Any]] = deque(maxlen=20)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -113,10 +129,14 @@ class Gate:
                 pass_code=check.code,
                 links_to=links_to,
             )
+            if check.quarantined:
+                self.guard_notices.append(
+                    {"kind": "quarantine", "pass_code": check.code, "at": time.time()}
+                )
             if check.ok and check.code is not None:
                 self._pending_pass = _PendingPass(check.code, time.monotonic() + PASS_VALID_FOR_S)
                 if links_to and last is not None and last["verdict"] == Verdict.ADMITTED:
-                    self._open_gate()
+                    self.open_gate()
         return check
 
     # -- the loop ----------------------------------------------------------------------------
@@ -173,24 +193,31 @@ class Gate:
         measurement = self.measurer.measure()
         decision = measurement.decision
         pass_code = self._valid_pass() if self.config.kiosk.identify == "before" else None
+        context = self.active_context()
         try:
             with self._lock:
-                record = self._record_screening(measurement, pass_code)
+                record = self._record_screening(measurement, pass_code, context)
                 self._last_screening = record
                 self._last_screening_at = time.monotonic()
                 self._pending_pass = None
+                if context is not None and context.kind == "visitor":
+                    self.context = None  # a visitor is one person
         except LedgerError as exc:
             log.error("not recorded, nobody admitted: %s", exc)
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
             return Verdict.FAULT
-        self._show_verdict(decision, record)
-        self._signal(decision, record, pass_code)
+        held = context is not None and context.held and decision.admits
+        self._show_verdict(decision, record, held=held)
+        self._signal(decision, record, held=held)
         return decision.verdict
 
-    def _record_screening(self, measurement: Measurement, pass_code: str | None) -> dict[str, Any]:
+    def _record_screening(
+        self, measurement: Measurement, pass_code: str | None, context: Context | None
+    ) -> dict[str, Any]:
         decision = measurement.decision
         detail: dict[str, Any] = {
+            "direction": self.direction,
             "samples": [[r.object_c, r.ambient_c] for r in measurement.samples],
             "raw": [[r.object_raw, r.ambient_raw] for r in measurement.samples],
             "spread_c": decision.spread_c,
@@ -216,6 +243,7 @@ class Gate:
             object_c=decision.object_c,
             ambient_c=decision.ambient_c,
             pass_code=pass_code,
+            links_to=context.event_id if context is not None else None,
             detail=detail,
         )
 
@@ -225,9 +253,9 @@ class Gate:
             self.on_recorded(record)
         return record
 
-    def _show_verdict(self, decision: Decision, record: dict[str, Any]) -> None:
+    def _show_verdict(self, decision: Decision, record: dict[str, Any], *, held: bool) -> None:
         self.screen.publish(
-            decision.verdict.value,
+            "held" if held else decision.verdict.value,
             reason=decision.reason.value if decision.reason else None,
             estimate_c=decision.estimate_c,
             threshold_c=decision.threshold_c,
@@ -240,12 +268,12 @@ class Gate:
         kiosk = self.config.kiosk
         return decision.admits and kiosk.identify == "after" and kiosk.identify_required
 
-    def _signal(self, decision: Decision, record: dict[str, Any], pass_code: str | None) -> None:
+    def _signal(self, decision: Decision, record: dict[str, Any], *, held: bool) -> None:
         leds = self.hardware.leds
         if decision.verdict is Verdict.ADMITTED:
             self._play(PASS_CHIRP)
-            if not self._pass_needed_after(decision):
-                self._open_gate()
+            if not held and not self._pass_needed_after(decision):
+                self.open_gate()
             if leds:
                 leds.show("pass", self.config.kiosk.result_hold_s)
         elif decision.verdict is Verdict.BLOCKED:
@@ -267,17 +295,38 @@ class Gate:
             if leds:
                 leds.show("block", self.config.kiosk.result_hold_s)
 
-    def _open_gate(self) -> None:
+    def open_gate(self) -> None:
         if self.hardware.relay is not None:
             self.hardware.relay.pulse()
+
+    def active_context(self) -> Context | None:
+        context = self.context
+        if context is not None and context.until < time.monotonic():
+            self.context = None
+            return None
+        return context
+
+    def show(self, screen: str, **fields: Any) -> None:
+        """Put a screen up from outside the loop (the guard's decisions)."""
+        self.screen.publish(screen, **fields)
+
+    def record(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append an event under the gate's lock (the guard's actions use this)."""
+        with self._lock:
+            return self._record(kind, **fields)
 
     def _play(self, pattern: Any) -> None:
         if self.hardware.buzzer is not None:
             self.hardware.buzzer.play(pattern, timeout_s=self.config.gpio.alarm_timeout_s)
 
-    def silence(self) -> None:
-        if self.hardware.buzzer is not None:
-            self.hardware.buzzer.silence()
+    def silence(self) -> bool:
+        """Stop the buzzer; True if an alarm was sounding."""
+        buzzer = self.hardware.buzzer
+        if buzzer is None:
+            return False
+        was = buzzer.playing == FEVER_ALARM.name
+        buzzer.silence()
+        return was
 
     def _on_sensor_fault(self, exc: SensorError) -> None:
         message = str(exc)
@@ -319,8 +368,12 @@ class Gate:
                 self.screen.publish(screen)
 
     def status(self) -> dict[str, Any]:
+        ok_at = self.sensor_ok_at
         return {
             "sensor_fault": self._sensor_fault,
+            "sensor_ok_s_ago": None if ok_at is None else round(time.monotonic() - ok_at, 1),
             "screen": self.screen.snapshot()["screen"],
             "events": self.ledger.count(),
+            "unsynced": self.ledger.unsynced_count(),
+            "direction": self.direction,
         }

@@ -234,6 +234,10 @@ class Ledger:
     def count(self) -> int:
         return self.connection().execute("SELECT count(*) FROM events").fetchone()[0]
 
+    def unsynced_count(self) -> int:
+        sql = "SELECT count(*) FROM events WHERE synced_at IS NULL"
+        return self.connection().execute(sql).fetchone()[0]
+
     def counts_for_day(self, day: str) -> dict[str, int]:
         """Counts of screenings by verdict, and of other events by kind, for a UTC date."""
         rows = self.connection().execute(

@@ -106,5 +106,28 @@ def m002_passes(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_guards(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE guards (
+            guard_id      TEXT PRIMARY KEY,
+            name          TEXT NOT NULL,
+            pin_hash      TEXT NOT NULL,
+            failures      INTEGER NOT NULL DEFAULT 0,
+            locked_until  REAL NOT NULL DEFAULT 0,
+            active        INTEGER NOT NULL DEFAULT 1,
+            source        TEXT NOT NULL,
+            updated_at    TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def m004_risk_areas(db: Database) -> None:
+    db.execute("CREATE TABLE risk_areas (name TEXT PRIMARY KEY, source TEXT NOT NULL)")
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -168,6 +168,16 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         600,
     ),
+    Setting(
+        "guard.auto_lock_s",
+        120.0,
+        "The guard screen locks itself after this long without a touch.",
+        float,
+        15,
+        1800,
+    ),
+    Setting("guard.max_pin_failures", 5, "Wrong PINs in a row before a lockout.", int, 3, 10),
+    Setting("guard.lockout_s", 300.0, "How long a guard is locked out.", float, 30, 3600),
     Setting("web.host", "127.0.0.1", "Address the touchscreen server listens on.", str),
     Setting("web.port", 8080, "Port of the touchscreen server.", int, 1, 65535),
 )

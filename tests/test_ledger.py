@@ -143,4 +143,4 @@ def test_counts_for_day(ledger):
 
 def test_schema_migrations_are_recorded(ledger):
     rows = ledger.connection().execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert [r[0] for r in rows] == ["m001_events", "m002_passes"]
+    assert [r[0] for r in rows] == ["m001_events", "m002_passes", "m003_guards", "m004_risk_areas"]

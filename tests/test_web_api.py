@@ -146,6 +146,8 @@ def test_demo_panel_does_not_exist_on_real_hardware(make_config):
     from kiosk.web.app import create_app
 
     class FakeGate:
+        ledger = None
+
         class hardware:
             simulator = None
 

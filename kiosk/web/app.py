@@ -8,21 +8,32 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.gate import Gate
+from kiosk.guard_desk import GuardDesk
+from kiosk.secret import load_or_create_secret
 from kiosk.web.api import api
 from kiosk.web.demo import demo
+from kiosk.web.guard import guard
 
 MAX_BODY_BYTES = 4096
 
 
 def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_AS_ASCII=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SECRET_KEY=load_or_create_secret(gate.config.data_dir / "secret_key"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="menwei_guard",
+    )
     if test_config:
         app.config.update(test_config)
     app.extensions["gate"] = gate
+    app.extensions["guard_desk"] = GuardDesk(gate)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     app.register_blueprint(api)
+    app.register_blueprint(guard)
     if gate.hardware.simulator is not None:
         app.register_blueprint(demo)
 

@@ -9,6 +9,7 @@ const TEXT = {
     blocked_detail: "请在旁等候，门卫将为您复测", retry: "请重新测温",
     fault: "测温失败，请联系门卫", sensor_fault: "测温设备故障，请联系门卫",
     not_recorded: "无法记录，请联系门卫", starting: "正在启动…", stopped: "暂停服务，请联系门卫",
+    held: "请稍候，门卫将为您办理", guard_admitted: "门卫已放行，请通行", guard_denied: "请听从门卫安排",
     too_cold: "读数偏低：请摘下帽子，额头对准探头", too_hot: "读数异常，请重新测温",
     unstable: "读数不稳定，请保持不动", left: "测量中断，请站稳后重新测温",
     recorded: "已记录 · 编号 ", pass_label: "通行码", measure_again: "重新测温",
@@ -24,6 +25,8 @@ const TEXT = {
     fault: "Measurement failed, please call the guard", sensor_fault: "Thermometer fault, please call the guard",
     not_recorded: "Cannot record, please call the guard", starting: "Starting…",
     stopped: "Out of service, please call the guard",
+    held: "Please wait: the guard will attend to you", guard_admitted: "The guard has let you in",
+    guard_denied: "Please follow the guard's instructions",
     too_cold: "Reading too low: remove your hat and face the sensor", too_hot: "Implausible reading, please measure again",
     unstable: "Unstable reading, please hold still", left: "Interrupted, please stand still and measure again",
     recorded: "Recorded · no. ", pass_label: "Pass code", measure_again: "Measure again",
@@ -32,7 +35,7 @@ const TEXT = {
     threshold: "limit ≤ ", offline: "Connection lost, reconnecting…", lang: "中文",
   },
 };
-const ICONS = { admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
+const ICONS = { guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
   not_recorded: "⚠", measuring: "…", need_pass: "▦", idle: "☺", starting: "…" };
 
 const body = document.body;

@@ -1,0 +1,210 @@
+"""What a guard does at the kiosk: decide on blocked and held people, silence the alarm, switch
+the direction, register visitors and vehicles, and look at today's ledger and the kiosk's health.
+
+Every action is a new ledger event; an override points at the event it decides on and nothing is
+edited in place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.gate import Context, Gate
+from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, Override
+from kiosk.plates import PROVINCES
+from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor, mask_phone
+
+VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this
+VEHICLE_WINDOW_S = 300.0  # occupants of a registered vehicle are screened within this
+PENDING_WINDOW_EVENTS = 500
+
+
+class GuardDesk:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.ledger = gate.ledger
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Blocked or faulted screenings and held visitors that no guard has decided on yet."""
+        # A window of recent events by sequence, not by wall time: the clock may be wrong.
+        rows = self.ledger.connection().execute(
+            "SELECT e.*, (SELECT s.estimate_c FROM events s WHERE s.kind = 'screening'"
+            "             AND s.links_to = e.id ORDER BY s.seq DESC LIMIT 1) AS linked_estimate_c"
+            " FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
+            " AND ((e.kind = 'screening' AND e.verdict IN ('blocked', 'fault'))"
+            "      OR (e.kind = 'visitor' AND e.verdict = 'held'))"
+            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.kind = 'override'"
+            "                 AND o.links_to = e.id)"
+            " ORDER BY e.seq DESC LIMIT 20",
+            (PENDING_WINDOW_EVENTS,),
+        )
+        pending = []
+        for row in rows:
+            event = self._public(dict(row))
+            if event["estimate_c"] is None:
+                event["estimate_c"] = row["linked_estimate_c"]
+            pending.append(event)
+        return pending
+
+    def override(self, form: Override, guard: dict[str, str]) -> dict[str, Any]:
+        original = self.ledger.get(form.event_id)
+        if original is None or form.event_id not in {p["id"] for p in self.pending()}:
+            raise FormError("event_id", "that event is not waiting for a decision")
+        self.gate.silence()
+        record = self.gate.record(
+            "override",
+            verdict="admitted" if form.decision == "admit" else "denied",
+            reason=form.reason,
+            estimate_c=form.remeasured_c,
+            threshold_c=original["threshold_c"] or self.gate.rules.threshold_c,
+            pass_code=original["pass_code"],
+            links_to=original["id"],
+            detail={
+                "guard_id": guard["guard_id"],
+                "note": form.note,
+                "remeasured_c": form.remeasured_c,
+                "original": {
+                    "kind": original["kind"],
+                    "verdict": original["verdict"],
+                    "estimate_c": original["estimate_c"],
+                    "seq": original["seq"],
+                },
+            },
+        )
+        if form.decision == "admit":
+            self.gate.open_gate()
+            self.gate.show(
+                "guard_admitted", estimate_c=form.remeasured_c, recorded=True, seq=record["seq"]
+            )
+        else:
+            self.gate.show("guard_denied", recorded=True, seq=record["seq"])
+        if original["kind"] == "visitor" and self.gate.context is not None:
+            self.gate.context = None
+        return record
+
+    def silence(self, guard: dict[str, str]) -> bool:
+        if not self.gate.silence():
+            return False
+        self.gate.record("alarm", verdict="silenced", detail={"guard_id": guard["guard_id"]})
+        return True
+
+    def set_direction(self, direction: str) -> None:
+        if direction not in ("in", "out"):
+            raise FormError("direction", "in or out")
+        self.gate.direction = direction
+
+    # -- visitors and vehicles ---------------------------------------------------------------
+
+    def register_visitor(self, visitor: Visitor, guard: dict[str, str]) -> dict[str, Any]:
+        held = visitor.held_because
+        record = self.gate.record(
+            "visitor",
+            verdict="held" if held else "registered",
+            reason=held,
+            detail={
+                "phone": visitor.phone,
+                "building": visitor.building,
+                "unit": visitor.unit,
+                "purpose": visitor.purpose,
+                "risk_area": visitor.risk_area,
+                "code_colour": visitor.code_colour,
+                "name": visitor.name,
+                "guard_id": guard["guard_id"],
+                "direction": self.gate.direction,
+            },
+        )
+        self.gate.context = Context(
+            "visitor", record["id"], time.monotonic() + VISITOR_WINDOW_S, held=held is not None
+        )
+        return record
+
+    def register_vehicle(self, plate: str, direction: str, guard: dict[str, str]) -> dict[str, Any]:
+        if direction not in ("in", "out"):
+            raise FormError("direction", "in or out")
+        record = self.gate.record(
+            "vehicle",
+            verdict=direction,
+            detail={"plate": plate, "guard_id": guard["guard_id"]},
+        )
+        if direction == "in":
+            self.gate.context = Context(
+                "vehicle", record["id"], time.monotonic() + VEHICLE_WINDOW_S
+            )
+        return record
+
+    def end_vehicle(self) -> None:
+        context = self.gate.context
+        if context is not None and context.kind == "vehicle":
+            self.gate.context = None
+
+    # -- what the guard sees -----------------------------------------------------------------
+
+    def today(self, limit: int = 200) -> list[dict[str, Any]]:
+        day = datetime.now(UTC).date().isoformat()
+        rows = self.ledger.connection().execute(
+            "SELECT * FROM events WHERE substr(wall_time, 1, 10) = ? ORDER BY seq DESC LIMIT ?",
+            (day, limit),
+        )
+        return [self._public(dict(row)) for row in rows]
+
+    def state(self, guard: dict[str, str]) -> dict[str, Any]:
+        context = self.gate.active_context()
+        buzzer = self.gate.hardware.buzzer
+        return {
+            "guard": guard,
+            "pending": self.pending(),
+            "notices": list(self.gate.guard_notices),
+            "status": self.gate.status(),
+            "alarm": buzzer is not None and buzzer.playing == "fever",
+            "context": None
+            if context is None
+            else {
+                "kind": context.kind,
+                "event_id": context.event_id,
+                "held": context.held,
+            },
+            "sync": {"configured": False, "queue": self.ledger.unsynced_count()},
+        }
+
+    def form_options(self) -> dict[str, Any]:
+        conn = self.ledger.connection()
+        places: dict[str, list[str]] = {}
+        for building, unit in conn.execute(
+            "SELECT DISTINCT building, unit FROM passes WHERE building IS NOT NULL"
+            " AND unit IS NOT NULL ORDER BY building, unit"
+        ):
+            places.setdefault(building, []).append(unit)
+        risk_areas = [r[0] for r in conn.execute("SELECT name FROM risk_areas ORDER BY name")]
+        return {
+            "places": places,
+            "risk_areas": risk_areas,
+            "purposes": list(PURPOSES),
+            "code_colours": list(CODE_COLOURS),
+            "admit_reasons": list(ADMIT_REASONS),
+            "deny_reasons": list(DENY_REASONS),
+            "provinces": PROVINCES,
+        }
+
+    @staticmethod
+    def _public(event: dict[str, Any]) -> dict[str, Any]:
+        """An event as the guard screen lists it: phone masked, no name."""
+        detail = json.loads(event["detail"] or "{}")
+        return {
+            "id": event["id"],
+            "seq": event["seq"],
+            "time": event["wall_time"][11:19],
+            "kind": event["kind"],
+            "verdict": event["verdict"],
+            "reason": event["reason"],
+            "estimate_c": event["estimate_c"],
+            "pass_code": event["pass_code"],
+            "links_to": event["links_to"],
+            "plate": detail.get("plate"),
+            "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
+            "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
+        }

@@ -1,0 +1,44 @@
+"""The list of risk areas that visitors are asked about (from a file now, from the hub later)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class RiskAreaError(ValueError):
+    """The file cannot be used; the message says why."""
+
+
+def parse_risk_areas(text: str) -> list[str]:
+    areas: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        if len(name) > 64 or any(c in name for c in "<>&\"'"):
+            raise RiskAreaError(f"line {number}: at most 64 characters, without < > & or quotes")
+        if name == "none":
+            raise RiskAreaError(f"line {number}: 'none' is reserved for 'no risk area'")
+        if name not in areas:
+            areas.append(name)
+    return areas
+
+
+def replace_risk_areas(conn: sqlite3.Connection, path: Path, *, source: str = "file") -> int:
+    try:
+        areas = parse_risk_areas(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RiskAreaError(f"{path} is not UTF-8 text") from None
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM risk_areas")
+        conn.executemany(
+            "INSERT INTO risk_areas (name, source) VALUES (?, ?)",
+            [(area, source) for area in areas],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(areas)

@@ -1,0 +1,190 @@
+"""The guard screen's API: PIN unlock, then decisions, alarm, direction, visitors and vehicles.
+
+A guard session is a signed, HTTP-only, same-site cookie; every change also needs the session's
+CSRF token in the ``X-CSRF-Token`` header, and the session ends after ``guard.auto_lock_s``
+without a request. Nothing here is reachable from the resident screen's API.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request, session
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from kiosk import guards
+from kiosk.guard_desk import GuardDesk
+from kiosk.overrides import parse_override
+from kiosk.plates import PlateError, validate_plate
+from kiosk.visitors import FormError, parse_visitor
+from kiosk.web.forms import choice_field, json_body, text_field
+
+guard = Blueprint("guard", __name__)
+
+
+def _desk() -> GuardDesk:
+    return current_app.extensions["guard_desk"]
+
+
+def _config() -> Any:
+    return _desk().gate.config
+
+
+def _signed_in() -> dict[str, str] | None:
+    info = session.get("guard")
+    if not info:
+        return None
+    if time.time() - info["seen"] > _config().guard.auto_lock_s:
+        session.clear()
+        return None
+    return info
+
+
+def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        info = _signed_in()
+        if info is None:
+            raise Unauthorized("the guard screen is locked: unlock it with your PIN")
+        if request.method != "GET":
+            token = request.headers.get("X-CSRF-Token", "")
+            if not secrets.compare_digest(token, info["csrf"]):
+                raise Forbidden("missing or wrong CSRF token")
+        info["seen"] = time.time()
+        session.modified = True
+        return view({"guard_id": info["guard_id"], "name": info["name"]}, *args, **kwargs)
+
+    return checked
+
+
+@guard.get("/guard")
+def page() -> str:
+    return render_template("guard.html", language=_config().kiosk.language)
+
+
+@guard.get("/api/guard/guards")
+def guard_list() -> Any:
+    return jsonify(guards=guards.list_guards(_desk().ledger.connection()))
+
+
+@guard.post("/api/guard/unlock")
+def unlock() -> Any:
+    body = json_body()
+    guard_id = text_field(body, "guard_id", max_length=32)
+    pin = text_field(body, "pin", max_length=8)
+    config = _config().guard
+    result = guards.unlock(
+        _desk().ledger.connection(),
+        guard_id,
+        pin,
+        max_failures=config.max_pin_failures,
+        lockout_s=config.lockout_s,
+    )
+    if not result.ok:
+        session.clear()
+        status = 423 if result.reason == "locked" else 401
+        return jsonify(
+            ok=False,
+            reason=result.reason,
+            retry_after_s=result.retry_after_s,
+            attempts_left=result.attempts_left,
+        ), status
+    csrf = secrets.token_urlsafe(24)
+    session.clear()
+    session["guard"] = {
+        "guard_id": result.guard_id,
+        "name": result.name,
+        "csrf": csrf,
+        "seen": time.time(),
+    }
+    return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
+
+
+@guard.post("/api/guard/lock")
+def lock() -> Any:
+    session.clear()
+    return jsonify(ok=True)
+
+
+@guard.get("/api/guard/state")
+@guard_required
+def state(who: dict[str, str]) -> Any:
+    return jsonify(_desk().state(who))
+
+
+@guard.get("/api/guard/options")
+@guard_required
+def options(who: dict[str, str]) -> Any:
+    return jsonify(_desk().form_options())
+
+
+@guard.get("/api/guard/today")
+@guard_required
+def today(who: dict[str, str]) -> Any:
+    return jsonify(events=_desk().today())
+
+
+@guard.post("/api/guard/override")
+@guard_required
+def override(who: dict[str, str]) -> Any:
+    form = parse_override(json_body(), threshold_c=_desk().gate.rules.threshold_c)
+    record = _desk().override(form, who)
+    return jsonify(ok=True, seq=record["seq"], id=record["id"])
+
+
+@guard.post("/api/guard/silence")
+@guard_required
+def silence(who: dict[str, str]) -> Any:
+    json_body()
+    return jsonify(ok=True, was_sounding=_desk().silence(who))
+
+
+@guard.post("/api/guard/direction")
+@guard_required
+def direction(who: dict[str, str]) -> Any:
+    _desk().set_direction(choice_field(json_body(), "direction", ("in", "out")))
+    return jsonify(ok=True)
+
+
+@guard.post("/api/guard/visitor")
+@guard_required
+def visitor(who: dict[str, str]) -> Any:
+    options = _desk().form_options()
+    form = parse_visitor(json_body(), places=options["places"], risk_areas=options["risk_areas"])
+    record = _desk().register_visitor(form, who)
+    return jsonify(
+        ok=True, seq=record["seq"], held=record["verdict"] == "held", reason=record["reason"]
+    )
+
+
+@guard.post("/api/guard/vehicle")
+@guard_required
+def vehicle(who: dict[str, str]) -> Any:
+    body = json_body()
+    raw = body.get("plate")
+    if not isinstance(raw, str) or len(raw) > 16:
+        raise FormError("plate", "a plate like 京A12345")
+    try:
+        plate = validate_plate(raw)
+    except PlateError as exc:
+        raise FormError("plate", str(exc)) from None
+    direction = choice_field(body, "direction", ("in", "out"))
+    record = _desk().register_vehicle(plate, direction, who)
+    return jsonify(ok=True, seq=record["seq"], plate=plate)
+
+
+@guard.post("/api/guard/vehicle/done")
+@guard_required
+def vehicle_done(who: dict[str, str]) -> Any:
+    json_body()
+    _desk().end_vehicle()
+    return jsonify(ok=True)
+
+
+@guard.errorhandler(FormError)
+def form_error(exc: FormError) -> Any:
+    return jsonify(error="Bad Request", field=exc.field, message=exc.message), 400
