@@ -303,6 +303,58 @@ def emissivity(config_path: str | None, simulate: bool, value: float | None) -> 
         raise click.ClickException(str(exc)) from None
 
 
+@main.command()
+@config_option
+@click.option("--code", required=True, help="The one-time enrolment code from the hub's admin.")
+@click.option("--hub", "hub_url", default=None, help="Hub URL (default: sync.hub_url).")
+def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
+    """Enrol this kiosk with the hub: trade the code for this kiosk's own token."""
+    import requests
+
+    from kiosk.sync_worker import save_token
+
+    config = _load(config_path)
+    url = hub_url or config.sync.hub_url
+    if not url:
+        raise click.ClickException("give --hub or set sync.hub_url in the config")
+    try:
+        response = requests.post(
+            f"{url.rstrip('/')}/api/v1/enrol",
+            json={"code": code},
+            timeout=10,
+            verify=config.sync.ca_file or True,
+        )
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"the hub refused: {response.text[:200]}")
+    body = response.json()
+    if body["kiosk_id"] != config.kiosk.id:
+        raise click.ClickException(
+            f"this code is for kiosk {body['kiosk_id']!r}, but this kiosk is {config.kiosk.id!r}"
+        )
+    save_token(config.data_dir, body["token"])
+    click.echo(f"enrolled as {body['kiosk_id']} with {url}")
+
+
+@main.command()
+@config_option
+def status(config_path: str | None) -> None:
+    """Show the ledger and the sync state (queue, last success, last error)."""
+    from sync.client import read_state
+
+    ledger = _open(config_path)
+    state = read_state(ledger)
+    click.echo(
+        f"kiosk {ledger.kiosk_id}: {ledger.count()} events, {state['queue']} not yet on the hub"
+    )
+    for key in ("last_success", "last_error", "oldest_unsent", "roster_version"):
+        if key in state:
+            click.echo(f"  {key:<16}{state[key]}")
+    if state.get("revoked"):
+        click.echo("  TOKEN REVOKED: ask the admin for a new enrolment code")
+
+
 @main.command("config-doc")
 def config_doc() -> None:
     """Print the settings reference (docs/config.md)."""

@@ -84,6 +84,8 @@ class Gate:
         self._sensor_fault: str | None = None
         self.sensor_ok_at: float | None = None
         self.direction = "in"
+        self.sync_state: Any = None  # the sync client's state, when a hub is configured
+        self.sync_wake: threading.Event | None = None  # set after each record: sync it soon
         self.context: Context | None = None
         # Notices for the guard's eyes only (a quarantined resident's pass was used).
         self.guard_notices: deque[dict[str, Any]] = deque(maxlen=20)
@@ -251,6 +253,8 @@ class Gate:
         record = self.ledger.append(kind, **fields)
         if self.on_recorded is not None:
             self.on_recorded(record)
+        if self.sync_wake is not None:
+            self.sync_wake.set()
         return record
 
     def _show_verdict(self, decision: Decision, record: dict[str, Any], *, held: bool) -> None:
@@ -294,6 +298,22 @@ class Gate:
             self._play(FAULT_PATTERN)
             if leds:
                 leds.show("block", self.config.kiosk.result_hold_s)
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        """Settings from the hub (threshold, compensation, identification) take effect for the
+        next person. A value the kiosk would refuse at start is refused here too."""
+        if not settings:
+            return
+        try:
+            config = self.config.replace(
+                **{k.replace(".", "__", 1): v for k, v in settings.items()}
+            )
+        except ValueError as exc:
+            log.error("hub settings not applied: %s", exc)
+            return
+        self.config = config
+        self.rules = Rules.from_config(config)
+        self.measurer.rules = self.rules
 
     def open_gate(self) -> None:
         if self.hardware.relay is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,8 +169,14 @@ class GuardDesk:
                 "event_id": context.event_id,
                 "held": context.held,
             },
-            "sync": {"configured": False, "queue": self.ledger.unsynced_count()},
+            "sync": self._sync(),
         }
+
+    def _sync(self) -> dict[str, Any]:
+        state = self.gate.sync_state
+        if state is None:
+            return {"configured": False, "queue": self.ledger.unsynced_count()}
+        return {"configured": True, **asdict(state)}
 
     def form_options(self) -> dict[str, Any]:
         conn = self.ledger.connection()

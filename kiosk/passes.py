@@ -85,7 +85,7 @@ def _parse_date(value: str, column: str) -> str | None:
         raise ValueError(f"{column} {value!r} is not a date like 2026-12-31") from None
 
 
-def _parse_row(raw: dict[str, str]) -> dict[str, Any]:
+def parse_row(raw: dict[str, str]) -> dict[str, Any]:
     code = normalise_code(raw.get("code") or "")
     if code is None:
         raise ValueError("code must be 4-32 letters, digits or '-'")
@@ -125,7 +125,7 @@ def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
     rejected: list[tuple[int, str]] = []
     for line, raw in enumerate(reader, start=2):
         try:
-            good.append(_parse_row(raw))
+            good.append(parse_row(raw))
         except ValueError as exc:
             rejected.append((line, str(exc)))
     upsert(conn, good, source=f"csv:{path.name}")

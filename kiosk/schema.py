@@ -129,5 +129,32 @@ def m004_risk_areas(db: Database) -> None:
     db.execute("CREATE TABLE risk_areas (name TEXT PRIMARY KEY, source TEXT NOT NULL)")
 
 
+@migrations()
+def m005_sync(db: Database) -> None:
+    # synced_at is sync bookkeeping: the client may clear it again when the hub turns out to have
+    # lost records (restored from an older backup). Every other column stays append-only.
+    db.execute("DROP TRIGGER events_append_only")
+    db.execute(
+        """
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        WHEN NEW.id IS NOT OLD.id OR NEW.kiosk_id IS NOT OLD.kiosk_id
+          OR NEW.epoch IS NOT OLD.epoch OR NEW.seq IS NOT OLD.seq OR NEW.kind IS NOT OLD.kind
+          OR NEW.wall_time IS NOT OLD.wall_time OR NEW.clock_synced IS NOT OLD.clock_synced
+          OR NEW.boot_id IS NOT OLD.boot_id OR NEW.boottime_ns IS NOT OLD.boottime_ns
+          OR NEW.verdict IS NOT OLD.verdict OR NEW.reason IS NOT OLD.reason
+          OR NEW.estimate_c IS NOT OLD.estimate_c OR NEW.threshold_c IS NOT OLD.threshold_c
+          OR NEW.object_c IS NOT OLD.object_c OR NEW.ambient_c IS NOT OLD.ambient_c
+          OR NEW.pass_code IS NOT OLD.pass_code OR NEW.links_to IS NOT OLD.links_to
+          OR NEW.detail IS NOT OLD.detail OR NEW.prev_hash IS NOT OLD.prev_hash
+          OR NEW.hash IS NOT OLD.hash
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END
+        """
+    )
+    db.execute("CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -1,52 +1,25 @@
-"""Running the kiosk: ledger, hardware, gate loop and the waitress server, wired together."""
+"""Running the kiosk: ledger, hardware, gate loop, sync worker and the waitress server."""
 
 from __future__ import annotations
 
 import logging
 import signal
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from gpiozero.pins import Factory
-from waitress.server import create_server
+from waitress import serve as waitress_serve
 
+from kiosk.background_server import BackgroundServer
 from kiosk.config import Config
 from kiosk.gate import Gate
 from kiosk.hardware import Hardware, build_hardware
 from kiosk.ledger import Ledger
+from kiosk.sync_worker import SyncWorker, maybe_sync_worker
 from kiosk.web import create_app
 
 log = logging.getLogger(__name__)
 LEDGER_FILE = "ledger.sqlite3"
-
-
-@dataclass
-class RunningKiosk:
-    """A kiosk serving in a background thread (for the demo, the tests and the benchmarks)."""
-
-    config: Config
-    ledger: Ledger
-    hardware: Hardware
-    gate: Gate
-    server: Any
-    thread: threading.Thread
-    stopping: threading.Event
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.config.web.host}:{self.server.effective_port}"
-
-    def stop(self) -> None:
-        self.gate.stop()  # publishes "stopped", which answers the pages' long polls
-        self.server.task_dispatcher.shutdown(timeout=5)  # while the loop still sends answers
-        self.stopping.set()
-        self.thread.join(5)
-        # The loop has stopped: closing its sockets here no longer races with its polling.
-        for channel in list(self.server._map.values()):
-            channel.close()
-        self.hardware.close()
-        self.ledger.close()
 
 
 def open_ledger(config: Config) -> Ledger:
@@ -54,67 +27,84 @@ def open_ledger(config: Config) -> Ledger:
 
 
 def build(
-    config: Config,
-    *,
-    pin_factory: Factory | None = None,
-    port: int | None = None,
-    **gate_options: Any,
-) -> tuple[Ledger, Hardware, Gate, Any]:
+    config: Config, *, pin_factory: Factory | None = None, **gate_options: Any
+) -> tuple[Ledger, Hardware, Gate]:
     ledger = open_ledger(config)
     hardware = build_hardware(config, pin_factory=pin_factory)
     try:
         gate = Gate(config, hardware, ledger, **gate_options)
-        app = create_app(gate)
-        server = create_server(
-            app,
-            host=config.web.host,
-            port=config.web.port if port is None else port,
-            threads=8,
-            clear_untrusted_proxy_headers=True,
-        )
     except BaseException:
         hardware.close()
         raise
-    return ledger, hardware, gate, server
+    return ledger, hardware, gate
+
+
+@dataclass
+class RunningKiosk:
+    """A kiosk serving in a background thread (for the tests and the benchmarks)."""
+
+    config: Config
+    ledger: Ledger
+    hardware: Hardware
+    gate: Gate
+    server: BackgroundServer
+    sync: SyncWorker | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.web.host}:{self.server.port}"
+
+    def stop(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+        self.gate.stop()  # publishes "stopped", which answers the pages' long polls
+        self.server.stop()
+        self.hardware.close()
+        self.ledger.close()
 
 
 def start_in_background(
     config: Config, *, pin_factory: Factory | None = None, port: int = 0, **gate_options: Any
 ) -> RunningKiosk:
-    ledger, hardware, gate, server = build(
-        config, pin_factory=pin_factory, port=port, **gate_options
-    )
+    ledger, hardware, gate = build(config, pin_factory=pin_factory, **gate_options)
+    server = BackgroundServer(create_app(gate), host=config.web.host, port=port)
     gate.start()
-    stopping = threading.Event()
-
-    def serve() -> None:
-        # waitress's run() has no stop; one poll at a time lets stop() end the loop first.
-        while not stopping.is_set():
-            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
-
-    thread = threading.Thread(target=serve, name="waitress", daemon=True)
-    thread.start()
-    return RunningKiosk(config, ledger, hardware, gate, server, thread, stopping)
+    sync = maybe_sync_worker(gate)
+    if sync is not None:
+        sync.start()
+    server.start()
+    return RunningKiosk(config, ledger, hardware, gate, server, sync)
 
 
 def serve_forever(config: Config) -> None:
     """The ``kiosk serve`` command: runs until SIGTERM or Ctrl-C."""
-    ledger, hardware, gate, server = build(config)
+    ledger, hardware, gate = build(config)
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     gate.start()
-    url = f"http://{config.web.host}:{server.effective_port}/"
+    sync = maybe_sync_worker(gate)
+    if sync is not None:
+        sync.start()
+    url = f"http://{config.web.host}:{config.web.port}/"
     log.warning("kiosk %s serving on %s", config.kiosk.id, url)
     if hardware.simulator is not None:
         log.warning("simulated sensor: drive the scene at %sdemo", url)
     try:
-        server.run()
+        waitress_serve(
+            create_app(gate),
+            host=config.web.host,
+            port=config.web.port,
+            threads=8,
+            clear_untrusted_proxy_headers=True,
+        )
     except KeyboardInterrupt:
         pass
     finally:
+        if sync is not None:
+            sync.stop()
         gate.stop()
         hardware.close()
         ledger.close()

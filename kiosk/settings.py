@@ -178,6 +178,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("guard.max_pin_failures", 5, "Wrong PINs in a row before a lockout.", int, 3, 10),
     Setting("guard.lockout_s", 300.0, "How long a guard is locked out.", float, 30, 3600),
+    Setting(
+        "sync.hub_url",
+        None,
+        "The hub this kiosk syncs to (https://…); leave out to run stand-alone.",
+        str,
+        optional=True,
+    ),
+    Setting(
+        "sync.ca_file",
+        None,
+        "CA certificate file that signs the hub's TLS certificate (default: the system's).",
+        str,
+        optional=True,
+    ),
+    Setting("sync.batch_size", 200, "Records per request to the hub.", int, 1, 500),
+    Setting(
+        "sync.interval_s", 30.0, "Seconds between syncs when there is nothing new.", float, 2, 3600
+    ),
     Setting("web.host", "127.0.0.1", "Address the touchscreen server listens on.", str),
     Setting("web.port", 8080, "Port of the touchscreen server.", int, 1, 65535),
 )

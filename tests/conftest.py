@@ -14,6 +14,8 @@ from drivers.mlx90614 import MLX90614
 from drivers.mlx90614_sim import Scene, SimulatedMLX90614
 from kiosk.config import Config, load_config
 
+pytest_plugins = ["tests.sync_fixtures"]  # the hub on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def mock_factory() -> Iterator[MockFactory]:

@@ -63,10 +63,11 @@ def test_rows_cannot_be_edited(ledger):
     conn = ledger.connection()
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE events SET verdict = 'admitted' WHERE id = ?", (event["id"],))
-    # Sync bookkeeping is the one change allowed, once.
+    # Sync bookkeeping is the one change allowed (set, and cleared when the hub lost a record).
     conn.execute("UPDATE events SET synced_at = '2026-11-28' WHERE id = ?", (event["id"],))
+    conn.execute("UPDATE events SET synced_at = NULL WHERE id = ?", (event["id"],))
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("UPDATE events SET synced_at = NULL WHERE id = ?", (event["id"],))
+        conn.execute("UPDATE events SET hash = 'x', synced_at = 'y' WHERE id = ?", (event["id"],))
 
 
 def test_unsynced_rows_cannot_be_deleted(ledger):
@@ -143,4 +144,10 @@ def test_counts_for_day(ledger):
 
 def test_schema_migrations_are_recorded(ledger):
     rows = ledger.connection().execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert [r[0] for r in rows] == ["m001_events", "m002_passes", "m003_guards", "m004_risk_areas"]
+    assert [r[0] for r in rows] == [
+        "m001_events",
+        "m002_passes",
+        "m003_guards",
+        "m004_risk_areas",
+        "m005_sync",
+    ]

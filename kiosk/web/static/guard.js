@@ -177,6 +177,11 @@ async function refresh() {
     ["屏幕 Screen", s.screen],
     ["台账记录 Events", s.events],
     ["待同步 Sync queue", `${body.sync.queue}${body.sync.configured ? "" : " (未配置中心 no hub configured)"}`],
+    ...(body.sync.configured ? [
+      ["最近同步 Last sync", body.sync.last_success ?? "—"],
+      ["最早未同步 Oldest unsent", body.sync.oldest_unsent ?? "—"],
+      ["同步错误 Sync error", body.sync.revoked ? "令牌已吊销 TOKEN REVOKED: " + body.sync.last_error : (body.sync.last_error ?? "—")],
+    ] : []),
   ];
   health.replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt"); dt.textContent = k;

@@ -1,0 +1,113 @@
+"""Applying the roster the hub sends: passes, guards, risk areas and settings.
+
+Each batch of changes is applied in one transaction, before the client moves its cursor, so a
+crash half-way applies the batch again (every change is an upsert or a delete).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.ledger import Ledger
+from kiosk.settings import BY_KEY
+
+# Settings the hub may set on a kiosk; the rest are the site's own (pins, paths).
+HUB_SETTINGS = frozenset(
+    {
+        "screening.threshold_c",
+        "screening.site",
+        "screening.forehead_offset_c",
+        "screening.wrist_offset_c",
+        "screening.model",
+        "screening.ambient_coeff",
+        "kiosk.identify",
+        "kiosk.identify_required",
+    }
+)
+
+
+def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Apply roster changes; returns the settings now set by the hub."""
+    conn = ledger.connection()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for change in changes:
+            kind, key, data = change.get("kind"), change.get("key"), change.get("data")
+            if not isinstance(key, str):
+                continue
+            if kind == "pass":
+                _pass(conn, key, data, now)
+            elif kind == "guard":
+                _guard(conn, key, data, now)
+            elif kind == "risk_area":
+                if data is None:
+                    conn.execute("DELETE FROM risk_areas WHERE name = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO risk_areas (name, source) VALUES (?, 'hub')"
+                        " ON CONFLICT (name) DO NOTHING",
+                        (key,),
+                    )
+            elif kind == "setting" and key in HUB_SETTINGS:
+                if data is None:
+                    conn.execute("DELETE FROM hub_settings WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO hub_settings (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (key, json.dumps(data.get("value"))),
+                    )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return hub_settings(ledger)
+
+
+def hub_settings(ledger: Ledger) -> dict[str, Any]:
+    rows = ledger.connection().execute("SELECT key, value FROM hub_settings")
+    return {row[0]: json.loads(row[1]) for row in rows if row[0] in BY_KEY}
+
+
+def _pass(conn: Any, code: str, data: dict[str, Any] | None, now: str) -> None:
+    if data is None:
+        conn.execute("DELETE FROM passes WHERE code = ?", (code,))
+        return
+    conn.execute(
+        "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on, revoked,"
+        " quarantine_until, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?)"
+        " ON CONFLICT (code) DO UPDATE SET resident_id = excluded.resident_id,"
+        " name = excluded.name, building = excluded.building, unit = excluded.unit,"
+        " room = excluded.room, expires_on = excluded.expires_on, revoked = excluded.revoked,"
+        " quarantine_until = excluded.quarantine_until, source = 'hub',"
+        " updated_at = excluded.updated_at",
+        (
+            code,
+            data.get("resident_id"),
+            data.get("name"),
+            data.get("building"),
+            data.get("unit"),
+            data.get("room"),
+            data.get("expires_on"),
+            int(bool(data.get("revoked"))),
+            data.get("quarantine_until"),
+            now,
+        ),
+    )
+
+
+def _guard(conn: Any, guard_id: str, data: dict[str, Any] | None, now: str) -> None:
+    if data is None:
+        conn.execute("UPDATE guards SET active = 0 WHERE guard_id = ?", (guard_id,))
+        return
+    # The hub sends the PIN's hash, never the PIN.
+    conn.execute(
+        "INSERT INTO guards (guard_id, name, pin_hash, source, updated_at)"
+        " VALUES (?, ?, ?, 'hub', ?) ON CONFLICT (guard_id) DO UPDATE SET name = excluded.name,"
+        " pin_hash = excluded.pin_hash, active = 1, source = 'hub',"
+        " updated_at = excluded.updated_at",
+        (guard_id, data["name"], data["pin_hash"], now),
+    )

@@ -1,0 +1,317 @@
+"""The kiosk's sync client: pushes the ledger to the hub and pulls the roster down.
+
+One request in flight, bounded batches, explicit timeouts, exponential backoff with jitter while
+the hub cannot be reached. Records are marked sent only from the hub's answer, and that mark is
+the only state kept: a crash at any moment leaves records unsent (sent again, stored once by the
+hub) or sent (the hub has them), never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from kiosk.ledger import RECORD_FIELDS, Ledger
+from sync.protocol import API, CONFLICT, DUPLICATE, MAX_BATCH_RECORDS, QUARANTINED, STORED
+
+log = logging.getLogger(__name__)
+
+ACKNOWLEDGED = {STORED, DUPLICATE, QUARANTINED, CONFLICT}
+URGENT_FIRST = (
+    "CASE WHEN kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault')"
+    " THEN 0 ELSE 1 END"
+)
+
+
+@dataclass
+class SyncState:
+    """What the guard screen and ``kiosk status`` show."""
+
+    configured: bool = True
+    queue: int = 0
+    oldest_unsent: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    revoked: bool = False
+    roster_version: int = 0
+    hub_records: int | None = None
+
+
+class TokenRevoked(Exception):
+    pass
+
+
+class SyncClient:
+    def __init__(
+        self,
+        ledger: Ledger,
+        hub_url: str,
+        token: str,
+        *,
+        ca_file: str | None = None,
+        batch_size: int = 200,
+        idle_interval_s: float = 30.0,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        backoff_cap_s: float = 300.0,
+        on_roster: Callable[[list[dict[str, Any]]], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.hub_url = hub_url.rstrip("/")
+        self.batch_size = min(batch_size, MAX_BATCH_RECORDS)
+        self.idle_interval_s = idle_interval_s
+        self.timeout = timeout
+        self.backoff_cap_s = backoff_cap_s
+        self.on_roster = on_roster
+        self._rng = rng or random.Random()
+        self._http = requests.Session()
+        self._http.headers["Authorization"] = f"Bearer {token}"
+        self._http.verify = ca_file if ca_file else True
+        self._failures = 0
+        self._checked_hub = False
+        self.wake = threading.Event()
+        self.state = SyncState()
+        self.state.roster_version = int(self._load_state().get("roster_version", 0))
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Sync until ``stop`` is set. New records call ``wake`` to cut the idle wait short."""
+        while not stop.is_set():
+            delay = self.cycle()
+            self.wake.wait(delay)
+            self.wake.clear()
+
+    def cycle(self) -> float:
+        """One round: push what is unsent, pull the roster. Returns seconds to wait."""
+        try:
+            if not self._checked_hub:
+                self.reconcile()
+                self._checked_hub = True
+            more = self.push_batch()
+            if not more:
+                self.pull_roster()
+        except TokenRevoked:
+            self._fail("the hub revoked this kiosk's token", revoked=True)
+            return self.backoff_cap_s  # no tight loop: wait for an admin to re-enrol
+        except RetryAfter as exc:
+            self._fail(str(exc))
+            return exc.seconds
+        except (requests.RequestException, HubError, ValueError) as exc:
+            self._fail(str(exc))
+            return self._backoff()
+        self._failures = 0
+        self.state.revoked = False
+        self.state.last_success = _now()
+        self.state.last_error = None
+        self._refresh_queue()
+        return 0.0 if more else self.idle_interval_s
+
+    def _backoff(self) -> float:
+        self._failures += 1
+        base = min(self.backoff_cap_s, 2 ** min(self._failures, 16))
+        return base * self._rng.uniform(0.5, 1.0)
+
+    def _fail(self, message: str, *, revoked: bool = False) -> None:
+        if message != self.state.last_error:
+            log.warning("sync: %s", message)  # once per change, not every retry
+        self.state.last_error = message
+        self.state.revoked = revoked
+        self._refresh_queue()
+
+    # -- pushing -----------------------------------------------------------------------------
+
+    def unsent_batch(self) -> list[dict[str, Any]]:
+        rows = self.ledger.connection().execute(
+            f"SELECT {', '.join(RECORD_FIELDS)}, hash FROM events WHERE synced_at IS NULL"
+            f" ORDER BY {URGENT_FIRST}, seq LIMIT ?",
+            (self.batch_size,),
+        )
+        return [dict(row) for row in rows]
+
+    def push_batch(self) -> bool:
+        """Send one batch; True if more remain unsent afterwards."""
+        batch = self.unsent_batch()
+        if not batch:
+            return False
+        response = self._request(
+            "POST", "/events", json={"records": batch, "queue": self._queue_length()}
+        )
+        if response.status_code == 413:
+            if self.batch_size == 1:
+                raise HubError("the hub refuses even a single record as too large")
+            self.batch_size = max(1, self.batch_size // 2)
+            log.warning("sync: batch too large, now %d records", self.batch_size)
+            return True
+        results = self._json(response).get("results")
+        if not isinstance(results, list):
+            raise HubError("the hub's answer has no results")
+        done = [
+            r["id"]
+            for r in results
+            if isinstance(r, dict) and r.get("status") in ACKNOWLEDGED and r.get("id")
+        ]
+        for r in results:
+            if isinstance(r, dict) and r.get("status") in (QUARANTINED, CONFLICT):
+                log.error("sync: hub %s record %s: %s", r["status"], r.get("id"), r.get("reason"))
+        self._mark_sent(done)
+        return len(batch) == self.batch_size
+
+    def _mark_sent(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        conn = self.ledger.connection()
+        marks = ", ".join("?" for _ in ids)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                f"UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND id IN ({marks})",
+                (_now(), *ids),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def reconcile(self) -> int:
+        """Ask the hub what it holds; records it lost (restored from an older backup) are marked
+        unsent so they go again. Returns how many."""
+        body = self._json(self._request("GET", "/checkpoint"))
+        held = {e["epoch"]: e["count"] for e in body.get("epochs", [])}
+        epoch = self.ledger.epoch
+        conn = self.ledger.connection()
+        sent = conn.execute("SELECT count(*) FROM events WHERE synced_at IS NOT NULL").fetchone()[0]
+        self.state.hub_records = held.get(epoch, 0)
+        if held.get(epoch, 0) >= sent:
+            return 0
+        lost: list[str] = []
+        cursor = conn.execute("SELECT id FROM events WHERE synced_at IS NOT NULL ORDER BY seq")
+        ids = [row[0] for row in cursor]
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            answer = self._json(self._request("POST", "/held", json={"ids": chunk}))
+            have = set(answer.get("held", []))
+            lost.extend(i for i in chunk if i not in have)
+        if lost:
+            log.warning(
+                "sync: the hub lacks %d records it had acknowledged; sending again", len(lost)
+            )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(lost), 500):
+                    chunk = lost[start : start + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    conn.execute(f"UPDATE events SET synced_at = NULL WHERE id IN ({marks})", chunk)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(lost)
+
+    # -- pulling -----------------------------------------------------------------------------
+
+    def pull_roster(self) -> None:
+        while True:
+            response = self._request(
+                "GET", "/roster", params={"since": self.state.roster_version, "limit": 500}
+            )
+            body = self._json(response)
+            changes = body.get("changes", [])
+            if changes and self.on_roster is not None:
+                self.on_roster(changes)  # applied and committed before the cursor moves
+            self.state.roster_version = int(body.get("version", self.state.roster_version))
+            self._save_state()
+            if not body.get("more"):
+                return
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self._http.request(
+            method, f"{self.hub_url}{API}{path}", timeout=self.timeout, **kwargs
+        )
+        if response.status_code in (401, 403) and path != "/enrol":
+            raise TokenRevoked(response.text)
+        if response.status_code == 429:
+            raise RetryAfter(_retry_after(response))
+        if response.status_code >= 500:
+            raise HubError(f"hub answered {response.status_code}")
+        if response.status_code >= 400 and response.status_code != 413:
+            raise HubError(f"hub refused the request: {response.status_code} {response.text[:200]}")
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict[str, Any]:
+        body = response.json()
+        if not isinstance(body, dict):
+            raise HubError("the hub's answer is not a JSON object")
+        return body
+
+    def _queue_length(self) -> int:
+        sql = "SELECT count(*) FROM events WHERE synced_at IS NULL"
+        return self.ledger.connection().execute(sql).fetchone()[0]
+
+    def _refresh_queue(self) -> None:
+        row = (
+            self.ledger.connection()
+            .execute("SELECT count(*), min(wall_time) FROM events WHERE synced_at IS NULL")
+            .fetchone()
+        )
+        self.state.queue, self.state.oldest_unsent = row[0], row[1]
+        self._save_state()
+
+    def _load_state(self) -> dict[str, Any]:
+        rows = self.ledger.connection().execute("SELECT key, value FROM sync_state")
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def _save_state(self) -> None:
+        conn = self.ledger.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, value in asdict(self.state).items():
+                conn.execute(
+                    "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                    " DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+class HubError(Exception):
+    """The hub answered, but not usefully (5xx, a refusal, a malformed answer)."""
+
+
+class RetryAfter(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the hub is busy; retrying in {seconds:g} s")
+        self.seconds = seconds
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return min(600.0, max(1.0, float(response.headers.get("Retry-After", "5"))))
+    except ValueError:
+        return 5.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def read_state(ledger: Ledger) -> dict[str, Any]:
+    """The last state a sync client saved (for ``kiosk status`` in another process)."""
+    rows = ledger.connection().execute("SELECT key, value FROM sync_state")
+    state = {row[0]: json.loads(row[1]) for row in rows}
+    state["queue"] = ledger.unsynced_count()
+    return state

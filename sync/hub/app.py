@@ -1,0 +1,165 @@
+"""The hub's HTTP API (``/api/v1``): enrolment, ingest, checkpoint, roster, readers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    RequestEntityTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+
+from sync.hub.openapi import openapi_document
+from sync.hub.store import HubStore, KioskAuth
+from sync.protocol import MAX_BATCH_RECORDS, MAX_BODY_BYTES
+
+api = Blueprint("hub_api", __name__, url_prefix="/api/v1")
+RETRY_AFTER_S = 2
+MAX_HELD_IDS = 1000
+MAX_PAGE = 1000
+
+
+def create_hub(store: HubStore, *, max_concurrent_ingests: int = 4) -> Flask:
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["hub_store"] = store
+    app.extensions["ingest_slots"] = threading.BoundedSemaphore(max_concurrent_ingests)
+    app.register_blueprint(api)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        response = jsonify(error=exc.name, message=exc.description)
+        response.status_code = exc.code or 500
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    return app
+
+
+def _store() -> HubStore:
+    return current_app.extensions["hub_store"]
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        raise Unauthorized("send the kiosk's token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def _kiosk() -> KioskAuth:
+    auth = _store().kiosk_for_token(_bearer())
+    if auth is None:
+        raise Unauthorized("unknown token: enrol this kiosk with a code from the admin")
+    if auth.revoked:
+        raise Forbidden("this kiosk's token has been revoked")
+    return auth
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _page_args() -> tuple[int, int]:
+    try:
+        since = int(request.args.get("since", "0"))
+        limit = int(request.args.get("limit", "500"))
+    except ValueError:
+        raise BadRequest("since and limit must be whole numbers") from None
+    if since < 0 or not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"since must be 0 or more and limit 1-{MAX_PAGE}")
+    return since, limit
+
+
+@api.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+@api.post("/enrol")
+def enrol() -> Any:
+    code = _body().get("code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 64:
+        raise BadRequest("'code' must be the enrolment code from the admin")
+    enrolled = _store().enrol(code)
+    if enrolled is None:
+        raise Forbidden("this enrolment code is unknown, used or expired")
+    kiosk_id, token = enrolled
+    return jsonify(kiosk_id=kiosk_id, token=token)
+
+
+@api.post("/events")
+def ingest() -> Any:
+    auth = _kiosk()
+    body = _body()
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise BadRequest("'records' must be a list")
+    if len(records) > MAX_BATCH_RECORDS:
+        raise RequestEntityTooLarge(f"at most {MAX_BATCH_RECORDS} records in one batch")
+    queue = body.get("queue")
+    if queue is not None and (
+        isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue < 2**62
+    ):
+        raise BadRequest("'queue' must be a whole number")
+    slots: threading.BoundedSemaphore = current_app.extensions["ingest_slots"]
+    if not slots.acquire(timeout=0.5):
+        raise TooManyRequests("the hub is busy; send this batch again later")
+    try:
+        results = _store().ingest(auth.kiosk_id, records, queue)
+    finally:
+        slots.release()
+    return jsonify(results=results)
+
+
+@api.post("/held")
+def held() -> Any:
+    auth = _kiosk()
+    ids = _body().get("ids")
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_HELD_IDS
+        or not all(isinstance(i, str) and len(i) <= 64 for i in ids)
+    ):
+        raise BadRequest(f"'ids' must be a list of at most {MAX_HELD_IDS} record ids")
+    return jsonify(held=_store().held(auth.kiosk_id, ids))
+
+
+@api.get("/checkpoint")
+def checkpoint() -> Any:
+    auth = _kiosk()
+    return jsonify(kiosk_id=auth.kiosk_id, epochs=_store().checkpoint(auth.kiosk_id))
+
+
+@api.get("/roster")
+def roster() -> Any:
+    _kiosk()
+    since, limit = _page_args()
+    changes = _store().roster_since(since, limit)
+    version = changes[-1]["version"] if changes else since
+    return jsonify(version=version, changes=changes, more=len(changes) == limit)
+
+
+@api.get("/ledger")
+def ledger() -> Any:
+    """For other systems: every stored event, paged by the hub's ingest sequence."""
+    if _store().reader_for_token(_bearer()) is None:
+        raise Unauthorized("unknown reader token")
+    since, limit = _page_args()
+    events = _store().events_since(since, limit)
+    last = events[-1]["ingest_seq"] if events else since
+    return jsonify(next_since=last, events=events, more=len(events) == limit)

@@ -1,0 +1,164 @@
+"""The ``hub`` command: serve, enrol kiosks, revoke them, feed the roster, make reader tokens."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from sync.hub.store import HubStore
+
+DEFAULT_DB = "sqlite:////var/lib/menwei-hub/hub.sqlite3"
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    default=lambda: os.environ.get("MENWEI_HUB_DB", DEFAULT_DB),
+    show_default="$MENWEI_HUB_DB or " + DEFAULT_DB,
+    help="sqlite:///path/hub.sqlite3 or postgresql://user@host/db",
+)
+
+
+def _store(db_url: str) -> HubStore:
+    try:
+        store = HubStore(db_url)
+        store.migrate()
+    except Exception as exc:  # a bad URL, an unreachable server: say which
+        raise click.ClickException(f"cannot open the hub database {db_url}: {exc}") from None
+    return store
+
+
+@click.group()
+def main() -> None:
+    """Menwei hub."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=click.IntRange(1, 65535))
+def serve(db_url: str, host: str, port: int) -> None:
+    """Serve the hub API (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from sync.hub.app import create_hub
+
+    app = create_hub(_store(db_url))
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    logging.getLogger(__name__).warning("hub serving on http://%s:%d/", host, port)
+    waitress_serve(app, host=host, port=port, threads=8)
+
+
+@main.command("enrol-code")
+@db_option
+@click.argument("kiosk_id")
+@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.1, 720))
+def enrol_code(db_url: str, kiosk_id: str, hours: float) -> None:
+    """Make a one-time code that enrols KIOSK_ID (kiosk enrol --code …)."""
+    click.echo(_store(db_url).create_enrol_code(kiosk_id, hours * 3600))
+
+
+@main.command()
+@db_option
+@click.argument("kiosk_id")
+def revoke(db_url: str, kiosk_id: str) -> None:
+    """Revoke a kiosk's token; it stops syncing and shows it on its guard screen."""
+    if not _store(db_url).revoke(kiosk_id):
+        raise click.ClickException(f"no enrolled, unrevoked kiosk {kiosk_id!r}")
+    click.echo(f"{kiosk_id} revoked")
+
+
+@main.command("reader-token")
+@db_option
+@click.argument("name")
+def reader_token(db_url: str, name: str) -> None:
+    """Make (or replace) a token for another system to read /api/v1/ledger."""
+    click.echo(_store(db_url).create_reader(name))
+
+
+@main.group()
+def roster() -> None:
+    """What the kiosks are sent: passes, guards, risk areas, settings."""
+
+
+@roster.command("passes")
+@db_option
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+def roster_passes(db_url: str, csv_file: str) -> None:
+    """Send the passes of a CSV file (same columns as 'kiosk passes load')."""
+    from kiosk.passes import parse_row
+
+    store = _store(db_url)
+    rows = csv.DictReader(Path(csv_file).read_text(encoding="utf-8-sig").splitlines())
+    sent = 0
+    for line, raw in enumerate(rows, start=2):
+        try:
+            row = parse_row(raw)
+        except ValueError as exc:
+            click.echo(f"line {line}: {exc}", err=True)
+            continue
+        store.roster_put("pass", row["code"], row)
+        sent += 1
+    click.echo(f"{sent} passes queued for the kiosks")
+
+
+@roster.command("guard")
+@db_option
+@click.argument("guard_id")
+@click.argument("name")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def roster_guard(db_url: str, guard_id: str, name: str, pin: str) -> None:
+    """Send a guard (the kiosks receive the PIN's hash, never the PIN)."""
+    from kiosk.guards import GUARD_ID_PATTERN, PIN_PATTERN, hash_pin
+
+    if not GUARD_ID_PATTERN.fullmatch(guard_id) or not PIN_PATTERN.fullmatch(pin):
+        raise click.ClickException("guard id: lower-case letters and digits; PIN: 4-8 digits")
+    _store(db_url).roster_put("guard", guard_id, {"name": name, "pin_hash": hash_pin(pin)})
+    click.echo(f"guard {guard_id} queued for the kiosks")
+
+
+@roster.command("risk-area")
+@db_option
+@click.argument("name")
+@click.option("--remove", is_flag=True)
+def roster_risk_area(db_url: str, name: str, remove: bool) -> None:
+    """Add (or --remove) a risk area."""
+    _store(db_url).roster_put("risk_area", name, None if remove else {"name": name})
+    click.echo(f"risk area {name} {'removed' if remove else 'added'}")
+
+
+@roster.command("setting")
+@db_option
+@click.argument("key")
+@click.argument("value")
+def roster_setting(db_url: str, key: str, value: str) -> None:
+    """Set a kiosk setting centrally, e.g. screening.threshold_c 37.2"""
+    import tomllib
+
+    from kiosk.config import ConfigError, load_config
+    from kiosk.roster import HUB_SETTINGS
+
+    if key not in HUB_SETTINGS:
+        raise click.ClickException("the hub may set: " + ", ".join(sorted(HUB_SETTINGS)))
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    try:
+        load_config(None, {key: parsed})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _store(db_url).roster_put("setting", key, {"value": parsed})
+    click.echo(f"{key} = {parsed!r} queued for the kiosks")

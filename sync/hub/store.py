@@ -1,0 +1,443 @@
+"""The hub's storage: one interface, on SQLite (one compound) or PostgreSQL (a district, a city).
+
+Both run the same SQL, written with ``?`` placeholders; the PostgreSQL dialect rewrites them.
+Writers that hand out sequence numbers (ingest, roster) are serialised, so a reader paging with
+``?since=`` never sees a later number commit before an earlier one and skip it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.ledger import GENESIS_HASH
+from sync.protocol import CONFLICT, DUPLICATE, QUARANTINED, STORED, hash_matches, problem_with
+
+WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for sequence-assigning writers
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def digest(secret: str) -> str:
+    """Tokens and enrolment codes are random and long: a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KioskAuth:
+    kiosk_id: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    autoincrement: str
+
+    def sql(self, statement: str) -> str:
+        return statement if self.name == "sqlite" else statement.replace("?", "%s")
+
+
+SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT")
+POSTGRES = Dialect("postgresql", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+
+
+def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
+    return [
+        (
+            "001_core",
+            [
+                "CREATE TABLE kiosks (kiosk_id TEXT PRIMARY KEY, token_hash TEXT UNIQUE,"
+                " enrolled_at TEXT, revoked_at TEXT, last_seen TEXT, queue_reported BIGINT)",
+                "CREATE TABLE enrol_codes (code_hash TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL,"
+                " created_at TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL, used_at TEXT)",
+                f"CREATE TABLE events (ingest_seq {d.autoincrement}, id TEXT NOT NULL UNIQUE,"
+                " kiosk_id TEXT NOT NULL, epoch TEXT NOT NULL, seq BIGINT NOT NULL,"
+                " kind TEXT NOT NULL, wall_time TEXT NOT NULL, verdict TEXT, estimate_c"
+                " DOUBLE PRECISION, record TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT"
+                " NOT NULL, chain_ok INTEGER NOT NULL, received_at TEXT NOT NULL,"
+                " UNIQUE (kiosk_id, epoch, seq))",
+                f"CREATE TABLE quarantine (qid {d.autoincrement}, kiosk_id TEXT NOT NULL,"
+                " record_id TEXT, reason TEXT NOT NULL, body TEXT NOT NULL,"
+                " received_at TEXT NOT NULL)",
+                f"CREATE TABLE chain_breaks (bid {d.autoincrement}, kiosk_id TEXT NOT NULL,"
+                " epoch TEXT NOT NULL, seq BIGINT NOT NULL, problem TEXT NOT NULL,"
+                " found_at TEXT NOT NULL)",
+                f"CREATE TABLE roster (version {d.autoincrement}, kind TEXT NOT NULL,"
+                " key TEXT NOT NULL, data TEXT, changed_at TEXT NOT NULL)",
+                "CREATE TABLE readers (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+                " created_at TEXT NOT NULL)",
+            ],
+        ),
+    ]
+
+
+class HubStore:
+    """All of the hub's reads and writes. One connection per thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith(("postgresql://", "postgres://")):
+            self.dialect = POSTGRES
+        elif url.startswith("sqlite:///"):
+            self.dialect = SQLITE
+            self.path = Path(url.removeprefix("sqlite:///"))
+        else:
+            raise ValueError("database URL must be sqlite:///path or postgresql://…")
+        self._local = threading.local()
+        self._opened: list[Any] = []  # every thread's connection, to close them all at the end
+        self._opened_lock = threading.Lock()
+
+    # -- connections and transactions --------------------------------------------------------
+
+    def _connect(self) -> Any:
+        if self.dialect is SQLITE:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Used by one thread only; check_same_thread=False lets close() end them all.
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True)
+
+    def connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection (when the hub stops)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.connection().execute(self.dialect.sql(sql), tuple(params))
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._exec(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._exec(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self, *, ordered: bool = False) -> Iterator[None]:
+        """A write transaction. ``ordered``: it assigns sequence numbers, so writers queue."""
+        conn = self.connection()
+        if self.dialect is SQLITE:
+            conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time anyway
+        else:
+            conn.execute("BEGIN")
+            if ordered:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_ID,))
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def migrate(self) -> None:
+        with self.transaction(ordered=True):
+            self._exec(
+                "CREATE TABLE IF NOT EXISTS hub_migrations (name TEXT PRIMARY KEY,"
+                " applied_at TEXT NOT NULL)"
+            )
+        applied = {row[0] for row in self._all("SELECT name FROM hub_migrations")}
+        for name, statements in _migrations(self.dialect):
+            if name in applied:
+                continue
+            with self.transaction(ordered=True):
+                for statement in statements:
+                    self._exec(statement)
+                self._exec(
+                    "INSERT INTO hub_migrations (name, applied_at) VALUES (?, ?)", (name, now_iso())
+                )
+
+    # -- enrolment and tokens ----------------------------------------------------------------
+
+    def create_enrol_code(self, kiosk_id: str, ttl_s: float = 86400) -> str:
+        code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
+        with self.transaction():
+            self._exec(
+                "INSERT INTO enrol_codes (code_hash, kiosk_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (digest(code), kiosk_id, now_iso(), time.time() + ttl_s),
+            )
+        return code
+
+    def enrol(self, code: str) -> tuple[str, str] | None:
+        """Trade a one-time code for a kiosk token. A re-enrolled kiosk's old token stops."""
+        token = secrets.token_urlsafe(32)
+        with self.transaction():
+            row = self._one(
+                "SELECT kiosk_id, expires_at, used_at FROM enrol_codes WHERE code_hash = ?",
+                (digest(code.strip().upper()),),
+            )
+            if row is None or row[2] is not None or row[1] < time.time():
+                return None
+            kiosk_id = row[0]
+            self._exec(
+                "UPDATE enrol_codes SET used_at = ? WHERE code_hash = ?",
+                (now_iso(), digest(code.strip().upper())),
+            )
+            self._exec(
+                "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (kiosk_id) DO UPDATE SET token_hash = excluded.token_hash,"
+                " enrolled_at = excluded.enrolled_at, revoked_at = NULL",
+                (kiosk_id, digest(token), now_iso()),
+            )
+        return kiosk_id, token
+
+    def kiosk_for_token(self, token: str) -> KioskAuth | None:
+        row = self._one(
+            "SELECT kiosk_id, revoked_at FROM kiosks WHERE token_hash = ?", (digest(token),)
+        )
+        return None if row is None else KioskAuth(row[0], row[1] is not None)
+
+    def revoke(self, kiosk_id: str) -> bool:
+        with self.transaction():
+            cursor = self._exec(
+                "UPDATE kiosks SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL",
+                (now_iso(), kiosk_id),
+            )
+        return cursor.rowcount == 1
+
+    def create_reader(self, name: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.transaction():
+            self._exec(
+                "INSERT INTO readers (name, token_hash, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash",
+                (name, digest(token), now_iso()),
+            )
+        return token
+
+    def reader_for_token(self, token: str) -> str | None:
+        row = self._one("SELECT name FROM readers WHERE token_hash = ?", (digest(token),))
+        return None if row is None else row[0]
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self, kiosk_id: str, records: list[Any], queue: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Store a batch in one transaction and say, per record, what became of it."""
+        results: list[dict[str, Any]] = []
+        received = now_iso()
+        with self.transaction(ordered=True):
+            for record in records:
+                results.append(self._ingest_one(kiosk_id, record, received))
+            self._exec(
+                "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
+                (received, queue, kiosk_id),
+            )
+        return results
+
+    def _quarantine(self, kiosk_id: str, record: Any, reason: str, received: str) -> None:
+        record_id = record.get("id") if isinstance(record, dict) else None
+        body = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)[:65536]
+        self._exec(
+            "INSERT INTO quarantine (kiosk_id, record_id, reason, body, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kiosk_id, record_id if isinstance(record_id, str) else None, reason, body, received),
+        )
+
+    def _ingest_one(self, kiosk_id: str, record: Any, received: str) -> dict[str, Any]:
+        problem = problem_with(record, kiosk_id)
+        record_id = record.get("id") if isinstance(record, dict) else None
+        if problem is not None:
+            self._quarantine(kiosk_id, record, problem, received)
+            return {
+                "id": record_id if isinstance(record_id, str) else None,
+                "status": QUARANTINED,
+                "reason": problem,
+            }
+        canonical = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        existing = self._one("SELECT record FROM events WHERE id = ?", (record["id"],))
+        if existing is not None:
+            if existing[0] == canonical:
+                return {"id": record["id"], "status": DUPLICATE}
+            self._quarantine(kiosk_id, record, "same id, different content", received)
+            return {
+                "id": record["id"],
+                "status": CONFLICT,
+                "reason": "the hub holds a different record with this id",
+            }
+        inserted = self._one(
+            "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c,"
+            " record, hash, prev_hash, chain_ok, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
+            " ON CONFLICT (kiosk_id, epoch, seq) DO NOTHING RETURNING ingest_seq",
+            (
+                record["id"],
+                kiosk_id,
+                record["epoch"],
+                record["seq"],
+                record["kind"],
+                record["wall_time"],
+                record["verdict"],
+                record["estimate_c"],
+                canonical,
+                record["hash"],
+                record["prev_hash"],
+                received,
+            ),
+        )
+        if inserted is None:
+            self._quarantine(kiosk_id, record, "another record has this sequence number", received)
+            return {
+                "id": record["id"],
+                "status": CONFLICT,
+                "reason": "another record has this epoch and sequence number",
+            }
+        self._check_chain(kiosk_id, record, received)
+        return {"id": record["id"], "status": STORED}
+
+    def _check_chain(self, kiosk_id: str, record: dict[str, Any], found: str) -> None:
+        problems: list[tuple[int, str]] = []
+        epoch, seq = record["epoch"], record["seq"]
+        if not hash_matches(record):
+            problems.append((seq, "the record's hash does not match its content"))
+        if seq == 1:
+            if record["prev_hash"] != GENESIS_HASH:
+                problems.append((seq, "the first record does not start the chain"))
+        else:
+            before = self._one(
+                "SELECT hash FROM events WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
+                (kiosk_id, epoch, seq - 1),
+            )
+            if before is not None and before[0] != record["prev_hash"]:
+                problems.append((seq, "prev_hash does not match the record before"))
+        after = self._one(
+            "SELECT prev_hash FROM events WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
+            (kiosk_id, epoch, seq + 1),
+        )
+        if after is not None and after[0] != record["hash"]:
+            problems.append((seq + 1, "prev_hash does not match the record before"))
+        for at, problem in problems:
+            self._exec(
+                "UPDATE events SET chain_ok = 0 WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
+                (kiosk_id, epoch, at),
+            )
+            self._exec(
+                "INSERT INTO chain_breaks (kiosk_id, epoch, seq, problem, found_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (kiosk_id, epoch, at, problem, found),
+            )
+
+    # -- what a kiosk asks -------------------------------------------------------------------
+
+    def held(self, kiosk_id: str, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self._all(
+            f"SELECT id FROM events WHERE kiosk_id = ? AND id IN ({marks})", (kiosk_id, *ids)
+        )
+        return [row[0] for row in rows]
+
+    def checkpoint(self, kiosk_id: str) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT epoch, count(*), max(seq) FROM events WHERE kiosk_id = ?"
+            " GROUP BY epoch ORDER BY epoch",
+            (kiosk_id,),
+        )
+        return [{"epoch": r[0], "count": int(r[1]), "max_seq": int(r[2])} for r in rows]
+
+    def roster_put(self, kind: str, key: str, data: dict[str, Any] | None) -> int:
+        with self.transaction(ordered=True):
+            row = self._one(
+                "INSERT INTO roster (kind, key, data, changed_at) VALUES (?, ?, ?, ?)"
+                " RETURNING version",
+                (
+                    kind,
+                    key,
+                    None if data is None else json.dumps(data, ensure_ascii=False, sort_keys=True),
+                    now_iso(),
+                ),
+            )
+        return int(row[0])
+
+    def roster_since(self, version: int, limit: int) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT version, kind, key, data FROM roster WHERE version > ?"
+            " ORDER BY version LIMIT ?",
+            (version, limit),
+        )
+        return [
+            {
+                "version": int(r[0]),
+                "kind": r[1],
+                "key": r[2],
+                "data": None if r[3] is None else json.loads(r[3]),
+            }
+            for r in rows
+        ]
+
+    # -- readers and admins ------------------------------------------------------------------
+
+    def events_since(self, ingest_seq: int, limit: int) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT ingest_seq, record, chain_ok FROM events WHERE ingest_seq > ?"
+            " ORDER BY ingest_seq LIMIT ?",
+            (ingest_seq, limit),
+        )
+        return [
+            {"ingest_seq": int(r[0]), "chain_ok": bool(r[2]), "record": json.loads(r[1])}
+            for r in rows
+        ]
+
+    def event_ids(self, kiosk_id: str | None = None) -> set[str]:
+        if kiosk_id is None:
+            return {row[0] for row in self._all("SELECT id FROM events")}
+        return {
+            row[0] for row in self._all("SELECT id FROM events WHERE kiosk_id = ?", (kiosk_id,))
+        }
+
+    def chain_breaks(self) -> list[dict[str, Any]]:
+        rows = self._all("SELECT kiosk_id, epoch, seq, problem FROM chain_breaks ORDER BY bid")
+        return [{"kiosk_id": r[0], "epoch": r[1], "seq": int(r[2]), "problem": r[3]} for r in rows]
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        rows = self._all("SELECT kiosk_id, record_id, reason FROM quarantine ORDER BY qid")
+        return [{"kiosk_id": r[0], "record_id": r[1], "reason": r[2]} for r in rows]
+
+    def kiosks(self) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT kiosk_id, enrolled_at, revoked_at, last_seen, queue_reported"
+            " FROM kiosks ORDER BY kiosk_id"
+        )
+        return [
+            {
+                "kiosk_id": r[0],
+                "enrolled_at": r[1],
+                "revoked_at": r[2],
+                "last_seen": r[3],
+                "queue_reported": r[4],
+            }
+            for r in rows
+        ]

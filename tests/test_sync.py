@@ -1,0 +1,341 @@
+"""Sync fault tests: each ends by asserting the exact set of records on the hub.
+
+Every test runs twice: against a hub on SQLite and against one on the local PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from unittest import mock
+
+from kiosk import clock
+from tests.sync_fixtures import add_records, drain, enrolled_client, ledger_ids, make_ledger
+
+
+def test_a_backlog_arrives_exactly_once(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=450)
+    client = enrolled_client(hub.start(), ledger, batch_size=100)
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+    assert ledger.unsynced_count() == 0
+    assert hub.store.chain_breaks() == []
+
+
+def test_hub_down_then_up(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=30)
+    client = enrolled_client(hub, ledger)  # enrolled, but the server is not listening yet
+    delays = [client.cycle() for _ in range(3)]
+    assert all(d > 0 for d in delays)
+    assert client.state.last_error and "Connection refused" in client.state.last_error
+    assert ledger.unsynced_count() == 30
+    # Later records keep being recorded while the hub is away.
+    add_records(ledger, 5)
+    hub.start()
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+    assert client.state.last_error is None and client.state.last_success
+
+
+def test_backoff_grows_with_jitter_and_is_capped(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
+    client = enrolled_client(hub, ledger, backoff_cap_s=60)
+    delays = [client.cycle() for _ in range(10)]
+    assert delays[0] <= 2 and delays[3] > delays[0]
+    assert all(d <= 60 for d in delays) and delays[-1] >= 30
+
+
+def test_server_errors_are_retried(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=20)
+    hub.faults.plan = ["503", "503", "503"]
+    client = enrolled_client(hub.start(), ledger)
+    assert client.cycle() > 0 and "503" in client.state.last_error
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_the_hub_commits_but_the_answer_is_lost(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=40)
+    client = enrolled_client(hub.start(), ledger, batch_size=40)
+    client.cycle()  # the checkpoint, then a clean push of nothing new... prime the session
+    add_records(ledger, 25)
+    hub.faults.plan = ["lose_answer"]
+    assert client.cycle() > 0  # timed out
+    assert ledger.unsynced_count() == 25  # not marked: no answer was read
+    assert len(hub.store.event_ids("gate-1")) == 65  # but the hub had committed them
+    drain(client)  # sent again: duplicates, acknowledged
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+    assert ledger.unsynced_count() == 0
+
+
+def test_a_crash_after_the_answer_before_marking(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=30)
+    client = enrolled_client(hub.start(), ledger)
+    with (
+        mock.patch.object(client, "_mark_sent", side_effect=SystemExit("power cut")),
+        contextlib.suppress(SystemExit),
+    ):
+        client.cycle()
+    assert ledger.unsynced_count() == 30 and len(hub.store.event_ids()) == 30
+    restarted = enrolled_client(hub, ledger)
+    drain(restarted)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_a_malformed_record_does_not_block_the_rest(hub, tmp_path):
+    import requests
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=3)
+    client = enrolled_client(hub.start(), ledger)
+    records = client.unsent_batch()
+    broken = dict(records[1])
+    del broken["hash"]
+    wrong_type = {**records[2], "seq": "three"}
+    response = requests.post(
+        f"{hub.url}/api/v1/events",
+        json={"records": [records[0], broken, wrong_type, 42]},
+        headers=client._http.headers,
+        timeout=5,
+    )
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["stored", "quarantined", "quarantined", "quarantined"]
+    assert hub.store.event_ids() == {records[0]["id"]}
+    assert len(hub.store.quarantined()) == 3
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_same_id_different_content_is_flagged_not_overwritten(hub, tmp_path):
+    import requests
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
+    client = enrolled_client(hub.start(), ledger)
+    [record] = client.unsent_batch()
+    drain(client)
+    forged = {**record, "estimate_c": 36.0}
+    response = requests.post(
+        f"{hub.url}/api/v1/events",
+        json={"records": [forged]},
+        headers=client._http.headers,
+        timeout=5,
+    )
+    assert response.json()["results"][0]["status"] == "conflict"
+    stored = hub.store.events_since(0, 10)[0]["record"]
+    assert stored["estimate_c"] == record["estimate_c"]
+
+
+def test_a_record_altered_on_the_kiosk_shows_as_a_chain_break(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=5)
+    conn = ledger.connection()
+    conn.execute("DROP TRIGGER events_append_only")
+    conn.execute("UPDATE events SET estimate_c = 36.0 WHERE seq = 3")
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
+    assert len(hub.store.event_ids()) == 5
+    assert [(b["seq"], b["problem"]) for b in hub.store.chain_breaks()] == [
+        (3, "the record's hash does not match its content")
+    ]
+
+
+def test_a_revoked_token_stops_the_kiosk_visibly(hub, tmp_path, make_config):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=5)
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
+    add_records(ledger, 3)
+    hub.store.revoke("gate-1")
+    delay = client.cycle()
+    assert delay >= 300  # no tight retry loop
+    assert client.state.revoked and "revoked" in client.state.last_error
+    requests_before = len(hub.faults.seen)
+    assert client.state.queue == 3
+    # The guard screen shows it.
+    from kiosk.guard_desk import GuardDesk
+
+    class Gate:
+        sync_state = client.state
+
+    gate = Gate()
+    gate.ledger = ledger  # type: ignore[attr-defined]
+    sync = GuardDesk(gate)._sync()  # type: ignore[arg-type]
+    assert sync["revoked"] is True and sync["queue"] == 3
+    assert len(hub.faults.seen) == requests_before
+    assert len(hub.store.event_ids()) == 5
+
+
+def test_413_halves_the_batch(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=120)
+    hub.faults.max_records = 30
+    client = enrolled_client(hub.start(), ledger, batch_size=200)
+    drain(client)
+    assert client.batch_size <= 30
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_429_retry_after_is_honoured(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=10)
+    client = enrolled_client(hub.start(), ledger)
+    client.cycle()
+    add_records(ledger, 4)
+    hub.faults.plan = ["429"]
+    assert client.cycle() == 7
+    assert "busy" in client.state.last_error
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_a_hub_restored_from_an_older_backup_gets_the_lost_records_again(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=50)
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
+    backup_point = max(e["ingest_seq"] for e in hub.store.events_since(0, 1000))
+    add_records(ledger, 30)
+    drain(client)
+    assert ledger.unsynced_count() == 0
+    # The hub's disk dies; it is restored from the backup taken after the first 50.
+    with hub.store.transaction():
+        hub.store._exec("DELETE FROM events WHERE ingest_seq > ?", (backup_point,))
+    assert len(hub.store.event_ids()) == 50
+    restarted = enrolled_client(hub, ledger)  # a kiosk reboot: the checkpoint runs first
+    drain(restarted)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+
+
+def test_a_reimaged_kiosk_starts_a_new_epoch(hub, tmp_path):
+    old = make_ledger(tmp_path / "old.sqlite3", records=20)
+    drain(enrolled_client(hub.start(), old))
+    new = make_ledger(tmp_path / "new.sqlite3", records=20)  # same kiosk id, seq from 1 again
+    assert new.epoch != old.epoch
+    drain(enrolled_client(hub, new))
+    assert hub.store.event_ids("gate-1") == ledger_ids(old) | ledger_ids(new)
+    assert {e["epoch"]: e["count"] for e in hub.store.checkpoint("gate-1")} == {
+        old.epoch: 20,
+        new.epoch: 20,
+    }
+    assert hub.store.chain_breaks() == []
+
+
+def test_clock_jumps_do_not_reorder(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3")
+    real_now = clock.now
+    times = iter(
+        [
+            "2026-11-28T08:00:00+00:00",
+            "2026-12-09T08:00:00+00:00",
+            "2026-11-20T08:00:00+00:00",
+            "1970-01-01T00:00:05+00:00",
+        ]
+        * 10
+    )
+
+    def jumping():
+        return real_now().__class__(next(times), False, "boot", 1)
+
+    with mock.patch.object(clock, "now", jumping):
+        add_records(ledger, 40)
+    drain(enrolled_client(hub.start(), ledger, batch_size=7))
+    stored = sorted((e["record"]["seq"], e["record"]["id"]) for e in hub.store.events_since(0, 100))
+    local = [(r["seq"], r["id"]) for r in ledger.events()]
+    assert stored == local
+    assert hub.store.chain_breaks() == []
+
+
+def test_fever_and_fault_events_go_first(hub, tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=20)
+    fever = add_records(ledger, 1, verdict="blocked")
+    client = enrolled_client(hub.start(), ledger, batch_size=5)
+    client.cycle()
+    assert fever[0] in hub.store.event_ids()
+    drain(client)
+    assert hub.store.chain_breaks() == []  # arrival out of order still verifies
+
+
+def test_two_kiosks_push_at_once(hub, tmp_path):
+    hub.start()
+    east = make_ledger(tmp_path / "east.sqlite3", "east", records=300)
+    west = make_ledger(tmp_path / "west.sqlite3", "west", records=300)
+    clients = [enrolled_client(hub, east, batch_size=50), enrolled_client(hub, west, batch_size=50)]
+    errors: list[BaseException] = []
+
+    def run(client):
+        try:
+            drain(client, max_cycles=500)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert hub.store.event_ids("east") == ledger_ids(east)
+    assert hub.store.event_ids("west") == ledger_ids(west)
+    seqs = [e["ingest_seq"] for e in hub.store.events_since(0, 1000)]
+    assert seqs == sorted(seqs) and len(seqs) == 600
+    assert hub.store.chain_breaks() == []
+
+
+def test_readers_page_by_ingest_sequence(hub, tmp_path):
+    import requests
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=25)
+    drain(enrolled_client(hub.start(), ledger))
+    token = hub.store.create_reader("street-office")
+    seen, since = [], 0
+    while True:
+        page = requests.get(
+            f"{hub.url}/api/v1/ledger",
+            params={"since": since, "limit": 10},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        ).json()
+        seen += [e["record"]["id"] for e in page["events"]]
+        since = page["next_since"]
+        if not page["more"]:
+            break
+    assert set(seen) == ledger_ids(ledger) and len(seen) == 25
+    assert requests.get(f"{hub.url}/api/v1/ledger", timeout=5).status_code == 401
+
+
+def test_roster_flows_down(hub, tmp_path, make_config, mock_factory):
+    from kiosk.guards import hash_pin, unlock
+    from kiosk.passes import lookup
+    from kiosk.roster import apply_changes
+    from kiosk.screening import Rules
+
+    ledger = make_ledger(tmp_path / "k.sqlite3")
+    store = hub.store
+    store.roster_put(
+        "pass",
+        "H8001",
+        {"code": "H8001", "building": "9", "unit": "1", "revoked": 0, "expires_on": None},
+    )
+    store.roster_put("guard", "li", {"name": "李师傅", "pin_hash": hash_pin("5927")})
+    store.roster_put("risk_area", "某区", {"name": "某区"})
+    store.roster_put("setting", "screening.threshold_c", {"value": 37.2})
+    applied: list[dict] = []
+
+    def on_roster(changes):
+        applied.append(apply_changes(ledger, changes))
+
+    client = enrolled_client(hub.start(), ledger, on_roster=on_roster)
+    drain(client)
+    assert lookup(ledger.connection(), "H8001").ok
+    assert unlock(ledger.connection(), "li", "5927", max_failures=5, lockout_s=60).ok
+    assert applied[-1] == {"screening.threshold_c": 37.2}
+    config = make_config().replace(screening__threshold_c=applied[-1]["screening.threshold_c"])
+    assert Rules.from_config(config).threshold_c == 37.2
+    version = client.state.roster_version
+    store.roster_put("pass", "H8001", None)  # removed centrally
+    drain(client)
+    assert client.state.roster_version == version + 1
+    assert lookup(ledger.connection(), "H8001").reason == "unknown"
+    assert (
+        json.loads(
+            ledger.connection()
+            .execute("SELECT value FROM sync_state WHERE key = 'roster_version'")
+            .fetchone()[0]
+        )
+        == version + 1
+    )
