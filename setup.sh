@@ -87,6 +87,10 @@ relay_pin = 23
 
 [web]
 port = 8080
+
+[sync]
+hub_url = "http://127.0.0.1:8090"
+interval_s = 5
 TOML
     fi
     local kiosk="$VENV/bin/kiosk"
@@ -103,11 +107,28 @@ CSV
         "$kiosk" risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
         "$kiosk" guards add --config "$DEMO_DIR/kiosk.toml" --pin 2468 demo "演示门卫" >/dev/null
     fi
+    # The hub beside the kiosk, on its own SQLite file; stopped when the demo ends.
+    local hub_db
+    hub_db="sqlite:///$(realpath -m "$DEMO_DIR")/hub.sqlite3"
+    "$VENV/bin/hub" serve --db "$hub_db" --port 8090 &
+    local hub_pid=$!
+    # shellcheck disable=SC2064  # expand now: hub_pid is local to this function
+    trap "kill $hub_pid 2>/dev/null" EXIT
+    if [ ! -f "$DEMO_DIR/hub_token" ]; then
+        local code
+        code=$("$VENV/bin/hub" enrol-code --db "$hub_db" demo-gate)
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            "$kiosk" enrol --config "$DEMO_DIR/kiosk.toml" --code "$code" 2>/dev/null && break
+            sleep 0.5
+        done
+    fi
     say "kiosk:        http://127.0.0.1:8080/       (the touchscreen; passes 10010301, 10010302)"
     say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 2468)"
     say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
     say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
-    exec "$VENV/bin/kiosk" serve --config "$DEMO_DIR/kiosk.toml"
+    say "hub:          http://127.0.0.1:8090/api/v1/openapi.json"
+    say "              records arriving: $VENV/bin/hub tail --follow --db $hub_db"
+    "$kiosk" serve --config "$DEMO_DIR/kiosk.toml"
 }
 
 cmd_install() {

@@ -339,3 +339,48 @@ def test_roster_flows_down(hub, tmp_path, make_config, mock_factory):
         )
         == version + 1
     )
+
+
+def test_sigkill_mid_batch_and_between_answer_and_marking(hub, tmp_path):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=3000)
+    client = enrolled_client(hub.start(), ledger)  # enrols; the child uses the same token
+    token = client._http.headers["Authorization"].split()[1]
+    rng = random.Random(5)
+    root = Path(__file__).resolve().parent.parent
+    kills = 0
+    while ledger.unsynced_count() and kills < 12:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.sync_kill_child",
+                str(tmp_path / "k.sqlite3"),
+                "gate-1",
+                hub.url,
+                token,
+            ],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.02, 0.25))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        kills += 1
+        add_records(ledger, 20)  # the gate keeps recording between the cuts
+    assert kills >= 3
+    assert ledger.verify_chain().ok and ledger.integrity_ok()
+    drain(client)
+    assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
+    assert hub.store.chain_breaks() == []

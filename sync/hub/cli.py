@@ -88,6 +88,31 @@ def reader_token(db_url: str, name: str) -> None:
     click.echo(_store(db_url).create_reader(name))
 
 
+@main.command()
+@db_option
+@click.option("--follow", is_flag=True, help="Keep printing records as they arrive.")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(0, 10000))
+def tail(db_url: str, follow: bool, last: int) -> None:
+    """Print the newest records the hub holds (and, with --follow, those that arrive)."""
+    import time
+
+    store = _store(db_url)
+    since = max(0, store.max_ingest_seq() - last)
+    while True:
+        for event in store.events_since(since, 500):
+            record = event["record"]
+            since = event["ingest_seq"]
+            estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
+            click.echo(
+                f"{event['ingest_seq']:>7} {record['kiosk_id']:<12} #{record['seq']:<6}"
+                f" {record['wall_time'][:19]} {record['kind']:<10} {record['verdict'] or '':<10}"
+                f" {estimate:>5} {'' if event['chain_ok'] else 'CHAIN BREAK'}"
+            )
+        if not follow:
+            return
+        time.sleep(1)
+
+
 @main.group()
 def roster() -> None:
     """What the kiosks are sent: passes, guards, risk areas, settings."""

@@ -411,6 +411,9 @@ class HubStore:
             for r in rows
         ]
 
+    def max_ingest_seq(self) -> int:
+        return int(self._one("SELECT coalesce(max(ingest_seq), 0) FROM events")[0])
+
     def event_ids(self, kiosk_id: str | None = None) -> set[str]:
         if kiosk_id is None:
             return {row[0] for row in self._all("SELECT id FROM events")}
