@@ -246,16 +246,75 @@ class HubStore:
         self, kiosk_id: str, records: list[Any], queue: int | None = None
     ) -> list[dict[str, Any]]:
         """Store a batch in one transaction and say, per record, what became of it."""
-        results: list[dict[str, Any]] = []
         received = now_iso()
         with self.transaction(ordered=True):
-            for record in records:
-                results.append(self._ingest_one(kiosk_id, record, received))
+            results = self._ingest_batch(kiosk_id, records, received)
             self._exec(
                 "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
                 (received, queue, kiosk_id),
             )
         return results
+
+    def _ingest_batch(
+        self, kiosk_id: str, records: list[Any], received: str
+    ) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[int, dict[str, Any], str]] = []
+        for index, record in enumerate(records):
+            problem = problem_with(record, kiosk_id)
+            if problem is not None:
+                self._quarantine(kiosk_id, record, problem, received)
+                record_id = record.get("id") if isinstance(record, dict) else None
+                results.append(
+                    {
+                        "id": record_id if isinstance(record_id, str) else None,
+                        "status": QUARANTINED,
+                        "reason": problem,
+                    }
+                )
+                continue
+            canonical = json.dumps(
+                record, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            )
+            valid.append((index, record, canonical))
+            results.append({})
+        # Two queries for the whole batch instead of several per record.
+        held = self._held_records([record["id"] for _, record, _ in valid])
+        chain = self._neighbours(kiosk_id, [(r["epoch"], r["seq"]) for _, r, _ in valid])
+        for index, record, canonical in valid:
+            results[index] = self._store_one(kiosk_id, record, canonical, held, chain, received)
+        return results
+
+    def _held_records(self, ids: list[str]) -> dict[str, str]:
+        held: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._all(f"SELECT id, record FROM events WHERE id IN ({marks})", chunk):
+                held[row[0]] = row[1]
+        return held
+
+    def _neighbours(
+        self, kiosk_id: str, places: list[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[str, str]]:
+        """(epoch, seq) -> (hash, prev_hash) of the stored records around the batch's places."""
+        wanted: dict[str, set[int]] = {}
+        for epoch, seq in places:
+            wanted.setdefault(epoch, set()).update((seq - 1, seq + 1))
+        found: dict[tuple[str, int], tuple[str, str]] = {}
+        for epoch, seqs in wanted.items():
+            ordered = sorted(seqs)
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._all(
+                    "SELECT seq, hash, prev_hash FROM events WHERE kiosk_id = ? AND epoch = ?"
+                    f" AND seq IN ({marks})",
+                    (kiosk_id, epoch, *chunk),
+                )
+                for row in rows:
+                    found[(epoch, int(row[0]))] = (row[1], row[2])
+        return found
 
     def _quarantine(self, kiosk_id: str, record: Any, reason: str, received: str) -> None:
         record_id = record.get("id") if isinstance(record, dict) else None
@@ -266,20 +325,17 @@ class HubStore:
             (kiosk_id, record_id if isinstance(record_id, str) else None, reason, body, received),
         )
 
-    def _ingest_one(self, kiosk_id: str, record: Any, received: str) -> dict[str, Any]:
-        problem = problem_with(record, kiosk_id)
-        record_id = record.get("id") if isinstance(record, dict) else None
-        if problem is not None:
-            self._quarantine(kiosk_id, record, problem, received)
-            return {
-                "id": record_id if isinstance(record_id, str) else None,
-                "status": QUARANTINED,
-                "reason": problem,
-            }
-        canonical = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        existing = self._one("SELECT record FROM events WHERE id = ?", (record["id"],))
-        if existing is not None:
-            if existing[0] == canonical:
+    def _store_one(
+        self,
+        kiosk_id: str,
+        record: dict[str, Any],
+        canonical: str,
+        held: dict[str, str],
+        chain: dict[tuple[str, int], tuple[str, str]],
+        received: str,
+    ) -> dict[str, Any]:
+        if record["id"] in held:
+            if held[record["id"]] == canonical:
                 return {"id": record["id"], "status": DUPLICATE}
             self._quarantine(kiosk_id, record, "same id, different content", received)
             return {
@@ -314,29 +370,28 @@ class HubStore:
                 "status": CONFLICT,
                 "reason": "another record has this epoch and sequence number",
             }
-        self._check_chain(kiosk_id, record, received)
+        held[record["id"]] = canonical  # the same id later in this batch is a duplicate
+        chain[(record["epoch"], record["seq"])] = (record["hash"], record["prev_hash"])
+        self._check_chain(kiosk_id, record, chain, received)
         return {"id": record["id"], "status": STORED}
 
-    def _check_chain(self, kiosk_id: str, record: dict[str, Any], found: str) -> None:
+    def _check_chain(
+        self,
+        kiosk_id: str,
+        record: dict[str, Any],
+        chain: dict[tuple[str, int], tuple[str, str]],
+        found: str,
+    ) -> None:
         problems: list[tuple[int, str]] = []
         epoch, seq = record["epoch"], record["seq"]
         if not hash_matches(record):
             problems.append((seq, "the record's hash does not match its content"))
-        if seq == 1:
-            if record["prev_hash"] != GENESIS_HASH:
-                problems.append((seq, "the first record does not start the chain"))
-        else:
-            before = self._one(
-                "SELECT hash FROM events WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
-                (kiosk_id, epoch, seq - 1),
-            )
-            if before is not None and before[0] != record["prev_hash"]:
-                problems.append((seq, "prev_hash does not match the record before"))
-        after = self._one(
-            "SELECT prev_hash FROM events WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
-            (kiosk_id, epoch, seq + 1),
-        )
-        if after is not None and after[0] != record["hash"]:
+        before, after = chain.get((epoch, seq - 1)), chain.get((epoch, seq + 1))
+        if seq == 1 and record["prev_hash"] != GENESIS_HASH:
+            problems.append((seq, "the first record does not start the chain"))
+        elif before is not None and before[0] != record["prev_hash"]:
+            problems.append((seq, "prev_hash does not match the record before"))
+        if after is not None and after[1] != record["hash"]:
             problems.append((seq + 1, "prev_hash does not match the record before"))
         for at, problem in problems:
             self._exec(
