@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kiosk.ledger import write_transaction
+
 PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
 GUARD_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
 # scrypt at n=2**14 takes ~50 ms on a Pi 4: cheap for one unlock, slow for guessing a stolen file.
@@ -65,8 +67,7 @@ def add_guard(
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute(
             "INSERT INTO guards (guard_id, name, pin_hash, source, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guard_id) DO UPDATE SET name = excluded.name,"
@@ -74,10 +75,6 @@ def add_guard(
             " source = excluded.source, updated_at = excluded.updated_at",
             (guard_id, name, hash_pin(pin), source, now),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def list_guards(conn: sqlite3.Connection) -> list[dict[str, str]]:
@@ -96,8 +93,7 @@ def unlock(
 ) -> UnlockResult:
     """Check a PIN. ``max_failures`` wrong PINs in a row lock the guard for ``lockout_s``."""
     now = time.time() if now is None else now
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         row = conn.execute(
             "SELECT name, pin_hash, failures, locked_until FROM guards"
             " WHERE guard_id = ? AND active = 1",
@@ -129,8 +125,4 @@ def unlock(
                 result = UnlockResult(
                     False, "wrong_pin", guard_id, attempts_left=max_failures - failures
                 )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return result

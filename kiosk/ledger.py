@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,20 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A short ``BEGIN IMMEDIATE`` write: committed when the block ends, rolled back on any error.
+    Every write to the kiosk's database goes through here."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class Ledger:
     """Append, read and verify the events of one kiosk's database file."""
 
@@ -123,8 +138,7 @@ class Ledger:
             self._local.conn = None
 
     def _ensure_head(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             row = conn.execute("SELECT kiosk_id FROM chain_head").fetchone()
             if row is None:
                 # A new database is a new epoch: a re-imaged SD card never reuses (epoch, seq).
@@ -137,10 +151,6 @@ class Ledger:
                 raise LedgerError(
                     f"{self.path} belongs to kiosk {row['kiosk_id']!r}, not {self.kiosk_id!r}"
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     @property
     def epoch(self) -> str:
@@ -166,8 +176,7 @@ class Ledger:
         facts = clock.now()
         conn = self.connection()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
                 head = conn.execute(
                     "SELECT epoch, next_seq, last_hash FROM chain_head WHERE kiosk_id = ?",
                     (self.kiosk_id,),
@@ -204,11 +213,6 @@ class Ledger:
                     " WHERE kiosk_id = ?",
                     (record["hash"], self.kiosk_id),
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise LedgerError(f"could not record the {kind} event: {exc}") from exc
         return record

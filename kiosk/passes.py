@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.ledger import write_transaction
+
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{4,32}$")
 CSV_COLUMNS = (
     "code",
@@ -134,8 +136,7 @@ def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
 
 def upsert(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]], *, source: str) -> None:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         for row in rows:
             conn.execute(
                 "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on,"
@@ -149,7 +150,3 @@ def upsert(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]], *, source: 
                 " source = excluded.source, updated_at = excluded.updated_at",
                 {**row, "source": source, "updated_at": now},
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

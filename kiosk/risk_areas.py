@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from kiosk.ledger import write_transaction
+
 
 class RiskAreaError(ValueError):
     """The file cannot be used; the message says why."""
@@ -30,15 +32,10 @@ def replace_risk_areas(conn: sqlite3.Connection, path: Path, *, source: str = "f
         areas = parse_risk_areas(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise RiskAreaError(f"{path} is not UTF-8 text") from None
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute("DELETE FROM risk_areas")
         conn.executemany(
             "INSERT INTO risk_areas (name, source) VALUES (?, ?)",
             [(area, source) for area in areas],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(areas)

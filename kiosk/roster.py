@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.ledger import Ledger
+from kiosk.ledger import Ledger, write_transaction
 from kiosk.settings import BY_KEY
 
 # Settings the hub may set on a kiosk; the rest are the site's own (pins, paths).
@@ -32,8 +32,7 @@ def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, An
     """Apply roster changes; returns the settings now set by the hub."""
     conn = ledger.connection()
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         for change in changes:
             kind, key, data = change.get("kind"), change.get("key"), change.get("data")
             if not isinstance(key, str):
@@ -60,10 +59,6 @@ def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, An
                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (key, json.dumps(data.get("value"))),
                     )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return hub_settings(ledger)
 
 

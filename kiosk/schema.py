@@ -156,5 +156,15 @@ def m005_sync(db: Database) -> None:
     db.execute("CREATE TABLE hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m006_urgent_outbox(db: Database) -> None:
+    # The sync client sends fever, alarm and fault events first; this index finds them without
+    # reading the whole backlog (sync.client.URGENT must match its WHERE clause).
+    db.execute(
+        "CREATE INDEX events_unsynced_urgent ON events (seq) WHERE synced_at IS NULL"
+        " AND (kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault'))"
+    )
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -19,16 +19,14 @@ from typing import Any
 
 import requests
 
-from kiosk.ledger import RECORD_FIELDS, Ledger
+from kiosk.ledger import RECORD_FIELDS, Ledger, write_transaction
 from sync.protocol import API, CONFLICT, DUPLICATE, MAX_BATCH_RECORDS, QUARANTINED, STORED
 
 log = logging.getLogger(__name__)
 
 ACKNOWLEDGED = {STORED, DUPLICATE, QUARANTINED, CONFLICT}
-URGENT_FIRST = (
-    "CASE WHEN kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault')"
-    " THEN 0 ELSE 1 END"
-)
+# Fever, alarm and fault events go first; the same condition as the events_unsynced_urgent index.
+URGENT = "(kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault'))"
 
 
 @dataclass
@@ -130,12 +128,21 @@ class SyncClient:
     # -- pushing -----------------------------------------------------------------------------
 
     def unsent_batch(self) -> list[dict[str, Any]]:
-        rows = self.ledger.connection().execute(
-            f"SELECT {', '.join(RECORD_FIELDS)}, hash FROM events WHERE synced_at IS NULL"
-            f" ORDER BY {URGENT_FIRST}, seq LIMIT ?",
-            (self.batch_size,),
-        )
-        return [dict(row) for row in rows]
+        """Up to a batch of unsent records: urgent ones first, then the oldest. Two index range
+        scans, so the cost does not grow with the backlog."""
+        conn = self.ledger.connection()
+        select = f"SELECT {', '.join(RECORD_FIELDS)}, hash FROM events WHERE synced_at IS NULL"
+        batch = {
+            row["id"]: dict(row)
+            for row in conn.execute(
+                f"{select} AND {URGENT} ORDER BY seq LIMIT ?", (self.batch_size,)
+            )
+        }
+        for row in conn.execute(f"{select} ORDER BY seq LIMIT ?", (self.batch_size,)):
+            if len(batch) >= self.batch_size:
+                break
+            batch.setdefault(row["id"], dict(row))
+        return list(batch.values())
 
     def push_batch(self) -> bool:
         """Send one batch; True if more remain unsent afterwards."""
@@ -170,16 +177,11 @@ class SyncClient:
             return
         conn = self.ledger.connection()
         marks = ", ".join("?" for _ in ids)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             conn.execute(
                 f"UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND id IN ({marks})",
                 (_now(), *ids),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def reconcile(self) -> int:
         """Ask the hub what it holds; records it lost (restored from an older backup) are marked
@@ -204,16 +206,11 @@ class SyncClient:
             log.warning(
                 "sync: the hub lacks %d records it had acknowledged; sending again", len(lost)
             )
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
                 for start in range(0, len(lost), 500):
                     chunk = lost[start : start + 500]
                     marks = ", ".join("?" for _ in chunk)
                     conn.execute(f"UPDATE events SET synced_at = NULL WHERE id IN ({marks})", chunk)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         return len(lost)
 
     # -- pulling -----------------------------------------------------------------------------
@@ -274,18 +271,13 @@ class SyncClient:
 
     def _save_state(self) -> None:
         conn = self.ledger.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             for key, value in asdict(self.state).items():
                 conn.execute(
                     "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key)"
                     " DO UPDATE SET value = excluded.value",
                     (key, json.dumps(value)),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 class HubError(Exception):

@@ -150,4 +150,5 @@ def test_schema_migrations_are_recorded(ledger):
         "m003_guards",
         "m004_risk_areas",
         "m005_sync",
+        "m006_urgent_outbox",
     ]

@@ -23,6 +23,7 @@ from typing import Any
 from kiosk.ledger import GENESIS_HASH
 from sync.protocol import CONFLICT, DUPLICATE, QUARANTINED, STORED, hash_matches, problem_with
 
+ANALYZE_EVERY = 20_000
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for sequence-assigning writers
 
 
@@ -99,6 +100,7 @@ class HubStore:
         self._local = threading.local()
         self._opened: list[Any] = []  # every thread's connection, to close them all at the end
         self._opened_lock = threading.Lock()
+        self._analyzed_bucket = -1
 
     # -- connections and transactions --------------------------------------------------------
 
@@ -253,7 +255,19 @@ class HubStore:
                 "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
                 (received, queue, kiosk_id),
             )
+        self._refresh_statistics()
         return results
+
+    def _refresh_statistics(self) -> None:
+        """PostgreSQL plans the batch look-ups from table statistics. A hub that takes in a
+        long backlog grows faster than autovacuum re-analyses, and plans made for an empty table
+        turn every look-up into a scan; so the hub analyses after each ANALYZE_EVERY records."""
+        if self.dialect is not POSTGRES:
+            return
+        bucket = self.max_ingest_seq() // ANALYZE_EVERY
+        if bucket != self._analyzed_bucket:
+            self._analyzed_bucket = bucket
+            self._exec("ANALYZE events")
 
     def _ingest_batch(
         self, kiosk_id: str, records: list[Any], received: str
