@@ -155,3 +155,15 @@ def test_demo_panel_does_not_exist_on_real_hardware(make_config):
 
     app = create_app(FakeGate())  # type: ignore[arg-type]
     assert "demo.panel" not in app.view_functions
+
+
+def test_a_pass_shown_while_the_disk_is_full_is_a_clear_error(client, kiosk, monkeypatch):
+    from kiosk.ledger import LedgerError
+
+    def full(*args, **kwargs):
+        raise LedgerError("database or disk is full")
+
+    monkeypatch.setattr(kiosk.ledger, "append", full)
+    response = client.post("/api/pass", json={"code": "D4001"})
+    assert response.status_code == 503
+    assert "disk is full" in response.get_json()["message"]

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from kiosk.gate import Gate
 from kiosk.guard_desk import GuardDesk
+from kiosk.ledger import LedgerError
 from kiosk.secret import load_or_create_secret
 from kiosk.web.api import api
 from kiosk.web.demo import demo
@@ -53,6 +54,11 @@ def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
         if request.path.startswith("/api/"):
             return jsonify(error=exc.name, message=exc.description), exc.code
         return exc
+
+    @app.errorhandler(LedgerError)
+    def not_recorded(exc: LedgerError) -> Any:
+        # Nothing was stored and nobody was let in; the guard must know at once.
+        return jsonify(error="Not Recorded", message=f"cannot record: {exc}"), 503
 
     @app.after_request
     def security_headers(response: Any) -> Any:
