@@ -2,7 +2,8 @@
 # Menwei's one installer.
 #   ./setup.sh demo    kiosk on this machine: simulated sensor, mock GPIO, embedded database
 #   ./setup.sh test    install what the tests need and run the whole suite
-#   sudo ./setup.sh install   Raspberry Pi install (not available yet)
+#   sudo ./setup.sh install [--hub]   install on a Raspberry Pi (or the hub on a Debian machine)
+#   sudo ./setup.sh uninstall [--purge]   remove the programs (and, with --purge, config and data)
 # Idempotent: running it again only installs what is missing.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -131,13 +132,189 @@ CSV
     "$kiosk" serve --config "$DEMO_DIR/kiosk.toml"
 }
 
+# --- the Raspberry Pi (or hub) install -------------------------------------------------------
+PREFIX=/opt/menwei
+ETC=/etc/menwei
+UNITS=/etc/systemd/system
+KIOSK_PACKAGES=(python3-venv chromium cage i2c-tools fonts-wqy-microhei)
+HUB_PACKAGES=(python3-venv)
+
+did() { printf '  - %s\n' "$*"; }
+
+boot_config() {
+    local candidate
+    for candidate in /boot/firmware/config.txt /boot/config.txt; do
+        [ -f "$candidate" ] && { echo "$candidate"; return 0; }
+    done
+    return 1
+}
+
+# Add a line to a file unless it is already there.
+ensure_line() {
+    local file=$1 line=$2
+    grep -qxF "$line" "$file" 2>/dev/null && return 1
+    printf '%s\n' "$line" >> "$file"
+}
+
+ensure_group() { getent group "$1" >/dev/null || { groupadd --system "$1"; did "group $1 created"; }; }
+
+ensure_user() {
+    local user=$1 home=$2 groups=$3 group
+    for group in ${groups//,/ }; do ensure_group "$group"; done
+    if ! id "$user" >/dev/null 2>&1; then
+        useradd --system --user-group --home-dir "$home" --no-create-home \
+            --shell /usr/sbin/nologin "$user"
+        did "user $user created"
+    fi
+    for group in ${groups//,/ }; do
+        if ! id -nG "$user" | tr ' ' '\n' | grep -qx "$group"; then
+            usermod -a -G "$group" "$user"
+            did "$user added to $group"
+        fi
+    done
+}
+
+enable_i2c() {
+    local config
+    if ! config=$(boot_config); then
+        did "no /boot/firmware/config.txt: not a Raspberry Pi, I2C left as it is"
+        return 0
+    fi
+    # 100 kHz: the MLX90614 is an SMBus device and does not support fast-mode I2C.
+    ensure_line "$config" "dtparam=i2c_arm=on" && did "I2C enabled in $config (reboot to apply)"
+    ensure_line "$config" "dtparam=i2c_arm_baudrate=100000" && did "I2C bus at 100 kHz in $config"
+    mkdir -p /etc/modules-load.d
+    if [ ! -f /etc/modules-load.d/menwei-i2c.conf ]; then
+        echo i2c-dev > /etc/modules-load.d/menwei-i2c.conf
+        did "i2c-dev loaded at boot"
+    fi
+}
+
+# Install (or upgrade) the program into $PREFIX; reinstalls only when the source changed.
+install_program() {
+    local stamp
+    stamp=$(find kiosk drivers sync pyproject.toml -type f ! -path '*/__pycache__/*' -print0 \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$PREFIX/.installed" 2>/dev/null)" = "$stamp" ]; then
+        did "$PREFIX is up to date"
+        return 0
+    fi
+    mkdir -p "$PREFIX"
+    rm -rf "$PREFIX/src"
+    mkdir -p "$PREFIX/src"
+    cp -r kiosk drivers sync systemd docs pyproject.toml README.md "$PREFIX/src/"
+    find "$PREFIX/src" -name __pycache__ -prune -exec rm -rf {} +
+    [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+    "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip
+    "$PREFIX/venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$PREFIX/src"
+    "$PREFIX/venv/bin/python" -m pip install --quiet "$PREFIX/src"
+    echo "$stamp" > "$PREFIX/.installed"
+    did "Menwei installed in $PREFIX"
+}
+
+install_unit() {
+    local unit=$1
+    if ! cmp -s "systemd/$unit" "$UNITS/$unit"; then
+        install -m 0644 "systemd/$unit" "$UNITS/$unit"
+        did "unit $unit installed"
+    fi
+    systemctl enable --quiet "$unit" 2>/dev/null || systemctl enable "$unit"
+}
+
+# Start (or restart after an upgrade) only where systemd runs: not in a chroot or an image build.
+start_units() {
+    if [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+        systemctl restart "$@"
+        did "started: $*"
+    else
+        did "systemd is not running here: $* start at the next boot"
+    fi
+}
+
+# Logs go to the journal only; cap it so that it never fills the SD card.
+limit_journal() {
+    local conf=/etc/systemd/journald.conf.d/menwei.conf
+    [ -f "$conf" ] && return 0
+    mkdir -p "$(dirname "$conf")"
+    printf '[Journal]\nSystemMaxUse=64M\n' > "$conf"
+    did "journal capped at 64 MB"
+}
+
+write_kiosk_config() {
+    mkdir -p "$ETC"
+    chmod 0755 "$ETC"
+    if [ ! -f "$ETC/kiosk.toml" ]; then
+        cat > "$ETC/kiosk.toml" <<TOML
+# Menwei kiosk settings: see $PREFIX/src/docs/config.md. Kept across upgrades.
+[kiosk]
+id = "$(hostname -s 2>/dev/null || echo gate-1)"
+data_dir = "/var/lib/menwei"
+
+[gpio]
+buzzer_pin = 18
+TOML
+        chmod 0644 "$ETC/kiosk.toml"
+        did "$ETC/kiosk.toml written (edit kiosk.id, pins, sync.hub_url)"
+    fi
+}
+
 cmd_install() {
-    die "'install' (the Raspberry Pi install with systemd units) is not available yet; use ./setup.sh demo"
+    [ "$(id -u)" -eq 0 ] || die "run it as root: sudo ./setup.sh install [--hub]"
+    local mode=kiosk
+    [ "${1:-}" = "--hub" ] && mode=hub
+    echo "Menwei $mode install:"
+    if [ "$mode" = kiosk ]; then
+        ensure_packages "${KIOSK_PACKAGES[@]}"
+        enable_i2c
+        ensure_user menwei /var/lib/menwei i2c,gpio
+        ensure_user menwei-display /run/menwei-display video,input,render
+        install_program
+        write_kiosk_config
+        install -d -m 0750 -o menwei -g menwei /var/lib/menwei
+        limit_journal
+        install_unit menwei-kiosk.service
+        install_unit menwei-browser.service
+        start_units menwei-kiosk.service menwei-browser.service
+        echo "Next: check the wiring with 'sudo -u menwei $PREFIX/venv/bin/kiosk doctor'."
+    else
+        ensure_packages "${HUB_PACKAGES[@]}"
+        ensure_user menwei-hub /var/lib/menwei-hub ""
+        install_program
+        mkdir -p "$ETC"
+        install -d -m 0750 -o menwei-hub -g menwei-hub /var/lib/menwei-hub
+        limit_journal
+        install_unit menwei-hub.service
+        start_units menwei-hub.service
+        echo "Next: make an enrolment code for each kiosk: $PREFIX/venv/bin/hub enrol-code gate-1"
+    fi
+}
+
+cmd_uninstall() {
+    [ "$(id -u)" -eq 0 ] || die "run it as root: sudo ./setup.sh uninstall [--purge]"
+    local unit
+    echo "Menwei uninstall:"
+    for unit in menwei-browser.service menwei-kiosk.service menwei-hub.service; do
+        [ -f "$UNITS/$unit" ] || continue
+        systemctl disable --quiet "$unit" 2>/dev/null || true
+        [ -d /run/systemd/system ] && systemctl stop "$unit"
+        rm -f "$UNITS/$unit"
+        did "unit $unit removed"
+    done
+    rm -rf "$PREFIX" /etc/modules-load.d/menwei-i2c.conf /etc/systemd/journald.conf.d/menwei.conf
+    did "$PREFIX removed"
+    if [ "${1:-}" = "--purge" ]; then
+        rm -rf "$ETC" /var/lib/menwei /var/lib/menwei-hub
+        did "configuration and data removed"
+    else
+        did "kept: $ETC and /var/lib/menwei* (the ledger); 'uninstall --purge' removes them"
+    fi
 }
 
 case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
     install) shift; cmd_install "$@" ;;
-    *) die "usage: ./setup.sh demo | test | install" ;;
+    uninstall) shift; cmd_uninstall "$@" ;;
+    *) die "usage: ./setup.sh demo | test | install [--hub] | uninstall [--purge]" ;;
 esac

@@ -355,6 +355,40 @@ def status(config_path: str | None) -> None:
         click.echo("  TOKEN REVOKED: ask the admin for a new enrolment code")
 
 
+@main.command()
+@config_option
+@simulate_option
+@click.option(
+    "--fault",
+    type=click.Choice(["nack", "eio", "bad_pec", "error_flag", "stuck", "unplugged"]),
+    default=None,
+    help="With --simulate: inject this sensor fault first (to see the diagnosis).",
+)
+def doctor(config_path: str | None, simulate: bool, fault: str | None) -> None:
+    """Check the installation: I2C, the sensor, pins, disk, clock, hub, browser."""
+    from drivers.mlx90614_sim import SimulatedMLX90614
+    from kiosk.doctor import FAIL, run_checks
+    from kiosk.sensor_check import open_thermometer
+
+    config = _load(config_path, simulate)
+    try:
+        thermometer = open_thermometer(config)
+    except SensorError:
+        thermometer = None
+    if fault and thermometer is not None and isinstance(thermometer.bus, SimulatedMLX90614):
+        thermometer.bus.inject(fault)  # type: ignore[arg-type]
+    marks = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+    checks = run_checks(config, thermometer)
+    for check in checks:
+        click.echo(f"{marks[check.status]} {check.name:<22} {check.detail}")
+        if check.fix:
+            click.echo(f"  {'':<22} fix: {check.fix}")
+    if thermometer is not None:
+        thermometer.close()
+    if any(check.status == FAIL for check in checks):
+        sys.exit(1)
+
+
 @main.command("config-doc")
 def config_doc() -> None:
     """Print the settings reference (docs/config.md)."""
@@ -397,3 +431,7 @@ def _open(config_path: str | None):  # -> Ledger
         return open_ledger(_load(config_path))
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

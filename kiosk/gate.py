@@ -83,6 +83,7 @@ class Gate:
         self._last_screening_at = 0.0
         self._sensor_fault: str | None = None
         self.sensor_ok_at: float | None = None
+        self.heartbeat = time.monotonic()  # each pass of the loop; the watchdog checks it
         self.direction = "in"
         self.sync_state: Any = None  # the sync client's state, when a hub is configured
         self.sync_wake: threading.Event | None = None  # set after each record: sync it soon
@@ -148,6 +149,7 @@ class Gate:
         rearm_at: float | None = None  # after "measure again", re-arm even if still present
         hold_until: float | None = None  # the verdict stays on screen until then
         while not self._stop.is_set():
+            self.heartbeat = time.monotonic()
             try:
                 reading = self.hardware.thermometer.read()
             except SensorError as exc:
@@ -386,6 +388,10 @@ class Gate:
                 self._show_idle()
             else:
                 self.screen.publish(screen)
+
+    def alive(self, within_s: float) -> bool:
+        """Has the loop run in the last ``within_s`` seconds?"""
+        return time.monotonic() - self.heartbeat < within_s
 
     def status(self) -> dict[str, Any]:
         ok_at = self.sensor_ok_at

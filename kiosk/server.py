@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpiozero.pins import Factory
-from waitress import serve as waitress_serve
+from waitress.server import create_server
 
 from kiosk.background_server import BackgroundServer
 from kiosk.config import Config
 from kiosk.gate import Gate
 from kiosk.hardware import Hardware, build_hardware
 from kiosk.ledger import Ledger
+from kiosk.notify import Watchdog, notify
 from kiosk.sync_worker import SyncWorker, maybe_sync_worker
 from kiosk.web import create_app
 
@@ -77,13 +78,21 @@ def start_in_background(
 
 
 def serve_forever(config: Config) -> None:
-    """The ``kiosk serve`` command: runs until SIGTERM or Ctrl-C."""
+    """The ``kiosk serve`` command: runs until SIGTERM or Ctrl-C; under systemd it reports READY
+    once serving and pings the watchdog only while the gate loop runs."""
     ledger, hardware, gate = build(config)
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    server = create_server(
+        create_app(gate),
+        host=config.web.host,
+        port=config.web.port,
+        threads=8,
+        clear_untrusted_proxy_headers=True,
+    )
     gate.start()
     sync = maybe_sync_worker(gate)
     if sync is not None:
@@ -92,17 +101,16 @@ def serve_forever(config: Config) -> None:
     log.warning("kiosk %s serving on %s", config.kiosk.id, url)
     if hardware.simulator is not None:
         log.warning("simulated sensor: drive the scene at %sdemo", url)
+    watchdog = Watchdog(gate.alive)
+    watchdog.start()
+    notify(f"READY=1\nSTATUS=serving on {url}")
     try:
-        waitress_serve(
-            create_app(gate),
-            host=config.web.host,
-            port=config.web.port,
-            threads=8,
-            clear_untrusted_proxy_headers=True,
-        )
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        notify("STOPPING=1")
+        watchdog.stop()
         if sync is not None:
             sync.stop()
         gate.stop()
