@@ -115,6 +115,11 @@ CSV
     local hub_pid=$!
     # shellcheck disable=SC2064  # expand now: hub_pid is local to this function
     trap "kill $hub_pid 2>/dev/null" EXIT
+    if [ ! -f "$DEMO_DIR/admin-password" ]; then
+        head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$DEMO_DIR/admin-password"
+        "$VENV/bin/hub" admin-create --db "$hub_db" --password "$(cat "$DEMO_DIR/admin-password")" \
+            admin >/dev/null
+    fi
     if [ ! -f "$DEMO_DIR/hub_token" ]; then
         local code
         code=$("$VENV/bin/hub" enrol-code --db "$hub_db" demo-gate)
@@ -127,7 +132,8 @@ CSV
     say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 2468)"
     say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
     say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
-    say "hub:          http://127.0.0.1:8090/api/v1/openapi.json"
+    say "hub admin:    http://127.0.0.1:8090/admin/  (user admin, password $(cat "$DEMO_DIR/admin-password"))"
+    say "hub API:      http://127.0.0.1:8090/api/v1/openapi.json"
     say "              records arriving: $VENV/bin/hub tail --follow --db $hub_db"
     "$kiosk" serve --config "$DEMO_DIR/kiosk.toml"
 }

@@ -141,7 +141,7 @@ def concurrent_ingest(kind: str, workdir: Path, ledgers: list[Ledger]) -> dict[s
 
 def bare_inserts(store: HubStore, ledgers: list[Ledger]) -> float:
     """The same rows, straight into a plain table in the same database, same concurrency."""
-    store._exec(
+    store.execute(
         "CREATE TABLE bare (id TEXT PRIMARY KEY, kiosk_id TEXT, epoch TEXT, seq BIGINT,"
         " record TEXT)"
     )
@@ -154,7 +154,7 @@ def bare_inserts(store: HubStore, ledgers: list[Ledger]) -> float:
         for start in range(0, len(rows), BATCH):
             with store.transaction():
                 for row in rows[start : start + BATCH]:
-                    store._exec(
+                    store.execute(
                         "INSERT INTO bare VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row
                     )
 

@@ -6,21 +6,18 @@ database, so pulling the plug does not reset it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.ledger import write_transaction
+from kiosk.passwords import hash_password as hash_pin
+from kiosk.passwords import password_matches as pin_matches
 
 PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
 GUARD_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
-# scrypt at n=2**14 takes ~50 ms on a Pi 4: cheap for one unlock, slow for guessing a stolen file.
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class GuardError(ValueError):
@@ -35,23 +32,6 @@ class UnlockResult:
     name: str | None = None
     retry_after_s: int = 0
     attempts_left: int = 0
-
-
-def hash_pin(pin: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def pin_matches(pin: str, stored: str) -> bool:
-    try:
-        scheme, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
 
 
 def add_guard(

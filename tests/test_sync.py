@@ -194,7 +194,7 @@ def test_a_hub_restored_from_an_older_backup_gets_the_lost_records_again(hub, tm
     assert ledger.unsynced_count() == 0
     # The hub's disk dies; it is restored from the backup taken after the first 50.
     with hub.store.transaction():
-        hub.store._exec("DELETE FROM events WHERE ingest_seq > ?", (backup_point,))
+        hub.store.execute("DELETE FROM events WHERE ingest_seq > ?", (backup_point,))
     assert len(hub.store.event_ids()) == 50
     restarted = enrolled_client(hub, ledger)  # a kiosk reboot: the checkpoint runs first
     drain(restarted)

@@ -15,6 +15,8 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from sync.hub.admin_web import admin
+from sync.hub.admins import session_secret
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
 from sync.protocol import MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -31,10 +33,19 @@ def create_hub(store: HubStore, *, max_concurrent_ingests: int = 4) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
     app.extensions["ingest_slots"] = threading.BoundedSemaphore(max_concurrent_ingests)
+    app.config.update(
+        SECRET_KEY=session_secret(store),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="menwei_admin",
+    )
     app.register_blueprint(api)
+    app.register_blueprint(admin)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return exc  # the admin pages answer with a page
         response = jsonify(error=exc.name, message=exc.description)
         response.status_code = exc.code or 500
         if isinstance(exc, TooManyRequests):

@@ -80,6 +80,30 @@ def revoke(db_url: str, kiosk_id: str) -> None:
     click.echo(f"{kiosk_id} revoked")
 
 
+@main.command("admin-create")
+@db_option
+@click.argument("username")
+@click.option(
+    "--role", type=click.Choice(["admin", "viewer", "health"]), default="admin", show_default=True
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters; asked for when not given.",
+)
+def admin_create(db_url: str, username: str, role: str, password: str) -> None:
+    """Create an admin account (or reset its password and role)."""
+    from sync.hub.admins import AccountError, create_admin
+
+    try:
+        create_admin(_store(db_url), username, password, role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} ({role}) can sign in at /admin/")
+
+
 @main.command("reader-token")
 @db_option
 @click.argument("name")

@@ -82,6 +82,19 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 " created_at TEXT NOT NULL)",
             ],
         ),
+        (
+            "002_admin",
+            [
+                "CREATE TABLE admins (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
+                " role TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
+                " locked_until DOUBLE PRECISION NOT NULL DEFAULT 0,"
+                " active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL)",
+                f"CREATE TABLE audit (aid {d.autoincrement}, at TEXT NOT NULL,"
+                " username TEXT, action TEXT NOT NULL, detail TEXT NOT NULL)",
+                "CREATE TABLE hub_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "CREATE INDEX events_wall_time ON events (wall_time)",
+            ],
+        ),
     ]
 
 
@@ -136,14 +149,14 @@ class HubStore:
             conn.close()
         self._local = threading.local()
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.connection().execute(self.dialect.sql(sql), tuple(params))
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._exec(sql, params).fetchone()
+    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._exec(sql, params).fetchall()
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.execute(sql, params).fetchall()
 
     @contextmanager
     def transaction(self, *, ordered: bool = False) -> Iterator[None]:
@@ -164,18 +177,18 @@ class HubStore:
 
     def migrate(self) -> None:
         with self.transaction(ordered=True):
-            self._exec(
+            self.execute(
                 "CREATE TABLE IF NOT EXISTS hub_migrations (name TEXT PRIMARY KEY,"
                 " applied_at TEXT NOT NULL)"
             )
-        applied = {row[0] for row in self._all("SELECT name FROM hub_migrations")}
+        applied = {row[0] for row in self.fetch_all("SELECT name FROM hub_migrations")}
         for name, statements in _migrations(self.dialect):
             if name in applied:
                 continue
             with self.transaction(ordered=True):
                 for statement in statements:
-                    self._exec(statement)
-                self._exec(
+                    self.execute(statement)
+                self.execute(
                     "INSERT INTO hub_migrations (name, applied_at) VALUES (?, ?)", (name, now_iso())
                 )
 
@@ -184,7 +197,7 @@ class HubStore:
     def create_enrol_code(self, kiosk_id: str, ttl_s: float = 86400) -> str:
         code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
         with self.transaction():
-            self._exec(
+            self.execute(
                 "INSERT INTO enrol_codes (code_hash, kiosk_id, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?)",
                 (digest(code), kiosk_id, now_iso(), time.time() + ttl_s),
@@ -195,18 +208,18 @@ class HubStore:
         """Trade a one-time code for a kiosk token. A re-enrolled kiosk's old token stops."""
         token = secrets.token_urlsafe(32)
         with self.transaction():
-            row = self._one(
+            row = self.fetch_one(
                 "SELECT kiosk_id, expires_at, used_at FROM enrol_codes WHERE code_hash = ?",
                 (digest(code.strip().upper()),),
             )
             if row is None or row[2] is not None or row[1] < time.time():
                 return None
             kiosk_id = row[0]
-            self._exec(
+            self.execute(
                 "UPDATE enrol_codes SET used_at = ? WHERE code_hash = ?",
                 (now_iso(), digest(code.strip().upper())),
             )
-            self._exec(
+            self.execute(
                 "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (kiosk_id) DO UPDATE SET token_hash = excluded.token_hash,"
                 " enrolled_at = excluded.enrolled_at, revoked_at = NULL",
@@ -215,14 +228,14 @@ class HubStore:
         return kiosk_id, token
 
     def kiosk_for_token(self, token: str) -> KioskAuth | None:
-        row = self._one(
+        row = self.fetch_one(
             "SELECT kiosk_id, revoked_at FROM kiosks WHERE token_hash = ?", (digest(token),)
         )
         return None if row is None else KioskAuth(row[0], row[1] is not None)
 
     def revoke(self, kiosk_id: str) -> bool:
         with self.transaction():
-            cursor = self._exec(
+            cursor = self.execute(
                 "UPDATE kiosks SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL",
                 (now_iso(), kiosk_id),
             )
@@ -231,7 +244,7 @@ class HubStore:
     def create_reader(self, name: str) -> str:
         token = secrets.token_urlsafe(32)
         with self.transaction():
-            self._exec(
+            self.execute(
                 "INSERT INTO readers (name, token_hash, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash",
                 (name, digest(token), now_iso()),
@@ -239,7 +252,7 @@ class HubStore:
         return token
 
     def reader_for_token(self, token: str) -> str | None:
-        row = self._one("SELECT name FROM readers WHERE token_hash = ?", (digest(token),))
+        row = self.fetch_one("SELECT name FROM readers WHERE token_hash = ?", (digest(token),))
         return None if row is None else row[0]
 
     # -- ingest ------------------------------------------------------------------------------
@@ -251,7 +264,7 @@ class HubStore:
         received = now_iso()
         with self.transaction(ordered=True):
             results = self._ingest_batch(kiosk_id, records, received)
-            self._exec(
+            self.execute(
                 "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
                 (received, queue, kiosk_id),
             )
@@ -267,7 +280,7 @@ class HubStore:
         bucket = self.max_ingest_seq() // ANALYZE_EVERY
         if bucket != self._analyzed_bucket:
             self._analyzed_bucket = bucket
-            self._exec("ANALYZE events")
+            self.execute("ANALYZE events")
 
     def _ingest_batch(
         self, kiosk_id: str, records: list[Any], received: str
@@ -304,7 +317,9 @@ class HubStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self._all(f"SELECT id, record FROM events WHERE id IN ({marks})", chunk):
+            for row in self.fetch_all(
+                f"SELECT id, record FROM events WHERE id IN ({marks})", chunk
+            ):
                 held[row[0]] = row[1]
         return held
 
@@ -321,7 +336,7 @@ class HubStore:
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start : start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                rows = self._all(
+                rows = self.fetch_all(
                     "SELECT seq, hash, prev_hash FROM events WHERE kiosk_id = ? AND epoch = ?"
                     f" AND seq IN ({marks})",
                     (kiosk_id, epoch, *chunk),
@@ -333,7 +348,7 @@ class HubStore:
     def _quarantine(self, kiosk_id: str, record: Any, reason: str, received: str) -> None:
         record_id = record.get("id") if isinstance(record, dict) else None
         body = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)[:65536]
-        self._exec(
+        self.execute(
             "INSERT INTO quarantine (kiosk_id, record_id, reason, body, received_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (kiosk_id, record_id if isinstance(record_id, str) else None, reason, body, received),
@@ -357,7 +372,7 @@ class HubStore:
                 "status": CONFLICT,
                 "reason": "the hub holds a different record with this id",
             }
-        inserted = self._one(
+        inserted = self.fetch_one(
             "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c,"
             " record, hash, prev_hash, chain_ok, received_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
@@ -408,11 +423,11 @@ class HubStore:
         if after is not None and after[1] != record["hash"]:
             problems.append((seq + 1, "prev_hash does not match the record before"))
         for at, problem in problems:
-            self._exec(
+            self.execute(
                 "UPDATE events SET chain_ok = 0 WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
                 (kiosk_id, epoch, at),
             )
-            self._exec(
+            self.execute(
                 "INSERT INTO chain_breaks (kiosk_id, epoch, seq, problem, found_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (kiosk_id, epoch, at, problem, found),
@@ -424,13 +439,13 @@ class HubStore:
         if not ids:
             return []
         marks = ", ".join("?" for _ in ids)
-        rows = self._all(
+        rows = self.fetch_all(
             f"SELECT id FROM events WHERE kiosk_id = ? AND id IN ({marks})", (kiosk_id, *ids)
         )
         return [row[0] for row in rows]
 
     def checkpoint(self, kiosk_id: str) -> list[dict[str, Any]]:
-        rows = self._all(
+        rows = self.fetch_all(
             "SELECT epoch, count(*), max(seq) FROM events WHERE kiosk_id = ?"
             " GROUP BY epoch ORDER BY epoch",
             (kiosk_id,),
@@ -439,7 +454,7 @@ class HubStore:
 
     def roster_put(self, kind: str, key: str, data: dict[str, Any] | None) -> int:
         with self.transaction(ordered=True):
-            row = self._one(
+            row = self.fetch_one(
                 "INSERT INTO roster (kind, key, data, changed_at) VALUES (?, ?, ?, ?)"
                 " RETURNING version",
                 (
@@ -452,7 +467,7 @@ class HubStore:
         return int(row[0])
 
     def roster_since(self, version: int, limit: int) -> list[dict[str, Any]]:
-        rows = self._all(
+        rows = self.fetch_all(
             "SELECT version, kind, key, data FROM roster WHERE version > ?"
             " ORDER BY version LIMIT ?",
             (version, limit),
@@ -470,7 +485,7 @@ class HubStore:
     # -- readers and admins ------------------------------------------------------------------
 
     def events_since(self, ingest_seq: int, limit: int) -> list[dict[str, Any]]:
-        rows = self._all(
+        rows = self.fetch_all(
             "SELECT ingest_seq, record, chain_ok FROM events WHERE ingest_seq > ?"
             " ORDER BY ingest_seq LIMIT ?",
             (ingest_seq, limit),
@@ -481,25 +496,26 @@ class HubStore:
         ]
 
     def max_ingest_seq(self) -> int:
-        return int(self._one("SELECT coalesce(max(ingest_seq), 0) FROM events")[0])
+        return int(self.fetch_one("SELECT coalesce(max(ingest_seq), 0) FROM events")[0])
 
     def event_ids(self, kiosk_id: str | None = None) -> set[str]:
         if kiosk_id is None:
-            return {row[0] for row in self._all("SELECT id FROM events")}
+            return {row[0] for row in self.fetch_all("SELECT id FROM events")}
         return {
-            row[0] for row in self._all("SELECT id FROM events WHERE kiosk_id = ?", (kiosk_id,))
+            row[0]
+            for row in self.fetch_all("SELECT id FROM events WHERE kiosk_id = ?", (kiosk_id,))
         }
 
     def chain_breaks(self) -> list[dict[str, Any]]:
-        rows = self._all("SELECT kiosk_id, epoch, seq, problem FROM chain_breaks ORDER BY bid")
+        rows = self.fetch_all("SELECT kiosk_id, epoch, seq, problem FROM chain_breaks ORDER BY bid")
         return [{"kiosk_id": r[0], "epoch": r[1], "seq": int(r[2]), "problem": r[3]} for r in rows]
 
     def quarantined(self) -> list[dict[str, Any]]:
-        rows = self._all("SELECT kiosk_id, record_id, reason FROM quarantine ORDER BY qid")
+        rows = self.fetch_all("SELECT kiosk_id, record_id, reason FROM quarantine ORDER BY qid")
         return [{"kiosk_id": r[0], "record_id": r[1], "reason": r[2]} for r in rows]
 
     def kiosks(self) -> list[dict[str, Any]]:
-        rows = self._all(
+        rows = self.fetch_all(
             "SELECT kiosk_id, enrolled_at, revoked_at, last_seen, queue_reported"
             " FROM kiosks ORDER BY kiosk_id"
         )

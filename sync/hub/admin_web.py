@@ -1,0 +1,213 @@
+"""The admins' pages: sign-in, the ledger with filters and exports, kiosks, the audit log.
+
+Sessions are signed cookies (HTTP-only, SameSite=Strict); every form carries the session's CSRF
+token; each route names the roles that may use it, and a test walks every route with each role.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.exceptions import BadRequest, Forbidden
+
+from sync.hub import ledger_view
+from sync.hub.admins import audit, audit_log, sign_in
+from sync.hub.store import HubStore
+
+admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+SESSION_IDLE_S = 30 * 60
+EVERYONE = ("admin", "viewer", "health")
+
+
+def _store() -> HubStore:
+    return current_app.extensions["hub_store"]
+
+
+def current_user() -> dict[str, str] | None:
+    user = session.get("admin")
+    if not user or time.time() - user["seen"] > SESSION_IDLE_S:
+        session.pop("admin", None)
+        return None
+    return user
+
+
+def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("admin.login", next=request.path))
+            if user["role"] not in allowed:
+                raise Forbidden("your role may not use this page")
+            if request.method == "POST":
+                token = request.form.get("csrf", "")
+                if not secrets.compare_digest(token, user["csrf"]):
+                    raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
+            user["seen"] = time.time()
+            session.modified = True
+            return view(user, *args, **kwargs)
+
+        checked.allowed_roles = allowed  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
+
+
+@admin.get("/login")
+def login() -> str:
+    return render_template("login.html", message=None)
+
+
+@admin.post("/login")
+def login_post() -> Any:
+    username = (request.form.get("username") or "").strip()[:64]
+    password = (request.form.get("password") or "")[:256]
+    result = sign_in(_store(), username, password)
+    if not result.ok:
+        message = (
+            f"账户已锁定 Locked: try again in {result.retry_after_s // 60 + 1} min"
+            if result.reason == "locked"
+            else "用户名或密码错误 Wrong username or password"
+        )
+        return render_template("login.html", message=message), 401
+    session.clear()
+    session["admin"] = {
+        "username": result.username,
+        "role": result.role,
+        "csrf": secrets.token_urlsafe(24),
+        "seen": time.time(),
+    }
+    target = request.args.get("next") or ""
+    return redirect(target if target.startswith("/admin/") else url_for("admin.ledger"))
+
+
+@admin.post("/logout")
+@roles(*EVERYONE)
+def logout(user: dict[str, str]) -> Any:
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@admin.get("/")
+@roles(*EVERYONE)
+def home(user: dict[str, str]) -> Any:
+    return redirect(url_for("admin.ledger"))
+
+
+def _filters() -> ledger_view.Filters:
+    try:
+        return ledger_view.Filters.from_args(request.args)
+    except ledger_view.FilterError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+@admin.get("/ledger")
+@roles(*EVERYONE)
+def ledger(user: dict[str, str]) -> str:
+    filters = _filters()
+    before = request.args.get("before")
+    if before is not None and not before.isdigit():
+        raise BadRequest("before must be a number")
+    rows = ledger_view.page(
+        _store(),
+        filters,
+        fever_only=user["role"] == "health",
+        before=int(before) if before else None,
+    )
+    return render_template(
+        "ledger.html",
+        user=user,
+        rows=rows,
+        filters=filters,
+        columns=ledger_view.COLUMNS,
+        kinds=ledger_view.KINDS,
+        page_size=ledger_view.PAGE,
+    )
+
+
+@admin.get("/ledger.<fmt>")
+@roles(*EVERYONE)
+def export(user: dict[str, str], fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    filters = _filters()
+    store = _store()
+    with store.transaction():
+        audit(store, user["username"], f"export.{fmt}", filters.as_dict())
+    rows = ledger_view.iter_rows(store, filters, fever_only=user["role"] == "health")
+    name = f"menwei-ledger-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(
+            stream_with_context(ledger_view.csv_stream(rows)),
+            mimetype="text/csv; charset=utf-8",
+            headers=headers,
+        )
+    return Response(
+        stream_with_context(ledger_view.xlsx_stream(rows)),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+@admin.get("/kiosks")
+@roles("admin")
+def kiosks(user: dict[str, str]) -> str:
+    store = _store()
+    return render_template(
+        "kiosks.html", user=user, kiosks=store.kiosks(), breaks=store.chain_breaks(), code=None
+    )
+
+
+@admin.post("/kiosks/enrol-code")
+@roles("admin")
+def enrol_code(user: dict[str, str]) -> Any:
+    kiosk_id = (request.form.get("kiosk_id") or "").strip()
+    if not kiosk_id or len(kiosk_id) > 32 or not kiosk_id.replace("-", "").isalnum():
+        raise BadRequest("kiosk id: letters, digits and '-', at most 32")
+    store = _store()
+    code = store.create_enrol_code(kiosk_id)
+    with store.transaction():
+        audit(store, user["username"], "kiosk.enrol_code", {"kiosk_id": kiosk_id})
+    return render_template(
+        "kiosks.html",
+        user=user,
+        kiosks=store.kiosks(),
+        breaks=store.chain_breaks(),
+        code=(kiosk_id, code),
+    )
+
+
+@admin.post("/kiosks/revoke")
+@roles("admin")
+def revoke(user: dict[str, str]) -> Any:
+    kiosk_id = (request.form.get("kiosk_id") or "").strip()[:32]
+    store = _store()
+    if not store.revoke(kiosk_id):
+        raise BadRequest("no such enrolled kiosk")
+    with store.transaction():
+        audit(store, user["username"], "kiosk.revoke", {"kiosk_id": kiosk_id})
+    return redirect(url_for("admin.kiosks"))
+
+
+@admin.get("/audit")
+@roles("admin")
+def audit_page(user: dict[str, str]) -> str:
+    return render_template("audit.html", user=user, entries=audit_log(_store()))
