@@ -389,6 +389,20 @@ def doctor(config_path: str | None, simulate: bool, fault: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@config_option
+def purge(config_path: str | None) -> None:
+    """Delete events older than kiosk.retention_days that the hub already holds."""
+    from kiosk.retention import purge as run_purge
+
+    config = _load(config_path)
+    result = run_purge(_open(config_path), config.kiosk.retention_days)
+    click.echo(
+        f"{result.purged} events older than {result.cutoff[:10]} deleted;"
+        f" {result.kept_unsynced} older ones kept until the hub holds them"
+    )
+
+
 @main.command("config-doc")
 def config_doc() -> None:
     """Print the settings reference (docs/config.md)."""

@@ -108,6 +108,15 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _retention_gap(before: int, after: int, purged: list[tuple[int, int]]) -> bool:
+    """Were all the sequence numbers between two present records removed by retention?"""
+    missing = before + 1
+    for first, last in sorted(purged):
+        if first <= missing <= last:
+            missing = last + 1
+    return missing >= after
+
+
 class Ledger:
     """Append, read and verify the events of one kiosk's database file."""
 
@@ -252,21 +261,29 @@ class Ledger:
         return {row[0]: row[1] for row in rows}
 
     def verify_chain(self) -> ChainReport:
-        """Recompute every hash and link. Retention may have removed the oldest (synced) rows, so
-        the chain is checked from the first row still present."""
+        """Recompute every hash and link. Retention removes old synced rows: the chain is checked
+        from the first row still present, and across the sequence ranges retention recorded."""
         checked = 0
-        previous: str | None = None
+        previous: dict[str, Any] | None = None
+        purged = [
+            (r[0], r[1])
+            for r in self.connection().execute("SELECT first_seq, last_seq FROM purged_ranges")
+        ]
         for row in self.iter_events():
             if record_hash(row) != row["hash"]:
                 return ChainReport(False, checked, "a record was altered", row["seq"])
-            if previous is not None and row["prev_hash"] != previous:
+            if (
+                previous is not None
+                and row["prev_hash"] != previous["hash"]
+                and not _retention_gap(previous["seq"], row["seq"], purged)
+            ):
                 return ChainReport(
                     False, checked, "a record is missing or out of order", row["seq"]
                 )
-            previous = row["hash"]
+            previous = row
             checked += 1
         head = self.connection().execute("SELECT last_hash FROM chain_head").fetchone()
-        if previous is not None and head["last_hash"] != previous:
+        if previous is not None and head["last_hash"] != previous["hash"]:
             return ChainReport(False, checked, "the newest records are missing", None)
         return ChainReport(True, checked)
 

@@ -24,6 +24,7 @@ HUB_SETTINGS = frozenset(
         "screening.ambient_coeff",
         "kiosk.identify",
         "kiosk.identify_required",
+        "kiosk.retention_days",
     }
 )
 

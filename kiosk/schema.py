@@ -166,5 +166,19 @@ def m006_urgent_outbox(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_retention(db: Database) -> None:
+    # What retention removed: the counts per day stay, and the sequence ranges that were purged,
+    # so that the hash chain still verifies across them.
+    db.execute(
+        "CREATE TABLE retention_counts (day TEXT NOT NULL, kind TEXT NOT NULL,"
+        " verdict TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (day, kind, verdict))"
+    )
+    db.execute(
+        "CREATE TABLE purged_ranges (first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+        " purged_at TEXT NOT NULL)"
+    )
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

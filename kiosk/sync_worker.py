@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from kiosk.gate import Gate
+from kiosk.retention import purge
 from kiosk.roster import apply_changes, hub_settings
 from sync.client import SyncClient
 
@@ -49,12 +51,29 @@ class SyncWorker:
         gate.sync_state = self.client.state
         gate.sync_wake = self.client.wake
         gate.apply_settings(hub_settings(gate.ledger))
+        self._purged_at = float("-inf")
         self.thread = threading.Thread(
-            target=self.client.run, args=(self.stopping,), name="sync", daemon=True
+            target=self.client.run,
+            args=(self.stopping, self._after_cycle),
+            name="sync",
+            daemon=True,
         )
 
     def _apply_roster(self, changes: list[dict]) -> None:
         self.gate.apply_settings(apply_changes(self.gate.ledger, changes))
+
+    def _after_cycle(self) -> None:
+        """Once an hour, after a successful round, apply the retention period."""
+        if self.client.state.last_error is not None or time.monotonic() - self._purged_at < 3600:
+            return
+        self._purged_at = time.monotonic()
+        result = purge(self.gate.ledger, self.gate.config.kiosk.retention_days)
+        if result.purged:
+            log.warning(
+                "retention: %d events deleted (older than %s, held by the hub)",
+                result.purged,
+                result.cutoff[:10],
+            )
 
     def start(self) -> None:
         self.thread.start()

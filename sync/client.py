@@ -81,10 +81,13 @@ class SyncClient:
 
     # -- the worker --------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Sync until ``stop`` is set. New records call ``wake`` to cut the idle wait short."""
+    def run(self, stop: threading.Event, after_cycle: Callable[[], None] | None = None) -> None:
+        """Sync until ``stop`` is set. New records call ``wake`` to cut the idle wait short;
+        ``after_cycle`` runs after each round (the kiosk's retention)."""
         while not stop.is_set():
             delay = self.cycle()
+            if after_cycle is not None:
+                after_cycle()
             self.wake.wait(delay)
             self.wake.clear()
 

@@ -151,4 +151,5 @@ def test_schema_migrations_are_recorded(ledger):
         "m004_risk_areas",
         "m005_sync",
         "m006_urgent_outbox",
+        "m007_retention",
     ]

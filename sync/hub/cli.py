@@ -104,6 +104,20 @@ def admin_create(db_url: str, username: str, role: str, password: str) -> None:
     click.echo(f"{username} ({role}) can sign in at /admin/")
 
 
+@main.command()
+@db_option
+@click.option("--days", default=28, show_default=True, type=click.IntRange(1, 3650))
+def purge(db_url: str, days: int) -> None:
+    """Delete events older than the retention period (counts per day are kept)."""
+    from sync.hub.retention import purge as run_purge
+
+    result = run_purge(_store(db_url), days)
+    click.echo(
+        f"{result.purged} events and {result.quarantine_purged} quarantined records"
+        f" older than {result.cutoff[:10]} deleted"
+    )
+
+
 @main.command("reader-token")
 @db_option
 @click.argument("name")

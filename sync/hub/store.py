@@ -95,6 +95,14 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 "CREATE INDEX events_wall_time ON events (wall_time)",
             ],
         ),
+        (
+            "003_retention",
+            [
+                "CREATE TABLE daily_counts (kiosk_id TEXT NOT NULL, day TEXT NOT NULL,"
+                " kind TEXT NOT NULL, verdict TEXT NOT NULL, count BIGINT NOT NULL,"
+                " PRIMARY KEY (kiosk_id, day, kind, verdict))",
+            ],
+        ),
     ]
 
 
