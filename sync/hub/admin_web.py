@@ -24,9 +24,10 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from sync.hub import ledger_view
+from sync.hub import dashboard, ledger_view
 from sync.hub.admins import audit, audit_log, sign_in
 from sync.hub.store import HubStore
 
@@ -95,7 +96,7 @@ def login_post() -> Any:
         "seen": time.time(),
     }
     target = request.args.get("next") or ""
-    return redirect(target if target.startswith("/admin/") else url_for("admin.ledger"))
+    return redirect(target if target.startswith("/admin/") else url_for("admin.dashboard_page"))
 
 
 @admin.post("/logout")
@@ -108,7 +109,42 @@ def logout(user: dict[str, str]) -> Any:
 @admin.get("/")
 @roles(*EVERYONE)
 def home(user: dict[str, str]) -> Any:
-    return redirect(url_for("admin.ledger"))
+    return redirect(url_for("admin.dashboard_page"))
+
+
+@admin.get("/dashboard")
+@roles(*EVERYONE)
+def dashboard_page(user: dict[str, str]) -> str:
+    store = _store()
+    series = dashboard.last_days(store)
+    return render_template(
+        "dashboard.html",
+        user=user,
+        today=dashboard.counts_for_day(store, dashboard.today()),
+        chart=Markup(dashboard.chart_svg(series)),
+        fevers=dashboard.fever_events(store),
+        health=dashboard.kiosk_health(store) if user["role"] == "admin" else [],
+        outcomes=dashboard.OUTCOMES,
+    )
+
+
+@admin.post("/fever/<event_id>")
+@roles("admin", "health")
+def fever_follow_up(user: dict[str, str], event_id: str) -> Any:
+    outcome = request.form.get("outcome") or None
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        dashboard.follow_up(
+            _store(),
+            event_id[:64],
+            request.form.get("state") or "",
+            user["username"],
+            outcome=outcome,
+            note=note,
+        )
+    except dashboard.FollowupError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.dashboard_page"))
 
 
 def _filters() -> ledger_view.Filters:

@@ -103,6 +103,14 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 " PRIMARY KEY (kiosk_id, day, kind, verdict))",
             ],
         ),
+        (
+            "004_followups",
+            [
+                "CREATE TABLE followups (event_id TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                " reported_at TEXT, outcome TEXT, note TEXT, updated_by TEXT NOT NULL,"
+                " updated_at TEXT NOT NULL)",
+            ],
+        ),
     ]
 
 

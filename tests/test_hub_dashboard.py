@@ -1,0 +1,111 @@
+"""The dashboard: counts per gate today, 14 days drawn on the server, fever follow-up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from unittest import mock
+
+import pytest
+
+from kiosk import clock
+from kiosk.ledger import Ledger
+from sync.hub import dashboard
+from sync.hub.admins import audit_log, create_admin
+from sync.hub.app import create_hub
+from tests.sync_fixtures import drain, enrolled_client
+from tests.test_hub_admin import PASSWORD, signed_in
+
+
+@pytest.fixture
+def app(hub_store):
+    for role in ("admin", "viewer", "health"):
+        create_admin(hub_store, f"{role}-user", PASSWORD, role)
+    return create_hub(hub_store)
+
+
+@pytest.fixture
+def fevers(hub, tmp_path):
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    for _ in range(5):
+        ledger.append("screening", verdict="admitted", estimate_c=36.6)
+    ids = [ledger.append("screening", verdict="blocked", estimate_c=38.4)["id"] for _ in range(2)]
+    ledger.append("vehicle", verdict="in", detail={"plate": "京A12345"})
+    with mock.patch.object(
+        clock, "now", lambda: clock.ClockFacts("2026-01-01T00:00:00+00:00", False, "b", 1)
+    ):
+        ledger.append("screening", verdict="admitted", estimate_c=36.5)  # long ago
+    drain(enrolled_client(hub.start(), ledger))
+    return ids
+
+
+def test_today_counts_per_gate(hub, fevers):
+    [gate] = dashboard.counts_for_day(hub.store, dashboard.today())
+    assert (gate.kiosk_id, gate.entries, gate.blocks, gate.vehicles) == ("east-gate", 5, 2, 1)
+
+
+def test_local_days_start_at_midnight_china_time():
+    start, end = dashboard.day_bounds(datetime(2026, 11, 28).date())
+    assert (start, end) == ("2026-11-27T16:00:00+00:00", "2026-11-28T16:00:00+00:00")
+
+
+def test_the_chart_is_drawn_on_the_server(hub, fevers):
+    series = dashboard.last_days(hub.store)
+    assert len(series) == 14 and series[-1][1:] == (5, 2)
+    svg = dashboard.chart_svg(series)
+    assert (
+        svg.startswith("<svg")
+        and svg.count("<rect") == 28
+        and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
+    )
+
+
+def test_fever_follow_up_through_the_page(app, hub, fevers):
+    client, csrf = signed_in(app, "health")
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    assert fevers[0] in page and "38.4" in page
+    event = fevers[0]
+    for state in ("acknowledged", "reported"):
+        response = client.post(f"/admin/fever/{event}", data={"csrf": csrf, "state": state})
+        assert response.status_code == 302
+    missing = client.post(f"/admin/fever/{event}", data={"csrf": csrf, "state": "closed"})
+    assert missing.status_code == 400  # an outcome is needed
+    client.post(
+        f"/admin/fever/{event}",
+        data={"csrf": csrf, "state": "closed", "outcome": "negative", "note": "复测正常"},
+    )
+    [row] = [f for f in dashboard.fever_events(hub.store) if f["id"] == event]
+    assert (row["state"], row["outcome"], row["note"], row["updated_by"]) == (
+        "closed",
+        "negative",
+        "复测正常",
+        "health-user",
+    )
+    assert row["reported_at"] is not None
+    actions = [e["action"] for e in audit_log(hub.store)]
+    assert actions[:3] == ["fever.closed", "fever.reported", "fever.acknowledged"]
+
+
+def test_viewers_cannot_follow_up(app, fevers):
+    client, csrf = signed_in(app, "viewer")
+    response = client.post(
+        f"/admin/fever/{fevers[0]}", data={"csrf": csrf, "state": "acknowledged"}
+    )
+    assert response.status_code == 403
+
+
+def test_follow_up_of_something_that_is_not_a_fever_event(app, hub):
+    hub.start()
+    client, csrf = signed_in(app, "admin")
+    response = client.post(
+        "/admin/fever/not-an-event", data={"csrf": csrf, "state": "acknowledged"}
+    )
+    assert response.status_code == 400
+
+
+def test_kiosk_health_for_admins(app, fevers):
+    client, _ = signed_in(app, "admin")
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    assert 'id="health"' in page and "east-gate" in page
+    assert "未同步 NOT synced" in page  # the last record came with an unsynchronised clock
+    viewer, _ = signed_in(app, "viewer")
+    assert 'id="health"' not in viewer.get("/admin/dashboard").get_data(as_text=True)
