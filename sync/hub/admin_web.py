@@ -27,7 +27,8 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from sync.hub import dashboard, ledger_view
+from kiosk.visitors import mask_phone
+from sync.hub import dashboard, ledger_view, residents
 from sync.hub.admins import audit, audit_log, sign_in
 from sync.hub.store import HubStore
 
@@ -247,3 +248,64 @@ def revoke(user: dict[str, str]) -> Any:
 @roles("admin")
 def audit_page(user: dict[str, str]) -> str:
     return render_template("audit.html", user=user, entries=audit_log(_store()))
+
+
+@admin.get("/residents")
+@roles("admin")
+def residents_page(user: dict[str, str]) -> str:
+    return _residents_view(user, report=None)
+
+
+def _residents_view(user: dict[str, str], report: Any, status: int = 200) -> Any:
+    people = residents.residents(_store())
+    for person in people:
+        person["phone"] = mask_phone(person["phone"]) if person["phone"] else ""
+    return render_template("residents.html", user=user, residents=people, report=report), status
+
+
+@admin.post("/residents/import")
+@roles("admin")
+def residents_import(user: dict[str, str]) -> Any:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequest("choose a CSV or XLSX file")
+    try:
+        report = residents.import_residents(
+            _store(), upload.filename, upload.read(), user["username"]
+        )
+    except residents.ImportError_ as exc:
+        raise BadRequest(str(exc)) from None
+    return _residents_view(user, report)
+
+
+@admin.post("/passes/issue")
+@roles("admin")
+def passes_issue(user: dict[str, str]) -> Any:
+    days = request.form.get("days", "180")
+    if not days.isdigit() or not 1 <= int(days) <= 730:
+        raise BadRequest("days: 1 to 730")
+    residents.issue_passes(_store(), user["username"], days=int(days))
+    return redirect(url_for("admin.residents_page"))
+
+
+@admin.post("/passes/<code>/revoke")
+@roles("admin")
+def passes_revoke(user: dict[str, str], code: str) -> Any:
+    if not residents.revoke_pass(_store(), code[:32], user["username"]):
+        raise BadRequest("no such valid pass")
+    return redirect(url_for("admin.residents_page"))
+
+
+@admin.get("/passes/sheet")
+@roles("admin")
+def passes_sheet(user: dict[str, str]) -> str:
+    """A print layout: one card per valid pass, with its QR code, for the property office."""
+    store = _store()
+    cards = [
+        {**person, "qr": Markup(residents.qr_svg(person["code"]))}
+        for person in residents.residents(store)
+        if person["code"]
+    ]
+    with store.transaction():
+        audit(store, user["username"], "passes.print", {"cards": len(cards)})
+    return render_template("pass_sheet.html", user=user, cards=cards)

@@ -111,6 +111,18 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 " updated_at TEXT NOT NULL)",
             ],
         ),
+        (
+            "005_residents",
+            [
+                "CREATE TABLE residents (resident_id TEXT PRIMARY KEY, building TEXT NOT NULL,"
+                " unit TEXT NOT NULL, room TEXT NOT NULL, name TEXT NOT NULL, phone TEXT,"
+                " role TEXT NOT NULL, created_at TEXT NOT NULL,"
+                " UNIQUE (building, unit, room, name))",
+                "CREATE TABLE passes (code TEXT PRIMARY KEY, resident_id TEXT NOT NULL"
+                " REFERENCES residents (resident_id), expires_on TEXT NOT NULL,"
+                " revoked INTEGER NOT NULL DEFAULT 0, issued_at TEXT NOT NULL)",
+            ],
+        ),
     ]
 
 

@@ -1,0 +1,221 @@
+"""Residents and their QR passes on the hub: import from CSV or XLSX with a per-row report,
+issue passes (sent to the kiosks through the roster), print them, revoke them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sync.hub.admins import audit
+from sync.hub.store import HubStore, now_iso
+
+ROLES = ("owner", "tenant", "family", "staff")
+COLUMNS = ("building", "unit", "room", "name", "phone", "role")
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")
+PLACE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff-]{1,16}$")
+MAX_ROWS = 20_000
+
+
+class ImportError_(ValueError):
+    """The file cannot be read at all (not CSV or XLSX, no header, too many rows)."""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: int
+    duplicates: int
+    rejected: list[tuple[int, str]]  # (row number as a spreadsheet shows it, why)
+
+
+def _rows_from_upload(filename: str, data: bytes) -> list[dict[str, str]]:
+    if filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        except Exception as exc:  # openpyxl raises several kinds for a broken file
+            raise ImportError_(f"not a readable XLSX file: {exc}") from None
+        rows = [
+            ["" if v is None else str(v).strip() for v in row]
+            for row in sheet.iter_rows(values_only=True)
+        ]
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportError_("a CSV file must be UTF-8 (save as 'CSV UTF-8')") from None
+        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    if not rows:
+        raise ImportError_("the file is empty")
+    header = [cell.lower() for cell in rows[0]]
+    missing = [c for c in COLUMNS if c not in header and c != "phone"]
+    if missing:
+        raise ImportError_(
+            "missing columns: " + ", ".join(missing) + " (expected: " + ", ".join(COLUMNS) + ")"
+        )
+    if len(rows) > MAX_ROWS + 1:
+        raise ImportError_(f"at most {MAX_ROWS} residents in one file")
+    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+def _check(row: dict[str, str]) -> str | None:
+    for column in ("building", "unit", "room"):
+        if not PLACE.fullmatch(row.get(column, "")):
+            return f"{column}: 1-16 letters, digits or Chinese characters"
+    name = row.get("name", "")
+    if not name or len(name) > 32 or re.search(r"[<>&\"'\x00-\x1f]", name):
+        return "name: 1-32 characters, without < > & or quotes"
+    phone = row.get("phone", "")
+    if phone and not PHONE.fullmatch(phone):
+        return "phone: a mainland mobile number (11 digits) or empty"
+    if row.get("role", "").lower() not in ROLES:
+        return "role: " + ", ".join(ROLES)
+    return None
+
+
+def import_residents(store: HubStore, filename: str, data: bytes, username: str) -> ImportReport:
+    rows = _rows_from_upload(filename, data)
+    rejected: list[tuple[int, str]] = []
+    imported = duplicates = 0
+    with store.transaction():
+        for number, row in enumerate(rows, start=2):
+            if not any(row.values()):
+                continue
+            problem = _check(row)
+            if problem:
+                rejected.append((number, problem))
+                continue
+            inserted = store.fetch_one(
+                "INSERT INTO residents (resident_id, building, unit, room, name, phone, role,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (building, unit, room, name) DO NOTHING RETURNING resident_id",
+                (
+                    str(uuid.uuid4()),
+                    row["building"],
+                    row["unit"],
+                    row["room"],
+                    row["name"],
+                    row.get("phone") or None,
+                    row["role"].lower(),
+                    now_iso(),
+                ),
+            )
+            if inserted is None:
+                duplicates += 1
+            else:
+                imported += 1
+        audit(
+            store,
+            username,
+            "residents.import",
+            {
+                "file": filename[:64],
+                "imported": imported,
+                "duplicates": duplicates,
+                "rejected": len(rejected),
+            },
+        )
+    return ImportReport(imported, duplicates, rejected)
+
+
+def residents(store: HubStore) -> list[dict[str, Any]]:
+    rows = store.fetch_all(
+        "SELECT r.resident_id, r.building, r.unit, r.room, r.name, r.phone, r.role,"
+        " (SELECT p.code FROM passes p WHERE p.resident_id = r.resident_id AND p.revoked = 0"
+        "  ORDER BY p.issued_at DESC LIMIT 1),"
+        " (SELECT p.expires_on FROM passes p WHERE p.resident_id = r.resident_id"
+        "  AND p.revoked = 0 ORDER BY p.issued_at DESC LIMIT 1)"
+        " FROM residents r ORDER BY r.building, r.unit, r.room, r.name"
+    )
+    keys = (
+        "resident_id",
+        "building",
+        "unit",
+        "room",
+        "name",
+        "phone",
+        "role",
+        "code",
+        "expires_on",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _new_code(store: HubStore) -> str:
+    # Ten digits: typed on the kiosk's keypad as easily as scanned.
+    while True:
+        code = f"{secrets.randbelow(9 * 10**9) + 10**9}"
+        if store.fetch_one("SELECT 1 FROM passes WHERE code = ?", (code,)) is None:
+            return code
+
+
+def _roster_pass(
+    store: HubStore, resident: dict[str, Any], code: str, expires_on: str, revoked: bool
+) -> None:
+    # Kiosks get the least they need: where the resident lives, not their name or phone.
+    store.roster_put(
+        "pass",
+        code,
+        {
+            "code": code,
+            "resident_id": resident["resident_id"],
+            "building": resident["building"],
+            "unit": resident["unit"],
+            "room": resident["room"],
+            "expires_on": expires_on,
+            "revoked": int(revoked),
+            "quarantine_until": None,
+        },
+    )
+
+
+def issue_passes(store: HubStore, username: str, *, days: int = 180) -> int:
+    """A pass for every resident who has no valid one."""
+    if not 1 <= days <= 730:
+        raise ValueError("passes last 1 to 730 days")
+    expires_on = (date.today() + timedelta(days=days)).isoformat()
+    issued = 0
+    for resident in residents(store):
+        if resident["code"]:
+            continue
+        code = _new_code(store)
+        with store.transaction():
+            store.execute(
+                "INSERT INTO passes (code, resident_id, expires_on, issued_at) VALUES (?, ?, ?, ?)",
+                (code, resident["resident_id"], expires_on, now_iso()),
+            )
+        _roster_pass(store, resident, code, expires_on, revoked=False)
+        issued += 1
+    with store.transaction():
+        audit(store, username, "passes.issue", {"issued": issued, "expires_on": expires_on})
+    return issued
+
+
+def revoke_pass(store: HubStore, code: str, username: str) -> bool:
+    row = store.fetch_one(
+        "SELECT r.resident_id, r.building, r.unit, r.room, p.expires_on FROM passes p"
+        " JOIN residents r ON r.resident_id = p.resident_id WHERE p.code = ? AND p.revoked = 0",
+        (code,),
+    )
+    if row is None:
+        return False
+    with store.transaction():
+        store.execute("UPDATE passes SET revoked = 1 WHERE code = ?", (code,))
+        audit(store, username, "passes.revoke", {"code": code})
+    resident = dict(zip(("resident_id", "building", "unit", "room"), row[:4], strict=True))
+    _roster_pass(store, resident, code, row[4], revoked=True)
+    return True
+
+
+def qr_svg(code: str) -> str:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(code, error="m").save(buffer, kind="svg", scale=4, xmldecl=False, svgns=True)
+    return buffer.getvalue().decode()
