@@ -238,14 +238,18 @@ class Gate:
         }
         if measurement.error:
             detail["error"] = measurement.error
+        temperatures = self.config.kiosk.store_temperatures
+        if not temperatures:
+            # Pass/fail only: the verdict and the threshold are kept, no temperature at all.
+            detail = {k: v for k, v in detail.items() if k not in ("samples", "raw", "spread_c")}
         return self._record(
             "screening",
             verdict=decision.verdict.value,
             reason=decision.reason.value if decision.reason else None,
-            estimate_c=decision.estimate_c,
+            estimate_c=decision.estimate_c if temperatures else None,
             threshold_c=decision.threshold_c,
-            object_c=decision.object_c,
-            ambient_c=decision.ambient_c,
+            object_c=decision.object_c if temperatures else None,
+            ambient_c=decision.ambient_c if temperatures else None,
             pass_code=pass_code,
             links_to=context.event_id if context is not None else None,
             detail=detail,

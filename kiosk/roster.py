@@ -25,6 +25,7 @@ HUB_SETTINGS = frozenset(
         "kiosk.identify",
         "kiosk.identify_required",
         "kiosk.retention_days",
+        "kiosk.store_temperatures",
     }
 )
 

@@ -65,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         365,
     ),
+    Setting(
+        "kiosk.store_temperatures",
+        True,
+        "Keep temperatures in the ledger; false keeps only pass/fail (no recalibration then).",
+        bool,
+    ),
     Setting("kiosk.result_hold_s", 4.0, "Seconds a verdict stays on screen.", float, 1, 60),
     Setting("sensor.simulate", False, "Use the simulated MLX90614 instead of the I2C bus.", bool),
     Setting("sensor.bus", 1, "I2C bus number (/dev/i2c-N).", int, 0, 31),

@@ -180,3 +180,14 @@ def _pass(code: str) -> dict:
         "revoked": 0,
         "quarantine_until": None,
     }
+
+
+def test_pass_fail_only_stores_no_temperature(kiosk):
+    k = kiosk(kiosk__store_temperatures=False)
+    k.hardware.simulator.scene.person(38.2)
+    state = wait_for_screen(k.gate, "blocked")
+    assert state["estimate_c"] == 38.2  # the person still sees the value judged
+    [event] = screenings(k)
+    assert (event["verdict"], event["threshold_c"]) == ("blocked", 37.3)
+    assert (event["estimate_c"], event["object_c"], event["ambient_c"]) == (None, None, None)
+    assert "samples" not in event["detail"] and "raw" not in event["detail"]

@@ -70,3 +70,88 @@ def test_passes_go_to_the_roster_and_revocation_follows(hub_store):
 def test_the_qr_code_is_an_svg():
     svg = residents.qr_svg("1234567890")
     assert svg.startswith("<svg") and "path" in svg
+
+
+def _one_resident_with_a_pass(store) -> dict:
+    data = "building,unit,room,name,phone,role\n2,1,201,周九,13700002222,owner\n".encode()
+    residents.import_residents(store, "a.csv", data, "manager")
+    residents.issue_passes(store, "manager", days=30)
+    return residents.residents(store)[0]
+
+
+def test_quarantine_reaches_the_kiosk_roster_and_the_guard_only(hub_store, tmp_path):
+    from datetime import date, timedelta
+
+    from kiosk.ledger import Ledger
+    from kiosk.passes import lookup
+    from kiosk.roster import apply_changes
+
+    person = _one_resident_with_a_pass(hub_store)
+    today = date.today()
+    residents.register_quarantine(
+        hub_store,
+        person["resident_id"],
+        today.isoformat(),
+        (today + timedelta(days=14)).isoformat(),
+        "返乡",
+        "health-user",
+    )
+    [entry] = residents.quarantine_register(hub_store)
+    assert entry["created_by"] == "health-user"
+    ledger = Ledger(tmp_path / "k.sqlite3", "gate-1")
+    apply_changes(ledger, hub_store.roster_since(0, 100))
+    check = lookup(ledger.connection(), person["code"])
+    assert check.ok and check.quarantined  # a valid pass; the guard screen shows the notice
+    with pytest.raises(ValueError, match="end must follow"):
+        residents.register_quarantine(
+            hub_store, person["resident_id"], "2026-12-10", "2026-12-01", None, "health-user"
+        )
+
+
+def test_phone_reveal_is_audited(hub_store):
+    person = _one_resident_with_a_pass(hub_store)
+    assert residents.reveal_phone(hub_store, person["resident_id"], "health-user") == "13700002222"
+    entry = audit_log(hub_store)[0]
+    assert (entry["action"], entry["username"]) == ("phone.reveal", "health-user")
+    assert residents.reveal_phone(hub_store, "nobody", "health-user") is None
+
+
+def test_phone_reveal_through_the_page_needs_the_role(hub_store):
+    from sync.hub.admins import create_admin
+    from sync.hub.app import create_hub
+    from tests.test_hub_admin import PASSWORD, signed_in
+
+    person = _one_resident_with_a_pass(hub_store)
+    for role in ("health", "viewer"):
+        create_admin(hub_store, f"{role}-user", PASSWORD, role)
+    app = create_hub(hub_store)
+    health, csrf = signed_in(app, "health")
+    response = health.post(f"/admin/residents/{person['resident_id']}/phone", data={"csrf": csrf})
+    assert response.get_json() == {"phone": "13700002222"}
+    viewer, csrf = signed_in(app, "viewer")
+    assert (
+        viewer.post(
+            f"/admin/residents/{person['resident_id']}/phone", data={"csrf": csrf}
+        ).status_code
+        == 403
+    )
+
+
+def test_id_numbers_are_kept_masked_and_found_by_keyed_hash(hub_store):
+    from sync.hub.id_numbers import valid_id_number
+
+    number = "11010519491231002X"  # the standard's example, with its check character
+    assert valid_id_number(number) == number
+    assert valid_id_number("110105194912310021") is None  # wrong check digit
+    data = (
+        "building,unit,room,name,phone,role,id_number\n"
+        f"5,1,101,吴十,,owner,{number}\n5,1,102,郑一,,owner,123\n"
+    ).encode()
+    report = residents.import_residents(hub_store, "a.csv", data, "manager")
+    assert report.imported == 1 and report.rejected[0][0] == 3
+    [person] = residents.residents(hub_store)
+    assert person["id_masked"] == "110105********002X"
+    stored = hub_store.fetch_all("SELECT * FROM residents")
+    assert number not in str(stored)  # never in full
+    assert residents.find_by_id_number(hub_store, number.lower())["name"] == "吴十"
+    assert residents.find_by_id_number(hub_store, "110101199003078515") is None

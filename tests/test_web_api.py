@@ -167,3 +167,9 @@ def test_a_pass_shown_while_the_disk_is_full_is_a_clear_error(client, kiosk, mon
     response = client.post("/api/pass", json={"code": "D4001"})
     assert response.status_code == 503
     assert "disk is full" in response.get_json()["message"]
+
+
+def test_privacy_notice_says_what_is_kept_and_for_how_long(client, kiosk):
+    page = client.get("/privacy").get_data(as_text=True)
+    assert "28" in page and "不收集" in page
+    assert "http://" not in page and "https://" not in page

@@ -48,6 +48,14 @@ def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
             demo=gate.hardware.simulator is not None,
         )
 
+    @app.get("/privacy")
+    def privacy() -> str:
+        return render_template(
+            "privacy.html",
+            retention_days=gate.config.kiosk.retention_days,
+            store_temperatures=gate.config.kiosk.store_temperatures,
+        )
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         # One handler: JSON on API paths, a plain page elsewhere (as Datasette does).

@@ -309,3 +309,42 @@ def passes_sheet(user: dict[str, str]) -> str:
     with store.transaction():
         audit(store, user["username"], "passes.print", {"cards": len(cards)})
     return render_template("pass_sheet.html", user=user, cards=cards)
+
+
+@admin.get("/quarantine")
+@roles("admin", "health")
+def quarantine_page(user: dict[str, str]) -> str:
+    store = _store()
+    return render_template(
+        "quarantine.html",
+        user=user,
+        register=residents.quarantine_register(store),
+        residents=residents.residents(store),
+    )
+
+
+@admin.post("/quarantine")
+@roles("admin", "health")
+def quarantine_add(user: dict[str, str]) -> Any:
+    form = request.form
+    try:
+        residents.register_quarantine(
+            _store(),
+            (form.get("resident_id") or "")[:64],
+            form.get("starts_on") or "",
+            form.get("ends_on") or "",
+            (form.get("note") or "").strip() or None,
+            user["username"],
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.quarantine_page"))
+
+
+@admin.post("/residents/<resident_id>/phone")
+@roles("admin", "health")
+def phone_reveal(user: dict[str, str], resident_id: str) -> Any:
+    phone = residents.reveal_phone(_store(), resident_id[:64], user["username"])
+    if phone is None:
+        raise BadRequest("no such resident")
+    return {"phone": phone or ""}

@@ -13,10 +13,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from sync.hub.admins import audit
+from sync.hub.id_numbers import id_key, keyed_hash, mask, valid_id_number
 from sync.hub.store import HubStore, now_iso
 
 ROLES = ("owner", "tenant", "family", "staff")
-COLUMNS = ("building", "unit", "room", "name", "phone", "role")
+COLUMNS = ("building", "unit", "room", "name", "phone", "role", "id_number")
 PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 PLACE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff-]{1,16}$")
 MAX_ROWS = 20_000
@@ -54,7 +55,7 @@ def _rows_from_upload(filename: str, data: bytes) -> list[dict[str, str]]:
     if not rows:
         raise ImportError_("the file is empty")
     header = [cell.lower() for cell in rows[0]]
-    missing = [c for c in COLUMNS if c not in header and c != "phone"]
+    missing = [c for c in COLUMNS if c not in header and c not in ("phone", "id_number")]
     if missing:
         raise ImportError_(
             "missing columns: " + ", ".join(missing) + " (expected: " + ", ".join(COLUMNS) + ")"
@@ -76,11 +77,14 @@ def _check(row: dict[str, str]) -> str | None:
         return "phone: a mainland mobile number (11 digits) or empty"
     if row.get("role", "").lower() not in ROLES:
         return "role: " + ", ".join(ROLES)
+    if row.get("id_number") and valid_id_number(row["id_number"]) is None:
+        return "id_number: not a valid 18-character resident ID number"
     return None
 
 
 def import_residents(store: HubStore, filename: str, data: bytes, username: str) -> ImportReport:
     rows = _rows_from_upload(filename, data)
+    key = id_key(store)
     rejected: list[tuple[int, str]] = []
     imported = duplicates = 0
     with store.transaction():
@@ -91,9 +95,10 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
             if problem:
                 rejected.append((number, problem))
                 continue
+            number = valid_id_number(row.get("id_number") or "")
             inserted = store.fetch_one(
                 "INSERT INTO residents (resident_id, building, unit, room, name, phone, role,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, id_masked, id_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (building, unit, room, name) DO NOTHING RETURNING resident_id",
                 (
                     str(uuid.uuid4()),
@@ -104,6 +109,8 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
                     row.get("phone") or None,
                     row["role"].lower(),
                     now_iso(),
+                    mask(number) if number else None,
+                    keyed_hash(key, number) if number else None,
                 ),
             )
             if inserted is None:
@@ -124,9 +131,23 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
     return ImportReport(imported, duplicates, rejected)
 
 
+def find_by_id_number(store: HubStore, raw: str) -> dict[str, Any] | None:
+    """The resident with this ID number, found through the keyed hash."""
+    number = valid_id_number(raw)
+    if number is None:
+        return None
+    row = store.fetch_one(
+        "SELECT resident_id FROM residents WHERE id_hash = ?",
+        (keyed_hash(id_key(store), number),),
+    )
+    if row is None:
+        return None
+    return next(r for r in residents(store) if r["resident_id"] == row[0])
+
+
 def residents(store: HubStore) -> list[dict[str, Any]]:
     rows = store.fetch_all(
-        "SELECT r.resident_id, r.building, r.unit, r.room, r.name, r.phone, r.role,"
+        "SELECT r.resident_id, r.building, r.unit, r.room, r.name, r.phone, r.role, r.id_masked,"
         " (SELECT p.code FROM passes p WHERE p.resident_id = r.resident_id AND p.revoked = 0"
         "  ORDER BY p.issued_at DESC LIMIT 1),"
         " (SELECT p.expires_on FROM passes p WHERE p.resident_id = r.resident_id"
@@ -141,6 +162,7 @@ def residents(store: HubStore) -> list[dict[str, Any]]:
         "name",
         "phone",
         "role",
+        "id_masked",
         "code",
         "expires_on",
     )
@@ -155,10 +177,19 @@ def _new_code(store: HubStore) -> str:
             return code
 
 
+def quarantine_until(store: HubStore, resident_id: str) -> str | None:
+    row = store.fetch_one(
+        "SELECT max(ends_on) FROM quarantine_register WHERE resident_id = ? AND ends_on >= ?",
+        (resident_id, date.today().isoformat()),
+    )
+    return row[0] if row else None
+
+
 def _roster_pass(
     store: HubStore, resident: dict[str, Any], code: str, expires_on: str, revoked: bool
 ) -> None:
-    # Kiosks get the least they need: where the resident lives, not their name or phone.
+    # Kiosks get the least they need: where the resident lives, not their name or phone, and a
+    # home-quarantine end date that only the guard screen shows.
     store.roster_put(
         "pass",
         code,
@@ -170,9 +201,81 @@ def _roster_pass(
             "room": resident["room"],
             "expires_on": expires_on,
             "revoked": int(revoked),
-            "quarantine_until": None,
+            "quarantine_until": quarantine_until(store, resident["resident_id"]),
         },
     )
+
+
+def register_quarantine(
+    store: HubStore,
+    resident_id: str,
+    starts_on: str,
+    ends_on: str,
+    note: str | None,
+    username: str,
+) -> None:
+    """Add a home-quarantine period; the resident's valid passes carry it to the guard screens."""
+    try:
+        start, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
+    except ValueError:
+        raise ValueError("dates like 2026-12-01") from None
+    if end < start or (end - start).days > 60:
+        raise ValueError("the end must follow the start, within 60 days")
+    if note is not None and (len(note) > 200 or any(c in note for c in "<>")):
+        raise ValueError("note: at most 200 characters, without < or >")
+    if store.fetch_one("SELECT 1 FROM residents WHERE resident_id = ?", (resident_id,)) is None:
+        raise ValueError("no such resident")
+    with store.transaction():
+        store.execute(
+            "INSERT INTO quarantine_register (resident_id, starts_on, ends_on, note, created_by,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (resident_id, start.isoformat(), end.isoformat(), note, username, now_iso()),
+        )
+        audit(
+            store,
+            username,
+            "quarantine.add",
+            {"resident_id": resident_id, "ends_on": end.isoformat()},
+        )
+    passes = store.fetch_all(
+        "SELECT p.code, p.expires_on, r.building, r.unit, r.room FROM passes p"
+        " JOIN residents r ON r.resident_id = p.resident_id"
+        " WHERE p.resident_id = ? AND p.revoked = 0",
+        (resident_id,),
+    )
+    for code, expires_on, building, unit, room in passes:
+        resident = {"resident_id": resident_id, "building": building, "unit": unit, "room": room}
+        _roster_pass(store, resident, code, expires_on, revoked=False)
+
+
+def quarantine_register(store: HubStore) -> list[dict[str, Any]]:
+    rows = store.fetch_all(
+        "SELECT q.resident_id, r.building, r.unit, r.room, r.name, q.starts_on, q.ends_on,"
+        " q.note, q.created_by FROM quarantine_register q"
+        " JOIN residents r ON r.resident_id = q.resident_id ORDER BY q.ends_on DESC"
+    )
+    keys = (
+        "resident_id",
+        "building",
+        "unit",
+        "room",
+        "name",
+        "starts_on",
+        "ends_on",
+        "note",
+        "created_by",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def reveal_phone(store: HubStore, resident_id: str, username: str) -> str | None:
+    """The full phone number, for a role that needs it; every reveal is audited."""
+    row = store.fetch_one("SELECT phone FROM residents WHERE resident_id = ?", (resident_id,))
+    if row is None:
+        return None
+    with store.transaction():
+        audit(store, username, "phone.reveal", {"resident_id": resident_id})
+    return row[0]
 
 
 def issue_passes(store: HubStore, username: str, *, days: int = 180) -> int:

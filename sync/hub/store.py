@@ -123,6 +123,24 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 " revoked INTEGER NOT NULL DEFAULT 0, issued_at TEXT NOT NULL)",
             ],
         ),
+        (
+            "006_quarantine",
+            [
+                f"CREATE TABLE quarantine_register (qid {d.autoincrement},"
+                " resident_id TEXT NOT NULL REFERENCES residents (resident_id),"
+                " starts_on TEXT NOT NULL, ends_on TEXT NOT NULL, note TEXT,"
+                " created_by TEXT NOT NULL, created_at TEXT NOT NULL)",
+            ],
+        ),
+        (
+            "007_id_numbers",
+            [
+                # National ID numbers are never stored in full: masked, plus a keyed hash.
+                "ALTER TABLE residents ADD COLUMN id_masked TEXT",
+                "ALTER TABLE residents ADD COLUMN id_hash TEXT",
+                "CREATE INDEX residents_id_hash ON residents (id_hash)",
+            ],
+        ),
     ]
 
 
