@@ -143,7 +143,7 @@ PREFIX=/opt/menwei
 ETC=/etc/menwei
 UNITS=/etc/systemd/system
 KIOSK_PACKAGES=(python3-venv chromium cage i2c-tools fonts-wqy-microhei)
-HUB_PACKAGES=(python3-venv)
+HUB_PACKAGES=(python3-venv fonts-wqy-microhei)
 
 did() { printf '  - %s\n' "$*"; }
 

@@ -73,6 +73,9 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
     assert "138****5678" in page.inner_text("#residents")  # masked in the list
     page.click("#issue")
     page.wait_for_selector("#residents td:has-text('20')")  # an expiry date appears
+    with page.expect_download() as download:
+        page.click("#sheet-pdf")
+    assert download.value.path().read_bytes().startswith(b"%PDF")
     page.click("#sheet")
     page.wait_for_selector(".card svg")
     codes = [c.strip() for c in page.locator(".card .code").all_inner_texts()]

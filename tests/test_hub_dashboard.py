@@ -109,3 +109,40 @@ def test_kiosk_health_for_admins(app, fevers):
     assert "未同步 NOT synced" in page  # the last record came with an unsynchronised clock
     viewer, _ = signed_in(app, "viewer")
     assert 'id="health"' not in viewer.get("/admin/dashboard").get_data(as_text=True)
+
+
+def test_daily_report_per_gate(app, fevers):
+    client, _ = signed_in(app, "viewer")
+    page = client.get(f"/admin/summary?day={dashboard.today()}").get_data(as_text=True)
+    assert "east-gate" in page and "38.4" in page
+    assert client.get("/admin/summary?day=yesterday").status_code == 400
+
+
+def test_chart_for_one_gate(hub, fevers):
+    assert dashboard.last_days(hub.store, kiosk="east-gate")[-1][1:] == (5, 2)
+    assert dashboard.last_days(hub.store, kiosk="west-gate")[-1][1:] == (0, 0)
+
+
+def test_quarantine_register_is_for_health_officers_only(app):
+    admin_client, _ = signed_in(app, "admin")
+    assert admin_client.get("/admin/quarantine").status_code == 403
+    health, _ = signed_in(app, "health")
+    assert health.get("/admin/quarantine").status_code == 200
+
+
+def test_api_tokens_do_not_cross_roles(hub, tmp_path):
+    import requests
+
+    hub.start()
+    kiosk_token = hub.store.enrol(hub.store.create_enrol_code("gate-1"))[1]
+    reader_token = hub.store.create_reader("street-office")
+
+    def get(path, token):
+        return requests.get(
+            f"{hub.url}/api/v1/{path}", timeout=5, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+
+    assert get("ledger", kiosk_token) == 401  # a kiosk cannot read every kiosk's ledger
+    assert get("checkpoint", reader_token) == 401  # a reader is not a kiosk
+    assert get("roster", reader_token) == 401
+    assert get("ledger", reader_token) == 200 and get("checkpoint", kiosk_token) == 200

@@ -384,3 +384,18 @@ def test_sigkill_mid_batch_and_between_answer_and_marking(hub, tmp_path):
     drain(client)
     assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
     assert hub.store.chain_breaks() == []
+
+
+def test_a_since_beyond_64_bits_is_a_400_not_a_500(hub):
+    # Found by schemathesis: ?since=9223372036854775808 overflowed SQLite's INTEGER.
+    import requests
+
+    hub.start()
+    token = hub.store.create_reader("fuzz")
+    response = requests.get(
+        f"{hub.url}/api/v1/ledger",
+        params={"since": 2**63, "limit": 1},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert response.status_code == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -27,8 +28,9 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Forbidden
 
+from kiosk.roster import HUB_SETTINGS
 from kiosk.visitors import mask_phone
-from sync.hub import dashboard, ledger_view, residents
+from sync.hub import dashboard, ledger_view, pass_pdf, residents, roster_admin
 from sync.hub.admins import audit, audit_log, sign_in
 from sync.hub.store import HubStore
 
@@ -113,16 +115,42 @@ def home(user: dict[str, str]) -> Any:
     return redirect(url_for("admin.dashboard_page"))
 
 
+@admin.get("/summary")
+@roles(*EVERYONE)
+def daily_summary(user: dict[str, str]) -> str:
+    """The daily report per gate that the property office hands on (printable)."""
+    raw = request.args.get("day") or dashboard.today().isoformat()
+    try:
+        day = date.fromisoformat(raw[:10])
+    except ValueError:
+        raise BadRequest("day must be a date like 2026-11-28") from None
+    store = _store()
+    fevers = [
+        f
+        for f in dashboard.fever_events(store, days=400)
+        if dashboard.day_bounds(day)[0] <= f["wall_time"] < dashboard.day_bounds(day)[1]
+    ]
+    return render_template(
+        "summary.html",
+        user=user,
+        day=day,
+        gates=dashboard.counts_for_day(store, day),
+        fevers=fevers,
+    )
+
+
 @admin.get("/dashboard")
 @roles(*EVERYONE)
 def dashboard_page(user: dict[str, str]) -> str:
     store = _store()
-    series = dashboard.last_days(store)
+    kiosk = (request.args.get("kiosk") or "").strip()[:32] or None
+    series = dashboard.last_days(store, kiosk=kiosk)
     return render_template(
         "dashboard.html",
         user=user,
         today=dashboard.counts_for_day(store, dashboard.today()),
         chart=Markup(dashboard.chart_svg(series)),
+        chart_kiosk=kiosk,
         fevers=dashboard.fever_events(store),
         health=dashboard.kiosk_health(store) if user["role"] == "admin" else [],
         outcomes=dashboard.OUTCOMES,
@@ -251,15 +279,20 @@ def audit_page(user: dict[str, str]) -> str:
 
 
 @admin.get("/residents")
-@roles("admin")
+@roles("admin", "health")
 def residents_page(user: dict[str, str]) -> str:
     return _residents_view(user, report=None)
 
 
-def _residents_view(user: dict[str, str], report: Any, status: int = 200) -> Any:
+def _residents_view(
+    user: dict[str, str], report: Any, status: int = 200, revealed: tuple[str, str] | None = None
+) -> Any:
     people = residents.residents(_store())
     for person in people:
-        person["phone"] = mask_phone(person["phone"]) if person["phone"] else ""
+        if revealed and person["resident_id"] == revealed[0]:
+            person["phone"] = revealed[1]  # shown once, for this request; audited
+        else:
+            person["phone"] = mask_phone(person["phone"]) if person["phone"] else ""
     return render_template("residents.html", user=user, residents=people, report=report), status
 
 
@@ -312,7 +345,7 @@ def passes_sheet(user: dict[str, str]) -> str:
 
 
 @admin.get("/quarantine")
-@roles("admin", "health")
+@roles("health")
 def quarantine_page(user: dict[str, str]) -> str:
     store = _store()
     return render_template(
@@ -324,7 +357,7 @@ def quarantine_page(user: dict[str, str]) -> str:
 
 
 @admin.post("/quarantine")
-@roles("admin", "health")
+@roles("health")
 def quarantine_add(user: dict[str, str]) -> Any:
     form = request.form
     try:
@@ -347,4 +380,84 @@ def phone_reveal(user: dict[str, str], resident_id: str) -> Any:
     phone = residents.reveal_phone(_store(), resident_id[:64], user["username"])
     if phone is None:
         raise BadRequest("no such resident")
-    return {"phone": phone or ""}
+    return _residents_view(user, report=None, revealed=(resident_id, phone or "—"))
+
+
+@admin.get("/settings")
+@roles("admin")
+def settings_page(user: dict[str, str]) -> str:
+    store = _store()
+    return render_template(
+        "settings.html",
+        user=user,
+        guards=roster_admin.current(store, "guard"),
+        areas=roster_admin.current(store, "risk_area"),
+        settings=roster_admin.current(store, "setting"),
+        keys=sorted(HUB_SETTINGS),
+    )
+
+
+@admin.post("/settings")
+@roles("admin")
+def settings_change(user: dict[str, str]) -> Any:
+    form, store = request.form, _store()
+    action = form.get("action")
+    try:
+        if action == "guard":
+            roster_admin.set_guard(
+                store,
+                form.get("guard_id", ""),
+                form.get("name", ""),
+                form.get("pin", ""),
+                user["username"],
+            )
+        elif action == "risk_area":
+            roster_admin.add_risk_area(store, form.get("name", ""), user["username"])
+        elif action == "setting":
+            roster_admin.set_setting(
+                store, form.get("key", ""), form.get("value", ""), user["username"]
+            )
+        elif action == "remove":
+            roster_admin.remove(
+                store, form.get("kind", ""), form.get("key", "")[:64], user["username"]
+            )
+        else:
+            raise BadRequest("unknown action")
+    except roster_admin.RosterError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.settings_page"))
+
+
+@admin.get("/residents/by-id")
+@roles("admin", "health")
+def resident_by_id(user: dict[str, str]) -> Any:
+    """Find a resident by the ID number a person shows; the look-up is audited."""
+    number = (request.args.get("id_number") or "")[:32]
+    store = _store()
+    person = residents.find_by_id_number(store, number)
+    with store.transaction():
+        audit(store, user["username"], "resident.lookup_by_id", {"found": person is not None})
+    if person is None:
+        raise BadRequest("no resident with that ID number (or it is not a valid number)")
+    return {
+        key: person[key]
+        for key in ("building", "unit", "room", "name", "id_masked", "code", "expires_on")
+    }
+
+
+@admin.get("/passes/sheet.pdf")
+@roles("admin")
+def passes_sheet_pdf(user: dict[str, str]) -> Response:
+    store = _store()
+    cards = [person for person in residents.residents(store) if person["code"]]
+    try:
+        pdf = pass_pdf.pass_sheet_pdf(cards)
+    except pass_pdf.PassPdfError as exc:
+        raise BadRequest(str(exc)) from None
+    with store.transaction():
+        audit(store, user["username"], "passes.print_pdf", {"cards": len(cards)})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="passes.pdf"'},
+    )

@@ -25,6 +25,7 @@ api = Blueprint("hub_api", __name__, url_prefix="/api/v1")
 RETRY_AFTER_S = 2
 MAX_HELD_IDS = 1000
 MAX_PAGE = 1000
+MAX_SINCE = 2**62  # sequence numbers are 64-bit in both databases
 
 
 def create_hub(store: HubStore, *, max_concurrent_ingests: int = 4) -> Flask:
@@ -91,8 +92,8 @@ def _page_args() -> tuple[int, int]:
         limit = int(request.args.get("limit", "500"))
     except ValueError:
         raise BadRequest("since and limit must be whole numbers") from None
-    if since < 0 or not 1 <= limit <= MAX_PAGE:
-        raise BadRequest(f"since must be 0 or more and limit 1-{MAX_PAGE}")
+    if not 0 <= since <= MAX_SINCE or not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"since must be 0 to {MAX_SINCE} and limit 1-{MAX_PAGE}")
     return since, limit
 
 

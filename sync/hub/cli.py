@@ -45,20 +45,44 @@ def main() -> None:
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8090, show_default=True, type=click.IntRange(1, 65535))
-def serve(db_url: str, host: str, port: int) -> None:
-    """Serve the hub API (waitress)."""
+@click.option(
+    "--retention-days",
+    default=28,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Events older than this are deleted once a day (counts are kept).",
+)
+def serve(db_url: str, host: str, port: int, retention_days: int) -> None:
+    """Serve the hub API and pages (waitress); apply the retention period once a day."""
+    import threading
+
     from waitress import serve as waitress_serve
 
     from sync.hub.app import create_hub
+    from sync.hub.retention import purge as run_purge
 
-    app = create_hub(_store(db_url))
+    store = _store(db_url)
+    app = create_hub(store)
+    stopping = threading.Event()
+
+    def daily_purge() -> None:
+        while not stopping.wait(60):
+            try:
+                run_purge(store, retention_days)
+            except Exception:  # a failed purge must not stop the hub; it is tried again
+                logging.getLogger(__name__).exception("retention purge failed")
+            stopping.wait(24 * 3600)
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    threading.Thread(target=daily_purge, name="retention", daemon=True).start()
     logging.getLogger(__name__).warning("hub serving on http://%s:%d/", host, port)
-    waitress_serve(app, host=host, port=port, threads=8)
+    try:
+        waitress_serve(app, host=host, port=port, threads=8)
+    finally:
+        stopping.set()
 
 
 @main.command("enrol-code")

@@ -41,8 +41,9 @@ class GateDay:
     vehicles: int
 
 
-def counts_for_day(store: HubStore, day: date) -> list[GateDay]:
+def counts_for_day(store: HubStore, day: date, kiosk: str | None = None) -> list[GateDay]:
     start, end = day_bounds(day)
+    gate = " AND kiosk_id = ?" if kiosk else ""
     rows = store.fetch_all(
         "SELECT kiosk_id,"
         " sum(CASE WHEN kind = 'screening' AND verdict = 'admitted' THEN 1 ELSE 0 END),"
@@ -50,19 +51,23 @@ def counts_for_day(store: HubStore, day: date) -> list[GateDay]:
         " sum(CASE WHEN kind = 'override' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN kind = 'visitor' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN kind = 'vehicle' THEN 1 ELSE 0 END)"
-        " FROM events WHERE wall_time >= ? AND wall_time < ? GROUP BY kiosk_id ORDER BY kiosk_id",
-        (start, end),
+        f" FROM events WHERE wall_time >= ? AND wall_time < ?{gate}"
+        " GROUP BY kiosk_id ORDER BY kiosk_id",
+        (start, end, *([kiosk] if kiosk else [])),
     )
     return [GateDay(r[0], *(int(v or 0) for v in r[1:])) for r in rows]
 
 
-def last_days(store: HubStore, days: int = 14) -> list[tuple[date, int, int]]:
-    """(day, admitted, blocked) for each of the last ``days`` local days, oldest first."""
+def last_days(
+    store: HubStore, days: int = 14, kiosk: str | None = None
+) -> list[tuple[date, int, int]]:
+    """(day, admitted, blocked) for each of the last ``days`` local days, oldest first, for all
+    gates or one."""
     end_day = today()
     result = []
     for offset in range(days - 1, -1, -1):
         day = end_day - timedelta(days=offset)
-        totals = counts_for_day(store, day)
+        totals = counts_for_day(store, day, kiosk)
         result.append((day, sum(g.entries for g in totals), sum(g.blocks for g in totals)))
     return result
 

@@ -52,7 +52,11 @@ def openapi_document() -> dict[str, Any]:
     ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
     secured = [{"kioskToken": []}]
     page = [
-        {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "since",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
+        },
         {
             "name": "limit",
             "in": "query",

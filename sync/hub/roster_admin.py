@@ -1,0 +1,75 @@
+"""What the admins set for every kiosk through the roster: guards, risk areas and settings."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from typing import Any
+
+from kiosk.config import ConfigError, load_config
+from kiosk.guards import GUARD_ID_PATTERN, PIN_PATTERN
+from kiosk.passwords import hash_password
+from kiosk.roster import HUB_SETTINGS
+from sync.hub.admins import audit
+from sync.hub.store import HubStore
+
+
+class RosterError(ValueError):
+    pass
+
+
+def current(store: HubStore, kind: str) -> dict[str, Any]:
+    """The latest value of each key of a kind (removed keys left out)."""
+    rows = store.fetch_all(
+        "SELECT key, data FROM roster r WHERE kind = ? AND version ="
+        " (SELECT max(version) FROM roster WHERE kind = r.kind AND key = r.key) ORDER BY key",
+        (kind,),
+    )
+    return {row[0]: json.loads(row[1]) for row in rows if row[1] is not None}
+
+
+def set_guard(store: HubStore, guard_id: str, name: str, pin: str, username: str) -> None:
+    if not GUARD_ID_PATTERN.fullmatch(guard_id):
+        raise RosterError("guard id: 1-32 lower-case letters, digits, '-' or '_'")
+    name = name.strip()
+    if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
+        raise RosterError("name: 1-32 characters, without < > & or quotes")
+    if not PIN_PATTERN.fullmatch(pin) or len(set(pin)) == 1 or pin in "0123456789":
+        raise RosterError("PIN: 4 to 8 digits, not all the same, not a run")
+    store.roster_put("guard", guard_id, {"name": name, "pin_hash": hash_password(pin)})
+    with store.transaction():
+        audit(store, username, "guard.set", {"guard_id": guard_id, "name": name})
+
+
+def remove(store: HubStore, kind: str, key: str, username: str) -> None:
+    if kind not in ("guard", "risk_area", "setting") or key not in current(store, kind):
+        raise RosterError(f"no {kind} {key!r} to remove")
+    store.roster_put(kind, key, None)
+    with store.transaction():
+        audit(store, username, f"{kind}.remove", {"key": key})
+
+
+def add_risk_area(store: HubStore, name: str, username: str) -> None:
+    name = name.strip()
+    if not name or len(name) > 64 or name == "none" or any(c in name for c in "<>&\"'"):
+        raise RosterError("area: 1-64 characters, without < > & or quotes")
+    store.roster_put("risk_area", name, {"name": name})
+    with store.transaction():
+        audit(store, username, "risk_area.add", {"name": name})
+
+
+def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
+    if key not in HUB_SETTINGS:
+        raise RosterError("the hub may set: " + ", ".join(sorted(HUB_SETTINGS)))
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    try:
+        load_config(None, {key: value})
+    except ConfigError as exc:
+        raise RosterError(str(exc)) from None
+    store.roster_put("setting", key, {"value": value})
+    with store.transaction():
+        audit(store, username, "setting.set", {"key": key, "value": value})
+    return value
