@@ -146,3 +146,8 @@ def test_api_tokens_do_not_cross_roles(hub, tmp_path):
     assert get("checkpoint", reader_token) == 401  # a reader is not a kiosk
     assert get("roster", reader_token) == 401
     assert get("ledger", reader_token) == 200 and get("checkpoint", kiosk_token) == 200
+
+
+def test_the_unsent_queue_shown_is_what_the_kiosk_still_holds(hub, fevers):
+    [kiosk] = hub.store.kiosks()
+    assert kiosk["queue_reported"] == 0  # everything was sent and acknowledged

@@ -69,7 +69,7 @@ def test_passes_go_to_the_roster_and_revocation_follows(hub_store):
 
 def test_the_qr_code_is_an_svg():
     svg = residents.qr_svg("1234567890")
-    assert svg.startswith("<svg") and "path" in svg
+    assert svg.startswith("<svg") and "path" in svg and "viewBox" in svg
 
 
 def _one_resident_with_a_pass(store) -> dict:

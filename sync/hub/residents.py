@@ -320,5 +320,8 @@ def qr_svg(code: str) -> str:
     import segno
 
     buffer = io.BytesIO()
-    segno.make(code, error="m").save(buffer, kind="svg", scale=4, xmldecl=False, svgns=True)
+    # A viewBox and no fixed size, so that the print layout scales it to 38 mm.
+    segno.make(code, error="m").save(
+        buffer, kind="svg", scale=4, xmldecl=False, svgns=True, omitsize=True
+    )
     return buffer.getvalue().decode()

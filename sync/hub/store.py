@@ -312,7 +312,8 @@ class HubStore:
             results = self._ingest_batch(kiosk_id, records, received)
             self.execute(
                 "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
-                (received, queue, kiosk_id),
+                # The kiosk counts the batch it is sending; what it still holds is the rest.
+                (received, None if queue is None else max(0, queue - len(records)), kiosk_id),
             )
         self._refresh_statistics()
         return results
