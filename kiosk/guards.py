@@ -34,9 +34,8 @@ class UnlockResult:
     attempts_left: int = 0
 
 
-def add_guard(
-    conn: sqlite3.Connection, guard_id: str, name: str, pin: str, *, source: str = "cli"
-) -> None:
+def check_guard(guard_id: str, name: str, pin: str) -> str:
+    """The rules for a guard account, wherever it is made; returns the name, trimmed."""
     if not GUARD_ID_PATTERN.fullmatch(guard_id):
         raise GuardError("guard id: 1-32 lower-case letters, digits, '-' or '_'")
     name = name.strip()
@@ -46,6 +45,13 @@ def add_guard(
         raise GuardError("PIN: 4 to 8 digits")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
+    return name
+
+
+def add_guard(
+    conn: sqlite3.Connection, guard_id: str, name: str, pin: str, *, source: str = "cli"
+) -> None:
+    name = check_guard(guard_id, name, pin)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with write_transaction(conn):
         conn.execute(

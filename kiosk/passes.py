@@ -134,19 +134,24 @@ def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
     return LoadReport(len(good), rejected)
 
 
+def store_pass(conn: sqlite3.Connection, row: dict[str, Any], *, source: str, now: str) -> None:
+    """Insert or update one pass (inside the caller's write transaction)."""
+    conn.execute(
+        "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on,"
+        " revoked, quarantine_until, source, updated_at)"
+        " VALUES (:code, :resident_id, :name, :building, :unit, :room, :expires_on,"
+        " :revoked, :quarantine_until, :source, :updated_at)"
+        " ON CONFLICT (code) DO UPDATE SET resident_id = excluded.resident_id,"
+        " name = excluded.name, building = excluded.building, unit = excluded.unit,"
+        " room = excluded.room, expires_on = excluded.expires_on,"
+        " revoked = excluded.revoked, quarantine_until = excluded.quarantine_until,"
+        " source = excluded.source, updated_at = excluded.updated_at",
+        {**row, "source": source, "updated_at": now},
+    )
+
+
 def upsert(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]], *, source: str) -> None:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with write_transaction(conn):
         for row in rows:
-            conn.execute(
-                "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on,"
-                " revoked, quarantine_until, source, updated_at)"
-                " VALUES (:code, :resident_id, :name, :building, :unit, :room, :expires_on,"
-                " :revoked, :quarantine_until, :source, :updated_at)"
-                " ON CONFLICT (code) DO UPDATE SET resident_id = excluded.resident_id,"
-                " name = excluded.name, building = excluded.building, unit = excluded.unit,"
-                " room = excluded.room, expires_on = excluded.expires_on,"
-                " revoked = excluded.revoked, quarantine_until = excluded.quarantine_until,"
-                " source = excluded.source, updated_at = excluded.updated_at",
-                {**row, "source": source, "updated_at": now},
-            )
+            store_pass(conn, row, source=source, now=now)

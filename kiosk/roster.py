@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kiosk.ledger import Ledger, write_transaction
+from kiosk.passes import store_pass
 from kiosk.settings import BY_KEY
 
 # Settings the hub may set on a kiosk; the rest are the site's own (pins, paths).
@@ -73,27 +74,18 @@ def _pass(conn: Any, code: str, data: dict[str, Any] | None, now: str) -> None:
     if data is None:
         conn.execute("DELETE FROM passes WHERE code = ?", (code,))
         return
-    conn.execute(
-        "INSERT INTO passes (code, resident_id, name, building, unit, room, expires_on, revoked,"
-        " quarantine_until, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?)"
-        " ON CONFLICT (code) DO UPDATE SET resident_id = excluded.resident_id,"
-        " name = excluded.name, building = excluded.building, unit = excluded.unit,"
-        " room = excluded.room, expires_on = excluded.expires_on, revoked = excluded.revoked,"
-        " quarantine_until = excluded.quarantine_until, source = 'hub',"
-        " updated_at = excluded.updated_at",
-        (
-            code,
-            data.get("resident_id"),
-            data.get("name"),
-            data.get("building"),
-            data.get("unit"),
-            data.get("room"),
-            data.get("expires_on"),
-            int(bool(data.get("revoked"))),
-            data.get("quarantine_until"),
-            now,
-        ),
-    )
+    row = {
+        "code": code,
+        "resident_id": data.get("resident_id"),
+        "name": data.get("name"),
+        "building": data.get("building"),
+        "unit": data.get("unit"),
+        "room": data.get("room"),
+        "expires_on": data.get("expires_on"),
+        "revoked": int(bool(data.get("revoked"))),
+        "quarantine_until": data.get("quarantine_until"),
+    }
+    store_pass(conn, row, source="hub", now=now)
 
 
 def _guard(conn: Any, guard_id: str, data: dict[str, Any] | None, now: str) -> None:

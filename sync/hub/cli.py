@@ -208,11 +208,12 @@ def roster_passes(db_url: str, csv_file: str) -> None:
 @click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
 def roster_guard(db_url: str, guard_id: str, name: str, pin: str) -> None:
     """Send a guard (the kiosks receive the PIN's hash, never the PIN)."""
-    from kiosk.guards import GUARD_ID_PATTERN, PIN_PATTERN, hash_pin
+    from sync.hub.roster_admin import RosterError, set_guard
 
-    if not GUARD_ID_PATTERN.fullmatch(guard_id) or not PIN_PATTERN.fullmatch(pin):
-        raise click.ClickException("guard id: lower-case letters and digits; PIN: 4-8 digits")
-    _store(db_url).roster_put("guard", guard_id, {"name": name, "pin_hash": hash_pin(pin)})
+    try:
+        set_guard(_store(db_url), guard_id, name, pin, "cli")
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"guard {guard_id} queued for the kiosks")
 
 
@@ -222,7 +223,16 @@ def roster_guard(db_url: str, guard_id: str, name: str, pin: str) -> None:
 @click.option("--remove", is_flag=True)
 def roster_risk_area(db_url: str, name: str, remove: bool) -> None:
     """Add (or --remove) a risk area."""
-    _store(db_url).roster_put("risk_area", name, None if remove else {"name": name})
+    from sync.hub import roster_admin
+
+    store = _store(db_url)
+    try:
+        if remove:
+            roster_admin.remove(store, "risk_area", name, "cli")
+        else:
+            roster_admin.add_risk_area(store, name, "cli")
+    except roster_admin.RosterError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"risk area {name} {'removed' if remove else 'added'}")
 
 
@@ -232,20 +242,10 @@ def roster_risk_area(db_url: str, name: str, remove: bool) -> None:
 @click.argument("value")
 def roster_setting(db_url: str, key: str, value: str) -> None:
     """Set a kiosk setting centrally, e.g. screening.threshold_c 37.2"""
-    import tomllib
+    from sync.hub.roster_admin import RosterError, set_setting
 
-    from kiosk.config import ConfigError, load_config
-    from kiosk.roster import HUB_SETTINGS
-
-    if key not in HUB_SETTINGS:
-        raise click.ClickException("the hub may set: " + ", ".join(sorted(HUB_SETTINGS)))
     try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value
-    try:
-        load_config(None, {key: parsed})
-    except ConfigError as exc:
+        parsed = set_setting(_store(db_url), key, value, "cli")
+    except RosterError as exc:
         raise click.ClickException(str(exc)) from None
-    _store(db_url).roster_put("setting", key, {"value": parsed})
     click.echo(f"{key} = {parsed!r} queued for the kiosks")

@@ -142,17 +142,20 @@ def find_by_id_number(store: HubStore, raw: str) -> dict[str, Any] | None:
     )
     if row is None:
         return None
-    return next(r for r in residents(store) if r["resident_id"] == row[0])
+    return residents(store, resident_id=row[0])[0]
 
 
-def residents(store: HubStore) -> list[dict[str, Any]]:
+def residents(store: HubStore, *, resident_id: str | None = None) -> list[dict[str, Any]]:
+    """Every resident with their current pass (or the one resident asked for)."""
+    where = " WHERE r.resident_id = ?" if resident_id else ""
     rows = store.fetch_all(
         "SELECT r.resident_id, r.building, r.unit, r.room, r.name, r.phone, r.role, r.id_masked,"
         " (SELECT p.code FROM passes p WHERE p.resident_id = r.resident_id AND p.revoked = 0"
         "  ORDER BY p.issued_at DESC LIMIT 1),"
         " (SELECT p.expires_on FROM passes p WHERE p.resident_id = r.resident_id"
         "  AND p.revoked = 0 ORDER BY p.issued_at DESC LIMIT 1)"
-        " FROM residents r ORDER BY r.building, r.unit, r.room, r.name"
+        f" FROM residents r{where} ORDER BY r.building, r.unit, r.room, r.name",
+        (resident_id,) if resident_id else (),
     )
     keys = (
         "resident_id",

@@ -7,7 +7,7 @@ import tomllib
 from typing import Any
 
 from kiosk.config import ConfigError, load_config
-from kiosk.guards import GUARD_ID_PATTERN, PIN_PATTERN
+from kiosk.guards import GuardError, check_guard
 from kiosk.passwords import hash_password
 from kiosk.roster import HUB_SETTINGS
 from sync.hub.admins import audit
@@ -29,13 +29,10 @@ def current(store: HubStore, kind: str) -> dict[str, Any]:
 
 
 def set_guard(store: HubStore, guard_id: str, name: str, pin: str, username: str) -> None:
-    if not GUARD_ID_PATTERN.fullmatch(guard_id):
-        raise RosterError("guard id: 1-32 lower-case letters, digits, '-' or '_'")
-    name = name.strip()
-    if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
-        raise RosterError("name: 1-32 characters, without < > & or quotes")
-    if not PIN_PATTERN.fullmatch(pin) or len(set(pin)) == 1 or pin in "0123456789":
-        raise RosterError("PIN: 4 to 8 digits, not all the same, not a run")
+    try:
+        name = check_guard(guard_id, name, pin)
+    except GuardError as exc:
+        raise RosterError(str(exc)) from None
     store.roster_put("guard", guard_id, {"name": name, "pin_hash": hash_password(pin)})
     with store.transaction():
         audit(store, username, "guard.set", {"guard_id": guard_id, "name": name})
