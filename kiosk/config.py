@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from datetime import tzinfo
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from kiosk.settings import BY_KEY, SETTINGS, Setting
+from sync.localtime import UnknownZoneError, zone
 
 
 class ConfigError(ValueError):
@@ -37,6 +39,11 @@ class Config:
         for key, value in changes.items():
             values[key.replace("__", ".", 1)] = value
         return validate(values, self.source)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone of ``kiosk.timezone``: every time a person reads is shown in it."""
+        return zone(self.values["kiosk.timezone"])
 
     @property
     def data_dir(self) -> Path:
@@ -126,6 +133,13 @@ def _check(setting: Setting, value: Any, where: str) -> Any:
 
 
 def _check_together(values: dict[str, Any], where: str) -> None:
+    try:
+        zone(values["kiosk.timezone"])
+    except UnknownZoneError:
+        raise ConfigError(
+            f"{where}kiosk.timezone = {values['kiosk.timezone']!r} is not a known time zone"
+            " (an IANA name such as 'Asia/Shanghai')"
+        ) from None
     low, high = values["screening.plausible_min_c"], values["screening.plausible_max_c"]
     threshold = values["screening.threshold_c"]
     if not low < threshold < high:

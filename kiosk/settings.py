@@ -45,6 +45,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("kiosk.language", "zh", "Default screen language.", str, choices=("zh", "en")),
     Setting(
+        "kiosk.timezone",
+        "Asia/Shanghai",
+        "Time zone of every time shown, counted or exported (an IANA name; records keep UTC).",
+        str,
+    ),
+    Setting(
         "kiosk.identify",
         "before",
         "When a resident shows a pass: 'before' the reading, 'after' it, or 'off' (screen only).",

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta, tzinfo
 from html import escape
 from typing import Any
 
 from sync.hub.admins import audit
 from sync.hub.store import HubStore, now_iso
+from sync.localtime import DEFAULT_ZONE, day_bounds_utc, local_today, zone
 
-CHINA = timezone(timedelta(hours=8), "CST")
+CHINA = zone(DEFAULT_ZONE)
 FOLLOWUP_STATES = ("acknowledged", "reported", "closed")
 OUTCOMES = ("negative", "home_isolation", "referred_to_hospital", "other")
 
@@ -21,14 +22,13 @@ class FollowupError(ValueError):
     pass
 
 
-def day_bounds(day: date, tz: timezone = CHINA) -> tuple[str, str]:
+def day_bounds(day: date, tz: tzinfo = CHINA) -> tuple[str, str]:
     """A local day as a [start, end) range of UTC ISO times, as wall_time is stored."""
-    start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    return start.isoformat(), (start + timedelta(days=1)).isoformat()
+    return day_bounds_utc(day, tz)
 
 
-def today(tz: timezone = CHINA) -> date:
-    return datetime.now(tz).date()
+def today(tz: tzinfo = CHINA) -> date:
+    return local_today(tz)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""Times as people at the gate read them: the compound's local zone, never UTC on a screen.
+
+Records keep their UTC ``wall_time`` (ISO 8601 with offset); everything a person reads, filters
+on or exports is converted here, so the kiosk and the hub format times one way. The zone is a
+setting (``kiosk.timezone`` on the kiosk, the hub's own setting on the hub), Asia/Shanghai by
+default: China keeps one zone, UTC+8, with no daylight saving.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_ZONE = "Asia/Shanghai"
+DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class UnknownZoneError(ValueError):
+    """The time-zone name is not in the system's tz database."""
+
+
+@cache
+def zone(name: str = DEFAULT_ZONE) -> tzinfo:
+    """The named IANA zone (``Asia/Shanghai``); ``UnknownZoneError`` names the bad value."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UnknownZoneError(
+            f"未知的时区 {name!r}（unknown time zone）：请填写如 Asia/Shanghai 的时区名"
+        ) from None
+
+
+def parse_utc(stamp: str) -> datetime:
+    """An ISO 8601 time as stored in records; a time without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(stamp)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_local(moment: datetime | str, tz: tzinfo) -> datetime:
+    if isinstance(moment, str):
+        moment = parse_utc(moment)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz)
+
+
+def format_local(moment: datetime | str | None, tz: tzinfo, fmt: str = DISPLAY_FORMAT) -> str:
+    """``2026-11-29 08:15:02`` in ``tz``; an empty string for no time, the text for a bad one."""
+    if moment is None or moment == "":
+        return ""
+    try:
+        return to_local(moment, tz).strftime(fmt)
+    except (TypeError, ValueError):
+        return str(moment)
+
+
+def local_today(tz: tzinfo, now: datetime | None = None) -> date:
+    return to_local(now or datetime.now(UTC), tz).date()
+
+
+def day_bounds_utc(day: date, tz: tzinfo) -> tuple[str, str]:
+    """A local day as a ``[start, end)`` range of UTC ISO times, comparable with ``wall_time``."""
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), start.timetz())
+    # Seconds only: "…T16:00:00+00:00" sorts before any stored "…T16:00:00.000000+00:00".
+    return start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()
