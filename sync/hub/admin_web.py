@@ -222,7 +222,7 @@ def export(user: dict[str, str], fmt: str) -> Response:
     if fmt == "csv":
         return Response(
             stream_with_context(ledger_view.csv_stream(rows)),
-            mimetype="text/csv; charset=utf-8",
+            mimetype="text/csv",  # Flask adds "; charset=utf-8" to text types
             headers=headers,
         )
     return Response(
