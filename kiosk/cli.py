@@ -68,7 +68,7 @@ def serve(config_path: str | None, simulate: bool) -> None:
     """Run the touchscreen and the gate loop."""
     from kiosk.server import ListenError, serve_forever
 
-    config = _load(config_path, simulate, need_file=not simulate)
+    config = _load(config_path, simulate, need_file=True)
     try:
         serve_forever(config)
     except (SensorError, LedgerError, ListenError, OSError) as exc:
@@ -474,6 +474,26 @@ def config_doc() -> None:
     from kiosk.settings_doc import render_settings_doc
 
     click.echo(render_settings_doc(), nl=False)
+
+
+@main.command("commands-doc")
+@click.option(
+    "--write",
+    "page",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Update the generated part of this page (docs/kiosk.md) in place.",
+)
+def commands_doc(page: str | None) -> None:
+    """Print the command reference (the generated part of docs/kiosk.md)."""
+    from kiosk.cli_doc import render_commands, replace_generated
+
+    text = render_commands(main, "kiosk")
+    if page is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(page)
+    path.write_text(replace_generated(path.read_text(encoding="utf-8"), text), encoding="utf-8")
 
 
 @main.command()

@@ -195,3 +195,26 @@ def test_no_config_found_is_still_honest_for_serve(nowhere):
     result = run("serve")
     assert result.exit_code == 1 and "找不到配置文件" in result.output
     assert files_under(nowhere) == []
+
+
+def test_docs_kiosk_md_lists_every_command_and_option():
+    """Regression: docs/kiosk.md missed doctor, enrol, status, purge and sensor --person."""
+    from kiosk.cli_doc import END, START, iter_commands, render_commands
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "kiosk.md").read_text("utf-8")
+    generated = page[page.index(START) : page.index(END) + len(END) + 1]
+    assert generated == render_commands(main, "kiosk"), (
+        "run: kiosk commands-doc --write docs/kiosk.md"
+    )
+    for path, command in iter_commands(main, "kiosk"):
+        assert f"### `{path}" in page, path
+        section = page.split(f"### `{path}", 1)[1].split("### ", 1)[0]
+        for param in command.params:
+            if param.name in ("verbose", "quiet"):
+                continue
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("-"):
+                    assert f"`{opt}" in section, f"{path} {opt}"
+    for name in ("doctor", "enrol", "status", "purge"):
+        assert f"### `kiosk {name}" in page
+    assert "`--person FLOAT`" in page.split("### `kiosk sensor", 1)[1].split("###")[0]
