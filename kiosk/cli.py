@@ -14,7 +14,7 @@ import click
 from drivers import SensorError
 from kiosk.config import Config, ConfigError, find_config, load_config
 from kiosk.ledger import Ledger, LedgerError
-from kiosk.logs import add_log_options, is_quiet, set_log_zone, setup_logging
+from kiosk.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
 from kiosk.table import render_pairs, render_table
 from kiosk.words import word
 from sync.localtime import format_local, local_today
@@ -51,14 +51,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more (DEBUG). 详细日志")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors. 只显示警告和错误")
-@click.pass_context
-def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def main() -> None:
     """Menwei gate kiosk 门卫测温终端."""
-    ctx.meta["menwei.verbose"] = verbose
-    ctx.meta["menwei.quiet"] = quiet
-    setup_logging(verbose=verbose, quiet=quiet)
+    configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
 @main.command()

@@ -105,48 +105,39 @@ def set_log_zone(tz: tzinfo) -> None:
     TerminalFormatter.tz = tz
 
 
-def add_log_options(group: click.Group) -> None:
-    """Give every command of ``group`` (and its subgroups) ``--verbose`` and ``--quiet``, so
-    that ``kiosk serve --verbose`` works as well as ``kiosk --verbose serve``."""
+LOG_FLAGS = (
+    ("-v", "--verbose", "Log more (DEBUG). 详细日志"),
+    ("-q", "--quiet", "Only warnings and errors. 只显示警告和错误"),
+)
 
-    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-        if not value:
-            return
-        root = ctx.find_root()
-        root.meta[f"menwei.{param.name}"] = True
-        setup_logging(
-            verbose=root.meta.get("menwei.verbose", False),
-            quiet=root.meta.get("menwei.quiet", False),
-        )
 
-    def walk(command: click.Command) -> None:
-        if isinstance(command, click.Group):
-            for sub in command.commands.values():
-                walk(sub)
-            return
-        names = {p.name for p in command.params}
-        if "verbose" not in names:
-            command.params.append(
-                click.Option(
-                    ["-v", "--verbose"],
-                    is_flag=True,
-                    expose_value=False,
-                    callback=remember,
-                    help="Log more (DEBUG). 详细日志",
-                )
+def configure_from_context() -> None:
+    """Set up logging from the ``--verbose``/``--quiet`` seen so far in this command line."""
+    root = click.get_current_context().find_root()
+    setup_logging(
+        verbose=root.meta.get("menwei.verbose", False), quiet=root.meta.get("menwei.quiet", False)
+    )
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[f"menwei.{param.name}"] = True
+        configure_from_context()
+
+
+def add_log_options(command: click.Command) -> None:
+    """Give ``command`` (a group: itself and every command under it) ``--verbose`` and
+    ``--quiet``, so that ``kiosk serve --verbose`` works as well as ``kiosk --verbose serve``."""
+    names = {p.name for p in command.params}
+    for short, long, text in LOG_FLAGS:
+        if long[2:] not in names:
+            option = click.Option(
+                [short, long], is_flag=True, expose_value=False, callback=_remember, help=text
             )
-        if "quiet" not in names:
-            command.params.append(
-                click.Option(
-                    ["-q", "--quiet"],
-                    is_flag=True,
-                    expose_value=False,
-                    callback=remember,
-                    help="Only warnings and errors. 只显示警告和错误",
-                )
-            )
-
-    walk(group)
+            command.params.append(option)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_log_options(sub)
 
 
 def is_quiet() -> bool:

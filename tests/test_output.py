@@ -149,3 +149,13 @@ def test_hub_serve_says_serving_once_bound_at_info(tmp_path):
         rest = child.stderr.read()
     assert f"信息 中心已在 http://127.0.0.1:{port}/ 提供服务（hub serving）" in line
     assert "WARNING" not in line + rest and "Traceback" not in rest
+
+
+def test_doctor_says_how_to_synchronise_a_pi_clock(monkeypatch):
+    from kiosk import doctor
+
+    monkeypatch.setattr(doctor, "kernel_clock_synced", lambda: False)
+    check = doctor.check_clock()
+    assert check.status == doctor.WARN and "未同步" in check.detail
+    assert "timedatectl set-ntp true" in check.fix and "timesyncd" in check.fix
+    assert "RTC" in check.fix and "ds3231" in check.fix

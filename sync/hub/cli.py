@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.logs import add_log_options, setup_logging
+from kiosk.logs import add_log_options, configure_from_context
 from kiosk.table import render_table
 from sync.hub.store import HubStore
 
@@ -35,14 +35,9 @@ def _store(db_url: str) -> HubStore:
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more (DEBUG). 详细日志")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors. 只显示警告和错误")
-@click.pass_context
-def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def main() -> None:
     """Menwei hub 门卫中心."""
-    ctx.meta["menwei.verbose"] = verbose
-    ctx.meta["menwei.quiet"] = quiet
-    setup_logging(verbose=verbose, quiet=quiet)
+    configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
 @main.command()
