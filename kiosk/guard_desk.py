@@ -8,7 +8,6 @@ edited in place.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +38,9 @@ class GuardDesk:
             " FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
             " AND ((e.kind = 'screening' AND e.verdict IN ('blocked', 'fault'))"
             "      OR (e.kind = 'visitor' AND e.verdict = 'held'))"
-            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.kind = 'override'"
-            "                 AND o.links_to = e.id)"
+            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.links_to = e.id"
+            "                 AND (o.kind = 'override'"
+            "                      OR (o.kind = 'screening' AND e.kind = 'screening')))"
             " ORDER BY e.seq DESC LIMIT 20",
             (PENDING_WINDOW_EVENTS,),
         )
@@ -77,6 +77,7 @@ class GuardDesk:
                 },
             },
         )
+        self.gate.guard_decided(original["id"])
         if form.decision == "admit":
             self.gate.open_gate()
             self.gate.show(
@@ -87,6 +88,22 @@ class GuardDesk:
         if original["kind"] == "visitor" and self.gate.context is not None:
             self.gate.context = None
         return record
+
+    def remeasure(self, event_id: str, guard: dict[str, str]) -> None:
+        """The guard measures a blocked person again at the kiosk: the next screening is linked
+        to the block and decides it."""
+        original = self.ledger.get(event_id)
+        if (
+            original is None
+            or original["kind"] != "screening"
+            or original["verdict"] != "blocked"
+            or event_id not in {p["id"] for p in self.pending()}
+        ):
+            raise FormError(
+                "event_id", "这条记录不是待复测的体温异常 not a block waiting for a decision"
+            )
+        self.gate.silence()
+        self.gate.remeasure_for_guard(event_id, guard["guard_id"])
 
     def silence(self, guard: dict[str, str]) -> bool:
         if not self.gate.silence():
@@ -120,7 +137,7 @@ class GuardDesk:
             },
         )
         self.gate.context = Context(
-            "visitor", record["id"], time.monotonic() + VISITOR_WINDOW_S, held=held is not None
+            "visitor", record["id"], self.gate.clock() + VISITOR_WINDOW_S, held=held is not None
         )
         return record
 
@@ -134,7 +151,7 @@ class GuardDesk:
         )
         if direction == "in":
             self.gate.context = Context(
-                "vehicle", record["id"], time.monotonic() + VEHICLE_WINDOW_S
+                "vehicle", record["id"], self.gate.clock() + VEHICLE_WINDOW_S
             )
         return record
 

@@ -136,6 +136,14 @@ def override(who: dict[str, str]) -> Any:
     return jsonify(ok=True, seq=record["seq"], id=record["id"])
 
 
+@guard.post("/api/guard/remeasure")
+@guard_required
+def remeasure(who: dict[str, str]) -> Any:
+    event_id = text_field(json_body(), "event_id", max_length=36)
+    _desk().remeasure(event_id, who)
+    return jsonify(ok=True)
+
+
 @guard.post("/api/guard/silence")
 @guard_required
 def silence(who: dict[str, str]) -> Any:
