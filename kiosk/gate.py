@@ -205,7 +205,7 @@ class Gate:
                 and self.clock() - self._last_screening_at < PASS_VALID_FOR_S
             ):
                 links_to = last["id"]
-            self._record(
+            record = self._record(
                 "identify",
                 verdict="accepted" if check.ok else "refused",
                 reason=check.reason,
@@ -213,9 +213,7 @@ class Gate:
                 links_to=links_to,
             )
             if check.quarantined:
-                self.guard_notices.append(
-                    {"kind": "quarantine", "pass_code": check.code, "at": time.time()}
-                )
+                self.guard_notices.append(self._quarantine_notice(check.code, record))
             if check.ok and check.code is not None:
                 self._pending_pass = _PendingPass(check.code, self.clock() + PASS_VALID_FOR_S)
                 if (
@@ -226,6 +224,29 @@ class Gate:
                 ):
                     self.open_gate()
         return check
+
+    def _quarantine_notice(self, code: str | None, record: dict[str, Any]) -> dict[str, Any]:
+        row = (
+            self.ledger.connection()
+            .execute("SELECT building, unit, room FROM passes WHERE code = ?", (code,))
+            .fetchone()
+        )
+        place = "-".join(str(part) for part in row if part) if row else ""
+        return {
+            "id": record["id"],
+            "kind": "quarantine",
+            "pass_code": code,
+            "place": place,
+            "wall_time": record["wall_time"],
+        }
+
+    def dismiss_notice(self, notice_id: str) -> bool:
+        """The guard has seen a notice: it leaves the guard screen (the identify record stays)."""
+        for notice in list(self.guard_notices):
+            if notice["id"] == notice_id:
+                self.guard_notices.remove(notice)
+                return True
+        return False
 
     # -- the loop ----------------------------------------------------------------------------
 

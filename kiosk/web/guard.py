@@ -63,7 +63,11 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @guard.get("/guard")
 def page() -> str:
-    return render_template("guard.html", language=_config().kiosk.language)
+    return render_template(
+        "guard.html",
+        language=_config().kiosk.language,
+        idle_return_s=_config().kiosk.idle_return_s,
+    )
 
 
 @guard.get("/api/guard/guards")
@@ -141,6 +145,15 @@ def override(who: dict[str, str]) -> Any:
 def remeasure(who: dict[str, str]) -> Any:
     event_id = text_field(json_body(), "event_id", max_length=36)
     _desk().remeasure(event_id, who)
+    return jsonify(ok=True)
+
+
+@guard.post("/api/guard/notice/dismiss")
+@guard_required
+def dismiss_notice(who: dict[str, str]) -> Any:
+    notice_id = text_field(json_body(), "notice_id", max_length=36)
+    if not _desk().gate.dismiss_notice(notice_id):
+        raise FormError("notice_id", "该提醒已关闭 already dismissed")
     return jsonify(ok=True)
 
 
