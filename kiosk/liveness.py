@@ -28,7 +28,7 @@ PROBLEMS_ZH = {
 
 @dataclass(frozen=True)
 class LivenessRules:
-    frozen_after_s: float = 3.0
+    frozen_after_s: float = 10.0
     ambient_min_c: float = -30.0
     ambient_max_c: float = 70.0
     ambient_jump_c: float = 2.0  # allowed between two reads, plus the rate below

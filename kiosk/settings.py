@@ -90,7 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sensor.simulate", False, "Use the simulated MLX90614 instead of the I2C bus.", bool),
     Setting(
         "sensor.frozen_after_s",
-        3.0,
+        10.0,
         "A chip whose object reading has not changed by one bit for this long has stopped"
         " measuring: a sensor fault (docs/screening.md).",
         float,

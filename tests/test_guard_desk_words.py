@@ -85,7 +85,7 @@ def test_health_is_in_words_and_local_time(g):
     assert abs((local.hour * 60 + local.minute) - (shown.hour * 60 + shown.minute)) in (0, 1, 1439)
     assert health["门岗屏幕"] == "空闲，等候测温"
     g.sim.inject("stuck")
-    g.run(5.0)
+    g.run(g.gate.config.sensor.frozen_after_s + 2)
     health = {row["label"]: row["value"] for row in desk.health()}
     assert health["测温设备"].startswith("故障：测温探头读数冻结")
     assert health["门岗屏幕"] == "测温设备故障"
