@@ -209,6 +209,41 @@ class GuardDesk:
         )
         return record
 
+    def recent_visitors(self, limit: int = 4) -> list[dict[str, Any]]:
+        """The last few visitors (one per phone), so that a courier who comes every day is
+        registered again with one touch. Phones masked: the full number never leaves the kiosk."""
+        rows = self.ledger.connection().execute(
+            "SELECT id, detail FROM events WHERE kind = 'visitor' ORDER BY seq DESC LIMIT 200"
+        )
+        seen: set[str] = set()
+        recent = []
+        for row in rows:
+            detail = json.loads(row["detail"] or "{}")
+            phone = detail.get("phone")
+            if not phone or phone in seen:
+                continue
+            seen.add(phone)
+            recent.append(
+                {
+                    "id": row["id"],
+                    "phone": mask_phone(phone),
+                    "building": detail.get("building"),
+                    "unit": detail.get("unit"),
+                    "purpose": detail.get("purpose"),
+                }
+            )
+            if len(recent) == limit:
+                break
+        return recent
+
+    def phone_of(self, visitor_event_id: str) -> str:
+        """The phone of an earlier visitor registration (the "same as" button)."""
+        event = self.ledger.get(visitor_event_id)
+        phone = json.loads(event["detail"] or "{}").get("phone") if event else None
+        if event is None or event["kind"] != "visitor" or not phone:
+            raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
+        return str(phone)
+
     def register_vehicle(self, plate: str, direction: str, guard: dict[str, str]) -> dict[str, Any]:
         if direction not in ("in", "out"):
             raise FormError("direction", "请选择进或出 in or out")
@@ -258,7 +293,7 @@ class GuardDesk:
             ("测温设备", sensor),
             ("门岗屏幕", SCREENS_ZH.get(status["screen"], status["screen"])),
             ("通行方向", "进" if status["direction"] == "in" else "出"),
-            ("今日以来台账", f"共 {status['events']} 条记录"),
+            ("台账记录", f"共 {status['events']} 条"),
         ]
         sync = self._sync()
         if not sync["configured"]:
@@ -313,6 +348,7 @@ class GuardDesk:
             places.setdefault(building, []).append(unit)
         risk_areas = [r[0] for r in conn.execute("SELECT name FROM risk_areas ORDER BY name")]
         return {
+            "recent_visitors": self.recent_visitors(),
             "places": places,
             "risk_areas": risk_areas,
             "purposes": list(PURPOSES),

@@ -175,7 +175,13 @@ def direction(who: dict[str, str]) -> Any:
 @guard_required
 def visitor(who: dict[str, str]) -> Any:
     options = _desk().form_options()
-    form = parse_visitor(json_body(), places=options["places"], risk_areas=options["risk_areas"])
+    body = json_body()
+    same_as = body.get("same_as")
+    if same_as is not None:
+        if not isinstance(same_as, str) or len(same_as) > 36:
+            raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
+        body = {**body, "phone": _desk().phone_of(same_as)}
+    form = parse_visitor(body, places=options["places"], risk_areas=options["risk_areas"])
     record = _desk().register_visitor(form, who)
     return jsonify(
         ok=True, seq=record["seq"], held=record["verdict"] == "held", reason=record["reason"]
