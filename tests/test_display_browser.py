@@ -185,10 +185,17 @@ def test_every_kiosk_and_guard_screen_fits_a_finger_and_never_scrolls(kiosk, pag
     assert "正常，最近读数" in page.inner_text("#health")
     check(page, "guard-health")
 
+    scene.leave()  # the blocked person stepped aside; the guard calls them back
     page.click("nav button[data-tab='pending']")
     page.click("#pending-list li.blocked button.remeasure")
-    screen = wait_for_screen(kiosk.gate, "guard_remeasure", "measuring", "admitted", "blocked")
-    assert screen["screen"] in ("guard_remeasure", "measuring", "admitted", "blocked")
+    wait_for_screen(kiosk.gate, "guard_remeasure")
+    page.goto(kiosk.url)
+    screen_is(page, "guard_remeasure")
+    check(page, "resident-guard-remeasure")
+    scene.person(36.7)
+    screen_is(page, "admitted")
+    again = [e for e in kiosk.ledger.events() if e["kind"] == "screening"][-1]
+    assert again["estimate_c"] == 36.7 and again["links_to"] is not None
 
 
 def test_a_quarantine_notice_shows_the_unit_and_is_dismissed(kiosk, page):
