@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from kiosk.guards import add_guard
-from kiosk.passes import upsert
 from tests.gate_helpers import wait_for_screen
 from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
 from tests.test_gate import _pass
-from tests.test_guard_browser import unlock
+from tests.test_guard_browser import pages, stock, unlock  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
@@ -63,7 +62,6 @@ def check(page, name: str) -> None:
 
 @pytest.fixture
 def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.risk_areas import replace_risk_areas
     from kiosk.server import start_in_background
 
     k = start_in_background(
@@ -76,29 +74,21 @@ def kiosk(make_config, mock_factory, tmp_path):
         pin_factory=mock_factory,
     )
     conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
     add_guard(conn, "li", "李师傅", "5927")
-    rows = [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}]
-    for building in ("1", "2", "3", "5", "6", "7", "8", "9"):
-        for unit in ("1", "2", "3"):
-            rows.append({**_pass(f"B{building}{unit}01"), "building": building, "unit": unit})
-    upsert(conn, rows, source="test")
-    areas = tmp_path / "areas.txt"
-    areas.write_text("某市某区\n另一市某区\n", encoding="utf-8")
-    replace_risk_areas(conn, areas)
+    places = [
+        {**_pass(f"B{building}{unit}01"), "building": building, "unit": unit}
+        for building in ("1", "2", "3", "5", "6", "7", "8", "9")
+        for unit in ("1", "2", "3")
+    ]
+    stock(conn, tmp_path, passes=places, areas=("某市某区", "另一市某区"))
     yield k
     k.stop()
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 800, "height": 480}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == []
+def page(pages):  # noqa: F811
+    """One page at 800x480 that fails the test on any script error (the guard tests' pair)."""
+    return pages[1]
 
 
 def on_resident_screen(page, url: str, timeout: float = 8000) -> None:
@@ -186,6 +176,7 @@ def test_every_kiosk_and_guard_screen_fits_a_finger_and_never_scrolls(kiosk, pag
     check(page, "guard-health")
 
     scene.leave()  # the blocked person stepped aside; the guard calls them back
+    page.wait_for_timeout(500)  # (gone for the gate loop too, not just for the scene)
     page.click("nav button[data-tab='pending']")
     page.click("#pending-list li.blocked button.remeasure")
     wait_for_screen(kiosk.gate, "guard_remeasure")

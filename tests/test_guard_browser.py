@@ -15,22 +15,26 @@ from tests.test_gate import _pass
 pytestmark = pytest.mark.browser
 
 
+def stock(conn, tmp_path, *, passes=(), areas=("某市某区",)) -> None:
+    """Guard 王师傅 (PIN 4831), a pass, a quarantined resident's pass, and the risk areas."""
+    from kiosk.risk_areas import replace_risk_areas
+
+    add_guard(conn, "wang", "王师傅", "4831")
+    rows = [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}, *passes]
+    upsert(conn, rows, source="test")
+    path = tmp_path / "areas.txt"
+    path.write_text("".join(area + "\n" for area in areas), encoding="utf-8")
+    replace_risk_areas(conn, path)
+
+
 @pytest.fixture
 def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.risk_areas import replace_risk_areas
     from kiosk.server import start_in_background
 
     k = start_in_background(
         make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0), pin_factory=mock_factory
     )
-    conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
-    upsert(
-        conn, [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}], source="test"
-    )
-    areas = tmp_path / "areas.txt"
-    areas.write_text("某市某区\n", encoding="utf-8")
-    replace_risk_areas(conn, areas)
+    stock(k.ledger.connection(), tmp_path)
     yield k
     k.stop()
 
