@@ -30,7 +30,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 
 from kiosk.roster import HUB_SETTINGS
 from kiosk.visitors import mask_phone
-from sync.hub import dashboard, ledger_view, pass_pdf, residents, roster_admin
+from sync.hub import dashboard, ledger_view, pass_pdf, pass_qr, residents, roster_admin
 from sync.hub.admins import audit, audit_log, sign_in
 from sync.hub.store import HubStore
 
@@ -335,7 +335,7 @@ def passes_sheet(user: dict[str, str]) -> str:
     """A print layout: one card per valid pass, with its QR code, for the property office."""
     store = _store()
     cards = [
-        {**person, "qr": Markup(residents.qr_svg(person["code"]))}
+        {**person, "qr": Markup(pass_qr.qr_svg(person["code"]))}
         for person in residents.residents(store)
         if person["code"]
     ]
