@@ -79,15 +79,22 @@ def test_the_same_person_is_not_measured_twice_until_they_step_away(kiosk):
     assert [e["verdict"] for e in screenings(k)] == ["admitted", "admitted", "blocked"]
 
 
-def test_a_blocked_person_measures_again_as_a_new_record(kiosk):
+def test_a_blocked_person_is_measured_again_by_the_guard_as_a_new_record(kiosk):
+    from kiosk.gate import AwaitingGuard
+    from kiosk.guard_desk import GuardDesk
+
     k = kiosk()
     k.hardware.simulator.scene.person(38.2)
     wait_for_screen(k.gate, "blocked")
-    k.gate.measure_again()
+    with pytest.raises(AwaitingGuard):  # not by the person: the block is the guard's
+        k.gate.measure_again()
+    [block] = screenings(k)
+    GuardDesk(k.gate).remeasure(block["id"], {"guard_id": "wang", "name": "王师傅"})
     wait_for_screen(k.gate, "measuring")
     wait_for_screen(k.gate, "blocked")
     first, second = screenings(k)
     assert first["id"] != second["id"] and second["seq"] > first["seq"]
+    assert second["links_to"] == first["id"]
 
 
 def test_a_sensor_fault_never_admits_and_is_recorded_once(kiosk, mock_factory):
