@@ -13,6 +13,7 @@ import click
 from kiosk.logs import add_log_options, configure_from_context
 from kiosk.table import render_table
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
 
 DEFAULT_DB = "sqlite:////var/lib/menwei-hub/hub.sqlite3"
 
@@ -51,7 +52,13 @@ def main() -> None:
     type=click.IntRange(1, 3650),
     help="Events older than this are deleted once a day (counts are kept).",
 )
-def serve(db_url: str, host: str, port: int, retention_days: int) -> None:
+@click.option(
+    "--timezone",
+    default=lambda: os.environ.get("MENWEI_HUB_TZ", DEFAULT_ZONE),
+    show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
+    help="The compound's time zone: every date and time on the pages and exports is in it.",
+)
+def serve(db_url: str, host: str, port: int, retention_days: int, timezone: str) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
 
@@ -62,8 +69,12 @@ def serve(db_url: str, host: str, port: int, retention_days: int) -> None:
     from sync.hub.app import create_hub
     from sync.hub.retention import purge as run_purge
 
+    try:
+        zone(timezone)
+    except UnknownZoneError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url)
-    app = create_hub(store)
+    app = create_hub(store, timezone=timezone)
     stopping = threading.Event()
 
     def daily_purge() -> None:
