@@ -172,6 +172,14 @@ def csv_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
+def _xlsx_cell(value: Any) -> Any:
+    """XML cannot hold control characters: one such record (stored before total validation)
+    must not make the whole export fail."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def xlsx_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     """A workbook written row by row (openpyxl's write-only mode keeps memory flat), then sent
     in chunks from a temporary file."""
@@ -181,7 +189,7 @@ def xlsx_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     sheet = workbook.create_sheet("台账 Ledger")
     sheet.append([title for title, _ in COLUMNS])
     for row in rows:
-        sheet.append([row[key] for _, key in COLUMNS])
+        sheet.append([_xlsx_cell(row[key]) for _, key in COLUMNS])
     with tempfile.TemporaryFile() as output:
         workbook.save(output)
         output.seek(0)
