@@ -15,10 +15,12 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
-from sync.hub.admin_web import admin
+from sync.hub.admin_web import admin, current_user
 from sync.hub.admins import session_secret
+from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
+from sync.localtime import DEFAULT_ZONE, zone
 from sync.protocol import (
     MAX_BATCH_RECORDS,
     MAX_BODY_BYTES,
@@ -35,8 +37,12 @@ MAX_PAGE = 1000
 MAX_SINCE = 2**62  # sequence numbers are 64-bit in both databases
 
 
-def create_hub(store: HubStore, *, max_concurrent_ingests: int = 4) -> Flask:
+def create_hub(
+    store: HubStore, *, max_concurrent_ingests: int = 4, timezone: str = DEFAULT_ZONE
+) -> Flask:
+    zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
+    app.config["HUB_TIMEZONE"] = timezone
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
@@ -53,7 +59,7 @@ def create_hub(store: HubStore, *, max_concurrent_ingests: int = 4) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
-            return exc  # the admin pages answer with a page
+            return error_page(exc, current_user())  # a page in Chinese that says what to do
         response = jsonify(error=exc.name, message=exc.description)
         response.status_code = exc.code or 500
         if isinstance(exc, TooManyRequests):
