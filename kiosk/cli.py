@@ -363,7 +363,9 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
         raise click.ClickException("give --hub or set sync.hub_url in the config")
     # The hub keys the chain from the ledger's head on: records written after this moment
     # must carry a mac made with the key it answers with.
-    epoch, next_seq = _open(config_path).head()
+    ledger = _open(config, create=True)
+    epoch, next_seq = ledger.head()
+    ledger.close()
     try:
         response = requests.post(
             f"{url.rstrip('/')}/api/v1/enrol",
