@@ -69,6 +69,7 @@ class Remeasure:
     block_id: str
     guard_id: str
     until: float
+    requested_at: float  # the measurement needs a fresh word from the chip after this
 
 
 @dataclass
@@ -179,7 +180,8 @@ class Gate:
     def remeasure_for_guard(self, block_id: str, guard_id: str, within_s: float = 60.0) -> None:
         """The guard's re-measure of a blocked person: the next measurement is a new screening
         linked to the block, and it ends the wait for the guard."""
-        self._remeasure = Remeasure(block_id, guard_id, self.clock() + within_s)
+        now = self.clock()
+        self._remeasure = Remeasure(block_id, guard_id, now + within_s, requested_at=now)
         self.screen.publish("guard_remeasure")
         self._rearm.set()
 
@@ -288,10 +290,11 @@ class Gate:
             # A fever block waits for the guard: nobody is measured and the verdict stays up.
             return poll
         if present and self._armed:
-            if not self.liveness.changed_since(self._armed_at):
-                # Not one fresh word from the chip since the person arrived or touched "measure
-                # again": it may have frozen on the last person. Wait (a frozen chip is called
-                # a fault after sensor.frozen_after_s).
+            if not self.liveness.changed_since(self._fresh_after(remeasure)):
+                # Not one fresh word from the chip since the lane was last seen empty, "measure
+                # again" was touched or the guard asked for a re-measure: it may have frozen on
+                # the last person. Wait (a frozen chip is called a fault after
+                # sensor.frozen_after_s).
                 return poll
             if self._waiting_for_pass():
                 self._show_if_changed("need_pass")
@@ -304,13 +307,27 @@ class Gate:
         if self._hold_until is None or now >= self._hold_until:
             self._hold_until = None
             lane_open = self.awaiting_guard is None and self._remeasure is None
-            if lane_open and (not present or self.screen.snapshot()["screen"] == "need_pass"):
+            # A verdict stays up after result_hold_s only while a fresh word from the chip says
+            # somebody still stands there: a chip frozen on the last person must not keep their
+            # green screen up for the next one.
+            still_there = present and self.liveness.last_change_at > now - self._hold_s()
+            if lane_open and (not still_there or self.screen.snapshot()["screen"] == "need_pass"):
                 self._show_if_changed("idle")
         return poll
 
+    def _hold_s(self) -> float:
+        return self.config.kiosk.result_hold_s
+
+    def _fresh_after(self, remeasure: Remeasure | None) -> float:
+        """The moment after which the chip must give a fresh word before anyone is measured."""
+        if remeasure is None:
+            return self._armed_at
+        return max(self._armed_at, remeasure.requested_at)
+
     def _arm(self, now: float) -> None:
-        if not self._armed:
-            self._armed_at = now
+        """Ready to measure whoever is (or comes) in front, with a fresh word after ``now``:
+        called while the lane is empty, on "measure again" and on the guard's re-measure."""
+        self._armed_at = now
         self._armed = True
         self._rearm_at = None
 
