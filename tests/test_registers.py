@@ -168,6 +168,13 @@ def test_registers_on_screen_and_as_csv_and_xlsx_keep_text_as_text(hub_store, da
     assert values[0][0] == "幸福里小区 · east-gate · 外来人员登记 · 2026-11-29"
     assert values[2][1] == EVIL and sheet.freeze_panes == "A3"
     assert sheet.column_dimensions["B"].width == 12
+    month = client.get(
+        "/admin/registers.csv?kiosk=east-gate&day=2026-11-01&day_to=2026-11-30&register=screening"
+    )
+    month_rows = list(csv.reader(io.StringIO(month.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(month_rows) == 1 + 5 and month_rows[1][0] == "2026-11-29 01:30:00"
+    too_long = "/admin/registers.csv?kiosk=east-gate&day=2026-01-01&day_to=2026-11-30"
+    assert "最多 31 天" in client.get(too_long).get_data(as_text=True)
     assert (
         client.get("/admin/registers.csv?kiosk=east-gate&day=2026-11-29&register=x").status_code
         == 400

@@ -3,6 +3,7 @@ check (封签核验). Routes on the admins' blueprint, kept here so that admin_w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from sync.hub.pass_pdf import PassPdfError
 
 DEFAULT_COMPOUND = "小区"
 READERS = ("admin", "health")  # the registers carry names and homes
+MAX_DAYS = 30
 
 
 def compound() -> str:
@@ -86,16 +88,35 @@ def registers_export(user: dict[str, str], fmt: str) -> Response:
         return Response(pdf, mimetype="application/pdf", headers=_attachment(f"{stem}.pdf"))
     register = built.register(key)
     title = registers.sheet_title(register, kiosk, day, compound())
+    rows: Iterable[list[Any]] = register.rows
+    last = _day_to(day)
+    if last is not None:  # several days (a month for the inspection) in one file
+        title += f" 至 {last.isoformat()}"
+        stem += f"-{last.isoformat()}"
+        rows = registers.range_rows(store, kiosk, day, last, key, tz)
     if fmt == "csv":
-        body = sheets.csv_stream(register.header, register.rows)
+        body = sheets.csv_stream(register.header, rows)
         mimetype = "text/csv; charset=utf-8"
     else:
         widths = [c.width for c in register.columns]
-        body = sheets.xlsx_stream(register.title, title, register.header, widths, register.rows)
+        body = sheets.xlsx_stream(register.title, title, register.header, widths, rows)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         stream_with_context(body), mimetype=mimetype, headers=_attachment(f"{stem}-{key}.{fmt}")
     )
+
+
+def _day_to(first: date) -> date | None:
+    raw = (request.args.get("day_to") or "").strip()
+    if not raw:
+        return None
+    try:
+        last = date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"日期格式不对（{raw[:20]}）：请按 2026-11-30 的格式填写") from None
+    if not 0 <= (last - first).days <= MAX_DAYS:
+        raise BadRequest(f"结束日期须在开始日期之后，最多 {MAX_DAYS + 1} 天：请分段导出")
+    return last
 
 
 def _attachment(name: str) -> dict[str, str]:

@@ -8,8 +8,9 @@ from the roster, fever follow-ups from the dashboard's table. Times are local (t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from kiosk.visitors import mask_phone
@@ -163,22 +164,16 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         if guard_id and guard_id not in on_duty_ids:
             on_duty_ids.append(guard_id)
 
-    def guard_at(moment: str) -> str:
-        """The guard who last acted at the gate at or before ``moment``; none is guessed for
-        the hours before the first guard acted (the 值班 line names everyone of the day)."""
-        last = None
-        for record in records:
-            if record["wall_time"] > moment:
-                break
-            last = record["detail_"].get("guard_id") or last
-        return guard(last)
-
     def when(record: dict[str, Any]) -> str:
         return format_local(record["wall_time"], tz)
 
     screening, visitors, vehicles, fevers = [], [], [], []
+    # The guard who last acted at the gate so far; none is guessed for the hours before the
+    # first guard acted (the 值班 line names everyone of the day).
+    acting: str | None = None
     for record in records:
         kind, detail = record["kind"], record["detail_"]
+        acting = detail.get("guard_id") or acting
         code = record.get("pass_code") or ""
         if kind == "screening":
             screening.append(
@@ -189,7 +184,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                     _number(record.get("estimate_c")),
                     labels.zh(record.get("verdict")),
                     labels.zh(record.get("reason")),
-                    guard_at(record["wall_time"]),
+                    guard(acting),
                 ]
             )
             if record.get("verdict") == "blocked":
@@ -277,6 +272,17 @@ def _fever_row(
     ]
 
 
+def range_rows(
+    store: HubStore, kiosk_id: str, first: date, last: date, key: str, tz: tzinfo
+) -> Iterator[list[Any]]:
+    """One register's rows over several days (a month for the inspection), one day in memory
+    at a time."""
+    day = first
+    while day <= last:
+        yield from build_day(store, kiosk_id, day, tz).register(key).rows
+        day += timedelta(days=1)
+
+
 def gates_of_day(store: HubStore, day: date, tz: tzinfo) -> list[str]:
     start, end = day_bounds_utc(day, tz)
     rows = store.fetch_all(
@@ -291,4 +297,12 @@ def sheet_title(register: Register, kiosk_id: str, day: date, compound: str) -> 
     return f"{compound} · {kiosk_id} · {register.title} · {day.isoformat()}"
 
 
-__all__ = ["Day", "Register", "build_day", "gates_of_day", "local_today", "sheet_title"]
+__all__ = [
+    "Day",
+    "Register",
+    "build_day",
+    "gates_of_day",
+    "local_today",
+    "range_rows",
+    "sheet_title",
+]
