@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sync.hub.ledger_view import Filters, csv_stream, iter_rows, xlsx_stream
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, zone
 
 
 def fill(url: str, events: int) -> None:
@@ -101,7 +102,7 @@ def run_one(url: str, mode: str, out: str) -> None:
                 writer.writerow(row)
                 rows += 1
     else:
-        counted = _counting(iter_rows(store, Filters(), fever_only=False))
+        counted = _counting(iter_rows(store, Filters(), fever_only=False, tz=zone(DEFAULT_ZONE)))
         stream = csv_stream(counted) if mode == "csv" else xlsx_stream(counted)
         with open(out, "wb") as fh:
             for chunk in stream:

@@ -113,7 +113,10 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
     records = []
     for (text,) in rows:
         record = json.loads(text)
-        record["detail_"] = json.loads(record.get("detail") or "{}")
+        # A screening's detail is its raw samples: nothing a register shows (parsed only when
+        # needed, which keeps a month of a busy gate fast).
+        detail = record.get("detail") if record["kind"] != "screening" else None
+        record["detail_"] = json.loads(detail) if detail else {}
         records.append(record)
     records.sort(key=lambda r: r["wall_time"])
     return records
@@ -122,14 +125,17 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
 def _homes(store: HubStore, codes: set[str]) -> dict[str, tuple[str, str]]:
     """pass code → (楼栋-单元-房号, name), for the passes the hub issued."""
     homes: dict[str, tuple[str, str]] = {}
-    for code in sorted(codes):
-        row = store.fetch_one(
-            "SELECT r.building, r.unit, r.room, r.name FROM passes p"
-            " JOIN residents r ON r.resident_id = p.resident_id WHERE p.code = ?",
-            (code,),
+    wanted = sorted(codes)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = store.fetch_all(
+            "SELECT p.code, r.building, r.unit, r.room, r.name FROM passes p"
+            " JOIN residents r ON r.resident_id = p.resident_id"
+            f" WHERE p.code IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
         )
-        if row is not None:
-            homes[code] = (f"{row[0]}-{row[1]}-{row[2]}", row[3])
+        for code, building, unit, room, name in rows:
+            homes[code] = (f"{building}-{unit}-{room}", name)
     return homes
 
 
@@ -154,6 +160,9 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         return f"{name}（{guard_id}）" if name and name != guard_id else guard_id
 
     homes = _homes(store, {r["pass_code"] for r in records if r.get("pass_code")})
+    followups = _followups(
+        store, [r["id"] for r in records if r["kind"] == "screening" and r["verdict"] == "blocked"]
+    )
     linked: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         if record.get("links_to"):
@@ -188,7 +197,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                 ]
             )
             if record.get("verdict") == "blocked":
-                fevers.append(_fever_row(store, record, homes, linked, guard, when, tz))
+                fevers.append(_fever_row(followups, record, homes, linked, guard, when, tz))
         elif kind == "visitor":
             screened = [r for r in linked.get(record["id"], []) if r["kind"] == "screening"]
             decided = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
@@ -233,8 +242,22 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     return Day(kiosk_id, day, registers, [guard(g) for g in on_duty_ids])
 
 
+def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple]:
+    """event id → (reported_at, outcome, note, state) for these fever events."""
+    found: dict[str, tuple] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        rows = store.fetch_all(
+            "SELECT event_id, reported_at, outcome, note, state FROM followups"
+            f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+        found.update((row[0], tuple(row[1:])) for row in rows)
+    return found
+
+
 def _fever_row(
-    store: HubStore,
+    followups: dict[str, tuple],
     record: dict[str, Any],
     homes: dict[str, tuple[str, str]],
     linked: dict[str, list[dict[str, Any]]],
@@ -247,10 +270,7 @@ def _fever_row(
     who = f"{home[1]} {home[0]}" if home else (f"通行码 {code}" if code else "未知")
     decisions = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
     decision = decisions[-1] if decisions else None
-    followup = store.fetch_one(
-        "SELECT reported_at, outcome, note, state FROM followups WHERE event_id = ?",
-        (record["id"],),
-    )
+    followup = followups.get(record["id"])
     outcome = ""
     if followup is not None:
         outcome = labels.zh(followup[1]) or labels.zh(followup[3])

@@ -141,6 +141,13 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 "CREATE INDEX residents_id_hash ON residents (id_hash)",
             ],
         ),
+        (
+            "008_events_gate_day",
+            [
+                # A gate's day (registers, seals) without reading all of that gate's events.
+                "CREATE INDEX events_gate_wall_time ON events (kiosk_id, wall_time)",
+            ],
+        ),
     ]
 
 
