@@ -22,6 +22,7 @@ from sync.hub.cli import main as hub_cli
 from sync.localtime import zone
 from tests.scan import decode_png, pdf_pages_png
 from tests.sync_fixtures import drain, enrolled_client
+from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
 from tests.test_hub_admin import PASSWORD, signed_in
 
 DAY = date(2026, 11, 29)
@@ -230,3 +231,21 @@ def test_hub_verify_sheet_says_a_good_seal_matches(hub_store, day):
     assert result.exit_code == 0 and "相符" in result.output
     bad = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", hub_store.url, "hello"])
     assert bad.exit_code == 2 and "封签" in bad.output
+
+
+@pytest.mark.browser
+def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):  # noqa: F811
+    client = _client(hub_store)
+    html = client.get("/admin/registers?kiosk=east-gate&day=2026-11-29").get_data(as_text=True)
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.set_content(html)
+        assert page.locator("#register-fevers td").first.inner_text() == "2026-11-29 14:02:00"
+        page.screenshot(path=str(tmp_path / "registers.png"), full_page=True)
+        checked = client.post("/admin/seal", data={"seal": sealed.text(), "csrf": _csrf(client)})
+        page.set_content(checked.get_data(as_text=True))
+        assert "相符" in page.inner_text("#seal-result")
+        page.screenshot(path=str(tmp_path / "seal.png"))
+    finally:
+        page.close()
