@@ -73,21 +73,22 @@ def fill(url: str, events: int) -> None:
                 )
             )
             if len(batch) == 10_000:
-                store.connection().executemany(
-                    "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
-                    " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                    batch,
-                )
+                insert_events(store, batch)
                 batch.clear()
         if batch:
-            store.connection().executemany(
-                "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
-                " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                batch,
-            )
+            insert_events(store, batch)
     store.close()
+
+
+def insert_events(store: HubStore, rows: list[tuple]) -> None:
+    """Rows (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c, record, hash,
+    prev_hash, received_at) straight into the hub's events table."""
+    store.connection().executemany(
+        "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
+        " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        rows,
+    )
 
 
 def run_one(url: str, mode: str, out: str) -> None:

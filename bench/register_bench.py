@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench.export_bench import insert_events
 from sync.hub import registers, sheets
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import DEFAULT_ZONE, zone
@@ -125,12 +126,7 @@ def fill(url: str, events: int, days: float = 30) -> None:
         )
         if len(batch) == 10_000 or seq == events:
             with store.transaction():
-                store.connection().executemany(
-                    "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
-                    " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                    batch,
-                )
+                insert_events(store, batch)
             batch.clear()
     store.close()
 
