@@ -530,7 +530,7 @@ class Gate:
             self.screen.publish("sensor_fault")
 
     def _on_sensor_recovered(self) -> None:
-        log.warning("sensor recovered")
+        log.info("测温设备已恢复（sensor recovered）")
         try:
             with self._lock:
                 self._record("sensor_recovered", detail={"after": self._sensor_fault})

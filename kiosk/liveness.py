@@ -47,6 +47,7 @@ class Liveness:
         self.rules = rules
         self.problem: str | None = None
         self.last_change_at = now  # the last read whose object word differed from the one before
+        self._still_since = now  # the object word has not moved since (or the chip came back)
         self.ok_at: float | None = None  # the last read taken from a live chip
         self._last: Reading | None = None
         self._last_at = now
@@ -65,13 +66,13 @@ class Liveness:
                 return self._flag(AMBIENT_JUMP)
         changed = last is not None and reading.object_raw != last.object_raw
         if changed:
-            self.last_change_at = now
+            self.last_change_at = self._still_since = now
         if self.problem is not None:
             self._fresh = self._fresh + 1 if changed else 0
             if self._fresh < rules.recover_changes:
                 return self.problem
             self.problem = None
-        elif now - self.last_change_at >= rules.frozen_after_s:
+        elif now - self._still_since >= rules.frozen_after_s:
             return self._flag(FROZEN)
         self.ok_at = now
         return None
@@ -81,9 +82,11 @@ class Liveness:
         return self.problem is None and self.last_change_at > moment
 
     def reset(self, now: float) -> None:
-        """The chip could not be read at all (bus error): start afresh when it answers again."""
+        """The chip could not be read at all (bus error): when it answers again it gets the full
+        ``frozen_after_s`` to show a fresh word, and only a fresh word counts as one."""
         self._last = None
         self._last_at = now
+        self._still_since = now
 
     def _flag(self, problem: str) -> str:
         if self.problem is None:

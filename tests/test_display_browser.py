@@ -313,3 +313,34 @@ def test_a_green_visitor_in_taps(kiosk, page):
         "2",
     )
     assert detail["purpose"] == "delivery"
+
+
+RESIDENT_STATES = [
+    ("measuring", {}),
+    ("need_pass", {}),
+    ("admitted", {"estimate_c": 36.5, "threshold_c": 37.3, "recorded": True, "seq": 8}),
+    ("admitted-need-pass", {"estimate_c": 36.5, "recorded": True, "seq": 8, "need_pass": True}),
+    ("fault", {"reason": "sensor", "recorded": True, "seq": 9}),
+    ("held", {"estimate_c": 36.4, "recorded": True, "seq": 10}),
+    ("guard_admitted", {"estimate_c": 36.9, "recorded": True, "seq": 11}),
+    ("guard_denied", {"recorded": True, "seq": 12}),
+    ("not_recorded", {}),
+    ("stopped", {}),
+]
+
+
+def test_every_other_resident_screen_fits(kiosk, page):
+    """The states the loop shows only for a moment, put up one by one with the loop stopped."""
+    kiosk.gate._stop.set()
+    kiosk.gate._thread.join(5)
+    page.goto(kiosk.url)
+    for name, fields in RESIDENT_STATES:
+        screen = name.split("-")[0]
+        kiosk.gate.show(screen, **fields)
+        screen_is(page, screen)
+        check(page, f"resident-{name}")
+        assert page.inner_text("#headline")
+    kiosk.gate.show("blocked", estimate_c=38.4, threshold_c=37.3, recorded=True, seq=13)
+    screen_is(page, "blocked")
+    page.click("#language-toggle")
+    check(page, "resident-blocked-english")

@@ -198,3 +198,25 @@ def test_pass_fail_only_stores_no_temperature(kiosk):
     assert (event["verdict"], event["threshold_c"]) == ("blocked", 37.3)
     assert (event["estimate_c"], event["object_c"], event["ambient_c"]) == (None, None, None)
     assert "samples" not in event["detail"] and "raw" not in event["detail"]
+
+
+def test_a_frozen_chip_never_admits_the_next_person_in_real_time(kiosk, mock_factory):
+    """The same rule as tests/test_liveness.py, with the gate thread and the real clock."""
+    k = kiosk(sensor__frozen_after_s=1.0)
+    sim = k.hardware.simulator
+    sim.scene.person(36.6)
+    wait_for_screen(k.gate, "admitted")
+    time.sleep(1.2)  # the relay pulse is over
+    mock_factory.pin(23).clear_states()
+    sim.inject("stuck")
+    sim.scene.leave()
+    sim.scene.person(38.5)
+    k.gate.measure_again()
+    wait_for_screen(k.gate, "sensor_fault")
+    time.sleep(1.0)
+    assert not pin_went_high(mock_factory.pin(23))
+    assert [e["verdict"] for e in screenings(k)] == ["admitted"]
+    assert [e["reason"] for e in k.ledger.events() if e["kind"] == "sensor_fault"] == ["frozen"]
+    sim.clear_faults()
+    wait_for_screen(k.gate, "blocked")  # the chip is back: the 38.5 °C person is measured
+    assert [e["verdict"] for e in screenings(k)] == ["admitted", "blocked"]

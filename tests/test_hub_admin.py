@@ -124,6 +124,7 @@ def test_csv_export_re_reads_as_the_database(app, hub_store, stored_ledger):
     client, _ = signed_in(app, "viewer")
     response = client.get("/admin/ledger.csv")
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
     assert header[0] == "序号 No." and "车牌 Plate" in header

@@ -40,6 +40,15 @@ def test_a_frozen_chip_recovers_after_fresh_words():
     assert live.changed_since(3.7)
 
 
+def test_a_chip_back_from_a_bus_fault_gets_the_full_window_but_no_free_change():
+    live = Liveness(LivenessRules(frozen_after_s=3.0), now=0.0)
+    assert live.observe(reading(24.0), 0.1) is None
+    live.reset(20.0)  # 20 s of bus errors
+    assert live.observe(reading(24.0), 20.1) is None  # not called frozen at once
+    assert not live.changed_since(0.2)  # and a word read after the outage is not "fresh"
+    assert live.observe(reading(24.0), 23.2) == FROZEN
+
+
 def test_ambient_outside_any_room_or_jumping_is_a_problem():
     live = Liveness(LivenessRules(), now=0.0)
     assert live.observe(reading(24.0, 80.0), 0.1) == AMBIENT_RANGE

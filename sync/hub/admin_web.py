@@ -30,7 +30,16 @@ from werkzeug.exceptions import BadRequest, Forbidden
 
 from kiosk.roster import HUB_SETTINGS
 from kiosk.visitors import mask_phone
-from sync.hub import dashboard, labels, ledger_view, pass_pdf, pass_qr, residents, roster_admin
+from sync.hub import (
+    dashboard,
+    integrity,
+    labels,
+    ledger_view,
+    pass_pdf,
+    pass_qr,
+    residents,
+    roster_admin,
+)
 from sync.hub.admins import audit, audit_log, sign_in
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, format_local, zone
@@ -242,7 +251,7 @@ def export(user: dict[str, str], fmt: str) -> Response:
     if fmt == "csv":
         return Response(
             stream_with_context(ledger_view.csv_stream(rows)),
-            mimetype="text/csv; charset=utf-8",
+            mimetype="text/csv",  # Flask adds "; charset=utf-8" to text types
             headers=headers,
         )
     return Response(
@@ -257,7 +266,11 @@ def export(user: dict[str, str], fmt: str) -> Response:
 def kiosks(user: dict[str, str]) -> str:
     store = _store()
     return render_template(
-        "kiosks.html", user=user, kiosks=store.kiosks(), breaks=store.chain_breaks(), code=None
+        "kiosks.html",
+        user=user,
+        kiosks=store.kiosks(),
+        integrity=integrity.report(store),
+        code=None,
     )
 
 
@@ -275,7 +288,7 @@ def enrol_code(user: dict[str, str]) -> Any:
         "kiosks.html",
         user=user,
         kiosks=store.kiosks(),
-        breaks=store.chain_breaks(),
+        integrity=integrity.report(store),
         code=(kiosk_id, code),
     )
 

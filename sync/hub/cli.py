@@ -6,11 +6,12 @@ import csv
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 
 import click
 
+from kiosk.logs import add_log_options, configure_from_context
+from kiosk.table import render_table
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
 
@@ -36,10 +37,8 @@ def _store(db_url: str) -> HubStore:
 
 @click.group()
 def main() -> None:
-    """Menwei hub."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """Menwei hub 门卫中心."""
+    configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
 @main.command()
@@ -71,8 +70,10 @@ def serve(
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
 
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
+    from kiosk.notify import notify
+    from kiosk.ports import listen_error
     from sync.hub.app import create_hub
     from sync.hub.retention import purge as run_purge
 
@@ -95,11 +96,19 @@ def serve(
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
+    try:  # bind first: "serving" is said only once the port is ours
+        server = create_server(app, host=host, port=port, threads=8)
+    except OSError as exc:
+        raise click.ClickException(listen_error(host, port, exc, "--port")) from None
     signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=daily_purge, name="retention", daemon=True).start()
-    logging.getLogger(__name__).warning("hub serving on http://%s:%d/", host, port)
+    url = f"http://{host}:{port}/"
+    logging.getLogger(__name__).info("中心已在 %s 提供服务（hub serving）", url)
+    notify(f"READY=1\nSTATUS=serving on {url}")
     try:
-        waitress_serve(app, host=host, port=port, threads=8)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         stopping.set()
 
@@ -123,7 +132,7 @@ def verify_sheet(db_url: str, seal_text: str) -> None:
     finally:
         store.close()
     click.echo(result.message)
-    sys.exit(0 if result.ok else 1)
+    raise SystemExit(0 if result.ok else 1)
 
 
 @main.command("enrol-code")
@@ -195,25 +204,87 @@ def reader_token(db_url: str, name: str) -> None:
 @db_option
 @click.option("--follow", is_flag=True, help="Keep printing records as they arrive.")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(0, 10000))
-def tail(db_url: str, follow: bool, last: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
     """Print the newest records the hub holds (and, with --follow, those that arrive)."""
+    import json
     import time
 
     store = _store(db_url)
     since = max(0, store.max_ingest_seq() - last)
+    header_shown = False
     while True:
-        for event in store.events_since(since, 500):
-            record = event["record"]
-            since = event["ingest_seq"]
-            estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
-            click.echo(
-                f"{event['ingest_seq']:>7} {record['kiosk_id']:<12} #{record['seq']:<6}"
-                f" {record['wall_time'][:19]} {record['kind']:<10} {record['verdict'] or '':<10}"
-                f" {estimate:>5} {'' if event['chain_ok'] else 'CHAIN BREAK'}"
+        events = store.events_since(since, 500)
+        if events:
+            since = events[-1]["ingest_seq"]
+        if as_json:
+            for event in events:
+                click.echo(json.dumps(event, ensure_ascii=False, default=str))
+        elif events or not header_shown:
+            text = render_table(
+                TAIL_HEADERS,
+                [tail_row(e) for e in events],
+                right=TAIL_RIGHT,
+                min_widths=TAIL_WIDTHS,
             )
+            lines = text.splitlines()
+            if header_shown:  # --follow: the header once, then rows as they come
+                lines = lines[2:]
+            if lines:
+                click.echo("\n".join(lines))
+            header_shown = True
         if not follow:
             return
         time.sleep(1)
+
+
+# Fixed widths keep --follow's later rows under the header; render_table pads by display width.
+TAIL_HEADERS = (
+    "序号 no.",
+    "门岗 kiosk",
+    "记录号 seq",
+    "时间 time",
+    "类别 kind",
+    "结果 verdict",
+    "体温 °C",
+    "哈希链 chain",
+)
+TAIL_WIDTHS = (9, 14, 10, 19, 14, 14, 7, 10)
+TAIL_RIGHT = (0, 2, 6)
+
+
+def tail_row(event: dict) -> tuple[object, ...]:
+    from kiosk.words import KINDS, VERDICTS
+    from sync.localtime import DEFAULT_ZONE, format_local, zone
+
+    record = event["record"]
+    estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
+    kind = KINDS.get(record["kind"], record["kind"])
+    verdict = VERDICTS.get(record["verdict"] or "", record["verdict"] or "")
+    return (
+        event["ingest_seq"],
+        record["kiosk_id"],
+        record["seq"],
+        format_local(record["wall_time"], zone(DEFAULT_ZONE)),
+        kind,
+        verdict,
+        estimate,
+        "完好 ok" if event["chain_ok"] else "断开 BREAK",
+    )
+
+
+@main.command()
+@db_option
+def integrity(db_url: str) -> None:
+    """Show sequence gaps, chain breaks, conflicts and quarantined records, per kiosk."""
+    from sync.hub import integrity as report
+
+    store = _store(db_url)
+    try:
+        for line in report.lines(store):
+            click.echo(line)
+    finally:
+        store.close()
 
 
 @main.group()
@@ -290,3 +361,9 @@ def roster_setting(db_url: str, key: str, value: str) -> None:
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key} = {parsed!r} queued for the kiosks")
+
+
+add_log_options(main)
+
+if __name__ == "__main__":
+    main()
