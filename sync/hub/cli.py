@@ -210,6 +210,9 @@ def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
     import json
     import time
 
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).is_file():
+        # Reading must not create an empty hub database at a mistyped path.
+        raise click.ClickException(f"中心数据库不存在（no hub database）：{db_url[10:]}")
     store = _store(db_url)
     since = max(0, store.max_ingest_seq() - last)
     header_shown = False
