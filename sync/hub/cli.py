@@ -58,7 +58,15 @@ def main() -> None:
     show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
     help="The compound's time zone: every date and time on the pages and exports is in it.",
 )
-def serve(db_url: str, host: str, port: int, retention_days: int, timezone: str) -> None:
+@click.option(
+    "--compound",
+    default=lambda: os.environ.get("MENWEI_HUB_COMPOUND", ""),
+    show_default="$MENWEI_HUB_COMPOUND",
+    help="The compound's name, printed at the top of every register (登记表).",
+)
+def serve(
+    db_url: str, host: str, port: int, retention_days: int, timezone: str, compound: str
+) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
 
@@ -74,7 +82,7 @@ def serve(db_url: str, host: str, port: int, retention_days: int, timezone: str)
     except UnknownZoneError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url)
-    app = create_hub(store, timezone=timezone)
+    app = create_hub(store, timezone=timezone, compound=compound)
     stopping = threading.Event()
 
     def daily_purge() -> None:
@@ -103,6 +111,28 @@ def serve(db_url: str, host: str, port: int, retention_days: int, timezone: str)
         pass
     finally:
         stopping.set()
+
+
+@main.command("verify-sheet")
+@db_option
+@click.argument("seal_text", metavar="SEAL")
+def verify_sheet(db_url: str, seal_text: str) -> None:
+    """Check a printed register's seal (the text under its QR code) against the hub's records.
+
+    Exit status 0: the sheet matches; 1: it does not; 2: that is not a seal."""
+    from sync.hub import seal
+
+    try:
+        parsed = seal.parse(seal_text)
+    except seal.SealError as exc:
+        raise click.UsageError(str(exc)) from None
+    store = _store(db_url)
+    try:
+        result = seal.verify(store, parsed)
+    finally:
+        store.close()
+    click.echo(result.message)
+    raise SystemExit(0 if result.ok else 1)
 
 
 @main.command("enrol-code")
