@@ -125,6 +125,7 @@ class Gate:
         self._pending_pass: _PendingPass | None = None
         self._last_screening: dict[str, Any] | None = None
         self._last_screening_at = 0.0
+        self._last_held = False  # the last screening was held for the guard (a held visitor)
         self._sensor_fault: str | None = None
         self.heartbeat = clock()  # each pass of the loop; the watchdog checks it
         # The loop's state between steps.
@@ -222,6 +223,7 @@ class Gate:
                     links_to
                     and last is not None
                     and last["verdict"] == Verdict.ADMITTED
+                    and not self._last_held  # a held visitor's: the guard decides
                     and self.awaiting_guard is None
                 ):
                     self.open_gate()
@@ -351,17 +353,25 @@ class Gate:
                 no_reading(Reason.SENSOR, self.rules), measurement.samples, PROBLEMS_ZH[problem]
             )
         decision = measurement.decision
-        pass_code = self._valid_pass() if self.config.kiosk.identify == "before" else None
+        resident_pass = self._valid_pass()
+        pass_code = resident_pass if self.config.kiosk.identify == "before" else None
         remeasure = self._remeasure
         context = None if remeasure is not None else self.active_context()
+        if context is not None and context.kind == "visitor" and resident_pass is not None:
+            # A valid resident pass makes this the resident's screening, never the visitor's.
+            context = None
+        held = context is not None and context.held and decision.admits
         try:
             with self._lock:
                 record = self._record_screening(measurement, pass_code, context, remeasure)
                 self._last_screening = record
                 self._last_screening_at = self.clock()
+                self._last_held = context is not None and context.held
                 self._pending_pass = None
-                if context is not None and context.kind == "visitor":
-                    self.context = None  # a visitor is one person
+                if context is not None and context.kind == "visitor" and not context.held:
+                    # A visitor is one person. A held visitor stays until the guard decides
+                    # (or the item expires): every screening without a pass meanwhile is held.
+                    self.context = None
                 if remeasure is not None and decision.verdict in (
                     Verdict.ADMITTED,
                     Verdict.BLOCKED,
@@ -374,7 +384,6 @@ class Gate:
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
             return Verdict.FAULT
-        held = context is not None and context.held and decision.admits
         self._show_verdict(decision, record, held=held)
         self._signal(decision, record, held=held)
         return decision.verdict

@@ -204,8 +204,11 @@ class GuardDesk:
                 "direction": self.gate.direction,
             },
         )
+        # A held visitor waits for the guard until decided or expired; a plain one steps up
+        # within VISITOR_WINDOW_S.
+        window_s = self.gate.config.guard.pending_expire_s if held else VISITOR_WINDOW_S
         self.gate.context = Context(
-            "visitor", record["id"], self.gate.clock() + VISITOR_WINDOW_S, held=held is not None
+            "visitor", record["id"], self.gate.clock() + window_s, held=held is not None
         )
         return record
 
