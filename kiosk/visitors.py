@@ -34,6 +34,7 @@ FIELD_NAMES = {
     "note": "备注",
     "remeasured_c": "复测体温",
     "notice_id": "提醒",
+    "pin": "PIN",
 }
 
 

@@ -162,6 +162,7 @@ def test_override_of_a_blocked_person(client, kiosk, mock_factory):
             "decision": "admit",
             "reason": "remeasured_normal",
             "remeasured_c": 36.9,
+            "pin": "4831",  # admitting over a fever needs the PIN again
         },
         headers=headers,
     )

@@ -67,6 +67,7 @@ def page() -> str:
         "guard.html",
         language=_config().kiosk.language,
         idle_return_s=_config().kiosk.idle_return_s,
+        urgent_lock_s=_config().guard.urgent_lock_s,
     )
 
 
@@ -81,13 +82,7 @@ def unlock() -> Any:
     guard_id = text_field(body, "guard_id", max_length=32)
     pin = text_field(body, "pin", max_length=8)
     config = _config().guard
-    result = guards.unlock(
-        _desk().ledger.connection(),
-        guard_id,
-        pin,
-        max_failures=config.max_pin_failures,
-        lockout_s=config.lockout_s,
-    )
+    result = _check_pin(guard_id, pin)
     if not result.ok:
         session.clear()
         status = 423 if result.reason == "locked" else 401
@@ -106,6 +101,31 @@ def unlock() -> Any:
         "seen": time.time(),
     }
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
+
+
+def _check_pin(guard_id: str, pin: str) -> guards.UnlockResult:
+    """One PIN check, counted towards the guard's lockout like any other."""
+    config = _config().guard
+    return guards.unlock(
+        _desk().ledger.connection(),
+        guard_id,
+        pin,
+        max_failures=config.max_pin_failures,
+        lockout_s=config.lockout_s,
+    )
+
+
+def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
+    """The guard's PIN typed again at the confirm step, or a FormError naming the PIN field."""
+    pin = body.get("pin")
+    if not isinstance(pin, str) or not pin:
+        raise FormError("pin", "放行发热人员须再次输入您的 PIN")
+    result = _check_pin(who["guard_id"], pin[:8])
+    if result.ok:
+        return
+    if result.reason == "locked":
+        raise FormError("pin", f"错误次数过多，已锁定，请 {result.retry_after_s} 秒后再试")
+    raise FormError("pin", f"PIN 错误，还可尝试 {result.attempts_left} 次")
 
 
 @guard.post("/api/guard/lock")
@@ -135,7 +155,10 @@ def today(who: dict[str, str]) -> Any:
 @guard.post("/api/guard/override")
 @guard_required
 def override(who: dict[str, str]) -> Any:
-    form = parse_override(json_body(), threshold_c=_desk().gate.rules.threshold_c)
+    body = json_body()
+    form = parse_override(body, threshold_c=_desk().gate.rules.threshold_c)
+    if _desk().admit_needs_pin(form):
+        _confirm_pin(who, body)
     record = _desk().override(form, who)
     return jsonify(ok=True, seq=record["seq"], id=record["id"])
 
