@@ -64,6 +64,6 @@ def test_denying_a_fever_needs_no_pin_again(blocked):
 
 
 def test_the_state_tells_the_page_which_items_need_the_pin(blocked):
-    g, client, headers, block = blocked
+    _g, client, _headers, _block = blocked
     [item] = client.get("/api/guard/state").get_json()["pending"]
     assert item["admit_needs_pin"] is True
