@@ -49,11 +49,11 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def checked(*args: Any, **kwargs: Any) -> Any:
         info = _signed_in()
         if info is None:
-            raise Unauthorized("the guard screen is locked: unlock it with your PIN")
+            raise Unauthorized("门卫屏已锁定，请输入 PIN 解锁 (the guard screen is locked)")
         if request.method != "GET":
             token = request.headers.get("X-CSRF-Token", "")
             if not secrets.compare_digest(token, info["csrf"]):
-                raise Forbidden("missing or wrong CSRF token")
+                raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
         info["seen"] = time.time()
         session.modified = True
         return view({"guard_id": info["guard_id"], "name": info["name"]}, *args, **kwargs)
@@ -217,7 +217,7 @@ def vehicle(who: dict[str, str]) -> Any:
     body = json_body()
     raw = body.get("plate")
     if not isinstance(raw, str) or len(raw) > 16:
-        raise FormError("plate", "a plate like 京A12345")
+        raise FormError("plate", "请输入车牌，如 京A12345 (a plate like 京A12345)")
     try:
         plate = validate_plate(raw)
     except PlateError as exc:
