@@ -24,6 +24,7 @@ from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
 from kiosk.screen import ScreenState
 from kiosk.screening import Decision, Reason, Rules, Verdict, no_reading
 from kiosk.session import Measurement, Measurer, Timing
+from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ class Gate:
         try:
             reading = self.thermometer.read()
         except SensorError as exc:
-            self._on_sensor_fault(type(exc).__name__, str(exc))
+            self._on_sensor_fault(type(exc).__name__, sensor_error_words(exc), technical=str(exc))
             self._arm(now)
             return FAULT_POLL_S
         problem = self.liveness.problem
@@ -537,7 +538,7 @@ class Gate:
         buzzer.silence()
         return was
 
-    def _on_sensor_fault(self, reason: str, message: str) -> None:
+    def _on_sensor_fault(self, reason: str, message: str, *, technical: str | None = None) -> None:
         if self._sensor_fault is None:
             log.error("sensor fault: %s", message)
             self._play(FAULT_PATTERN)
@@ -547,7 +548,7 @@ class Gate:
                         "sensor_fault",
                         verdict="fault",
                         reason=reason,
-                        detail={"error": message},
+                        detail={"error": message} | ({"technical": technical} if technical else {}),
                     )
             except LedgerError as error:
                 log.error("sensor fault not recorded: %s", error)

@@ -104,3 +104,16 @@ def test_a_plate_error_is_chinese_first(client):
     )
     assert response.status_code == 400
     assert response.get_json()["message"].startswith("车牌：请输入车牌")
+
+
+def test_a_driver_fault_is_recorded_in_chinese_with_the_technical_text_beside(make_config):
+    import json
+
+    g = sim_gate(make_config())
+    g.run(0.5)
+    g.sim.inject("unplugged", count=5)
+    g.run(3.0)
+    [fault] = g.events("sensor_fault")
+    detail = json.loads(fault["detail"])
+    assert CHINESE.match(detail["error"]), detail
+    assert detail["technical"]  # the driver's own words, for the engineer
