@@ -385,7 +385,8 @@ class Gate:
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
             return Verdict.FAULT
-        self._show_verdict(decision, record, held=held)
+        visitor = context is not None and context.kind == "visitor"
+        self._show_verdict(decision, record, held=held, visitor=visitor)
         self._signal(decision, record, held=held)
         return decision.verdict
 
@@ -446,7 +447,9 @@ class Gate:
             self.sync_wake.set()
         return record
 
-    def _show_verdict(self, decision: Decision, record: dict[str, Any], *, held: bool) -> None:
+    def _show_verdict(
+        self, decision: Decision, record: dict[str, Any], *, held: bool, visitor: bool = False
+    ) -> None:
         self.screen.publish(
             "held" if held else decision.verdict.value,
             reason=decision.reason.value if decision.reason else None,
@@ -456,6 +459,7 @@ class Gate:
             seq=record["seq"],
             need_pass=self._pass_needed_after(decision),
             awaiting_guard=decision.verdict is Verdict.BLOCKED,
+            visitor=visitor,  # a guard-registered visitor's: the display shows it to them
         )
 
     def _pass_needed_after(self, decision: Decision) -> bool:

@@ -101,3 +101,42 @@ def test_other_is_detailed_with_one_touch(kiosk, page):
     [override] = [e for e in kiosk.ledger.events() if e["kind"] == "override"]
     assert (override["verdict"], override["reason"]) == ("denied", "other")
     assert json.loads(override["detail"])["note"] == "拒绝登记信息"
+
+
+def test_a_registered_visitors_verdict_comes_forward_on_the_display(kiosk, page):
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='visitor']")
+    for digit in "13812345678":
+        page.click(f"#visitor .keypad button[data-key='{digit}']")
+    page.click("#visitor .keypad button[data-key='next']")
+    page.click("#building button[data-value='3']")
+    page.click("#unit button[data-value='2']")
+    page.click("#purpose button[data-value='delivery']")
+    page.click("#code_colour button[data-value='green']")
+    page.click("#visitor button[type='submit']")
+    page.wait_for_selector("#visitor .message.ok")
+    kiosk.hardware.simulator.scene.person(36.6)  # the visitor steps up
+    on_resident_screen(page, kiosk.url, timeout=4000)
+    screen_is(page, "admitted")
+    check(page, "resident-visitor-admitted")
+    [visitor] = [e for e in kiosk.ledger.events() if e["kind"] == "visitor"]
+    screening = [e for e in kiosk.ledger.events() if e["kind"] == "screening"][-1]
+    assert screening["links_to"] == visitor["id"]
+
+
+def test_a_frozen_chip_does_not_keep_the_green_screen_for_the_next_person(kiosk, pages):  # noqa: F811
+    resident = pages[0]
+    resident.goto(kiosk.url)
+    screen_is(resident, "idle")
+    sim = kiosk.hardware.simulator
+    sim.scene.person(36.6)
+    screen_is(resident, "admitted")
+    sim.inject("stuck")  # frozen on the admitted person
+    sim.scene.leave()
+    sim.scene.person(38.4)  # the next person has a fever
+    screen_is(resident, "idle", timeout=3000 + 2000)  # result_hold_s is 3 here
+    assert resident.inner_text("#headline") != "体温正常，请通行"
+    check(resident, "resident-frozen-after-hold")
+    screen_is(resident, "sensor_fault", timeout=15000)
+    assert [e["verdict"] for e in kiosk.ledger.events() if e["kind"] == "screening"] == ["admitted"]
