@@ -140,3 +140,13 @@ def test_a_frozen_chip_does_not_keep_the_green_screen_for_the_next_person(kiosk,
     check(resident, "resident-frozen-after-hold")
     screen_is(resident, "sensor_fault", timeout=15000)
     assert [e["verdict"] for e in kiosk.ledger.events() if e["kind"] == "screening"] == ["admitted"]
+
+
+def test_the_privacy_notice_reads_at_arms_length(kiosk, page):
+    page.goto(kiosk.url + "/privacy")
+    sizes = page.evaluate(
+        """() => [...document.querySelectorAll("p, li")].map(
+          (el) => parseFloat(getComputedStyle(el).fontSize))"""
+    )
+    assert sizes and min(sizes) >= 18  # the Chinese text; the English beside it is secondary
+    check(page, "privacy-large")
