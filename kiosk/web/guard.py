@@ -54,11 +54,29 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
             token = request.headers.get("X-CSRF-Token", "")
             if not secrets.compare_digest(token, info["csrf"]):
                 raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
-        info["seen"] = time.time()
-        session.modified = True
+        touched_at = _touched_at(time.time())
+        if touched_at is not None and touched_at > info["seen"]:
+            info["seen"] = touched_at
+            session.modified = True
         return view({"guard_id": info["guard_id"], "name": info["name"]}, *args, **kwargs)
 
     return checked
+
+
+def _touched_at(now: float) -> float | None:
+    """When the guard last touched the screen, as this request tells. A change, or a read the
+    guard asked for (options, today's ledger), is a touch now. The page's poll of the state is
+    not: it carries the page's own time since the last touch (``touched_ago_s``), so a page left
+    polling still locks after ``guard.auto_lock_s``."""
+    if request.endpoint != "guard.state":
+        return now
+    try:
+        ago = float(request.args.get("touched_ago_s", ""))
+    except ValueError:
+        return None
+    if not 0 <= ago <= 86400:  # also refuses NaN
+        return None
+    return now - ago
 
 
 @guard.get("/guard")

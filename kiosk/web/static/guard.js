@@ -243,7 +243,9 @@ function visitorStep(step) {
 
 async function refresh() {
   if (!csrf) return;
-  const { ok, body } = await call("GET", "/api/guard/state");
+  // The poll is not a touch: it tells the server how long ago the screen was last touched.
+  const touchedAgo = Math.max(0, (Date.now() - display.state.lastTouch) / 1000).toFixed(1);
+  const { ok, body } = await call("GET", "/api/guard/state?touched_ago_s=" + touchedAgo);
   if (!ok) return;
   $("silence").hidden = !body.alarm;
   $("direction").textContent = body.status.direction === "in" ? "方向：进" : "方向：出";
