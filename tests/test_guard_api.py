@@ -210,9 +210,8 @@ def test_quarantine_notice_reaches_the_guard_only(client, kiosk):
     assert [(n["kind"], n["pass_code"]) for n in notices] == [("quarantine", "Q7001")]
 
 
-def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
-    """A guard page left open polls /api/guard/state every 2 s: the session still ends after
-    guard.auto_lock_s without a real touch (the poll says how long ago the screen was touched)."""
+def fake_guard_clock(monkeypatch):
+    """The guard sessions' clock, moved by the test."""
     import kiosk.web.guard as guard_web
 
     class Clock:
@@ -225,34 +224,30 @@ def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
         monotonic = time
 
     monkeypatch.setattr(guard_web, "time", Clock)
+    return Clock
+
+
+def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
+    """A guard page left open polls /api/guard/state every 2 s: the session still ends after
+    guard.auto_lock_s without a real touch (the poll says how long ago the screen was touched)."""
+    clock = fake_guard_clock(monkeypatch)
     client = create_app(kiosk.gate).test_client()
     kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
     sign_in(client)
-    touched = Clock.t
+    touched = clock.t
     for _ in range(10):  # 20 s of polls, nobody touches the screen
-        Clock.t += 2
-        response = client.get(f"/api/guard/state?touched_ago_s={Clock.t - touched}")
+        clock.t += 2
+        response = client.get(f"/api/guard/state?touched_ago_s={clock.t - touched}")
     assert response.status_code == 401
     for query in ("", "?touched_ago_s=nan", "?touched_ago_s=-5"):  # no proof of a touch
         assert client.get("/api/guard/state" + query).status_code == 401
 
 
 def test_a_guard_touching_the_screen_stays_signed_in_while_it_polls(kiosk, monkeypatch):
-    import kiosk.web.guard as guard_web
-
-    class Clock:
-        t = time.time()
-
-        @classmethod
-        def time(cls) -> float:
-            return cls.t
-
-        monotonic = time
-
-    monkeypatch.setattr(guard_web, "time", Clock)
+    clock = fake_guard_clock(monkeypatch)
     client = create_app(kiosk.gate).test_client()
     kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
     sign_in(client)
     for _ in range(30):  # a minute of polls; the guard touches the screen every few seconds
-        Clock.t += 2
+        clock.t += 2
         assert client.get("/api/guard/state?touched_ago_s=1.5").status_code == 200

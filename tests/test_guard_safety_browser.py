@@ -33,6 +33,14 @@ def page(pages):  # noqa: F811
     return pages[1]
 
 
+def a_fever_while_the_guard_is_there(kiosk, page) -> None:
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='pending']")  # the guard is at the screen
+    kiosk.hardware.simulator.scene.person(38.4)
+    page.wait_for_selector("#urgent:not([hidden]):has-text('38.4')")
+
+
 def decide_admit_emergency(page) -> None:
     """The six taps of the field trial: 处置 → 放行 → 紧急情况 → 下一步 → 确认."""
     page.click("#urgent-open")
@@ -57,11 +65,7 @@ def test_a_fever_at_an_unattended_guard_screen_locks_it(kiosk, page):
 
 
 def test_admitting_a_fever_needs_the_pin_at_the_confirm_step(kiosk, page):
-    unlock(page, kiosk.url)
-    page.wait_for_selector("#desk:not([hidden])")
-    page.click("nav button[data-tab='pending']")  # the guard is at the screen
-    kiosk.hardware.simulator.scene.person(38.4)
-    page.wait_for_selector("#urgent:not([hidden]):has-text('38.4')")
+    a_fever_while_the_guard_is_there(kiosk, page)
     decide_admit_emergency(page)
     page.wait_for_selector("#override-pin:not([hidden])")
     page.click("#override button[type='submit']")  # confirm without the PIN: refused
@@ -80,11 +84,7 @@ def test_admitting_a_fever_needs_the_pin_at_the_confirm_step(kiosk, page):
 
 
 def test_other_is_detailed_with_one_touch(kiosk, page):
-    unlock(page, kiosk.url)
-    page.wait_for_selector("#desk:not([hidden])")
-    page.click("nav button[data-tab='pending']")
-    kiosk.hardware.simulator.scene.person(38.4)
-    page.wait_for_selector("#urgent:not([hidden])")
+    a_fever_while_the_guard_is_there(kiosk, page)
     page.click("#urgent-open")
     page.click("#pending-list li button.decide")
     page.click("#override-decision button[data-value='deny']")
