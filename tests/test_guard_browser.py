@@ -24,7 +24,7 @@ def kiosk(make_config, mock_factory, tmp_path):
         make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0), pin_factory=mock_factory
     )
     conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     upsert(
         conn, [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}], source="test"
     )
@@ -47,7 +47,7 @@ def pages(browser):  # noqa: F811
     assert errors == []
 
 
-def unlock(guard, url: str, pin: str = "4831") -> None:
+def unlock(guard, url: str, pin: str = "483190") -> None:
     guard.goto(url + "/guard")
     guard.click("#guard-list button[data-guard='wang']")
     for digit in pin:
@@ -92,7 +92,7 @@ def test_blocked_resident_overridden_by_the_guard(kiosk, pages):
 def test_five_wrong_pins_lock_the_guard_out(kiosk, pages):
     _, guard = pages
     for _ in range(5):
-        unlock(guard, kiosk.url, pin="0000")
+        unlock(guard, kiosk.url, pin="000000")
         guard.wait_for_selector("#login-message:not(:empty)")
         message = guard.inner_text("#login-message")
         guard.evaluate("document.getElementById('login-message').textContent = ''")
