@@ -106,12 +106,14 @@ CSV
         printf '某市某区\n' > "$DEMO_DIR/risk-areas.txt"
         "$kiosk" passes load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/passes.csv"
         "$kiosk" risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
-        "$kiosk" guards add --config "$DEMO_DIR/kiosk.toml" --pin 2468 demo "演示门卫" >/dev/null
     fi
+    # Every start: a demo from before 6-digit PINs gets the new PIN.
+    "$kiosk" guards add --config "$DEMO_DIR/kiosk.toml" --pin 246813 demo "演示门卫" >/dev/null
     # The hub beside the kiosk, on its own SQLite file; stopped when the demo ends.
     local hub_db
     hub_db="sqlite:///$(realpath -m "$DEMO_DIR")/hub.sqlite3"
-    "$VENV/bin/hub" serve --db "$hub_db" --port 8090 &
+    # Its keys (session, ID numbers) in their own directory, never in the database.
+    "$VENV/bin/hub" serve --db "$hub_db" --keys "$DEMO_DIR/hub-keys" --port 8090 &
     local hub_pid=$!
     # shellcheck disable=SC2064  # expand now: hub_pid is local to this function
     trap "kill $hub_pid 2>/dev/null" EXIT
@@ -129,7 +131,7 @@ CSV
         done
     fi
     say "kiosk:        http://127.0.0.1:8080/       (the touchscreen; passes 10010301, 10010302)"
-    say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 2468)"
+    say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 246813)"
     say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
     say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
     say "hub admin:    http://127.0.0.1:8090/admin/  (user admin, password $(cat "$DEMO_DIR/admin-password"))"
