@@ -340,7 +340,7 @@ def test_the_ledger_search_finds_only_what_the_ledger_shows(app, hub, tmp_path):
 
 
 def test_every_page_carries_the_security_headers_and_no_inline_style(app, hub_store):
-    client, csrf = signed_in(app, "admin")
+    client, _ = signed_in(app, "admin")
     pages = [path for _e, method, path, _a in admin_routes(app) if method == "GET"]
     health, _ = signed_in(app, "health")
     for path in ["/admin/login", "/api/v1/openapi.json", *pages]:
@@ -356,7 +356,7 @@ def test_every_page_carries_the_security_headers_and_no_inline_style(app, hub_st
 
 
 def test_the_id_look_up_is_a_post(app):
-    client, csrf = signed_in(app, "admin")
+    client, _ = signed_in(app, "admin")
     page = client.get("/admin/residents").get_data(as_text=True)
     form = re.search(r'<form method="(\w+)" action="/admin/residents/by-id"', page)
     assert form and form.group(1) == "post"
