@@ -50,7 +50,7 @@ def check_guard(guard_id: str, name: str, pin: str) -> str:
     if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
         raise GuardError("name: 1-32 characters, without < > & or quotes")
     if not PIN_PATTERN.fullmatch(pin):
-        raise GuardError("PIN: 6 to 8 digits")
+        raise GuardError("PIN 须为 6-8 位数字 PIN: 6 to 8 digits")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
     return name

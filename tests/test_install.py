@@ -245,17 +245,17 @@ import re, sys, requests
 ca = "/etc/menwei/hub-ca.crt"
 s = requests.Session()
 s.verify = ca
-page = s.get("https://localhost/admin/login", timeout=10)
+page = s.get("https://hub.example/admin/login", timeout=10)
 csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-signed = s.post("https://localhost/admin/login", timeout=10, allow_redirects=False,
+signed = s.post("https://hub.example/admin/login", timeout=10, allow_redirects=False,
     data={"username": "owner", "password": "a long password", "csrf": csrf})
 print("login", signed.status_code, "Secure" in signed.headers.get("Set-Cookie", ""))
 for path in sys.argv[1:]:
-    r = s.get("https://localhost" + path, timeout=10, allow_redirects=False)
+    r = s.get("https://hub.example" + path, timeout=10, allow_redirects=False)
     print("page", path, r.status_code, r.headers.get("Content-Security-Policy"),
           r.headers.get("X-Frame-Options"), r.headers.get("X-Content-Type-Options"),
           r.headers.get("Referrer-Policy"))
-plain = requests.get("http://localhost/admin/login", timeout=10, allow_redirects=False)
+plain = requests.get("http://hub.example/admin/login", timeout=10, allow_redirects=False)
 print("http", plain.status_code, plain.headers.get("Location"))
 """
 
@@ -322,8 +322,10 @@ def test_hub_install(root):
     toml = (root / "etc/menwei/kiosk.toml").read_text()
     assert 'ca_file = "/etc/menwei/hub-ca.crt"' in toml
     (root / "etc/menwei/kiosk.toml").write_text(
-        toml.replace("[sync]\n", '[sync]\nhub_url = "https://localhost"\n')
+        toml.replace("[sync]\n", '[sync]\nhub_url = "https://hub.example"\n')
     )
+    # The kiosk reaches the hub by the name on its certificate (here through /etc/hosts).
+    (root / "etc/hosts").write_text("127.0.0.1 localhost\n127.0.0.1 hub.example\n")
     (root / "root/sync_check.py").write_text(SYNC_THROUGH_TLS)
     (root / "root/pages_check.py").write_text(PAGES_AND_HEADERS)
 
@@ -368,7 +370,7 @@ python3 -c 'import socket; socket.create_connection(("127.0.0.2", 8090))' 2>&1 |
     )
     out = stack.stdout + stack.stderr
     assert stack.returncode == 0, out
-    assert "enrolled as gate-1 with https://localhost" in out
+    assert "enrolled as gate-1 with https://hub.example" in out
     assert "synced 0 None /etc/menwei/hub-ca.crt" in out
     assert "gate-1" in out.split("synced")[1]  # hub tail shows the record that arrived
     assert "login 302 True" in out  # the session cookie is Secure
@@ -378,5 +380,5 @@ python3 -c 'import socket; socket.create_connection(("127.0.0.2", 8090))' 2>&1 |
         assert line[2] == "200", line
         assert "frame-ancestors 'none'" in " ".join(line) and "unsafe-inline" not in " ".join(line)
         assert line[-3:] == ["DENY", "nosniff", "no-referrer"], line
-    assert "http 301 https://localhost/admin/login" in out
+    assert "http 301 https://hub.example/admin/login" in out
     assert "Connection refused" in out  # the hub itself is not on other addresses

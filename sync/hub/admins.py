@@ -181,6 +181,10 @@ def start_session(store: HubStore, username: str, *, now: float | None = None) -
         )
         if row is None:
             raise AccountError("no such active account")
+        store.execute(  # ended sessions go (expired ones are refused anyway)
+            "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
+            (now - SESSION_IDLE_S, now - SESSION_MAX_S),
+        )
         store.execute(
             "INSERT INTO admin_sessions (sid_hash, username, csrf, created_at, seen_at)"
             " VALUES (?, ?, ?, ?, ?)",
