@@ -18,18 +18,12 @@ from sync.hub.app import SECURITY_HEADERS, create_hub
 from sync.hub.id_numbers import keyed_hash
 from sync.hub.keys import HubKeys, KeyError_, load_keys
 from sync.hub.store import HubStore
+from tests import test_hub_admin
 from tests.sync_fixtures import drain, enrolled_client, make_ledger
 from tests.test_hub_admin import PASSWORD, admin_routes, log_in, signed_in
 
 ID_NUMBER = "11010519491231002X"
-ROLES = ("admin", "viewer", "health")
-
-
-@pytest.fixture
-def app(hub_store):
-    for role in ROLES:
-        create_admin(hub_store, f"{role}-user", PASSWORD, role)
-    return create_hub(hub_store)
+app = test_hub_admin.app  # the fixture: one account per role
 
 
 def _forge(app, payload) -> str:
