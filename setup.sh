@@ -13,7 +13,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -72,11 +72,18 @@ cmd_test() {
 }
 
 cmd_demo() {
-    ensure_venv ""
+    # A .venv made by './setup.sh test' (same pyproject.toml) already holds all the demo needs.
+    if [ -x "$VENV/bin/kiosk" ] && grep -q "^$(sha256sum pyproject.toml | cut -d' ' -f1) " \
+        "$VENV/.menwei-installed" 2>/dev/null; then
+        check_python
+    else
+        ensure_venv ""
+    fi
     mkdir -p "$DEMO_DIR"
     if [ ! -f "$DEMO_DIR/kiosk.toml" ]; then
         cat > "$DEMO_DIR/kiosk.toml" <<'TOML'
 # Demo kiosk: simulated MLX90614 and mock GPIO pins, ledger in this directory.
+# The demo keeps web.port and sync.hub_url on the ports it runs on.
 [kiosk]
 id = "demo-gate"
 data_dir = "."
@@ -96,7 +103,7 @@ hub_url = "http://127.0.0.1:8090"
 interval_s = 5
 TOML
     fi
-    local kiosk="$VENV/bin/kiosk"
+    local kiosk="$VENV/bin/kiosk" pin=246813
     if [ ! -f "$DEMO_DIR/ledger.sqlite3" ]; then
         cat > "$DEMO_DIR/passes.csv" <<'CSV'
 code,name,building,unit,room,expires_on,revoked,quarantine_until
@@ -106,40 +113,14 @@ code,name,building,unit,room,expires_on,revoked,quarantine_until
 20010501,赵六,2,1,501,2099-12-31,,2099-12-31
 CSV
         printf '某市某区\n' > "$DEMO_DIR/risk-areas.txt"
-        "$kiosk" passes load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/passes.csv"
-        "$kiosk" risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
+        "$kiosk" -q passes load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/passes.csv"
+        "$kiosk" -q risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
     fi
     # Every start: a demo from before 6-digit PINs gets the new PIN.
-    "$kiosk" guards add --config "$DEMO_DIR/kiosk.toml" --pin 246813 demo "演示门卫" >/dev/null
-    # The hub beside the kiosk, on its own SQLite file; stopped when the demo ends.
-    local hub_db
-    hub_db="sqlite:///$(realpath -m "$DEMO_DIR")/hub.sqlite3"
-    # Its keys (session, ID numbers) in their own directory, never in the database.
-    "$VENV/bin/hub" serve --db "$hub_db" --keys "$DEMO_DIR/hub-keys" --port 8090 &
-    local hub_pid=$!
-    # shellcheck disable=SC2064  # expand now: hub_pid is local to this function
-    trap "kill $hub_pid 2>/dev/null" EXIT
-    if [ ! -f "$DEMO_DIR/admin-password" ]; then
-        head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$DEMO_DIR/admin-password"
-        "$VENV/bin/hub" admin-create --db "$hub_db" --password "$(cat "$DEMO_DIR/admin-password")" \
-            admin >/dev/null
-    fi
-    if [ ! -f "$DEMO_DIR/hub_token" ]; then
-        local code
-        code=$("$VENV/bin/hub" enrol-code --db "$hub_db" demo-gate)
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            "$kiosk" enrol --config "$DEMO_DIR/kiosk.toml" --code "$code" 2>/dev/null && break
-            sleep 0.5
-        done
-    fi
-    say "kiosk:        http://127.0.0.1:8080/       (the touchscreen; passes 10010301, 10010302)"
-    say "guard screen: http://127.0.0.1:8080/guard  (guard 演示门卫, PIN 246813)"
-    say "control panel http://127.0.0.1:8080/demo   (or: $VENV/bin/kiosk sim person 38.2)"
-    say "ledger:       $DEMO_DIR/ledger.sqlite3     ($VENV/bin/kiosk verify --config $DEMO_DIR/kiosk.toml)"
-    say "hub admin:    http://127.0.0.1:8090/admin/  (user admin, password $(cat "$DEMO_DIR/admin-password"))"
-    say "hub API:      http://127.0.0.1:8090/api/v1/openapi.json"
-    say "              records arriving: $VENV/bin/hub tail --follow --db $hub_db"
-    "$kiosk" serve --config "$DEMO_DIR/kiosk.toml"
+    "$kiosk" -q guards add --config "$DEMO_DIR/kiosk.toml" --pin "$pin" demo "演示门卫" >/dev/null
+    # The hub and the kiosk: ports checked (free ones taken and named when busy), each waited for
+    # until it says it is serving, all stopped when a step fails or on Ctrl-C (kiosk/demo_run.py).
+    exec "$VENV/bin/python" -m kiosk.demo_run "$DEMO_DIR" "$pin"
 }
 
 # --- the Raspberry Pi (or hub) install -------------------------------------------------------

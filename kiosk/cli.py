@@ -3,54 +3,57 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
 from drivers import SensorError
-from kiosk.config import Config, ConfigError, load_config
-from kiosk.ledger import LedgerError
+from kiosk.config import Config, ConfigError, find_config, load_config
+from kiosk.ledger import Ledger, LedgerError
+from kiosk.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
+from kiosk.table import render_pairs, render_table
+from kiosk.words import word
+from sync.localtime import format_local, local_today
 
-DEFAULT_CONFIG = Path("/etc/menwei/kiosk.toml")
 
-
-def _load(config_path: str | None, simulate: bool = False) -> Config:
-    path = (
-        Path(config_path) if config_path else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    )
+def _load(config_path: str | None, simulate: bool = False, *, need_file: bool = False) -> Config:
+    """The settings, found the one way every command finds them (``find_config``); the command
+    says on stderr which file it used. ``need_file``: a command about this kiosk's ledger refuses
+    to run on defaults, which would point at a ledger that is not this kiosk's."""
+    choice = find_config(config_path)
+    if choice.path is None and need_file:
+        raise click.ClickException(choice.missing())
+    if not is_quiet():
+        click.echo(choice.describe(), err=True)
     overrides: dict[str, Any] = {"sensor.simulate": True} if simulate else {}
     try:
-        return load_config(path, overrides)
+        config = load_config(choice.path, overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    set_log_zone(config.tz)
+    return config
 
 
 config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help=f"TOML settings file (default {DEFAULT_CONFIG} when it exists).",
+    help="TOML settings file; otherwise $MENWEI_CONFIG, /etc/menwei/kiosk.toml, ./kiosk.toml.",
 )
 simulate_option = click.option(
     "--simulate", is_flag=True, help="Use the simulated MLX90614 and mock GPIO pins."
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def main(verbose: bool) -> None:
-    """Menwei gate kiosk."""
-    # journald adds timestamps; we log the level and the message only.
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def main() -> None:
+    """Menwei gate kiosk 门卫测温终端."""
+    configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
 @main.command()
@@ -58,12 +61,12 @@ def main(verbose: bool) -> None:
 @simulate_option
 def serve(config_path: str | None, simulate: bool) -> None:
     """Run the touchscreen and the gate loop."""
-    from kiosk.server import serve_forever
+    from kiosk.server import ListenError, serve_forever
 
-    config = _load(config_path, simulate)
+    config = _load(config_path, simulate, need_file=True)
     try:
         serve_forever(config)
-    except (SensorError, LedgerError, OSError) as exc:
+    except (SensorError, LedgerError, ListenError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -87,11 +90,14 @@ def sensor(
 ) -> None:
     """Print live readings from the thermometer, with the verdict they would get."""
     from drivers.mlx90614_sim import SimulatedMLX90614
-    from kiosk.sensor_check import describe_reading, open_thermometer
+    from kiosk.sensor_check import describe_estimate, describe_reading, open_thermometer
 
     config = _load(config_path, simulate)
-    where = "simulated bus" if config.sensor.simulate else f"/dev/i2c-{config.sensor.bus}"
-    click.echo(f"MLX90614 at 0x{config.sensor.address:02X} on {where}")
+    where = "模拟总线 simulated bus" if config.sensor.simulate else f"/dev/i2c-{config.sensor.bus}"
+    click.echo(f"MLX90614 地址 0x{config.sensor.address:02X}，{where}")
+    click.echo(describe_estimate(config))
+    if count == 0:
+        click.echo("持续读取，按 Ctrl-C 停止（until Ctrl-C; --count N stops after N readings）")
     try:
         thermometer = open_thermometer(config)
     except SensorError as exc:
@@ -109,7 +115,7 @@ def sensor(
                 click.echo(describe_reading(thermometer.read(), config))
             except SensorError as exc:
                 failed = True
-                click.echo(f"FAULT {type(exc).__name__}: {exc}", err=True)
+                click.echo(f"故障 FAULT {type(exc).__name__}: {exc}", err=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -163,35 +169,60 @@ def calibrate(
 
 @main.command()
 @config_option
-@click.option("--day", default=None, help="UTC date YYYY-MM-DD (default: today).")
-def counts(config_path: str | None, day: str | None) -> None:
-    """Show a day's counts from the local ledger."""
-    day = day or datetime.now(UTC).date().isoformat()
+@click.option(
+    "--day", default=None, help="Local date YYYY-MM-DD in kiosk.timezone (default: today)."
+)
+@json_option
+def counts(config_path: str | None, day: str | None, as_json: bool) -> None:
+    """Show a local day's counts from the ledger (the day in kiosk.timezone)."""
+    config = _load(config_path, need_file=True)
     try:
-        datetime.strptime(day, "%Y-%m-%d")
+        wanted = date.fromisoformat(day) if day else local_today(config.tz)
     except ValueError:
-        raise click.ClickException(f"--day {day!r} is not a date like 2026-11-28") from None
-    ledger = _open(config_path)
-    found = ledger.counts_for_day(day)
-    click.echo(f"{day} on {ledger.kiosk_id}")
-    for key in ("admitted", "blocked", "retry", "fault"):
-        click.echo(f"  {key:<18}{found.pop(key, 0)}")
-    for key, value in sorted(found.items()):
-        click.echo(f"  {key:<18}{value}")
+        raise click.ClickException(
+            f"--day {day!r} 不是日期（not a date）：例如 2026-11-28"
+        ) from None
+    ledger = _open(config)
+    found = ledger.counts_for_day(wanted, config.tz)
+    ordered = [(key, found.pop(key, 0)) for key in ("admitted", "blocked", "retry", "fault")]
+    ordered += sorted(found.items())
+    if as_json:
+        body = {"kiosk_id": ledger.kiosk_id, "day": wanted.isoformat(), "counts": dict(ordered)}
+        click.echo(json.dumps(body, ensure_ascii=False))
+        return
+    click.echo(f"{wanted.isoformat()}（{config.kiosk.timezone}）门岗 {ledger.kiosk_id}")
+    click.echo(
+        render_table(["类别 kind", "数量 count"], [(word(k), v) for k, v in ordered], right=[1])
+    )
 
 
 @main.command()
 @config_option
-def verify(config_path: str | None) -> None:
+@json_option
+def verify(config_path: str | None, as_json: bool) -> None:
     """Check the ledger's hash chain and the database's integrity."""
-    ledger = _open(config_path)
+    ledger = _open(_load(config_path, need_file=True))
     report = ledger.verify_chain()
     integrity = ledger.integrity_ok()
-    click.echo(
-        f"{report.checked} events checked; hash chain "
-        + ("intact" if report.ok else f"BROKEN at seq {report.seq}: {report.problem}")
-    )
-    click.echo("database integrity " + ("ok" if integrity else "FAILED"))
+    if as_json:
+        body = {
+            "checked": report.checked,
+            "chain_ok": report.ok,
+            "problem": report.problem,
+            "seq": report.seq,
+            "integrity_ok": integrity,
+        }
+        click.echo(json.dumps(body, ensure_ascii=False))
+    else:
+        click.echo(
+            f"已检查 {report.checked} 条记录（events checked）；哈希链"
+            + (
+                "完好（hash chain intact）"
+                if report.ok
+                else f"断开（BROKEN）于序号 {report.seq}：{report.problem}"
+            )
+        )
+        click.echo("数据库完整性" + ("正常（integrity ok）" if integrity else "损坏（FAILED）"))
     if not (report.ok and integrity):
         sys.exit(1)
 
@@ -209,14 +240,17 @@ def passes_load(config_path: str | None, csv_file: str) -> None:
     revoked, quarantine_until, resident_id)."""
     from kiosk.passes import PassFileError, load_csv
 
-    ledger = _open(config_path)
+    ledger = _open(_load(config_path, need_file=True), create=True)
     try:
         report = load_csv(ledger.connection(), Path(csv_file))
     except PassFileError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{report.loaded} passes loaded, {len(report.rejected)} rejected")
+    click.echo(
+        f"已导入 {report.loaded} 个通行码，{len(report.rejected)} 行未导入"
+        f"（{report.loaded} passes loaded, {len(report.rejected)} rejected）"
+    )
     for line, why in report.rejected:
-        click.echo(f"  line {line}: {why}", err=True)
+        click.echo(f"  第 {line} 行 line {line}: {why}", err=True)
     if report.rejected:
         sys.exit(1)
 
@@ -242,7 +276,9 @@ def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> N
     from kiosk.guards import GuardError, add_guard
 
     try:
-        add_guard(_open(config_path).connection(), guard_id, name, pin)
+        add_guard(
+            _open(_load(config_path, need_file=True), create=True).connection(), guard_id, name, pin
+        )
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"guard {guard_id} ({name}) can now unlock the guard screen")
@@ -250,12 +286,18 @@ def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> N
 
 @guards.command("list")
 @config_option
-def guards_list(config_path: str | None) -> None:
+@json_option
+def guards_list(config_path: str | None, as_json: bool) -> None:
     """List the guards who can unlock the guard screen."""
     from kiosk.guards import list_guards
 
-    for guard in list_guards(_open(config_path).connection()):
-        click.echo(f"{guard['guard_id']}\t{guard['name']}")
+    found = list_guards(_open(_load(config_path, need_file=True)).connection())
+    if as_json:
+        body = [{"guard_id": g["guard_id"], "name": g["name"]} for g in found]
+        click.echo(json.dumps(body, ensure_ascii=False))
+        return
+    rows = [(g["guard_id"], g["name"]) for g in found]
+    click.echo(render_table(["编号 id", "姓名 name"], rows) if rows else "还没有门卫（no guards）")
 
 
 @main.group("risk-areas")
@@ -271,10 +313,11 @@ def risk_areas_load(config_path: str | None, text_file: str) -> None:
     from kiosk.risk_areas import RiskAreaError, replace_risk_areas
 
     try:
-        count = replace_risk_areas(_open(config_path).connection(), Path(text_file))
+        ledger = _open(_load(config_path, need_file=True), create=True)
+        count = replace_risk_areas(ledger.connection(), Path(text_file))
     except RiskAreaError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{count} risk areas loaded")
+    click.echo(f"已导入 {count} 个风险地区（{count} risk areas loaded）")
 
 
 @main.command()
@@ -313,7 +356,7 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
 
     from kiosk.sync_worker import save_token
 
-    config = _load(config_path)
+    config = _load(config_path, need_file=True)
     url = hub_url or config.sync.hub_url
     if not url:
         raise click.ClickException("give --hub or set sync.hub_url in the config")
@@ -339,20 +382,37 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
 
 @main.command()
 @config_option
-def status(config_path: str | None) -> None:
+@json_option
+def status(config_path: str | None, as_json: bool) -> None:
     """Show the ledger and the sync state (queue, last success, last error)."""
     from sync.client import read_state
 
-    ledger = _open(config_path)
+    config = _load(config_path, need_file=True)
+    ledger = _open(config)
     state = read_state(ledger)
-    click.echo(
-        f"kiosk {ledger.kiosk_id}: {ledger.count()} events, {state['queue']} not yet on the hub"
-    )
-    for key in ("last_success", "last_error", "oldest_unsent", "roster_version"):
-        if key in state:
-            click.echo(f"  {key:<16}{state[key]}")
+    if as_json:
+        body = {"kiosk_id": ledger.kiosk_id, "events": ledger.count(), **state}
+        click.echo(json.dumps(body, ensure_ascii=False))
+        return
+    tz = config.tz
+    hub = config.sync.hub_url or "未配置（sync.hub_url not set）"
+    pairs: list[tuple[str, object]] = [
+        ("门岗 kiosk", ledger.kiosk_id),
+        ("记录 events", ledger.count()),
+        ("待上传 not yet on the hub", state["queue"]),
+        ("中心 hub", hub),
+        ("上次成功 last success", format_local(state.get("last_success"), tz) or "还没有 never"),
+        ("最近错误 last error", state.get("last_error") or "无 none"),
+    ]
+    if state.get("oldest_unsent"):
+        pairs.append(("最早未传 oldest unsent", format_local(state["oldest_unsent"], tz)))
+    if state.get("roster_version") is not None:
+        pairs.append(("名单版本 roster version", state["roster_version"]))
+    click.echo(render_pairs(pairs))
     if state.get("revoked"):
-        click.echo("  TOKEN REVOKED: ask the admin for a new enrolment code")
+        click.echo(
+            "本机令牌已被中心吊销（token revoked）：请管理员发新的注册码，再运行 kiosk enrol"
+        )
 
 
 @main.command()
@@ -395,8 +455,8 @@ def purge(config_path: str | None) -> None:
     """Delete events older than kiosk.retention_days that the hub already holds."""
     from kiosk.retention import purge as run_purge
 
-    config = _load(config_path)
-    result = run_purge(_open(config_path), config.kiosk.retention_days)
+    config = _load(config_path, need_file=True)
+    result = run_purge(_open(config), config.kiosk.retention_days)
     click.echo(
         f"{result.purged} events older than {result.cutoff[:10]} deleted;"
         f" {result.kept_unsynced} older ones kept until the hub holds them"
@@ -411,11 +471,32 @@ def config_doc() -> None:
     click.echo(render_settings_doc(), nl=False)
 
 
+@main.command("commands-doc")
+@click.option(
+    "--write",
+    "page",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Update the generated part of this page (docs/kiosk.md) in place.",
+)
+def commands_doc(page: str | None) -> None:
+    """Print the command reference (the generated part of docs/kiosk.md)."""
+    from kiosk.cli_doc import render_commands, replace_generated
+
+    text = render_commands(main, "kiosk")
+    if page is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(page)
+    path.write_text(replace_generated(path.read_text(encoding="utf-8"), text), encoding="utf-8")
+
+
 @main.command()
 @click.option("--url", default="http://127.0.0.1:8080", help="The running kiosk.")
 @click.argument("action", type=click.Choice(["person", "leave", "fault", "clear"]))
 @click.argument("value", required=False)
-def sim(url: str, action: str, value: str | None) -> None:
+@json_option
+def sim(url: str, action: str, value: str | None, as_json: bool) -> None:
     """Drive a simulated kiosk's scene: person 36.6 | leave | fault nack | clear."""
     import requests
 
@@ -435,17 +516,41 @@ def sim(url: str, action: str, value: str | None) -> None:
         raise click.ClickException(f"{url} is not running with the simulated sensor")
     if not response.ok:
         raise click.ClickException(response.json().get("message", response.text))
-    click.echo(json.dumps(response.json(), ensure_ascii=False))
+    if as_json:
+        click.echo(json.dumps(response.json(), ensure_ascii=False))
+        return
+    click.echo(_sim_done(action, response.json()))
 
 
-def _open(config_path: str | None):  # -> Ledger
-    from kiosk.server import open_ledger
+def _sim_done(action: str, answer: dict[str, Any]) -> str:
+    if action == "person":
+        return f"模拟：一位体温 {answer.get('core_c')} °C 的人走到测温点前（person steps up）"
+    if action == "leave":
+        return "模拟：人已离开（person left）"
+    if action == "fault":
+        return f"模拟：传感器故障 {answer.get('fault')}（sensor fault injected）"
+    if action == "clear":
+        return "模拟：故障已清除（faults cleared）"
+    return "模拟：完成"
 
+
+def _open(config: Config, *, create: bool = False) -> Ledger:
+    """The ledger of ``config``. A command that only reads never creates one: a missing ledger
+    is an error that names the path (usually a wrong or missing --config)."""
+    from kiosk.server import LEDGER_FILE, open_ledger
+
+    path = config.data_dir / LEDGER_FILE
+    if not create and not path.is_file():
+        raise click.ClickException(
+            f"台账文件不存在（no ledger）：{path}。检查 --config（配置里的 kiosk.data_dir）"
+        )
     try:
-        return open_ledger(_load(config_path))
+        return open_ledger(config)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
 
+
+add_log_options(main)
 
 if __name__ == "__main__":
     main()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,6 +55,55 @@ class Config:
         return path
 
 
+CONFIG_ENV = "MENWEI_CONFIG"
+SYSTEM_CONFIG = Path("/etc/menwei/kiosk.toml")
+LOCAL_CONFIG = Path("kiosk.toml")
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    """Which settings file a command uses and why; ``path`` None when none was found."""
+
+    path: Path | None
+    how: str
+    tried: tuple[str, ...]
+
+    def describe(self) -> str:
+        if self.path is None:
+            return "未找到配置文件，使用默认设置（no config file: defaults）"
+        return f"配置文件 {self.path}（{self.how}）"
+
+    def missing(self) -> str:
+        return (
+            f"找不到配置文件（no config file）：试过 {'、'.join(self.tried)}。"
+            f"请用 --config 指定，或设置 {CONFIG_ENV}"
+        )
+
+
+def find_config(
+    explicit: str | Path | None,
+    environ: Mapping[str, str] | None = None,
+    system: Path | None = None,
+    local: Path | None = None,
+) -> ConfigChoice:
+    """The one order every ``kiosk`` command follows: ``--config``, then ``$MENWEI_CONFIG``, then
+    ``/etc/menwei/kiosk.toml``, then ``./kiosk.toml``. A file named explicitly (option or variable)
+    is used even when missing, so that loading it says it does not exist."""
+    environ = os.environ if environ is None else environ
+    system = SYSTEM_CONFIG if system is None else system
+    local = LOCAL_CONFIG if local is None else local
+    tried = ("--config", f"${CONFIG_ENV}", str(system), f"./{local}")
+    if explicit:
+        return ConfigChoice(Path(explicit), "--config", tried)
+    if environ.get(CONFIG_ENV):
+        return ConfigChoice(Path(environ[CONFIG_ENV]), f"${CONFIG_ENV}", tried)
+    if system.is_file():
+        return ConfigChoice(system, "系统配置 system", tried)
+    if local.is_file():
+        return ConfigChoice(local.absolute(), "当前目录 current directory", tried)
+    return ConfigChoice(None, "默认设置 defaults", tried)
+
+
 def defaults() -> dict[str, Any]:
     return {s.key: s.default for s in SETTINGS}
 
@@ -68,9 +119,9 @@ def load_config(
             with source.open("rb") as fh:
                 document = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {source} does not exist") from None
+            raise ConfigError(f"配置文件不存在（config file does not exist）：{source}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+            raise ConfigError(f"配置文件格式错误（{source} is not valid TOML）：{exc}") from None
         values.update(_flatten(document, source))
     values.update(overrides or {})
     return validate(values, source)

@@ -184,8 +184,11 @@ def check_clock() -> Check:
     return Check(
         "clock",
         WARN,
-        "not synchronised: records say so, and order by sequence",
-        "check the network and 'timedatectl'; a Pi has no real-time clock",
+        "未同步（not synchronised）：记录会标明，顺序以序号为准",
+        "树莓派没有电池时钟，开机时间可能不对：确认网络可达并运行"
+        " 'sudo timedatectl set-ntp true'（systemd-timesyncd），用 'timedatectl' 查看"
+        "“System clock synchronized: yes”；门岗常断网时加装带电池的 RTC 模块"
+        "（如 DS3231 HAT，config.txt 加 dtoverlay=i2c-rtc,ds3231）",
     )
 
 

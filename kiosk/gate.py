@@ -14,14 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers import SensorError
+from drivers import Reading, SensorError
 from drivers.signals import FAULT_PATTERN, FEVER_ALARM, PASS_CHIRP
 from kiosk import passes
 from kiosk.config import Config
 from kiosk.hardware import Hardware
 from kiosk.ledger import Ledger, LedgerError
+from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
 from kiosk.screen import ScreenState
-from kiosk.screening import Decision, Rules, Verdict
+from kiosk.screening import Decision, Reason, Rules, Verdict, no_reading
 from kiosk.session import Measurement, Measurer, Timing
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,41 @@ FAULT_POLL_S = 1.0
 
 class PassesNotTaken(RuntimeError):
     """A pass was shown at a gate configured to screen only."""
+
+
+class AwaitingGuard(RuntimeError):
+    """A fever block is waiting for the guard: nothing on the resident screen clears it."""
+
+
+class _WatchedThermometer:
+    """The thermometer as the gate reads it: every read (idle polls and measurement samples)
+    goes through the liveness check."""
+
+    def __init__(self, thermometer: Any, liveness: Liveness, clock: Callable[[], float]) -> None:
+        self.thermometer = thermometer
+        self.liveness = liveness
+        self.clock = clock
+
+    def read(self) -> Reading:
+        try:
+            reading = self.thermometer.read()
+        except SensorError:
+            self.liveness.reset(self.clock())
+            raise
+        self.liveness.observe(reading, self.clock())
+        return reading
+
+    def close(self) -> None:
+        self.thermometer.close()
+
+
+@dataclass(frozen=True)
+class Remeasure:
+    """The guard asked for the person of a fever block to be measured again."""
+
+    block_id: str
+    guard_id: str
+    until: float
 
 
 @dataclass
@@ -63,14 +99,21 @@ class Gate:
         ledger: Ledger,
         *,
         on_recorded: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.hardware = hardware
         self.ledger = ledger
+        # The clock seam: tests pass a fake clock (and a sleep that advances it) and drive the
+        # loop with step(), so the timing rules are tested without waiting for them.
+        self.clock = clock
         self.rules = Rules.from_config(config)
         self.timing = Timing.from_config(config)
+        self.liveness = Liveness(LivenessRules.from_config(config), clock())
+        self.thermometer = _WatchedThermometer(hardware.thermometer, self.liveness, clock)
         self.measurer = Measurer(
-            hardware.thermometer, self.rules, self.timing, distance=hardware.distance
+            self.thermometer, self.rules, self.timing, distance=hardware.distance, sleep=sleep
         )
         self.screen = ScreenState()
         self.on_recorded = on_recorded
@@ -82,8 +125,15 @@ class Gate:
         self._last_screening: dict[str, Any] | None = None
         self._last_screening_at = 0.0
         self._sensor_fault: str | None = None
-        self.sensor_ok_at: float | None = None
-        self.heartbeat = time.monotonic()  # each pass of the loop; the watchdog checks it
+        self.heartbeat = clock()  # each pass of the loop; the watchdog checks it
+        # The loop's state between steps.
+        self._armed = True  # the next presence starts a measurement
+        self._armed_at = clock()  # a measurement needs a fresh word from the chip after this
+        self._rearm_at: float | None = None  # after a retry, re-arm even if still present
+        self._hold_until: float | None = None  # the verdict stays on screen until then
+        # The fever block waiting for the guard (its record), and the guard's re-measure request.
+        self.awaiting_guard: dict[str, Any] | None = last_undecided_block(ledger)
+        self._remeasure: Remeasure | None = None
         self.direction = "in"
         self.sync_state: Any = None  # the sync client's state, when a hub is configured
         self.sync_wake: threading.Event | None = None  # set after each record: sync it soon
@@ -94,9 +144,16 @@ class Gate:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._show_idle()
+        self.show_first_screen()
         self._thread = threading.Thread(target=self._run, name="gate", daemon=True)
         self._thread.start()
+
+    def show_first_screen(self) -> None:
+        """Idle, or the fever block still waiting for the guard (after a restart)."""
+        if self.awaiting_guard is not None:
+            self._show_awaiting_guard()
+        else:
+            self._show_idle()
 
     def stop(self) -> None:
         self._stop.set()
@@ -107,9 +164,32 @@ class Gate:
 
     # -- actions from the touchscreen --------------------------------------------------------
 
+    @property
+    def sensor_ok_at(self) -> float | None:
+        """When the chip last gave a read that passed the liveness check (gate clock)."""
+        return self.liveness.ok_at
+
     def measure_again(self) -> None:
-        """The 'measure again' button: the person in front is measured anew."""
+        """The 'measure again' button: the person in front is measured anew. Not after a fever
+        block: that is the guard's to clear (see :meth:`remeasure_for_guard`)."""
+        if self.awaiting_guard is not None:
+            raise AwaitingGuard("a fever block is waiting for the guard")
         self._rearm.set()
+
+    def remeasure_for_guard(self, block_id: str, guard_id: str, within_s: float = 60.0) -> None:
+        """The guard's re-measure of a blocked person: the next measurement is a new screening
+        linked to the block, and it ends the wait for the guard."""
+        self._remeasure = Remeasure(block_id, guard_id, self.clock() + within_s)
+        self.screen.publish("guard_remeasure")
+        self._rearm.set()
+
+    def guard_decided(self, event_id: str) -> None:
+        """The guard decided on ``event_id``; if it was the block being waited on, the lane is
+        open again."""
+        block = self.awaiting_guard
+        if block is not None and block["id"] == event_id:
+            self.awaiting_guard = None
+            self._remeasure = None
 
     def present_pass(self, raw: str) -> passes.PassCheck:
         """A resident shows a pass (keypad or QR scanner). Recorded either way."""
@@ -122,10 +202,10 @@ class Gate:
             if (
                 self.config.kiosk.identify == "after"
                 and last is not None
-                and time.monotonic() - self._last_screening_at < PASS_VALID_FOR_S
+                and self.clock() - self._last_screening_at < PASS_VALID_FOR_S
             ):
                 links_to = last["id"]
-            self._record(
+            record = self._record(
                 "identify",
                 verdict="accepted" if check.ok else "refused",
                 reason=check.reason,
@@ -133,54 +213,106 @@ class Gate:
                 links_to=links_to,
             )
             if check.quarantined:
-                self.guard_notices.append(
-                    {"kind": "quarantine", "pass_code": check.code, "at": time.time()}
-                )
+                self.guard_notices.append(self._quarantine_notice(check.code, record))
             if check.ok and check.code is not None:
-                self._pending_pass = _PendingPass(check.code, time.monotonic() + PASS_VALID_FOR_S)
-                if links_to and last is not None and last["verdict"] == Verdict.ADMITTED:
+                self._pending_pass = _PendingPass(check.code, self.clock() + PASS_VALID_FOR_S)
+                if (
+                    links_to
+                    and last is not None
+                    and last["verdict"] == Verdict.ADMITTED
+                    and self.awaiting_guard is None
+                ):
                     self.open_gate()
         return check
+
+    def _quarantine_notice(self, code: str | None, record: dict[str, Any]) -> dict[str, Any]:
+        row = (
+            self.ledger.connection()
+            .execute("SELECT building, unit, room FROM passes WHERE code = ?", (code,))
+            .fetchone()
+        )
+        place = "-".join(str(part) for part in row if part) if row else ""
+        return {
+            "id": record["id"],
+            "kind": "quarantine",
+            "pass_code": code,
+            "place": place,
+            "wall_time": record["wall_time"],
+        }
+
+    def dismiss_notice(self, notice_id: str) -> bool:
+        """The guard has seen a notice: it leaves the guard screen (the identify record stays)."""
+        for notice in list(self.guard_notices):
+            if notice["id"] == notice_id:
+                self.guard_notices.remove(notice)
+                return True
+        return False
 
     # -- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        armed = True  # the next presence starts a measurement
-        rearm_at: float | None = None  # after "measure again", re-arm even if still present
-        hold_until: float | None = None  # the verdict stays on screen until then
         while not self._stop.is_set():
-            self.heartbeat = time.monotonic()
-            try:
-                reading = self.hardware.thermometer.read()
-            except SensorError as exc:
-                self._on_sensor_fault(exc)
-                armed, hold_until = True, None
-                self._stop.wait(FAULT_POLL_S)
-                continue
-            if self._sensor_fault is not None:
-                self._on_sensor_recovered()
-            now = time.monotonic()
-            if self._rearm.is_set() or (rearm_at is not None and now >= rearm_at):
-                self._rearm.clear()
-                armed, rearm_at = True, None
-            present = self.measurer.present(reading)
-            if not present:
-                armed = True  # whoever was measured has stepped away
-            if present and armed:
-                if self._waiting_for_pass():
-                    self._show_if_changed("need_pass")
-                else:
-                    verdict = self._screen_person()
-                    armed = False
-                    if verdict is Verdict.RETRY:
-                        rearm_at = time.monotonic() + RETRY_PAUSE_S
-                    hold_until = time.monotonic() + self.config.kiosk.result_hold_s
-                    continue
-            elif hold_until is None or now >= hold_until:
-                hold_until = None
-                if not present or self.screen.snapshot()["screen"] == "need_pass":
-                    self._show_if_changed("idle")
-            self._stop.wait(self.timing.poll_interval_s)
+            self._stop.wait(self.step())
+
+    def step(self) -> float:
+        """One pass of the loop: read the chip, start a measurement or move the screen on.
+        Returns the seconds to wait before the next pass."""
+        now = self.clock()
+        self.heartbeat = now
+        poll = self.timing.poll_interval_s
+        try:
+            reading = self.thermometer.read()
+        except SensorError as exc:
+            self._on_sensor_fault(type(exc).__name__, str(exc))
+            self._arm(now)
+            return FAULT_POLL_S
+        problem = self.liveness.problem
+        if problem is not None:
+            # The chip answers but does not measure: the same as no chip at all.
+            self._on_sensor_fault(problem, PROBLEMS_ZH[problem])
+            self._arm(now)
+            return poll
+        if self._sensor_fault is not None:
+            self._on_sensor_recovered()
+        if self._rearm.is_set() or (self._rearm_at is not None and now >= self._rearm_at):
+            self._rearm.clear()
+            self._arm(now)
+        present = self.measurer.present(reading)
+        if not present:
+            self._arm(now)  # whoever was measured has stepped away
+        remeasure = self._remeasure
+        if remeasure is not None and remeasure.until < now:
+            self._remeasure = remeasure = None
+            self._show_awaiting_guard()
+        if self.awaiting_guard is not None and remeasure is None:
+            # A fever block waits for the guard: nobody is measured and the verdict stays up.
+            return poll
+        if present and self._armed:
+            if not self.liveness.changed_since(self._armed_at):
+                # Not one fresh word from the chip since the person arrived or touched "measure
+                # again": it may have frozen on the last person. Wait (a frozen chip is called
+                # a fault after sensor.frozen_after_s).
+                return poll
+            if self._waiting_for_pass():
+                self._show_if_changed("need_pass")
+                return poll
+            verdict = self._screen_person()
+            self._armed = False
+            self._rearm_at = self.clock() + RETRY_PAUSE_S if verdict is Verdict.RETRY else None
+            self._hold_until = self.clock() + self.config.kiosk.result_hold_s
+            return 0.0
+        if self._hold_until is None or now >= self._hold_until:
+            self._hold_until = None
+            lane_open = self.awaiting_guard is None and self._remeasure is None
+            if lane_open and (not present or self.screen.snapshot()["screen"] == "need_pass"):
+                self._show_if_changed("idle")
+        return poll
+
+    def _arm(self, now: float) -> None:
+        if not self._armed:
+            self._armed_at = now
+        self._armed = True
+        self._rearm_at = None
 
     def _waiting_for_pass(self) -> bool:
         kiosk = self.config.kiosk
@@ -188,24 +320,38 @@ class Gate:
 
     def _valid_pass(self) -> str | None:
         pending = self._pending_pass
-        if pending is None or pending.until < time.monotonic():
+        if pending is None or pending.until < self.clock():
             return None
         return pending.code
 
     def _screen_person(self) -> Verdict:
         self.screen.publish("measuring")
         measurement = self.measurer.measure()
+        problem = self.liveness.problem
+        if problem is not None and measurement.decision.verdict is not Verdict.FAULT:
+            # The chip stopped measuring during the samples: they prove nothing.
+            measurement = Measurement(
+                no_reading(Reason.SENSOR, self.rules), measurement.samples, PROBLEMS_ZH[problem]
+            )
         decision = measurement.decision
         pass_code = self._valid_pass() if self.config.kiosk.identify == "before" else None
-        context = self.active_context()
+        remeasure = self._remeasure
+        context = None if remeasure is not None else self.active_context()
         try:
             with self._lock:
-                record = self._record_screening(measurement, pass_code, context)
+                record = self._record_screening(measurement, pass_code, context, remeasure)
                 self._last_screening = record
-                self._last_screening_at = time.monotonic()
+                self._last_screening_at = self.clock()
                 self._pending_pass = None
                 if context is not None and context.kind == "visitor":
                     self.context = None  # a visitor is one person
+                if remeasure is not None and decision.verdict in (
+                    Verdict.ADMITTED,
+                    Verdict.BLOCKED,
+                ):
+                    self.guard_decided(remeasure.block_id)
+                if decision.verdict is Verdict.BLOCKED:
+                    self.awaiting_guard = record
         except LedgerError as exc:
             log.error("not recorded, nobody admitted: %s", exc)
             self.screen.publish("not_recorded")
@@ -217,7 +363,11 @@ class Gate:
         return decision.verdict
 
     def _record_screening(
-        self, measurement: Measurement, pass_code: str | None, context: Context | None
+        self,
+        measurement: Measurement,
+        pass_code: str | None,
+        context: Context | None,
+        remeasure: Remeasure | None = None,
     ) -> dict[str, Any]:
         decision = measurement.decision
         detail: dict[str, Any] = {
@@ -238,6 +388,12 @@ class Gate:
         }
         if measurement.error:
             detail["error"] = measurement.error
+        if remeasure is not None:
+            detail["remeasure_of"] = remeasure.block_id
+            detail["guard_id"] = remeasure.guard_id
+        links_to = context.event_id if context is not None else None
+        if remeasure is not None:
+            links_to = remeasure.block_id
         temperatures = self.config.kiosk.store_temperatures
         if not temperatures:
             # Pass/fail only: the verdict and the threshold are kept, no temperature at all.
@@ -251,7 +407,7 @@ class Gate:
             object_c=decision.object_c if temperatures else None,
             ambient_c=decision.ambient_c if temperatures else None,
             pass_code=pass_code,
-            links_to=context.event_id if context is not None else None,
+            links_to=links_to,
             detail=detail,
         )
 
@@ -272,6 +428,7 @@ class Gate:
             recorded=True,
             seq=record["seq"],
             need_pass=self._pass_needed_after(decision),
+            awaiting_guard=decision.verdict is Verdict.BLOCKED,
         )
 
     def _pass_needed_after(self, decision: Decision) -> bool:
@@ -327,7 +484,7 @@ class Gate:
 
     def active_context(self) -> Context | None:
         context = self.context
-        if context is not None and context.until < time.monotonic():
+        if context is not None and context.until < self.clock():
             self.context = None
             return None
         return context
@@ -354,8 +511,7 @@ class Gate:
         buzzer.silence()
         return was
 
-    def _on_sensor_fault(self, exc: SensorError) -> None:
-        message = str(exc)
+    def _on_sensor_fault(self, reason: str, message: str) -> None:
         if self._sensor_fault is None:
             log.error("sensor fault: %s", message)
             self._play(FAULT_PATTERN)
@@ -364,7 +520,7 @@ class Gate:
                     self._record(
                         "sensor_fault",
                         verdict="fault",
-                        reason=type(exc).__name__,
+                        reason=reason,
                         detail={"error": message},
                     )
             except LedgerError as error:
@@ -374,14 +530,31 @@ class Gate:
             self.screen.publish("sensor_fault")
 
     def _on_sensor_recovered(self) -> None:
-        log.warning("sensor recovered")
+        log.info("测温设备已恢复（sensor recovered）")
         try:
             with self._lock:
                 self._record("sensor_recovered", detail={"after": self._sensor_fault})
         except LedgerError as error:
             log.error("sensor recovery not recorded: %s", error)
         self._sensor_fault = None
-        self._show_idle()
+        if self.awaiting_guard is not None:
+            self._show_awaiting_guard()
+        else:
+            self._show_idle()
+
+    def _show_awaiting_guard(self) -> None:
+        block = self.awaiting_guard
+        if block is None:
+            return
+        self.screen.publish(
+            "blocked",
+            reason=Reason.FEVER.value,
+            estimate_c=block["estimate_c"],
+            threshold_c=block["threshold_c"],
+            recorded=True,
+            seq=block["seq"],
+            awaiting_guard=True,
+        )
 
     def _show_idle(self) -> None:
         self.screen.publish("idle", identify=self.config.kiosk.identify)
@@ -395,15 +568,31 @@ class Gate:
 
     def alive(self, within_s: float) -> bool:
         """Has the loop run in the last ``within_s`` seconds?"""
-        return time.monotonic() - self.heartbeat < within_s
+        return self.clock() - self.heartbeat < within_s
 
     def status(self) -> dict[str, Any]:
         ok_at = self.sensor_ok_at
         return {
             "sensor_fault": self._sensor_fault,
-            "sensor_ok_s_ago": None if ok_at is None else round(time.monotonic() - ok_at, 1),
+            "sensor_ok_s_ago": None if ok_at is None else round(self.clock() - ok_at, 1),
+            "awaiting_guard": self.awaiting_guard is not None,
             "screen": self.screen.snapshot()["screen"],
             "events": self.ledger.count(),
             "unsynced": self.ledger.unsynced_count(),
             "direction": self.direction,
         }
+
+
+def last_undecided_block(ledger: Ledger) -> dict[str, Any] | None:
+    """The latest fever block no guard has decided on (a kiosk restart keeps waiting for it)."""
+    row = (
+        ledger.connection()
+        .execute(
+            "SELECT * FROM events e WHERE e.kind = 'screening' AND e.verdict = 'blocked'"
+            " AND e.seq = (SELECT max(seq) FROM events WHERE kind = 'screening')"
+            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.links_to = e.id"
+            "                 AND o.kind IN ('override', 'screening'))"
+        )
+        .fetchone()
+    )
+    return None if row is None else dict(row)

@@ -8,30 +8,64 @@ edited in place.
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kiosk import clock
 from kiosk.gate import Context, Gate
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, Override
 from kiosk.plates import PROVINCES
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor, mask_phone
+from sync.localtime import day_bounds_utc, format_local, local_today
 
 VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this
 VEHICLE_WINDOW_S = 300.0  # occupants of a registered vehicle are screened within this
 PENDING_WINDOW_EVENTS = 500
+UNDECIDED = (
+    " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.links_to = e.id"
+    "                 AND (o.kind = 'override'"
+    "                      OR (o.kind = 'screening' AND e.kind = 'screening')))"
+)
+
+# What the guard screen calls the resident screen's states.
+SCREENS_ZH = {
+    "idle": "空闲，等候测温",
+    "measuring": "正在测温",
+    "admitted": "体温正常，放行",
+    "blocked": "体温异常，等候门卫",
+    "retry": "请重新测温",
+    "fault": "测温失败",
+    "sensor_fault": "测温设备故障",
+    "not_recorded": "无法记录",
+    "need_pass": "等候出示通行码",
+    "held": "访客待审",
+    "guard_admitted": "门卫已放行",
+    "guard_denied": "门卫不放行",
+    "guard_remeasure": "门卫复测中",
+    "starting": "正在启动",
+    "stopped": "暂停服务",
+}
 
 
 class GuardDesk:
-    def __init__(self, gate: Gate) -> None:
+    def __init__(
+        self, gate: Gate, *, clock_facts: Callable[[], clock.ClockFacts] = clock.now
+    ) -> None:
         self.gate = gate
         self.ledger = gate.ledger
+        self._clock_facts = clock_facts
+
+    @property
+    def tz(self) -> Any:
+        return self.gate.config.tz
 
     # -- decisions ---------------------------------------------------------------------------
 
     def pending(self) -> list[dict[str, Any]]:
         """Blocked or faulted screenings and held visitors that no guard has decided on yet."""
+        self.expire_pending()
         # A window of recent events by sequence, not by wall time: the clock may be wrong.
         rows = self.ledger.connection().execute(
             "SELECT e.*, (SELECT s.estimate_c FROM events s WHERE s.kind = 'screening'"
@@ -39,9 +73,8 @@ class GuardDesk:
             " FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
             " AND ((e.kind = 'screening' AND e.verdict IN ('blocked', 'fault'))"
             "      OR (e.kind = 'visitor' AND e.verdict = 'held'))"
-            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.kind = 'override'"
-            "                 AND o.links_to = e.id)"
-            " ORDER BY e.seq DESC LIMIT 20",
+            + UNDECIDED
+            + " ORDER BY e.seq DESC LIMIT 20",
             (PENDING_WINDOW_EVENTS,),
         )
         pending = []
@@ -52,10 +85,45 @@ class GuardDesk:
             pending.append(event)
         return pending
 
+    def expire_pending(self) -> list[dict[str, Any]]:
+        """Held visitors and failed measurements nobody decided on within
+        ``guard.pending_expire_s`` leave the list; each is recorded as expired (an ``override``
+        with verdict ``expired`` and no guard). A fever block never expires."""
+        limit_s = self.gate.config.guard.pending_expire_s
+        now = self._clock_facts()
+        rows = (
+            self.ledger.connection()
+            .execute(
+                "SELECT * FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
+                " AND ((e.kind = 'screening' AND e.verdict = 'fault')"
+                "      OR (e.kind = 'visitor' AND e.verdict = 'held'))" + UNDECIDED,
+                (PENDING_WINDOW_EVENTS,),
+            )
+            .fetchall()
+        )
+        expired = []
+        for row in rows:
+            age_s = _age_s(dict(row), now)
+            if age_s is None or age_s < limit_s:
+                continue
+            expired.append(
+                self.gate.record(
+                    "override",
+                    verdict="expired",
+                    reason="not_decided",
+                    links_to=row["id"],
+                    detail={"by": "kiosk", "age_s": round(age_s), "limit_s": limit_s},
+                )
+            )
+            context = self.gate.context
+            if context is not None and context.event_id == row["id"]:
+                self.gate.context = None
+        return expired
+
     def override(self, form: Override, guard: dict[str, str]) -> dict[str, Any]:
         original = self.ledger.get(form.event_id)
         if original is None or form.event_id not in {p["id"] for p in self.pending()}:
-            raise FormError("event_id", "that event is not waiting for a decision")
+            raise FormError("event_id", "该记录已处置或不存在 not waiting for a decision")
         self.gate.silence()
         record = self.gate.record(
             "override",
@@ -77,6 +145,7 @@ class GuardDesk:
                 },
             },
         )
+        self.gate.guard_decided(original["id"])
         if form.decision == "admit":
             self.gate.open_gate()
             self.gate.show(
@@ -88,6 +157,22 @@ class GuardDesk:
             self.gate.context = None
         return record
 
+    def remeasure(self, event_id: str, guard: dict[str, str]) -> None:
+        """The guard measures a blocked person again at the kiosk: the next screening is linked
+        to the block and decides it."""
+        original = self.ledger.get(event_id)
+        if (
+            original is None
+            or original["kind"] != "screening"
+            or original["verdict"] != "blocked"
+            or event_id not in {p["id"] for p in self.pending()}
+        ):
+            raise FormError(
+                "event_id", "该记录不是待复测的体温异常 not a fever block waiting for the guard"
+            )
+        self.gate.silence()
+        self.gate.remeasure_for_guard(event_id, guard["guard_id"])
+
     def silence(self, guard: dict[str, str]) -> bool:
         if not self.gate.silence():
             return False
@@ -96,7 +181,7 @@ class GuardDesk:
 
     def set_direction(self, direction: str) -> None:
         if direction not in ("in", "out"):
-            raise FormError("direction", "in or out")
+            raise FormError("direction", "请选择进或出 in or out")
         self.gate.direction = direction
 
     # -- visitors and vehicles ---------------------------------------------------------------
@@ -120,13 +205,48 @@ class GuardDesk:
             },
         )
         self.gate.context = Context(
-            "visitor", record["id"], time.monotonic() + VISITOR_WINDOW_S, held=held is not None
+            "visitor", record["id"], self.gate.clock() + VISITOR_WINDOW_S, held=held is not None
         )
         return record
 
+    def recent_visitors(self, limit: int = 4) -> list[dict[str, Any]]:
+        """The last few visitors (one per phone), so that a courier who comes every day is
+        registered again with one touch. Phones masked: the full number never leaves the kiosk."""
+        rows = self.ledger.connection().execute(
+            "SELECT id, detail FROM events WHERE kind = 'visitor' ORDER BY seq DESC LIMIT 200"
+        )
+        seen: set[str] = set()
+        recent = []
+        for row in rows:
+            detail = json.loads(row["detail"] or "{}")
+            phone = detail.get("phone")
+            if not phone or phone in seen:
+                continue
+            seen.add(phone)
+            recent.append(
+                {
+                    "id": row["id"],
+                    "phone": mask_phone(phone),
+                    "building": detail.get("building"),
+                    "unit": detail.get("unit"),
+                    "purpose": detail.get("purpose"),
+                }
+            )
+            if len(recent) == limit:
+                break
+        return recent
+
+    def phone_of(self, visitor_event_id: str) -> str:
+        """The phone of an earlier visitor registration (the "same as" button)."""
+        event = self.ledger.get(visitor_event_id)
+        phone = json.loads(event["detail"] or "{}").get("phone") if event else None
+        if event is None or event["kind"] != "visitor" or not phone:
+            raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
+        return str(phone)
+
     def register_vehicle(self, plate: str, direction: str, guard: dict[str, str]) -> dict[str, Any]:
         if direction not in ("in", "out"):
-            raise FormError("direction", "in or out")
+            raise FormError("direction", "请选择进或出 in or out")
         record = self.gate.record(
             "vehicle",
             verdict=direction,
@@ -134,7 +254,7 @@ class GuardDesk:
         )
         if direction == "in":
             self.gate.context = Context(
-                "vehicle", record["id"], time.monotonic() + VEHICLE_WINDOW_S
+                "vehicle", record["id"], self.gate.clock() + VEHICLE_WINDOW_S
             )
         return record
 
@@ -146,12 +266,48 @@ class GuardDesk:
     # -- what the guard sees -----------------------------------------------------------------
 
     def today(self, limit: int = 200) -> list[dict[str, Any]]:
-        day = datetime.now(UTC).date().isoformat()
+        """Today's events, today as the kiosk's zone has it (a Beijing day, not a UTC day)."""
+        start, end = day_bounds_utc(local_today(self.tz), self.tz)
         rows = self.ledger.connection().execute(
-            "SELECT * FROM events WHERE substr(wall_time, 1, 10) = ? ORDER BY seq DESC LIMIT ?",
-            (day, limit),
+            "SELECT * FROM events WHERE wall_time >= ? AND wall_time < ? ORDER BY seq DESC LIMIT ?",
+            (start, end, limit),
         )
         return [self._public(dict(row)) for row in rows]
+
+    def health(self) -> list[dict[str, str]]:
+        """The kiosk's health in words and local times, for the guard screen."""
+        status = self.gate.status()
+        tz = self.tz
+        now = datetime.now(UTC)
+
+        def at(seconds_ago: float | None) -> str:
+            if seconds_ago is None:
+                return "—"
+            return format_local(now - timedelta(seconds=seconds_ago), tz, "%H:%M:%S")
+
+        fault = status["sensor_fault"]
+        sensor = f"故障：{fault}" if fault else f"正常，最近读数 {at(status['sensor_ok_s_ago'])}"
+        if not fault and status["sensor_ok_s_ago"] is None:
+            sensor = "正在启动"
+        rows = [
+            ("测温设备", sensor),
+            ("门岗屏幕", SCREENS_ZH.get(status["screen"], status["screen"])),
+            ("通行方向", "进" if status["direction"] == "in" else "出"),
+            ("台账记录", f"共 {status['events']} 条"),
+        ]
+        sync = self._sync()
+        if not sync["configured"]:
+            rows.append(("同步", f"未配置中心，本机保存 {sync['queue']} 条"))
+        else:
+            rows.append(("待同步", f"{sync.get('queue', 0)} 条"))
+            rows.append(("最近同步", format_local(sync.get("last_success"), tz) or "尚未同步"))
+            rows.append(("最早未同步", format_local(sync.get("oldest_unsent"), tz) or "无"))
+            error = sync.get("last_error")
+            if sync.get("revoked"):
+                rows.append(("同步错误", f"本机令牌已被吊销，请联系管理员（{error}）"))
+            else:
+                rows.append(("同步错误", error or "无"))
+        return [{"label": k, "value": v} for k, v in rows]
 
     def state(self, guard: dict[str, str]) -> dict[str, Any]:
         context = self.gate.active_context()
@@ -159,8 +315,12 @@ class GuardDesk:
         return {
             "guard": guard,
             "pending": self.pending(),
-            "notices": list(self.gate.guard_notices),
+            "notices": [
+                {**n, "time": format_local(n["wall_time"], self.tz, "%H:%M")}
+                for n in self.gate.guard_notices
+            ],
             "status": self.gate.status(),
+            "health": self.health(),
             "alarm": buzzer is not None and buzzer.playing == "fever",
             "context": None
             if context is None
@@ -188,6 +348,7 @@ class GuardDesk:
             places.setdefault(building, []).append(unit)
         risk_areas = [r[0] for r in conn.execute("SELECT name FROM risk_areas ORDER BY name")]
         return {
+            "recent_visitors": self.recent_visitors(),
             "places": places,
             "risk_areas": risk_areas,
             "purposes": list(PURPOSES),
@@ -197,14 +358,13 @@ class GuardDesk:
             "provinces": PROVINCES,
         }
 
-    @staticmethod
-    def _public(event: dict[str, Any]) -> dict[str, Any]:
+    def _public(self, event: dict[str, Any]) -> dict[str, Any]:
         """An event as the guard screen lists it: phone masked, no name."""
         detail = json.loads(event["detail"] or "{}")
         return {
             "id": event["id"],
             "seq": event["seq"],
-            "time": event["wall_time"][11:19],
+            "time": format_local(event["wall_time"], self.tz, "%H:%M:%S"),
             "kind": event["kind"],
             "verdict": event["verdict"],
             "reason": event["reason"],
@@ -215,3 +375,15 @@ class GuardDesk:
             "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
             "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
         }
+
+
+def _age_s(event: dict[str, Any], now: clock.ClockFacts) -> float | None:
+    """How old an event is: by the boot clock within one boot (the wall clock may jump), by the
+    wall clock across a reboot."""
+    if event["boot_id"] == now.boot_id and event["boottime_ns"] is not None:
+        return (now.boottime_ns - event["boottime_ns"]) / 1e9
+    try:
+        then = datetime.fromisoformat(event["wall_time"])
+        return (datetime.fromisoformat(now.wall_time) - then).total_seconds()
+    except (TypeError, ValueError):
+        return None

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlite_utils import Database
 
 from kiosk import clock
 from kiosk.schema import migrate
+from sync.localtime import day_bounds_utc
 
 GENESIS_HASH = "0" * 64
 BUSY_TIMEOUT_MS = 5000
@@ -251,12 +253,14 @@ class Ledger:
         sql = "SELECT count(*) FROM events WHERE synced_at IS NULL"
         return self.connection().execute(sql).fetchone()[0]
 
-    def counts_for_day(self, day: str) -> dict[str, int]:
-        """Counts of screenings by verdict, and of other events by kind, for a UTC date."""
+    def counts_for_day(self, day: date, tz: tzinfo) -> dict[str, int]:
+        """Counts of screenings by verdict, and of other events by kind, for a local day in
+        ``tz`` (``kiosk.timezone``; a Beijing day starts at 16:00 UTC the day before)."""
+        start, end = day_bounds_utc(day, tz)
         rows = self.connection().execute(
             "SELECT CASE kind WHEN 'screening' THEN verdict ELSE kind END AS k, count(*)"
-            " FROM events WHERE substr(wall_time, 1, 10) = ? GROUP BY k ORDER BY k",
-            (day,),
+            " FROM events WHERE wall_time >= ? AND wall_time < ? GROUP BY k ORDER BY k",
+            (start, end),
         )
         return {row[0]: row[1] for row in rows}
 

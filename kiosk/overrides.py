@@ -26,41 +26,46 @@ class Override:
 def parse_override(body: dict[str, Any], *, threshold_c: float) -> Override:
     event_id = body.get("event_id")
     if not isinstance(event_id, str) or not re.fullmatch(r"[0-9a-f-]{36}", event_id):
-        raise FormError("event_id", "the event to decide on is missing")
+        raise FormError("event_id", "缺少要处置的记录 the event to decide on is missing")
     decision = body.get("decision")
     if decision not in ("admit", "deny"):
-        raise FormError("decision", "admit or deny")
+        raise FormError("decision", "请选择放行或不放行 admit or deny")
     reasons = ADMIT_REASONS if decision == "admit" else DENY_REASONS
     reason = body.get("reason")
     if reason not in reasons:
-        raise FormError("reason", "pick a reason from the list")
+        raise FormError("reason", "请从列表中选择原因 pick a reason from the list")
     note = body.get("note")
     if note in (None, ""):
         note = None
     elif not isinstance(note, str):
-        raise FormError("note", "must be text")
+        raise FormError("note", "须为文字 must be text")
     else:
         note = note.strip()
         if len(note) > 200 or re.search(r"[<>\x00-\x08\x0b-\x1f]", note):
-            raise FormError("note", "at most 200 characters, without < or >")
+            raise FormError("note", "最多 200 个字符，不含 < 或 > at most 200 characters")
     if reason == "other" and not note:
-        raise FormError("note", "say what the other reason is")
+        raise FormError("note", "选“其他”时请写明原因 say what the other reason is")
     remeasured = body.get("remeasured_c")
     if remeasured in (None, ""):
         remeasured = None
     else:
         if isinstance(remeasured, bool) or not isinstance(remeasured, int | float):
-            raise FormError("remeasured_c", "a temperature in °C, like 36.9")
+            raise FormError("remeasured_c", "请输入体温，如 36.9 a temperature in °C")
         low, high = REMEASURED_RANGE
         if not low <= remeasured <= high:
-            raise FormError("remeasured_c", f"between {low} and {high} °C")
+            raise FormError(
+                "remeasured_c", f"应在 {low}–{high} °C 之间 between {low} and {high} °C"
+            )
         remeasured = float(tenth(float(remeasured)))
     if decision == "admit":
         if reason == "remeasured_normal" and remeasured is None:
-            raise FormError("remeasured_c", "enter the value from the contact thermometer")
+            raise FormError(
+                "remeasured_c", "请输入接触式体温计的读数 enter the contact thermometer's value"
+            )
         if remeasured is not None and remeasured > float(tenth(threshold_c)):
             raise FormError(
                 "remeasured_c",
-                f"{remeasured} °C is above the threshold {threshold_c}: cannot admit",
+                f"{remeasured} °C 高于标准 {threshold_c} °C，不能放行"
+                " (above the threshold: cannot admit)",
             )
     return Override(event_id, decision, reason, note, remeasured)

@@ -33,15 +33,13 @@ def normalise_plate(raw: str) -> str:
 def validate_plate(raw: str) -> str:
     plate = normalise_plate(raw)
     if not plate or len(plate) > 8:
-        raise PlateError("a plate has 7 characters, or 8 for a new-energy vehicle")
+        raise PlateError("车牌为 7 位，新能源车 8 位 7 characters, or 8 for a new-energy vehicle")
     if plate[0] not in PROVINCES:
-        raise PlateError("a plate starts with the province character, e.g. 京")
+        raise PlateError("车牌以省份简称开头，如 京 starts with the province, e.g. 京")
     if ORDINARY.fullmatch(plate) or NEW_ENERGY_SMALL.fullmatch(plate):
         return plate
     if NEW_ENERGY_LARGE.fullmatch(plate):
         return plate
     if "I" in plate or "O" in plate:
-        raise PlateError("plates never use the letters I or O")
-    raise PlateError(
-        "not a valid plate: e.g. 京A12345, or 京AD12345 / 京A12345D for a new-energy vehicle"
-    )
+        raise PlateError("车牌不使用字母 I 或 O: plates never use I or O")
+    raise PlateError("车牌格式不对，如 京A12345，新能源 京AD12345 (not a valid plate)")

@@ -16,11 +16,16 @@ from kiosk.gate import Gate
 from kiosk.hardware import Hardware, build_hardware
 from kiosk.ledger import Ledger
 from kiosk.notify import Watchdog, notify
+from kiosk.ports import listen_error
 from kiosk.sync_worker import SyncWorker, maybe_sync_worker
 from kiosk.web import create_app
 
 log = logging.getLogger(__name__)
 LEDGER_FILE = "ledger.sqlite3"
+
+
+class ListenError(RuntimeError):
+    """The touchscreen's port could not be bound; nothing was started (the message says why)."""
 
 
 def open_ledger(config: Config) -> Ledger:
@@ -85,22 +90,29 @@ def serve_forever(config: Config) -> None:
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
+    try:
+        server = create_server(
+            create_app(gate),
+            host=config.web.host,
+            port=config.web.port,
+            threads=8,
+            clear_untrusted_proxy_headers=True,
+        )
+    except OSError as exc:  # bound before anything starts: a busy port leaves nothing running
+        hardware.close()
+        ledger.close()
+        raise ListenError(
+            listen_error(config.web.host, config.web.port, exc, "配置里的 web.port")
+        ) from None
     signal.signal(signal.SIGTERM, stop)
-    server = create_server(
-        create_app(gate),
-        host=config.web.host,
-        port=config.web.port,
-        threads=8,
-        clear_untrusted_proxy_headers=True,
-    )
     gate.start()
     sync = maybe_sync_worker(gate)
     if sync is not None:
         sync.start()
     url = f"http://{config.web.host}:{config.web.port}/"
-    log.warning("kiosk %s serving on %s", config.kiosk.id, url)
+    log.info("门岗 %s 已在 %s 提供服务（kiosk serving）", config.kiosk.id, url)
     if hardware.simulator is not None:
-        log.warning("simulated sensor: drive the scene at %sdemo", url)
+        log.info("模拟传感器：在 %sdemo 操控场景（simulated sensor）", url)
     watchdog = Watchdog(gate.alive)
     watchdog.start()
     notify(f"READY=1\nSTATUS=serving on {url}")

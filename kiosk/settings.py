@@ -78,7 +78,25 @@ SETTINGS: tuple[Setting, ...] = (
         bool,
     ),
     Setting("kiosk.result_hold_s", 4.0, "Seconds a verdict stays on screen.", float, 1, 60),
+    Setting(
+        "kiosk.idle_return_s",
+        30.0,
+        "The guard sign-in and privacy pages go back to the resident screen after this long"
+        " without a touch.",
+        float,
+        5,
+        600,
+    ),
     Setting("sensor.simulate", False, "Use the simulated MLX90614 instead of the I2C bus.", bool),
+    Setting(
+        "sensor.frozen_after_s",
+        10.0,
+        "A chip whose object reading has not changed by one bit for this long has stopped"
+        " measuring: a sensor fault (docs/screening.md).",
+        float,
+        1,
+        30,
+    ),
     Setting("sensor.bus", 1, "I2C bus number (/dev/i2c-N).", int, 0, 31),
     Setting("sensor.address", 0x5A, "SMBus address of the MLX90614 (90 = 0x5A).", int, 3, 119),
     Setting("sensor.retries", 3, "Retries of a transient bus error before a fault.", int, 0, 10),
@@ -195,6 +213,15 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         15,
         1800,
+    ),
+    Setting(
+        "guard.pending_expire_s",
+        600.0,
+        "A held visitor or a failed measurement no guard decided on leaves the guard's list after"
+        " this long (recorded as expired). A fever block never expires: a guard must decide.",
+        float,
+        60,
+        86400,
     ),
     Setting(
         "guard.max_pin_failures",

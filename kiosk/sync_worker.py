@@ -69,7 +69,7 @@ class SyncWorker:
         self._purged_at = time.monotonic()
         result = purge(self.gate.ledger, self.gate.config.kiosk.retention_days)
         if result.purged:
-            log.warning(
+            log.info(
                 "retention: %d events deleted (older than %s, held by the hub)",
                 result.purged,
                 result.cutoff[:10],

@@ -17,13 +17,34 @@ CODE_COLOURS = ("green", "yellow", "red")
 NO_RISK_AREA = "none"
 
 
+# The name of each form field as the guard screen shows it: every error starts with it.
+FIELD_NAMES = {
+    "phone": "手机号",
+    "building": "楼栋",
+    "unit": "单元",
+    "purpose": "事由",
+    "risk_area": "风险地区",
+    "code_colour": "健康码",
+    "name": "姓名",
+    "plate": "车牌",
+    "direction": "方向",
+    "event_id": "待处理记录",
+    "decision": "处置",
+    "reason": "原因",
+    "note": "备注",
+    "remeasured_c": "复测体温",
+    "notice_id": "提醒",
+}
+
+
 class FormError(ValueError):
-    """A form field is wrong. ``field`` names it, the message says what is expected."""
+    """A form field is wrong. ``field`` names it; the message, Chinese first, starts with the
+    field's Chinese name and says what is expected."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
         self.field = field
-        self.message = message
+        self.message = f"{FIELD_NAMES.get(field, field)}：{message}"
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -53,10 +74,10 @@ def mask_phone(phone: str) -> str:
 def _text(body: dict[str, Any], field: str, max_length: int) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise FormError(field, "required")
+        raise FormError(field, "必填 required")
     value = value.strip()
     if len(value) > max_length:
-        raise FormError(field, f"at most {max_length} characters")
+        raise FormError(field, f"最多 {max_length} 个字符 at most {max_length} characters")
     return value
 
 
@@ -66,27 +87,27 @@ def parse_visitor(
     """Validate the visitor form against the kiosk's pick lists."""
     phone = _text(body, "phone", 11)
     if not PHONE.fullmatch(phone):
-        raise FormError("phone", "a mainland mobile number: 11 digits starting with 13-19")
+        raise FormError("phone", "请输入 11 位手机号（13–19 开头）11 digits starting with 13-19")
     building = _text(body, "building", 16)
     if building not in places:
-        raise FormError("building", "pick a building from the list")
+        raise FormError("building", "请从列表中选择 pick a building from the list")
     unit = _text(body, "unit", 16)
     if unit not in places[building]:
-        raise FormError("unit", "pick a unit of that building from the list")
+        raise FormError("unit", "请选择该楼栋的单元 pick a unit of that building")
     purpose = _text(body, "purpose", 32)
     if purpose not in PURPOSES:
-        raise FormError("purpose", "pick a purpose from the list")
+        raise FormError("purpose", "请从列表中选择 pick a purpose from the list")
     risk_area = _text(body, "risk_area", 64)
     if risk_area != NO_RISK_AREA and risk_area not in risk_areas:
-        raise FormError("risk_area", "pick 'none' or an area from the list")
+        raise FormError("risk_area", "请选择“无”或列表中的地区 pick 'none' or an area")
     code_colour = _text(body, "code_colour", 8)
     if code_colour not in CODE_COLOURS:
-        raise FormError("code_colour", "green, yellow or red, as the guard saw it")
+        raise FormError("code_colour", "请选择绿码、黄码或红码 green, yellow or red")
     name = body.get("name")
     if name is not None and name != "":
         if not isinstance(name, str):
-            raise FormError("name", "must be text")
+            raise FormError("name", "须为文字 must be text")
         name = name.strip()
         if len(name) > 32 or re.search(r"[<>&\"'\x00-\x1f]", name):
-            raise FormError("name", "at most 32 characters, without < > & or quotes")
+            raise FormError("name", "最多 32 个字符，不含 < > & 或引号 at most 32 characters")
     return Visitor(phone, building, unit, purpose, risk_area, code_colour, name or None)

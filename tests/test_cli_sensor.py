@@ -22,10 +22,30 @@ def run():
 def test_sensor_prints_live_simulated_readings(run):
     result = run("sensor", "--simulate", "--count", "3", "--interval", "0.4", "--person", "38.2")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[0] == "MLX90614 at 0x5A on simulated bus"
-    assert "nobody in front" in lines[1]
-    assert "38.2 °C blocked" in lines[-1]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "MLX90614 地址 0x5A，模拟总线 simulated bus"
+    # The estimate is explained once: object → compensation (forehead +2.6) → estimate.
+    assert "物体温度（皮肤）→ 补偿（额头 forehead +2.6 °C）→ 体温估计" in lines[1]
+    assert "nobody in front" in lines[2]
+    assert "→ 补偿 +2.6 → 估计 person: 38.2 °C 拦截（体温高） blocked" in lines[-1]
+    assert "Ctrl-C" not in result.output  # with --count it stops by itself
+
+
+def test_sensor_says_how_to_stop_when_it_runs_until_ctrl_c(run, monkeypatch):
+    import kiosk.sensor_check as sensor_check
+
+    calls = []
+
+    def describe(reading, config):
+        calls.append(reading)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return "reading"
+
+    monkeypatch.setattr(sensor_check, "describe_reading", describe)
+    result = run("sensor", "--simulate", "--interval", "0.05")
+    assert result.exit_code == 0
+    assert "按 Ctrl-C 停止" in result.stdout
 
 
 def test_sensor_diagnoses_a_missing_bus(run, tmp_path, monkeypatch):
@@ -52,7 +72,7 @@ def test_sensor_reports_a_chip_that_does_not_answer(run, tmp_path):
     config = tmp_path / "kiosk.toml"
     config.write_text("[sensor]\nsimulate = true\naddress = 0x5B\n")
     result = run("sensor", "--config", str(config), "--count", "1")
-    assert "MLX90614 at 0x5B" in result.output
+    assert "MLX90614 地址 0x5B" in result.output
     assert result.exit_code == 0  # the simulated chip answers at its configured address
 
 

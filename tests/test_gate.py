@@ -79,15 +79,22 @@ def test_the_same_person_is_not_measured_twice_until_they_step_away(kiosk):
     assert [e["verdict"] for e in screenings(k)] == ["admitted", "admitted", "blocked"]
 
 
-def test_a_blocked_person_measures_again_as_a_new_record(kiosk):
+def test_a_blocked_person_is_measured_again_by_the_guard_as_a_new_record(kiosk):
+    from kiosk.gate import AwaitingGuard
+    from kiosk.guard_desk import GuardDesk
+
     k = kiosk()
     k.hardware.simulator.scene.person(38.2)
     wait_for_screen(k.gate, "blocked")
-    k.gate.measure_again()
+    with pytest.raises(AwaitingGuard):  # not by the person: the block is the guard's
+        k.gate.measure_again()
+    [block] = screenings(k)
+    GuardDesk(k.gate).remeasure(block["id"], {"guard_id": "wang", "name": "王师傅"})
     wait_for_screen(k.gate, "measuring")
     wait_for_screen(k.gate, "blocked")
     first, second = screenings(k)
     assert first["id"] != second["id"] and second["seq"] > first["seq"]
+    assert second["links_to"] == first["id"]
 
 
 def test_a_sensor_fault_never_admits_and_is_recorded_once(kiosk, mock_factory):
@@ -191,3 +198,25 @@ def test_pass_fail_only_stores_no_temperature(kiosk):
     assert (event["verdict"], event["threshold_c"]) == ("blocked", 37.3)
     assert (event["estimate_c"], event["object_c"], event["ambient_c"]) == (None, None, None)
     assert "samples" not in event["detail"] and "raw" not in event["detail"]
+
+
+def test_a_frozen_chip_never_admits_the_next_person_in_real_time(kiosk, mock_factory):
+    """The same rule as tests/test_liveness.py, with the gate thread and the real clock."""
+    k = kiosk(sensor__frozen_after_s=1.0)
+    sim = k.hardware.simulator
+    sim.scene.person(36.6)
+    wait_for_screen(k.gate, "admitted")
+    time.sleep(1.2)  # the relay pulse is over
+    mock_factory.pin(23).clear_states()
+    sim.inject("stuck")
+    sim.scene.leave()
+    sim.scene.person(38.5)
+    k.gate.measure_again()
+    wait_for_screen(k.gate, "sensor_fault")
+    time.sleep(1.0)
+    assert not pin_went_high(mock_factory.pin(23))
+    assert [e["verdict"] for e in screenings(k)] == ["admitted"]
+    assert [e["reason"] for e in k.ledger.events() if e["kind"] == "sensor_fault"] == ["frozen"]
+    sim.clear_faults()
+    wait_for_screen(k.gate, "blocked")  # the chip is back: the 38.5 °C person is measured
+    assert [e["verdict"] for e in screenings(k)] == ["admitted", "blocked"]

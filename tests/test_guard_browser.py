@@ -15,22 +15,26 @@ from tests.test_gate import _pass
 pytestmark = pytest.mark.browser
 
 
+def stock(conn, tmp_path, *, passes=(), areas=("某市某区",)) -> None:
+    """Guard 王师傅 (PIN 483190), a pass, a quarantined resident's pass, and the risk areas."""
+    from kiosk.risk_areas import replace_risk_areas
+
+    add_guard(conn, "wang", "王师傅", "483190")
+    rows = [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}, *passes]
+    upsert(conn, rows, source="test")
+    path = tmp_path / "areas.txt"
+    path.write_text("".join(area + "\n" for area in areas), encoding="utf-8")
+    replace_risk_areas(conn, path)
+
+
 @pytest.fixture
 def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.risk_areas import replace_risk_areas
     from kiosk.server import start_in_background
 
     k = start_in_background(
         make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0), pin_factory=mock_factory
     )
-    conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "483190")
-    upsert(
-        conn, [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}], source="test"
-    )
-    areas = tmp_path / "areas.txt"
-    areas.write_text("某市某区\n", encoding="utf-8")
-    replace_risk_areas(conn, areas)
+    stock(k.ledger.connection(), tmp_path)
     yield k
     k.stop()
 
@@ -66,9 +70,10 @@ def test_blocked_resident_overridden_by_the_guard(kiosk, pages):
     assert guard.inner_text("#guard-name") == "王师傅"
     guard.wait_for_selector("#pending-list li")
     assert "38.2" in guard.inner_text("#pending-list li")
-    guard.click("#pending-list li button")
+    guard.click("#pending-list li button.decide")
     guard.click("#override-decision button[data-value='admit']")
     guard.click("#override-reason button[data-value='remeasured_normal']")
+    guard.click("#override .next")
     for key in "36.9":
         guard.click(f"#override .keypad button[data-key='{key}']")
     guard.click("#override button[type='submit']")
@@ -106,10 +111,11 @@ def register_visitor(guard, risk_area: str = "none") -> None:
     guard.click("nav button[data-tab='visitor']")
     for digit in "13812345678":
         guard.click(f"#visitor .keypad button[data-key='{digit}']")
-    guard.select_option("#building", "3")
-    guard.select_option("#unit", "2")
-    guard.select_option("#purpose", "delivery")
-    guard.select_option("#risk_area", risk_area)
+    guard.click("#visitor .keypad button[data-key='next']")
+    guard.click("#building button[data-value='3']")
+    guard.click("#unit button[data-value='2']")
+    guard.click("#purpose button[data-value='delivery']")
+    guard.click(f"#risk_area button[data-value='{risk_area}']")
     guard.click("#code_colour button[data-value='green']")
     guard.click("#visitor button[type='submit']")
 
@@ -142,9 +148,10 @@ def test_a_visitor_from_a_risk_area_is_held_until_the_guard_decides(kiosk, pages
     assert not any(change.state for change in mock_factory.pin(23).states[1:])
     guard.click("nav button[data-tab='pending']")
     guard.wait_for_selector("#pending-list li:has-text('风险地区')")
-    guard.click("#pending-list li button")
+    guard.click("#pending-list li button.decide")
     guard.click("#override-decision button[data-value='deny']")
     guard.click("#override-reason button[data-value='risk_area']")
+    guard.click("#override .next")
     guard.click("#override button[type='submit']")
     screen_is(resident, "guard_denied")
     visitor = next(e for e in kiosk.ledger.events() if e["kind"] == "visitor")

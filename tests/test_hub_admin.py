@@ -141,6 +141,7 @@ def test_csv_export_re_reads_as_the_database(app, hub_store, stored_ledger):
     client, _ = signed_in(app, "viewer")
     response = client.get("/admin/ledger.csv")
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
     assert header[0] == "序号 No." and "车牌 Plate" in header
@@ -164,7 +165,8 @@ def test_xlsx_export_re_reads_as_the_database(app, hub_store, stored_ledger):
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.get_data())).active
     rows = list(sheet.iter_rows(values_only=True))
-    header, body = rows[0], rows[1:]
+    title, header, body = rows[0], rows[1], rows[2:]
+    assert title[0] == "门岗台账" and sheet.freeze_panes == "A3"
     expected = [
         (seq, rid)
         for seq, rid in db_rows(hub_store)
@@ -180,7 +182,7 @@ def test_health_officers_see_fever_events_only(app, stored_ledger):
     client, _ = signed_in(app, "health")
     text = client.get("/admin/ledger.csv").get_data(as_text=True).lstrip("\ufeff")
     body = list(csv.reader(io.StringIO(text)))[1:]
-    assert body and all(row[6] == "blocked" for row in body)
+    assert body and all(row[6] == "拦截" for row in body)
 
 
 def test_bad_filters_are_a_clear_error(app):

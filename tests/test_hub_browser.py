@@ -128,5 +128,5 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
 
     sheet = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
     values = list(sheet.iter_rows(values_only=True))
-    assert [r[values[0].index("记录 Record id")] for r in values[1:]] == expected
+    assert [r[values[1].index("记录 Record id")] for r in values[2:]] == expected  # title, header
     context.close()

@@ -282,7 +282,7 @@ def test_each_kiosk_gets_only_its_guards_and_no_old_pin_hash(hub):
     assert old_hash not in str(one) + str(two)
 
 
-def test_a_pass_carries_a_quarantine_flag_and_no_room_or_dates(hub_store):
+def test_a_pass_carries_a_quarantine_flag_and_no_room_or_dates(hub_store, tmp_path):
     from kiosk.ledger import Ledger
     from kiosk.passes import lookup
     from kiosk.roster import apply_changes
@@ -300,7 +300,7 @@ def test_a_pass_carries_a_quarantine_flag_and_no_room_or_dates(hub_store):
     sent = str(change["data"])
     for secret in ("301", "张三", "138", today.isoformat(), "发热"):
         assert secret not in sent
-    kiosk = Ledger(hub_store.url.replace("hub.sqlite3", "") + "k.sqlite3", "gate-1")
+    kiosk = Ledger(tmp_path / "k.sqlite3", "gate-1")
     apply_changes(kiosk, [change])
     assert lookup(kiosk.connection(), person["code"]).quarantined
     # When the period is over the hub clears the flag and the kiosk follows.

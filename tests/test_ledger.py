@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 
 import pytest
 
 from kiosk.ledger import GENESIS_HASH, Ledger, LedgerError, record_hash
+from sync.localtime import local_today, parse_utc, zone
 
 
 @pytest.fixture
@@ -138,8 +140,28 @@ def test_counts_for_day(ledger):
     ledger.append("screening", verdict="admitted")
     ledger.append("screening", verdict="blocked")
     ledger.append("alarm", verdict="sounding")
-    day = ledger.events()[0]["wall_time"][:10]
-    assert ledger.counts_for_day(day) == {"admitted": 2, "alarm": 1, "blocked": 1}
+    beijing = zone("Asia/Shanghai")
+    day = local_today(beijing, parse_utc(ledger.events()[0]["wall_time"]))
+    assert ledger.counts_for_day(day, beijing) == {"admitted": 2, "alarm": 1, "blocked": 1}
+
+
+def test_counts_for_day_is_the_local_day_not_the_utc_date(ledger):
+    """Regression: `kiosk counts` counted a UTC date; at 07:00 in Beijing that was yesterday."""
+    beijing = zone("Asia/Shanghai")
+    conn = ledger.connection()
+    ledger.append("screening", verdict="admitted")
+    ledger.append("screening", verdict="blocked")
+    # 23:30 UTC on the 27th is 07:30 on the 28th in Beijing; 15:59 UTC on the 28th is 23:59 there.
+    with conn:
+        conn.execute("DROP TRIGGER events_append_only")  # test data only
+        conn.execute(
+            "UPDATE events SET wall_time = '2026-11-27T23:30:00.000000+00:00' WHERE seq = 1"
+        )
+        conn.execute(
+            "UPDATE events SET wall_time = '2026-11-28T16:00:00.000000+00:00' WHERE seq = 2"
+        )
+    assert ledger.counts_for_day(date(2026, 11, 28), beijing) == {"admitted": 1}
+    assert ledger.counts_for_day(date(2026, 11, 29), beijing) == {"blocked": 1}
 
 
 def test_schema_migrations_are_recorded(ledger):

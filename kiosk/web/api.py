@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, Conflict
 
-from kiosk.gate import Gate, PassesNotTaken
+from kiosk.gate import AwaitingGuard, Gate, PassesNotTaken
 from kiosk.web.forms import json_body, text_field
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -45,7 +45,12 @@ def show_pass() -> Any:
 @api.post("/measure-again")
 def measure_again() -> Any:
     json_body()
-    _gate().measure_again()
+    try:
+        _gate().measure_again()
+    except AwaitingGuard:
+        raise Conflict(
+            "体温异常，请在旁等候门卫复测 Please wait for the guard to measure you again"
+        ) from None
     return jsonify(ok=True)
 
 

@@ -54,6 +54,7 @@ def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
             "privacy.html",
             retention_days=gate.config.kiosk.retention_days,
             store_temperatures=gate.config.kiosk.store_temperatures,
+            idle_return_s=gate.config.kiosk.idle_return_s,
         )
 
     @app.errorhandler(HTTPException)

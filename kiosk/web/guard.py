@@ -95,7 +95,11 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @guard.get("/guard")
 def page() -> str:
-    return render_template("guard.html", language=_config().kiosk.language)
+    return render_template(
+        "guard.html",
+        language=_config().kiosk.language,
+        idle_return_s=_config().kiosk.idle_return_s,
+    )
 
 
 @guard.get("/api/guard/guards")
@@ -169,6 +173,23 @@ def override(who: dict[str, str]) -> Any:
     return jsonify(ok=True, seq=record["seq"], id=record["id"])
 
 
+@guard.post("/api/guard/remeasure")
+@guard_required
+def remeasure(who: dict[str, str]) -> Any:
+    event_id = text_field(json_body(), "event_id", max_length=36)
+    _desk().remeasure(event_id, who)
+    return jsonify(ok=True)
+
+
+@guard.post("/api/guard/notice/dismiss")
+@guard_required
+def dismiss_notice(who: dict[str, str]) -> Any:
+    notice_id = text_field(json_body(), "notice_id", max_length=36)
+    if not _desk().gate.dismiss_notice(notice_id):
+        raise FormError("notice_id", "该提醒已关闭 already dismissed")
+    return jsonify(ok=True)
+
+
 @guard.post("/api/guard/silence")
 @guard_required
 def silence(who: dict[str, str]) -> Any:
@@ -187,7 +208,13 @@ def direction(who: dict[str, str]) -> Any:
 @guard_required
 def visitor(who: dict[str, str]) -> Any:
     options = _desk().form_options()
-    form = parse_visitor(json_body(), places=options["places"], risk_areas=options["risk_areas"])
+    body = json_body()
+    same_as = body.get("same_as")
+    if same_as is not None:
+        if not isinstance(same_as, str) or len(same_as) > 36:
+            raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
+        body = {**body, "phone": _desk().phone_of(same_as)}
+    form = parse_visitor(body, places=options["places"], risk_areas=options["risk_areas"])
     record = _desk().register_visitor(form, who)
     return jsonify(
         ok=True, seq=record["seq"], held=record["verdict"] == "held", reason=record["reason"]

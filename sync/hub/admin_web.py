@@ -9,9 +9,8 @@ route with each role.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from functools import wraps
 from typing import Any
 
@@ -32,7 +31,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 
 from kiosk.roster import HUB_SETTINGS
 from kiosk.visitors import mask_phone
-from sync.hub import dashboard, ledger_view, pass_pdf, residents, roster_admin
+from sync.hub import dashboard, labels, ledger_view, pass_pdf, pass_qr, residents, roster_admin
 from sync.hub.admins import (
     audit,
     audit_log,
@@ -42,6 +41,7 @@ from sync.hub.admins import (
     start_session,
 )
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, format_local, zone
 
 admin = Blueprint(
     "admin",
@@ -56,6 +56,21 @@ EVERYONE = ("admin", "viewer", "health")
 
 def _store() -> HubStore:
     return current_app.extensions["hub_store"]
+
+
+def hub_zone() -> tzinfo:
+    """The hub's time zone (``hub serve --timezone``): every time a person reads is in it."""
+    return zone(current_app.config.get("HUB_TIMEZONE", DEFAULT_ZONE))
+
+
+@admin.app_template_filter("local")
+def local_time(value: Any) -> str:
+    return format_local(value, hub_zone())
+
+
+@admin.app_template_filter("label")
+def label(code: str | None) -> str:
+    return labels.bilingual(code)
 
 
 def current_user() -> dict[str, str] | None:
@@ -151,22 +166,22 @@ def home(user: dict[str, str]) -> Any:
 @roles(*EVERYONE)
 def daily_summary(user: dict[str, str]) -> str:
     """The daily report per gate that the property office hands on (printable)."""
-    raw = request.args.get("day") or dashboard.today().isoformat()
+    tz = hub_zone()
+    raw = request.args.get("day") or dashboard.today(tz).isoformat()
     try:
         day = date.fromisoformat(raw[:10])
     except ValueError:
-        raise BadRequest("day must be a date like 2026-11-28") from None
+        raise BadRequest("日期格式不对：请按 2026-11-28 的格式填写") from None
     store = _store()
+    start, end = dashboard.day_bounds(day, tz)
     fevers = [
-        f
-        for f in dashboard.fever_events(store, days=400)
-        if dashboard.day_bounds(day)[0] <= f["wall_time"] < dashboard.day_bounds(day)[1]
+        f for f in dashboard.fever_events(store, days=400, tz=tz) if start <= f["wall_time"] < end
     ]
     return render_template(
         "summary.html",
         user=user,
         day=day,
-        gates=dashboard.counts_for_day(store, day),
+        gates=dashboard.counts_for_day(store, day, tz=tz),
         fevers=fevers,
     )
 
@@ -174,17 +189,18 @@ def daily_summary(user: dict[str, str]) -> str:
 @admin.get("/dashboard")
 @roles(*EVERYONE)
 def dashboard_page(user: dict[str, str]) -> str:
-    store = _store()
+    store, tz = _store(), hub_zone()
     kiosk = (request.args.get("kiosk") or "").strip()[:32] or None
-    series = dashboard.last_days(store, kiosk=kiosk)
+    series = dashboard.last_days(store, kiosk=kiosk, tz=tz)
     return render_template(
         "dashboard.html",
         user=user,
-        today=dashboard.counts_for_day(store, dashboard.today()),
+        day=dashboard.today(tz),
+        today=dashboard.counts_for_day(store, dashboard.today(tz), tz=tz),
         chart=Markup(dashboard.chart_svg(series)),
         chart_kiosk=kiosk,
-        fevers=dashboard.fever_events(store),
-        health=dashboard.kiosk_health(store) if user["role"] == "admin" else [],
+        fevers=dashboard.fever_events(store, tz=tz),
+        health=dashboard.kiosk_health(store, tz=tz) if user["role"] == "admin" else [],
         outcomes=dashboard.OUTCOMES,
     )
 
@@ -226,6 +242,7 @@ def ledger(user: dict[str, str]) -> str:
         _store(),
         filters,
         fever_only=user["role"] == "health",
+        tz=hub_zone(),
         before=int(before) if before else None,
     )
     return render_template(
@@ -235,6 +252,7 @@ def ledger(user: dict[str, str]) -> str:
         filters=filters,
         columns=ledger_view.COLUMNS,
         kinds=ledger_view.KINDS,
+        verdicts=ledger_view.VERDICTS,
         page_size=ledger_view.PAGE,
     )
 
@@ -248,13 +266,14 @@ def export(user: dict[str, str], fmt: str) -> Response:
     store = _store()
     with store.transaction():
         audit(store, user["username"], f"export.{fmt}", filters.as_dict())
-    rows = ledger_view.iter_rows(store, filters, fever_only=user["role"] == "health")
-    name = f"menwei-ledger-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
+    tz = hub_zone()
+    rows = ledger_view.iter_rows(store, filters, fever_only=user["role"] == "health", tz=tz)
+    name = f"menwei-ledger-{format_local(datetime.now(UTC), tz, '%Y%m%d-%H%M%S')}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
         return Response(
             stream_with_context(ledger_view.csv_stream(rows)),
-            mimetype="text/csv; charset=utf-8",
+            mimetype="text/csv",  # Flask adds "; charset=utf-8" to text types
             headers=headers,
         )
     return Response(
@@ -367,7 +386,7 @@ def passes_sheet(user: dict[str, str]) -> str:
     """A print layout: one card per valid pass, with its QR code, for the property office."""
     store = _store()
     cards = [
-        {**person, "qr": Markup(residents.qr_svg(person["code"]))}
+        {**person, "qr": Markup(pass_qr.qr_svg(person["code"]))}
         for person in residents.residents(store)
         if person["code"]
     ]

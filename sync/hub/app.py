@@ -15,9 +15,11 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
-from sync.hub.admin_web import admin
+from sync.hub.admin_web import admin, current_user
+from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
+from sync.localtime import DEFAULT_ZONE, zone
 from sync.protocol import MAX_BATCH_RECORDS, MAX_BODY_BYTES
 
 api = Blueprint("hub_api", __name__, url_prefix="/api/v1")
@@ -43,13 +45,16 @@ def create_hub(
     store: HubStore,
     *,
     max_concurrent_ingests: int = 4,
+    timezone: str = DEFAULT_ZONE,
     secure_cookies: bool = False,
     behind_proxy: bool = False,
 ) -> Flask:
     """``secure_cookies``: the hub is reached over TLS (the cookie gets the Secure flag).
     ``behind_proxy``: a TLS server on this machine forwards to the hub and sets
     X-Forwarded-For/-Proto, so sign-in throttling sees the real source address."""
+    zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
+    app.config["HUB_TIMEZONE"] = timezone
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -79,7 +84,7 @@ def create_hub(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
-            return exc  # the admin pages answer with a page
+            return error_page(exc, current_user())  # a page in Chinese that says what to do
         response = jsonify(error=exc.name, message=exc.description)
         response.status_code = exc.code or 500
         if isinstance(exc, TooManyRequests):

@@ -6,13 +6,15 @@ import csv
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 
 import click
 
+from kiosk.logs import add_log_options, configure_from_context
+from kiosk.table import render_table
 from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
 
 DEFAULT_DB = "sqlite:////var/lib/menwei-hub/hub.sqlite3"
 
@@ -51,10 +53,8 @@ def _store(db_url: str, keys_dir: Path | None = None) -> HubStore:
 
 @click.group()
 def main() -> None:
-    """Menwei hub."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """Menwei hub 门卫中心."""
+    configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
 @main.command()
@@ -70,6 +70,12 @@ def main() -> None:
     help="Events older than this are deleted once a day (counts are kept).",
 )
 @click.option(
+    "--timezone",
+    default=lambda: os.environ.get("MENWEI_HUB_TZ", DEFAULT_ZONE),
+    show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
+    help="The compound's time zone: every date and time on the pages and exports is in it.",
+)
+@click.option(
     "--tls-proxy",
     is_flag=True,
     default=lambda: os.environ.get("MENWEI_HUB_TLS_PROXY") == "1",
@@ -77,19 +83,31 @@ def main() -> None:
     " and give the admin cookie the Secure flag ($MENWEI_HUB_TLS_PROXY=1).",
 )
 def serve(
-    db_url: str, keys_dir: Path, host: str, port: int, retention_days: int, tls_proxy: bool
+    db_url: str,
+    keys_dir: Path,
+    host: str,
+    port: int,
+    retention_days: int,
+    timezone: str,
+    tls_proxy: bool,
 ) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
 
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
+    from kiosk.notify import notify
+    from kiosk.ports import listen_error
     from sync.hub.app import create_hub
     from sync.hub.residents import refresh_quarantine_flags
     from sync.hub.retention import purge as run_purge
 
+    try:
+        zone(timezone)
+    except UnknownZoneError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url, keys_dir)
-    app = create_hub(store, secure_cookies=tls_proxy, behind_proxy=tls_proxy)
+    app = create_hub(store, timezone=timezone, secure_cookies=tls_proxy, behind_proxy=tls_proxy)
     stopping = threading.Event()
 
     def daily_purge() -> None:
@@ -104,11 +122,19 @@ def serve(
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
+    try:  # bind first: "serving" is said only once the port is ours
+        server = create_server(app, host=host, port=port, threads=8)
+    except OSError as exc:
+        raise click.ClickException(listen_error(host, port, exc, "--port")) from None
     signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=daily_purge, name="retention", daemon=True).start()
-    logging.getLogger(__name__).warning("hub serving on http://%s:%d/", host, port)
+    url = f"http://{host}:{port}/"
+    logging.getLogger(__name__).info("中心已在 %s 提供服务（hub serving）", url)
+    notify(f"READY=1\nSTATUS=serving on {url}")
     try:
-        waitress_serve(app, host=host, port=port, threads=8)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         stopping.set()
 
@@ -204,25 +230,73 @@ def reader_token(db_url: str, name: str) -> None:
 @db_option
 @click.option("--follow", is_flag=True, help="Keep printing records as they arrive.")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(0, 10000))
-def tail(db_url: str, follow: bool, last: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
     """Print the newest records the hub holds (and, with --follow, those that arrive)."""
+    import json
     import time
 
     store = _store(db_url)
     since = max(0, store.max_ingest_seq() - last)
+    header_shown = False
     while True:
-        for event in store.events_since(since, 500):
-            record = event["record"]
-            since = event["ingest_seq"]
-            estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
-            click.echo(
-                f"{event['ingest_seq']:>7} {record['kiosk_id']:<12} #{record['seq']:<6}"
-                f" {record['wall_time'][:19]} {record['kind']:<10} {record['verdict'] or '':<10}"
-                f" {estimate:>5} {'' if event['chain_ok'] else 'CHAIN BREAK'}"
+        events = store.events_since(since, 500)
+        if events:
+            since = events[-1]["ingest_seq"]
+        if as_json:
+            for event in events:
+                click.echo(json.dumps(event, ensure_ascii=False, default=str))
+        elif events or not header_shown:
+            text = render_table(
+                TAIL_HEADERS,
+                [tail_row(e) for e in events],
+                right=TAIL_RIGHT,
+                min_widths=TAIL_WIDTHS,
             )
+            lines = text.splitlines()
+            if header_shown:  # --follow: the header once, then rows as they come
+                lines = lines[2:]
+            if lines:
+                click.echo("\n".join(lines))
+            header_shown = True
         if not follow:
             return
         time.sleep(1)
+
+
+# Fixed widths keep --follow's later rows under the header; render_table pads by display width.
+TAIL_HEADERS = (
+    "序号 no.",
+    "门岗 kiosk",
+    "记录号 seq",
+    "时间 time",
+    "类别 kind",
+    "结果 verdict",
+    "体温 °C",
+    "哈希链 chain",
+)
+TAIL_WIDTHS = (9, 14, 10, 19, 14, 14, 7, 10)
+TAIL_RIGHT = (0, 2, 6)
+
+
+def tail_row(event: dict) -> tuple[object, ...]:
+    from kiosk.words import KINDS, VERDICTS
+    from sync.localtime import DEFAULT_ZONE, format_local, zone
+
+    record = event["record"]
+    estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
+    kind = KINDS.get(record["kind"], record["kind"])
+    verdict = VERDICTS.get(record["verdict"] or "", record["verdict"] or "")
+    return (
+        event["ingest_seq"],
+        record["kiosk_id"],
+        record["seq"],
+        format_local(record["wall_time"], zone(DEFAULT_ZONE)),
+        kind,
+        verdict,
+        estimate,
+        "完好 ok" if event["chain_ok"] else "断开 BREAK",
+    )
 
 
 @main.group()
@@ -306,3 +380,9 @@ def roster_setting(db_url: str, key: str, value: str) -> None:
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key} = {parsed!r} queued for the kiosks")
+
+
+add_log_options(main)
+
+if __name__ == "__main__":
+    main()

@@ -41,8 +41,10 @@ class GateDay:
     vehicles: int
 
 
-def counts_for_day(store: HubStore, day: date, kiosk: str | None = None) -> list[GateDay]:
-    start, end = day_bounds(day)
+def counts_for_day(
+    store: HubStore, day: date, kiosk: str | None = None, tz: tzinfo = CHINA
+) -> list[GateDay]:
+    start, end = day_bounds(day, tz)
     gate = " AND kiosk_id = ?" if kiosk else ""
     rows = store.fetch_all(
         "SELECT kiosk_id,"
@@ -59,15 +61,15 @@ def counts_for_day(store: HubStore, day: date, kiosk: str | None = None) -> list
 
 
 def last_days(
-    store: HubStore, days: int = 14, kiosk: str | None = None
+    store: HubStore, days: int = 14, kiosk: str | None = None, tz: tzinfo = CHINA
 ) -> list[tuple[date, int, int]]:
     """(day, admitted, blocked) for each of the last ``days`` local days, oldest first, for all
     gates or one."""
-    end_day = today()
+    end_day = today(tz)
     result = []
     for offset in range(days - 1, -1, -1):
         day = end_day - timedelta(days=offset)
-        totals = counts_for_day(store, day, kiosk)
+        totals = counts_for_day(store, day, kiosk, tz)
         result.append((day, sum(g.entries for g in totals), sum(g.blocks for g in totals)))
     return result
 
@@ -102,8 +104,8 @@ def chart_svg(series: list[tuple[date, int, int]], width: int = 700, height: int
     return "".join(parts)
 
 
-def fever_events(store: HubStore, days: int = 14) -> list[dict[str, Any]]:
-    start, _ = day_bounds(today() - timedelta(days=days - 1))
+def fever_events(store: HubStore, days: int = 14, tz: tzinfo = CHINA) -> list[dict[str, Any]]:
+    start, _ = day_bounds(today(tz) - timedelta(days=days - 1), tz)
     rows = store.fetch_all(
         "SELECT e.id, e.kiosk_id, e.wall_time, e.estimate_c, f.state, f.reported_at, f.outcome,"
         " f.note, f.updated_by FROM events e LEFT JOIN followups f ON f.event_id = e.id"
@@ -166,11 +168,11 @@ def follow_up(
         )
 
 
-def kiosk_health(store: HubStore) -> list[dict[str, Any]]:
+def kiosk_health(store: HubStore, tz: tzinfo = CHINA) -> list[dict[str, Any]]:
     breaks: dict[str, int] = {}
     for item in store.chain_breaks():
         breaks[item["kiosk_id"]] = breaks.get(item["kiosk_id"], 0) + 1
-    start, end = day_bounds(today())
+    start, end = day_bounds(today(tz), tz)
     health = []
     for kiosk in store.kiosks():
         latest = store.fetch_one(

@@ -1,19 +1,18 @@
 """The hub's ledger for admins: filters, the daily ledger (台账) columns, CSV and XLSX exports
-streamed in constant memory."""
+streamed in constant memory. Dates and times are local (the hub's zone), codes are words."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
 from kiosk.visitors import mask_phone
+from sync.hub import labels, sheets
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, day_bounds_utc, to_local, zone
 
 COLUMNS = (
     ("序号 No.", "ingest_seq"),
@@ -42,6 +41,22 @@ KINDS = (
     "sensor_fault",
     "sensor_recovered",
 )
+VERDICTS = (
+    "admitted",
+    "blocked",
+    "retry",
+    "fault",
+    "accepted",
+    "refused",
+    "denied",
+    "held",
+    "registered",
+    "sounding",
+    "silenced",
+    "in",
+    "out",
+)
+WIDTHS = (9, 12, 11, 9, 8, 10, 12, 14, 8, 8, 12, 11, 14, 38, 38)
 FEVER_ONLY = "((kind = 'screening' AND verdict = 'blocked') OR kind = 'override')"
 PAGE = 200
 
@@ -65,29 +80,40 @@ class Filters:
         for name in ("day_from", "day_to", "kiosk", "kind", "verdict", "text"):
             value = (args.get(name) or "").strip()
             if len(value) > 64:
-                raise FilterError(f"{name} is too long")
+                raise FilterError(f"查询条件过长（{name}）：请缩短后重试")
             values[name] = value or None
         for name in ("day_from", "day_to"):
             if values[name]:
                 try:
                     date.fromisoformat(values[name])
                 except ValueError:
-                    raise FilterError(f"{name} must be a date like 2026-11-28") from None
-        if values["kind"] and values["kind"] not in KINDS:
-            raise FilterError("kind: " + ", ".join(KINDS))
+                    raise FilterError(
+                        f"日期格式不对（{values[name]}）：请按 2026-11-28 的格式填写"
+                    ) from None
+        for name, allowed in (("kind", KINDS), ("verdict", VERDICTS)):
+            if values[name]:
+                code = labels.code_for(values[name], allowed)
+                if code is None:
+                    raise FilterError(
+                        f"无法识别的{'事件' if name == 'kind' else '结果'}“{values[name]}”："
+                        "请选用 " + "、".join(labels.zh(c) for c in allowed)
+                    )
+                values[name] = code
         return cls(**values)
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
 
-    def where(self, *, fever_only: bool) -> tuple[str, list[Any]]:
+    def where(self, *, fever_only: bool, tz: tzinfo | None = None) -> tuple[str, list[Any]]:
+        """SQL for these filters; days are local days in ``tz`` (the hub's zone)."""
+        tz = tz or zone(DEFAULT_ZONE)
         clauses, params = ["1 = 1"], []
         if self.day_from:
             clauses.append("wall_time >= ?")
-            params.append(self.day_from)
+            params.append(day_bounds_utc(date.fromisoformat(self.day_from), tz)[0])
         if self.day_to:
             clauses.append("wall_time < ?")
-            params.append(self.day_to + "T99")  # the whole of that day
+            params.append(day_bounds_utc(date.fromisoformat(self.day_to), tz)[1])
         for column in ("kiosk", "kind", "verdict"):
             value = getattr(self, column)
             if value:
@@ -114,19 +140,22 @@ def shows(filters: Filters, row: dict[str, Any]) -> bool:
     return any(text in str(row[key]).casefold() for key in SEARCHED)
 
 
-def row_for(ingest_seq: int, record_text: str) -> dict[str, Any]:
-    """One event as a line of the daily ledger: phones masked, no names."""
+def row_for(ingest_seq: int, record_text: str, tz: tzinfo) -> dict[str, Any]:
+    """One event as a line of the daily ledger: local date and time, words for codes, phones
+    masked, no names."""
     record = json.loads(record_text)
     detail = json.loads(record.get("detail") or "{}")
+    local = to_local(record["wall_time"], tz)
     return {
         "ingest_seq": ingest_seq,
         "kiosk_id": record["kiosk_id"],
-        "date": record["wall_time"][:10],
-        "time": record["wall_time"][11:19],
-        "clock_synced": "是 yes" if record["clock_synced"] else "否 no",
-        "kind": record["kind"],
-        "verdict": record["verdict"] or "",
-        "reason": record["reason"] or "",
+        "date": local.strftime("%Y-%m-%d"),
+        "time": local.strftime("%H:%M:%S"),
+        "clock_synced": "是" if record["clock_synced"] else "否",
+        "kind": labels.zh(record["kind"]),
+        "verdict": labels.zh(record["verdict"]),
+        "verdict_code": record["verdict"] or "",
+        "reason": labels.zh(record["reason"]),
         "estimate_c": record["estimate_c"],
         "threshold_c": record["threshold_c"],
         "pass_code": record["pass_code"] or "",
@@ -138,9 +167,14 @@ def row_for(ingest_seq: int, record_text: str) -> dict[str, Any]:
 
 
 def page(
-    store: HubStore, filters: Filters, *, fever_only: bool, before: int | None = None
+    store: HubStore,
+    filters: Filters,
+    *,
+    fever_only: bool,
+    tz: tzinfo,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    where, params = filters.where(fever_only=fever_only)
+    where, params = filters.where(fever_only=fever_only, tz=tz)
     found: list[dict[str, Any]] = []
     while len(found) < PAGE:
         clause, args = where, list(params)
@@ -152,7 +186,9 @@ def page(
             " ORDER BY ingest_seq DESC LIMIT ?",
             (*args, PAGE),
         )
-        found += [r for r in (row_for(int(s), text) for s, text in rows) if shows(filters, r)]
+        found += [
+            row for row in (row_for(int(s), text, tz) for s, text in rows) if shows(filters, row)
+        ]
         if len(rows) < PAGE:
             break
         before = int(rows[-1][0])
@@ -160,11 +196,11 @@ def page(
 
 
 def iter_rows(
-    store: HubStore, filters: Filters, *, fever_only: bool, chunk: int = 2000
+    store: HubStore, filters: Filters, *, fever_only: bool, tz: tzinfo, chunk: int = 2000
 ) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, fetched in chunks by ingest sequence (constant
     memory, and no cursor held open across a slow download)."""
-    where, params = filters.where(fever_only=fever_only)
+    where, params = filters.where(fever_only=fever_only, tz=tz)
     after = 0
     while True:
         rows = store.fetch_all(
@@ -173,7 +209,7 @@ def iter_rows(
             (*params, after, chunk),
         )
         for ingest_seq, record in rows:
-            row = row_for(int(ingest_seq), record)
+            row = row_for(int(ingest_seq), record, tz)
             if shows(filters, row):
                 yield row
         if len(rows) < chunk:
@@ -182,31 +218,16 @@ def iter_rows(
 
 
 def csv_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")  # so that Excel opens the UTF-8 file with Chinese intact
-    writer.writerow(title for title, _ in COLUMNS)
-    for row in rows:
-        writer.writerow(row[key] for _, key in COLUMNS)
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    return sheets.csv_stream(
+        [title for title, _ in COLUMNS], ([row[key] for _, key in COLUMNS] for row in rows)
+    )
 
 
-def xlsx_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    """A workbook written row by row (openpyxl's write-only mode keeps memory flat), then sent
-    in chunks from a temporary file."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("台账 Ledger")
-    sheet.append([title for title, _ in COLUMNS])
-    for row in rows:
-        sheet.append([row[key] for _, key in COLUMNS])
-    with tempfile.TemporaryFile() as output:
-        workbook.save(output)
-        output.seek(0)
-        while chunk := output.read(64 * 1024):
-            yield chunk
+def xlsx_stream(rows: Iterator[dict[str, Any]], title: str = "门岗台账") -> Iterator[bytes]:
+    return sheets.xlsx_stream(
+        "台账 Ledger",
+        title,
+        [title for title, _ in COLUMNS],
+        WIDTHS,
+        ([row[key] for _, key in COLUMNS] for row in rows),
+    )

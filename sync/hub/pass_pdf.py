@@ -1,4 +1,5 @@
-"""The pass sheet as a PDF, made on the hub (fpdf2): A4, three cards a row, QR codes as vectors.
+"""The pass sheet as a PDF, made on the hub (fpdf2): A4, three cards a row, QR codes drawn
+as filled vector squares (standard QR, level Q, quiet zone: see ``pass_qr``).
 
 Chinese names need a CJK font on the hub: the first of FONT_CANDIDATES that exists is embedded
 (``setup.sh install --hub`` installs fonts-wqy-microhei).
@@ -6,9 +7,10 @@ Chinese names need a CJK font on the hub: the first of FONT_CANDIDATES that exis
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
+
+from sync.hub.pass_qr import draw_qr
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -30,17 +32,6 @@ def cjk_font() -> str:
     raise PassPdfError("no CJK font on the hub: install fonts-wqy-microhei (apt-get)")
 
 
-def _qr(code: str) -> io.BytesIO:
-    import segno
-
-    buffer = io.BytesIO()
-    segno.make(code, error="m").save(
-        buffer, kind="svg", scale=4, xmldecl=False, svgns=True, omitsize=True
-    )
-    buffer.seek(0)
-    return buffer
-
-
 def pass_sheet_pdf(cards: list[dict[str, Any]]) -> bytes:
     from fpdf import FPDF
 
@@ -60,7 +51,8 @@ def pass_sheet_pdf(cards: list[dict[str, Any]]) -> bytes:
         pdf.set_xy(x, y + 3)
         home = f"{card['building']}-{card['unit']}-{card['room']} · {card['name']}"
         pdf.cell(CARD_W, 6, home, align="C")
-        pdf.image(_qr(card["code"]), x=x + 11.5, y=y + 12, w=40, h=40)
+        draw_qr(pdf, card["code"], x=x + 9.5, y=y + 11, size=44)
+        pdf.set_dash_pattern(dash=1, gap=1)
         pdf.set_xy(x, y + 56)
         pdf.set_font("cjk", size=14)
         pdf.cell(CARD_W, 8, card["code"], align="C")

@@ -348,14 +348,3 @@ def revoke_pass(store: HubStore, code: str, username: str) -> bool:
     resident = dict(zip(("resident_id", "building", "unit", "room"), row[:4], strict=True))
     _roster_pass(store, resident, code, row[4], revoked=True)
     return True
-
-
-def qr_svg(code: str) -> str:
-    import segno
-
-    buffer = io.BytesIO()
-    # A viewBox and no fixed size, so that the print layout scales it to 38 mm.
-    segno.make(code, error="m").save(
-        buffer, kind="svg", scale=4, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buffer.getvalue().decode()

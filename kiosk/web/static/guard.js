@@ -1,30 +1,35 @@
 // The guard screen: PIN unlock, then decisions, visitors, vehicles, today's ledger, health.
+// Made for a finger on 800x480: big targets, forms in steps, lists in pages, nothing scrolls.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const LABELS = {
-  blocked: "体温异常 blocked", fault: "测温故障 fault", held: "访客待审 visitor held",
-  admitted: "放行 admitted", denied: "不放行 denied", registered: "已登记 registered",
+  blocked: "体温异常", fault: "测温失败", held: "访客待审",
+  admitted: "放行", denied: "不放行", registered: "已登记", expired: "已过期",
+  sounding: "响铃", silenced: "已消音", accepted: "有效", refused: "无效", retry: "请重测",
   screening: "测温", visitor: "访客", vehicle: "车辆", override: "处置", alarm: "报警",
   identify: "验码", sensor_fault: "设备故障", sensor_recovered: "设备恢复",
-  remeasured_normal: "复测正常 re-measured normal", exertion_or_sun: "运动/日晒 exertion or sun",
-  device_error: "设备误报 device error", emergency: "紧急情况 emergency", other: "其他 other",
-  fever_confirmed: "确认发热 fever confirmed", risk_area: "风险地区 risk area",
-  health_code: "健康码异常 health code", refused_measurement: "拒绝测温 refused",
-  visit_family: "探亲访友 family", delivery: "快递外卖 delivery", repair: "维修 repair",
-  housekeeping: "家政 housekeeping", medical: "医护 medical", official: "公务 official",
-  green: "绿码 green", yellow: "黄码 yellow", red: "红码 red", none: "无 none",
-  code_yellow: "黄码 yellow code", code_red: "红码 red code", in: "进", out: "出",
-  quarantine: "居家隔离住户刷码 quarantined resident's pass",
-  admit: "放行 Admit", deny: "不放行 Deny",
+  remeasured_normal: "复测正常", exertion_or_sun: "运动/日晒", device_error: "设备误报",
+  emergency: "紧急情况", other: "其他", fever_confirmed: "确认发热", risk_area: "风险地区",
+  health_code: "健康码异常", refused_measurement: "拒绝测温",
+  visit_family: "探亲访友", delivery: "快递外卖", repair: "维修", housekeeping: "家政",
+  medical: "医护", official: "公务", green: "绿码", yellow: "黄码", red: "红码", none: "无",
+  code_yellow: "黄码", code_red: "红码", in: "进", out: "出",
+  quarantine: "居家隔离住户刷码", admit: "放行", deny: "不放行",
 };
 const label = (key) => LABELS[key] ?? key ?? "";
+const PAGE_PENDING = 4;
+const PAGE_TODAY = 7;
 let csrf = null;
 let autoLockMs = 120000;
-let lastTouch = Date.now();
 let selectedGuard = null;
 let options = null;
 let overrideTarget = null;
+let pending = [];
+let pendingPage = 0;
+let todayRows = [];
+let todayPage = 0;
+let visitorSameAs = null;
 
 async function call(method, path, payload) {
   const init = { method, headers: {} };
@@ -33,54 +38,81 @@ async function call(method, path, payload) {
     if (csrf) init.headers["X-CSRF-Token"] = csrf;
     init.body = JSON.stringify(payload ?? {});
   }
-  const response = await fetch(path, init);
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    return { ok: false, status: 0, body: { message: "连接中断，请重试 Connection lost" } };
+  }
   const body = await response.json().catch(() => ({}));
-  if (response.status === 401 && csrf) showLogin();
+  if (response.status === 401 && csrf) lockAndLeave();
   return { ok: response.ok, status: response.status, body };
+}
+
+function button(text, onClick, className) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  if (className) b.className = className;
+  b.addEventListener("click", onClick);
+  return b;
 }
 
 function buildKeypads() {
   document.querySelectorAll(".keypad").forEach((pad) => {
     const target = $(pad.dataset.target);
-    let keys = "123456789".split("").concat(pad.dataset.dot ? ["."] : [], ["0", "⌫"]);
+    let keys = "123456789".split("").concat([pad.dataset.dot ? "." : "⌫", "0"], pad.dataset.dot ? ["⌫"] : []);
     if (pad.dataset.letters) keys = "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ挂学".split("").concat(["⌫"]);
     for (const key of keys) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = key;
-      button.dataset.key = key;
-      button.addEventListener("click", () => {
+      const b = button(key, () => {
         if (key === "⌫") target.value = target.value.slice(0, -1);
         else if (target.value.length < target.maxLength) target.value += key;
+        if (target.id === "phone") visitorSameAs = null;
       });
-      pad.appendChild(button);
+      b.dataset.key = key;
+      pad.appendChild(b);
+    }
+    if (pad.dataset.next) {
+      const next = button("下一步", () => visitorStep(2), "next");
+      next.dataset.key = "next";
+      pad.appendChild(next);
     }
   });
 }
 
-function choiceGroup(container, values, onPick) {
+function choiceGroup(container, values, onPick, active) {
   container.replaceChildren();
   for (const value of values) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.dataset.value = value;
-    button.textContent = label(value);
-    button.addEventListener("click", () => {
-      container.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b === button));
+    const b = button(label(value), () => {
+      container.querySelectorAll("button").forEach((x) => x.classList.toggle("active", x === b));
       onPick?.(value);
     });
-    container.appendChild(button);
+    b.dataset.value = value;
+    if (value === active) b.classList.add("active");
+    container.appendChild(b);
   }
 }
 const picked = (container) => container.querySelector("button.active")?.dataset.value ?? null;
+const pick = (container, value) => container.querySelectorAll("button").forEach(
+  (b) => b.classList.toggle("active", b.dataset.value === value));
 
-function fillSelect(select, values, blank) {
-  select.replaceChildren();
-  if (blank) select.appendChild(new Option(blank, ""));
-  for (const value of values) select.appendChild(new Option(label(value), value));
+function showStep(form, step) {
+  form.querySelectorAll(".step").forEach((s) => { s.hidden = s.dataset.step !== String(step); });
 }
 
-// -- sign-in -------------------------------------------------------------------------------
+function pager(container, page, pages, onPage) {
+  container.replaceChildren();
+  if (pages <= 1) return;
+  const prev = button("‹ 上一页", () => onPage(page - 1));
+  prev.disabled = page === 0;
+  const next = button("下一页 ›", () => onPage(page + 1));
+  next.disabled = page >= pages - 1;
+  const where = document.createElement("span");
+  where.textContent = `${page + 1} / ${pages}`;
+  container.append(prev, where, next);
+}
+
+// -- sign-in and lock ----------------------------------------------------------------------
 async function showLogin() {
   csrf = null;
   document.body.className = "locked";
@@ -91,21 +123,39 @@ async function showLogin() {
   const list = $("guard-list");
   list.replaceChildren();
   for (const g of body.guards ?? []) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = g.name;
-    button.dataset.guard = g.guard_id;
-    button.addEventListener("click", () => {
+    const b = button(g.name, () => {
       selectedGuard = g.guard_id;
-      list.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b === button));
+      list.querySelectorAll("button").forEach((x) => x.classList.toggle("active", x === b));
     });
-    list.appendChild(button);
+    b.dataset.guard = g.guard_id;
+    list.appendChild(b);
   }
+}
+
+function clearForms() {
+  // Whatever was half typed goes with the lock: the next person at the screen sees none of it.
+  for (const form of document.querySelectorAll("form")) form.reset();
+  for (const input of document.querySelectorAll("input")) input.value = "";
+  document.querySelectorAll(".message").forEach((m) => { m.textContent = ""; });
+  document.querySelectorAll(".choice button.active").forEach((b) => b.classList.remove("active"));
+  visitorSameAs = null;
+  overrideTarget = null;
+  $("override").hidden = true;
+  $("pending-view").hidden = false;
+  $("urgent").hidden = true;
+}
+
+async function lockAndLeave() {
+  const wasUnlocked = csrf !== null;
+  clearForms();
+  if (wasUnlocked) await call("POST", "/api/guard/lock");
+  csrf = null;
+  display.toResident();
 }
 
 async function unlock() {
   const message = $("login-message");
-  if (!selectedGuard) { message.textContent = "请选择门卫 Choose your name"; return; }
+  if (!selectedGuard) { message.textContent = "请先选择您的姓名 Choose your name"; return; }
   const { ok, body } = await call("POST", "/api/guard/unlock", { guard_id: selectedGuard, pin: $("pin").value });
   $("pin").value = "";
   if (!ok) {
@@ -118,7 +168,6 @@ async function unlock() {
   }
   csrf = body.csrf;
   autoLockMs = body.auto_lock_s * 1000;
-  lastTouch = Date.now();
   message.textContent = "";
   document.body.className = "unlocked";
   $("login").hidden = true;
@@ -131,15 +180,46 @@ async function unlock() {
 
 // -- the desk ------------------------------------------------------------------------------
 function setupForms() {
-  fillSelect($("building"), Object.keys(options.places), "—");
-  $("building").onchange = () => fillSelect($("unit"), options.places[$("building").value] ?? [], "—");
-  fillSelect($("unit"), [], "—");
-  fillSelect($("purpose"), options.purposes, "—");
-  fillSelect($("risk_area"), ["none", ...options.risk_areas]);
+  choiceGroup($("building"), Object.keys(options.places), (building) => {
+    $("place-picked").textContent = building + " 栋";
+    $("unit").hidden = false;
+    choiceGroup($("unit"), options.places[building] ?? [], () => visitorStep(3));
+  });
+  $("unit").hidden = true;
+  choiceGroup($("purpose"), options.purposes);
+  choiceGroup($("risk_area"), ["none", ...options.risk_areas], null, "none");
   choiceGroup($("code_colour"), options.code_colours);
-  fillSelect($("province"), options.provinces.split(""));
+  const recent = $("recent");
+  recent.replaceChildren(...options.recent_visitors.map((v) => {
+    const b = button(`${v.phone} · ${v.building}-${v.unit} · ${label(v.purpose)}`, () => {
+      visitorSameAs = v.id;
+      $("phone").value = v.phone;
+      pick($("building"), v.building);
+      $("building").querySelector(`button[data-value="${CSS.escape(v.building)}"]`)?.click();
+      pick($("unit"), v.unit);
+      pick($("purpose"), v.purpose);
+      visitorStep(3);
+    });
+    b.dataset.visitor = v.id;
+    return b;
+  }));
+  $("recent").previousElementSibling.hidden = options.recent_visitors.length === 0;
+  const province = $("province");
+  province.replaceChildren(...options.provinces.split("").map((p) => new Option(p, p)));
+  choiceGroup($("vehicle-direction"), ["in", "out"], null, "in");
   choiceGroup($("override-decision"), ["admit", "deny"], (decision) =>
     choiceGroup($("override-reason"), decision === "admit" ? options.admit_reasons : options.deny_reasons));
+}
+
+function visitorStep(step) {
+  const form = $("visitor");
+  form.querySelectorAll(".message").forEach((m) => { m.textContent = ""; m.className = "message"; });
+  if (step === 3) {
+    const where = [picked($("building")), picked($("unit"))].filter(Boolean).join("-");
+    $("visitor-summary").textContent = `${$("phone").value} · ${where}`;
+  }
+  if (step === 2 && !picked($("unit"))) $("unit").hidden = !picked($("building"));
+  showStep(form, step);
 }
 
 async function refresh() {
@@ -147,64 +227,103 @@ async function refresh() {
   const { ok, body } = await call("GET", "/api/guard/state");
   if (!ok) return;
   $("silence").hidden = !body.alarm;
-  $("direction").textContent = body.status.direction === "in" ? "方向：进 In" : "方向：出 Out";
+  $("direction").textContent = body.status.direction === "in" ? "方向：进" : "方向：出";
   $("direction").dataset.direction = body.status.direction;
-  $("pending-count").textContent = body.pending.length ? `(${body.pending.length})` : "";
-  const notices = $("notices");
-  notices.replaceChildren(...body.notices.map((n) => {
-    const p = document.createElement("p");
-    p.textContent = `${label(n.kind)}: ${n.pass_code} · ${new Date(n.at * 1000).toLocaleTimeString()}`;
-    return p;
-  }));
-  const list = $("pending-list");
-  list.replaceChildren(...body.pending.map((event) => {
-    const li = document.createElement("li");
-    li.dataset.event = event.id;
+  pending = body.pending;
+  $("pending-count").textContent = pending.length ? `(${pending.length})` : "";
+  if (!body.status.awaiting_guard && !pending.some((p) => p.verdict === "blocked")) $("urgent").hidden = true;
+  // One notice at a time (the newest), and none while a verdict needs the guard first.
+  const more = body.notices.length > 1 ? `（另有 ${body.notices.length - 1} 条）` : "";
+  $("notices").hidden = !$("urgent").hidden;
+  $("notices").replaceChildren(...body.notices.slice(-1).map((n) => {
+    const row = document.createElement("div");
+    row.className = "notice";
     const text = document.createElement("span");
-    const what = event.kind === "visitor" ? label("held") + " · " + label(event.reason) : label(event.verdict);
-    text.textContent = `#${event.seq} ${event.time} ${what} ${event.estimate_c != null ? event.estimate_c.toFixed(1) + " °C" : ""} ${event.phone ?? ""}`;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "处置 Decide";
-    button.addEventListener("click", () => openOverride(event));
-    li.append(text, button);
-    return li;
+    text.textContent = `${n.time} ${label(n.kind)}：${n.place || "—"}（通行码 ${n.pass_code}）${more}`;
+    const dismiss = button("知道了 ✕", async () => { await call("POST", "/api/guard/notice/dismiss", { notice_id: n.id }); refresh(); });
+    dismiss.dataset.notice = n.id;
+    row.append(text, dismiss);
+    return row;
   }));
-  const health = $("health");
-  const s = body.status;
-  const rows = [
-    ["测温设备 Sensor", s.sensor_fault ? "故障 FAULT: " + s.sensor_fault : `正常 OK (${s.sensor_ok_s_ago ?? "?"} s)`],
-    ["屏幕 Screen", s.screen],
-    ["台账记录 Events", s.events],
-    ["待同步 Sync queue", `${body.sync.queue}${body.sync.configured ? "" : " (未配置中心 no hub configured)"}`],
-    ...(body.sync.configured ? [
-      ["最近同步 Last sync", body.sync.last_success ?? "—"],
-      ["最早未同步 Oldest unsent", body.sync.oldest_unsent ?? "—"],
-      ["同步错误 Sync error", body.sync.revoked ? "令牌已吊销 TOKEN REVOKED: " + body.sync.last_error : (body.sync.last_error ?? "—")],
-    ] : []),
-  ];
-  health.replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = v;
+  renderPending();
+  $("health").replaceChildren(...body.health.flatMap((row) => {
+    const dt = document.createElement("dt"); dt.textContent = row.label;
+    const dd = document.createElement("dd"); dd.textContent = row.value;
     return [dt, dd];
   }));
 }
 
+function describe(event) {
+  const what = event.kind === "visitor"
+    ? `${label("held")}·${label(event.reason)} ${event.phone ?? ""} ${event.place ?? ""}`
+    : label(event.verdict);
+  const temperature = event.estimate_c != null ? event.estimate_c.toFixed(1) + " °C" : "";
+  return `${event.time} ${what} ${temperature}`;
+}
+
+function renderPending() {
+  const pages = Math.max(1, Math.ceil(pending.length / PAGE_PENDING));
+  pendingPage = Math.min(pendingPage, pages - 1);
+  const shown = pending.slice(pendingPage * PAGE_PENDING, (pendingPage + 1) * PAGE_PENDING);
+  $("pending-list").replaceChildren(...shown.map((event) => {
+    const li = document.createElement("li");
+    li.dataset.event = event.id;
+    li.className = event.kind === "visitor" ? "held" : event.verdict;
+    const text = document.createElement("span");
+    text.textContent = describe(event);
+    li.appendChild(text);
+    if (event.kind === "screening" && event.verdict === "blocked") {
+      const again = button("复测 Re-measure", () => remeasure(event));
+      again.className = "remeasure";
+      li.appendChild(again);
+    }
+    const decide = button("处置 Decide", () => openOverride(event));
+    decide.className = "decide";
+    li.appendChild(decide);
+    return li;
+  }));
+  $("pending-empty").hidden = pending.length > 0;
+  pager($("pending-pager"), pendingPage, pages, (page) => { pendingPage = page; renderPending(); });
+}
+
+async function remeasure(event) {
+  const { ok, body } = await call("POST", "/api/guard/remeasure", { event_id: event.id });
+  const li = document.querySelector(`#pending-list li[data-event="${event.id}"] span`);
+  if (li) li.textContent = ok ? "请被测人正对探头 · 复测中…" : (body.message ?? "错误");
+  $("urgent").hidden = true;
+}
+
+function showTab(name) {
+  document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  document.querySelectorAll(".tab").forEach((tab) => { tab.hidden = tab.id !== "tab-" + name; });
+  if (name === "today") showToday();
+}
+
 function openOverride(event) {
   overrideTarget = event;
+  showTab("pending");
+  $("pending-view").hidden = true;
   $("override").hidden = false;
-  $("override-target").textContent = `#${event.seq} ${label(event.kind === "visitor" ? "held" : event.verdict)}`;
+  $("override-target").textContent = `处置：${describe(event)}`;
   $("remeasured").value = "";
   $("note").value = "";
   $("override-reason").replaceChildren();
   $("override-decision").querySelectorAll("button").forEach((b) => b.classList.remove("active"));
   $("override").querySelector(".message").textContent = "";
+  showStep($("override"), 1);
+}
+
+function closeOverride() {
+  $("override").hidden = true;
+  $("pending-view").hidden = false;
+  overrideTarget = null;
 }
 
 function formMessage(form, result, okText) {
-  const message = form.querySelector(".message");
+  const messages = [...form.querySelectorAll(".message")];
+  const message = messages.find((m) => !m.closest(".step")?.hidden) ?? messages[0];
   message.className = result.ok ? "message ok" : "message";
-  message.textContent = result.ok ? okText : (result.body.message ?? "错误 Error");
+  message.textContent = result.ok ? okText : (result.body.message ?? "出错了，请重试 Error");
 }
 
 async function submitOverride(event) {
@@ -215,21 +334,47 @@ async function submitOverride(event) {
     reason: picked($("override-reason")), note: $("note").value,
     remeasured_c: remeasured === "" ? null : Number(remeasured),
   });
-  formMessage($("override"), result, `已记录 Recorded #${result.body.seq}`);
-  if (result.ok) { $("override").hidden = true; refresh(); }
+  if (!result.ok && ["decision", "reason", "event_id"].includes(result.body.field)) showStep($("override"), 1);
+  formMessage($("override"), result, `已记录 #${result.body.seq}`);
+  if (result.ok) { closeOverride(); refresh(); }
 }
+
+const VISITOR_STEP = { phone: 1, building: 2, unit: 2 };
 
 async function submitVisitor(event) {
   event.preventDefault();
-  const result = await call("POST", "/api/guard/visitor", {
-    phone: $("phone").value, building: $("building").value, unit: $("unit").value,
-    purpose: $("purpose").value, risk_area: $("risk_area").value,
-    code_colour: picked($("code_colour")), name: $("visitor-name").value,
-  });
-  formMessage($("visitor"), result, result.body.held
-    ? `已登记，需门卫处置 Registered, held: ${label(result.body.reason)}`
-    : `已登记，请访客上前测温 Registered: visitor may step up (#${result.body.seq})`);
-  if (result.ok) { $("phone").value = ""; $("visitor-name").value = ""; refresh(); }
+  const payload = {
+    building: picked($("building")) ?? "", unit: picked($("unit")) ?? "",
+    purpose: picked($("purpose")) ?? "", risk_area: picked($("risk_area")) ?? "",
+    code_colour: picked($("code_colour")) ?? "",
+  };
+  if (visitorSameAs) payload.same_as = visitorSameAs; else payload.phone = $("phone").value;
+  const result = await call("POST", "/api/guard/visitor", payload);
+  if (!result.ok) visitorStep(VISITOR_STEP[result.body.field] ?? 3);
+  const form = $("visitor");
+  formMessage(form, result, "");
+  if (result.ok) {
+    clearVisitor();
+    const done = form.querySelector(".step[data-step='1'] .message");
+    done.className = "message ok";
+    done.textContent = result.body.held
+      ? `已登记，需门卫处置：${label(result.body.reason)}（held）`
+      : `已登记 #${result.body.seq}，请访客上前测温`;
+    options = (await call("GET", "/api/guard/options")).body ?? options;
+    setupForms();
+    refresh();
+  }
+}
+
+function clearVisitor() {
+  $("phone").value = "";
+  visitorSameAs = null;
+  for (const id of ["building", "unit", "purpose", "code_colour"]) {
+    $(id).querySelectorAll("button").forEach((b) => b.classList.remove("active"));
+  }
+  pick($("risk_area"), "none");
+  $("place-picked").textContent = "";
+  showStep($("visitor"), 1);
 }
 
 async function submitVehicle(event) {
@@ -237,14 +382,21 @@ async function submitVehicle(event) {
   const result = await call("POST", "/api/guard/vehicle", {
     plate: $("province").value + $("plate").value, direction: picked($("vehicle-direction")),
   });
-  formMessage($("vehicle"), result, `已登记 Logged ${result.body.plate} (#${result.body.seq})`);
+  formMessage($("vehicle"), result, `已登记 ${result.body.plate}（${label(picked($("vehicle-direction")))}）#${result.body.seq}`);
   if (result.ok) $("plate").value = "";
 }
 
 async function showToday() {
   const { body } = await call("GET", "/api/guard/today");
-  const tbody = $("today").tBodies[0];
-  tbody.replaceChildren(...(body.events ?? []).map((e) => {
+  todayRows = body.events ?? [];
+  todayPage = 0;
+  renderToday();
+}
+
+function renderToday() {
+  const pages = Math.max(1, Math.ceil(todayRows.length / PAGE_TODAY));
+  const shown = todayRows.slice(todayPage * PAGE_TODAY, (todayPage + 1) * PAGE_TODAY);
+  $("today").tBodies[0].replaceChildren(...shown.map((e) => {
     const tr = document.createElement("tr");
     for (const cell of [e.seq, e.time, label(e.kind), label(e.verdict),
       e.estimate_c != null ? e.estimate_c.toFixed(1) : "", e.plate ?? e.phone ?? e.pass_code ?? ""]) {
@@ -252,36 +404,59 @@ async function showToday() {
     }
     return tr;
   }));
+  pager($("today-pager"), todayPage, pages, (page) => { todayPage = page; renderToday(); });
 }
 
-document.querySelectorAll("nav button").forEach((button) => button.addEventListener("click", () => {
-  document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b === button));
-  document.querySelectorAll(".tab").forEach((tab) => { tab.hidden = tab.id !== "tab-" + button.dataset.tab; });
-  if (button.dataset.tab === "today") showToday();
-}));
+function showUrgent(screen) {
+  const what = { blocked: "体温异常", fault: "测温失败", sensor_fault: "测温设备故障",
+    not_recorded: "无法记录", held: "访客待审", guard_remeasure: "复测中" }[screen.screen] ?? screen.screen;
+  const temperature = screen.estimate_c != null ? ` ${screen.estimate_c.toFixed(1)} °C` : "";
+  $("urgent-text").textContent = `测温屏：${what}${temperature}`;
+  $("urgent").hidden = screen.screen === "guard_remeasure";
+  $("notices").hidden = !$("urgent").hidden;
+  refresh();
+}
+
+// -- wiring --------------------------------------------------------------------------------
+display.state.idleReturn = () => csrf === null;  // the locked sign-in page goes back by itself
+display.state.onUrgent = (screen) => { if (csrf === null) display.toResident(); else showUrgent(screen); };
+
+document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+$("urgent-open").addEventListener("click", () => {
+  $("urgent").hidden = true;
+  $("notices").hidden = false;
+  closeOverride();
+  showTab("pending");
+});
 $("silence").addEventListener("click", async () => { await call("POST", "/api/guard/silence"); refresh(); });
 $("direction").addEventListener("click", async () => {
   await call("POST", "/api/guard/direction", { direction: $("direction").dataset.direction === "in" ? "out" : "in" });
   refresh();
 });
-$("lock").addEventListener("click", async () => { await call("POST", "/api/guard/lock"); showLogin(); });
+$("lock").addEventListener("click", lockAndLeave);
 $("override").addEventListener("submit", submitOverride);
+$("override").querySelector(".cancel").addEventListener("click", closeOverride);
+$("override").querySelector(".next").addEventListener("click", () => showStep($("override"), 2));
+$("override").querySelector(".prev").addEventListener("click", () => showStep($("override"), 1));
 $("visitor").addEventListener("submit", submitVisitor);
+$("visitor").querySelectorAll(".prev").forEach((b) => b.addEventListener("click", () => {
+  const step = Number(b.closest(".step").dataset.step);
+  visitorStep(step - 1);
+}));
 $("vehicle").addEventListener("submit", submitVehicle);
-$("vehicle-done").addEventListener("click", () => call("POST", "/api/guard/vehicle/done"));
-choiceGroup($("vehicle-direction"), ["in", "out"]);
-$("vehicle-direction").querySelector("button").classList.add("active");
+$("vehicle-done").addEventListener("click", async () => {
+  const result = await call("POST", "/api/guard/vehicle/done");
+  formMessage($("vehicle"), result, "乘员测温完毕");
+});
 $("pin").addEventListener("keydown", (event) => { if (event.key === "Enter") unlock(); });
-document.addEventListener("pointerdown", () => { lastTouch = Date.now(); });
 setInterval(() => {
-  if (csrf && Date.now() - lastTouch > autoLockMs) { call("POST", "/api/guard/lock"); showLogin(); }
+  if (csrf && Date.now() - display.state.lastTouch > autoLockMs) lockAndLeave();
   else refresh();
 }, 2000);
 
 buildKeypads();
 // The sign-in keypad has an OK key of its own.
-const ok = document.createElement("button");
-ok.type = "button"; ok.id = "pin-ok"; ok.textContent = "OK"; ok.className = "primary";
-ok.addEventListener("click", unlock);
+const ok = button("OK", unlock, "primary");
+ok.id = "pin-ok";
 document.querySelector("#login .keypad").appendChild(ok);
 showLogin();

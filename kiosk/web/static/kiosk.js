@@ -9,6 +9,7 @@ const TEXT = {
     blocked_detail: "请在旁等候，门卫将为您复测", retry: "请重新测温",
     fault: "测温失败，请联系门卫", sensor_fault: "测温设备故障，请联系门卫",
     not_recorded: "无法记录，请联系门卫", starting: "正在启动…", stopped: "暂停服务，请联系门卫",
+    guard_remeasure: "门卫复测：请上前测温", guard_remeasure_detail: "请正对探头，保持不动",
     held: "请稍候，门卫将为您办理", guard_admitted: "门卫已放行，请通行", guard_denied: "请听从门卫安排",
     too_cold: "读数偏低：请摘下帽子，额头对准探头", too_hot: "读数异常，请重新测温",
     unstable: "读数不稳定，请保持不动", left: "测量中断，请站稳后重新测温",
@@ -25,6 +26,8 @@ const TEXT = {
     fault: "Measurement failed, please call the guard", sensor_fault: "Thermometer fault, please call the guard",
     not_recorded: "Cannot record, please call the guard", starting: "Starting…",
     stopped: "Out of service, please call the guard",
+    guard_remeasure: "The guard measures you again: step up",
+    guard_remeasure_detail: "Face the sensor and hold still",
     held: "Please wait: the guard will attend to you", guard_admitted: "The guard has let you in",
     guard_denied: "Please follow the guard's instructions",
     too_cold: "Reading too low: remove your hat and face the sensor", too_hot: "Implausible reading, please measure again",
@@ -35,13 +38,22 @@ const TEXT = {
     threshold: "limit ≤ ", offline: "Connection lost, reconnecting…", lang: "中文",
   },
 };
-const ICONS = { guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
+const ICONS = { guard_remeasure: "☺", guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
   not_recorded: "⚠", measuring: "…", need_pass: "▦", idle: "☺", starting: "…" };
 
 const body = document.body;
 const identify = body.dataset.identify;
-let language = body.dataset.language;
+const defaultLanguage = body.dataset.language;
+let language = defaultLanguage;
 let current = { screen: "starting", version: 0 };
+// A new person starts (measuring) or the lane is free again (idle): back to the default
+// language, so the next person never finds English left on by the one before.
+const NEW_PERSON = new Set(["idle", "measuring", "guard_remeasure"]);
+
+function setLanguage(next) {
+  language = next;
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+}
 
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[language][key] ?? key;
@@ -57,6 +69,7 @@ function render() {
   $("temperature").textContent = s.estimate_c != null ? s.estimate_c.toFixed(1) + " °C" : "";
   let detail = "";
   if (s.screen === "blocked") detail = t("blocked_detail");
+  else if (s.screen === "guard_remeasure") detail = t("guard_remeasure_detail");
   else if (s.reason && s.screen === "retry") detail = t(s.reason);
   else if (s.screen === "admitted" && s.need_pass) detail = t("pass_needed");
   else if (s.screen === "admitted" && s.threshold_c != null) detail = t("threshold") + s.threshold_c.toFixed(1) + " °C";
@@ -65,7 +78,8 @@ function render() {
   const showPass = identify !== "off" && ["idle", "need_pass", "admitted"].includes(s.screen)
     && !(s.screen === "admitted" && identify === "before");
   $("pass-area").hidden = !showPass;
-  $("measure-again").hidden = !["blocked", "retry", "admitted"].includes(s.screen);
+  // Never after a fever block: that is the guard's to clear (docs/screening.md).
+  $("measure-again").hidden = !["retry", "admitted"].includes(s.screen);
   $("measure-again").textContent = t("measure_again");
   $("pass-label").textContent = t("pass_label");
   $("language-toggle").textContent = t("lang");
@@ -79,7 +93,11 @@ async function follow() {
       if (!response.ok) throw new Error(response.status);
       const state = await response.json();
       $("connection").textContent = "";
-      if (state.version !== current.version) { current = state; render(); }
+      if (state.version !== current.version) {
+        if (NEW_PERSON.has(state.screen) && state.screen !== current.screen) setLanguage(defaultLanguage);
+        current = state;
+        render();
+      }
     } catch (error) {
       $("connection").textContent = t("offline");
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -125,8 +143,7 @@ $("pass-input").addEventListener("keydown", (event) => {
 });
 $("measure-again").addEventListener("click", () => post("/api/measure-again"));
 $("language-toggle").addEventListener("click", () => {
-  language = language === "zh" ? "en" : "zh";
-  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  setLanguage(language === "zh" ? "en" : "zh");
   render();
 });
 

@@ -1,0 +1,39 @@
+// One touchscreen for the resident, the guard and the privacy notice. Any page other than the
+// resident screen goes back to it after kiosk.idle_return_s without a touch, and a verdict that
+// needs someone (a fever, a fault, a held visitor, an alarm) is brought forward at once: the
+// page's onUrgent handler decides how (the guard screen, unlocked, shows it itself).
+"use strict";
+
+const display = (() => {
+  const URGENT = new Set(["blocked", "fault", "sensor_fault", "not_recorded", "held", "guard_remeasure"]);
+  const idleMs = Number(document.body.dataset.idleReturnS || 30) * 1000;
+  const state = { lastTouch: Date.now(), idleReturn: () => true, onUrgent: null };
+  const toResident = () => window.location.replace("/");
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, () => { state.lastTouch = Date.now(); }, true);
+  }
+  setInterval(() => {
+    if (state.idleReturn() && Date.now() - state.lastTouch > idleMs) toResident();
+  }, 1000);
+
+  async function follow() {
+    let version = null;
+    for (;;) {
+      try {
+        const query = version === null ? "" : "?after=" + version;
+        const response = await fetch("/api/state" + query, { cache: "no-store" });
+        if (!response.ok) throw new Error(response.status);
+        const screen = await response.json();
+        // Only a verdict that arrives while this page is up: a standing one was already seen.
+        if (version !== null && screen.version !== version && URGENT.has(screen.screen)) {
+          if (state.onUrgent) state.onUrgent(screen); else toResident();
+        }
+        version = screen.version;
+      } catch (error) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+  follow();
+  return { state, toResident };
+})();

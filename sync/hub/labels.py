@@ -1,0 +1,129 @@
+"""The Chinese word for every code the hub shows (one table): event kinds, results, reasons,
+follow-up states and outcomes, roles, purposes, code colours. Pages print ``中文 english``;
+registers and exports print the Chinese; filters accept the Chinese, the bilingual label or the
+code."""
+
+from __future__ import annotations
+
+LABELS: dict[str, str] = {
+    # event kinds
+    "screening": "测温",
+    "override": "人工处置",
+    "visitor": "访客",
+    "vehicle": "车辆",
+    "alarm": "报警",
+    "identify": "验码",
+    "sensor_fault": "设备故障",
+    "sensor_recovered": "设备恢复",
+    # results
+    "admitted": "放行",
+    "blocked": "拦截",
+    "retry": "请重测",
+    "fault": "测温故障",
+    "accepted": "通行码有效",
+    "refused": "通行码无效",
+    "denied": "不放行",
+    "held": "访客待审",
+    "registered": "已登记",
+    "sounding": "报警中",
+    "silenced": "已消音",
+    "in": "进",
+    "out": "出",
+    # screening reasons
+    "fever": "体温异常",
+    "too_cold": "读数过低",
+    "too_hot": "读数过高",
+    "unstable": "读数不稳",
+    "left": "未测完离开",
+    "sensor": "传感器故障",
+    # pass check reasons
+    "ok": "有效",
+    "format": "格式错误",
+    "unknown": "未登记",
+    "revoked": "已吊销",
+    "expired": "已过期",
+    # guards' reasons
+    "remeasured_normal": "复测正常",
+    "exertion_or_sun": "运动/日晒",
+    "device_error": "设备误报",
+    "emergency": "紧急情况",
+    "fever_confirmed": "确认发热",
+    "risk_area": "来自风险地区",
+    "health_code": "健康码异常",
+    "refused_measurement": "拒绝测温",
+    "code_yellow": "黄码",
+    "code_red": "红码",
+    "other": "其他",
+    # visitors
+    "visit_family": "探亲访友",
+    "delivery": "快递外卖",
+    "repair": "维修",
+    "housekeeping": "家政",
+    "medical": "医护",
+    "official": "公务",
+    "green": "绿码",
+    "yellow": "黄码",
+    "red": "红码",
+    "none": "无",
+    # fever follow-up
+    "acknowledged": "已确认",
+    "reported": "已报社区卫生站",
+    "closed": "已结案",
+    "negative": "排除",
+    "home_isolation": "居家隔离",
+    "referred_to_hospital": "转诊医院",
+    # residents and admins
+    "owner": "业主",
+    "tenant": "租户",
+    "family": "家属",
+    "staff": "工作人员",
+    "admin": "管理员",
+    "viewer": "查看",
+    "health": "卫生站",
+}
+ENGLISH: dict[str, str] = {
+    "screening": "screening",
+    "override": "guard decision",
+    "sensor_fault": "sensor fault",
+    "sensor_recovered": "sensor recovered",
+    "fault": "sensor fault",
+    "accepted": "pass valid",
+    "refused": "pass refused",
+    "fever": "fever",
+    "risk_area": "risk area",
+    "referred_to_hospital": "referred to hospital",
+    "home_isolation": "home isolation",
+    "remeasured_normal": "re-measured normal",
+    "exertion_or_sun": "exertion or sun",
+    "device_error": "device error",
+    "fever_confirmed": "fever confirmed",
+    "health_code": "health code",
+    "refused_measurement": "refused measurement",
+}
+
+
+def zh(code: str | None) -> str:
+    """The Chinese word for a code; an unknown code is shown as it is, never hidden."""
+    if code is None or code == "":
+        return ""
+    return LABELS.get(code, code)
+
+
+def bilingual(code: str | None) -> str:
+    """``拦截 blocked``: the Chinese first, the English beside it on the bilingual pages."""
+    if code is None or code == "":
+        return ""
+    if code not in LABELS:
+        return code
+    return f"{LABELS[code]} {ENGLISH.get(code, code.replace('_', ' '))}"
+
+
+def code_for(text: str, allowed: tuple[str, ...] | None = None) -> str | None:
+    """The code a person typed as a label (拦截), a bilingual label or the code itself; None if
+    nothing matches (among ``allowed`` when given)."""
+    wanted = text.strip()
+    candidates = allowed if allowed is not None else tuple(LABELS)
+    for code in candidates:
+        if wanted.lower() in (code, bilingual(code).lower()) or wanted == LABELS.get(code):
+            return code
+    return None

@@ -1,0 +1,346 @@
+"""One display at 800x480 in Chromium: always back to the resident screen, a verdict brought
+forward at once, every target big enough for a finger, nothing scrolls, the green visitor counted
+in taps. Screenshots of every kiosk and guard screen go to tests/screenshots/ (not in git)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kiosk.guards import add_guard
+from tests.gate_helpers import wait_for_screen
+from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
+from tests.test_gate import _pass
+from tests.test_guard_browser import pages, stock, unlock  # noqa: F401
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).parent / "screenshots"
+
+SMALL_TARGETS = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll("button, a[href], select, input, [role=button]")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not on screen
+    if (getComputedStyle(el).visibility === "hidden") continue;
+    if (r.width < 48 || r.height < 48) {
+      small.push(`${el.tagName} #${el.id} '${el.textContent.trim().slice(0, 16)}' `
+        + `${Math.round(r.width)}x${Math.round(r.height)}`);
+    }
+  }
+  return small;
+}"""
+OUTSIDE = """() => {
+  const outside = [];
+  const root = document.documentElement;
+  if (root.scrollHeight > innerHeight || root.scrollWidth > innerWidth) {
+    outside.push("page scrolls");
+  }
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (getComputedStyle(el).overflowY === "auto" && el.scrollHeight > el.clientHeight + 1) {
+      outside.push(`${el.tagName} #${el.id} scrolls`);
+    }
+    if (r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5) {
+      outside.push(`${el.tagName} #${el.id} '${el.textContent.trim().slice(0, 16)}' `
+        + `ends at ${Math.round(r.right)}x${Math.round(r.bottom)}`);
+    }
+  }
+  return outside;
+}"""
+
+
+def check(page, name: str) -> None:
+    """Save the screenshot, then: every target at least 48x48 px, nothing beyond the screen."""
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    assert page.evaluate(SMALL_TARGETS) == [], name
+    assert page.evaluate(OUTSIDE) == [], name
+
+
+@pytest.fixture
+def kiosk(make_config, mock_factory, tmp_path):
+    from kiosk.server import start_in_background
+
+    k = start_in_background(
+        make_config(
+            gpio__relay_pin=23,
+            kiosk__result_hold_s=3.0,
+            kiosk__identify="after",
+            kiosk__idle_return_s=5.0,
+        ),
+        pin_factory=mock_factory,
+    )
+    conn = k.ledger.connection()
+    add_guard(conn, "li", "李师傅", "592731")
+    places = [
+        {**_pass(f"B{building}{unit}01"), "building": building, "unit": unit}
+        for building in ("1", "2", "3", "5", "6", "7", "8", "9")
+        for unit in ("1", "2", "3")
+    ]
+    stock(conn, tmp_path, passes=places, areas=("某市某区", "另一市某区"))
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def page(pages):  # noqa: F811
+    """One page at 800x480 that fails the test on any script error (the guard tests' pair)."""
+    return pages[1]
+
+
+def on_resident_screen(page, url: str, timeout: float = 8000) -> None:
+    page.wait_for_url(url + "/", timeout=timeout)
+
+
+def test_every_kiosk_and_guard_screen_fits_a_finger_and_never_scrolls(kiosk, page):
+    scene = kiosk.hardware.simulator.scene
+    page.goto(kiosk.url)
+    screen_is(page, "idle")
+    check(page, "resident-idle")
+    page.click("#language-toggle")
+    check(page, "resident-idle-english")
+    page.click("#language-toggle")
+    scene.person(36.6)
+    screen_is(page, "admitted")
+    check(page, "resident-admitted")
+    scene.leave()
+    screen_is(page, "idle")
+    scene.person(33.0)  # a cold forehead: too cold, measure again
+    screen_is(page, "retry")
+    check(page, "resident-retry")
+    scene.leave()
+    kiosk.hardware.simulator.inject("unplugged")
+    screen_is(page, "sensor_fault")
+    check(page, "resident-sensor-fault")
+    kiosk.hardware.simulator.clear_faults()
+    screen_is(page, "idle")
+    scene.person(38.4)
+    screen_is(page, "blocked")
+    assert page.is_hidden("#measure-again")  # nothing on this screen lets them in
+    assert "门卫" in page.inner_text("#detail")
+    check(page, "resident-blocked-waiting-for-guard")
+
+    page.goto(kiosk.url + "/privacy")
+    check(page, "privacy")
+
+    page.goto(kiosk.url + "/guard")
+    page.wait_for_selector("#guard-list button")
+    check(page, "guard-sign-in")
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.wait_for_selector("#pending-list li.blocked")
+    check(page, "guard-pending")
+    page.click("#pending-list li.blocked button.decide")
+    page.click("#override-decision button[data-value='admit']")
+    check(page, "guard-override-step1")
+    page.click("#override .next")
+    check(page, "guard-override-step2")
+    page.click("#override .prev")
+    page.click("#override .cancel")
+
+    page.click("nav button[data-tab='visitor']")
+    check(page, "guard-visitor-step1-phone")
+    page.click("#visitor .keypad button[data-key='next']")
+    check(page, "guard-visitor-step2-building")
+    page.click("#building button[data-value='3']")
+    check(page, "guard-visitor-step2-unit")
+    page.click("#unit button[data-value='2']")
+    check(page, "guard-visitor-step3")
+    page.click("#visitor button[type='submit']")  # nothing chosen: the error names the field
+    page.wait_for_selector("#visitor .message:has-text('手机号：')")
+    check(page, "guard-visitor-error")
+
+    page.click("nav button[data-tab='vehicle']")
+    check(page, "guard-vehicle")
+    page.click("nav button[data-tab='today']")
+    page.wait_for_selector("#today tbody tr")
+    assert page.inner_text("#today thead").split() == [
+        "编号",
+        "时间",
+        "类别",
+        "结果",
+        "体温",
+        "车牌",
+        "/",
+        "电话",
+        "/",
+        "通行码",
+    ]
+    check(page, "guard-today")
+    page.click("nav button[data-tab='health']")
+    page.wait_for_selector("#health dd")
+    assert "正常，最近读数" in page.inner_text("#health")
+    check(page, "guard-health")
+
+    scene.leave()  # the blocked person stepped aside; the guard calls them back
+    page.wait_for_timeout(500)  # (gone for the gate loop too, not just for the scene)
+    page.click("nav button[data-tab='pending']")
+    page.click("#pending-list li.blocked button.remeasure")
+    wait_for_screen(kiosk.gate, "guard_remeasure")
+    page.goto(kiosk.url)
+    screen_is(page, "guard_remeasure")
+    check(page, "resident-guard-remeasure")
+    scene.person(36.7)
+    screen_is(page, "admitted")
+    again = [e for e in kiosk.ledger.events() if e["kind"] == "screening"][-1]
+    assert again["estimate_c"] == 36.7 and again["links_to"] is not None
+
+
+def test_a_quarantine_notice_shows_the_unit_and_is_dismissed(kiosk, page):
+    kiosk.gate.present_pass("Q6002")
+    unlock(page, kiosk.url)
+    page.wait_for_selector(".notice")
+    assert "3-2-301" in page.inner_text("#notices")
+    check(page, "guard-notice")
+    page.click(".notice button")
+    page.wait_for_selector(".notice", state="detached")
+
+
+def test_the_guard_locking_puts_the_resident_screen_back(kiosk, page):
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='visitor']")
+    for digit in "13812":  # half typed, then the guard walks off
+        page.click(f"#visitor .keypad button[data-key='{digit}']")
+    page.click("#lock")
+    on_resident_screen(page, kiosk.url)
+    screen_is(page, "idle")
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='visitor']")
+    assert page.input_value("#phone") == ""
+    # the automatic lock (as if auto_lock_s had passed without a touch) does the same
+    page.evaluate("display.state.lastTouch = 0")
+    on_resident_screen(page, kiosk.url, timeout=5000)
+    screen_is(page, "idle")
+    assert kiosk.ledger.count() == 0  # nothing half typed was registered
+
+
+@pytest.mark.parametrize("path", ["/guard", "/privacy"])
+def test_a_page_left_open_goes_back_to_the_resident_by_itself(kiosk, page, path):
+    page.goto(kiosk.url + path)
+    on_resident_screen(page, kiosk.url, timeout=9000)  # idle_return_s is 5 here
+    screen_is(page, "idle")
+
+
+@pytest.mark.parametrize("path", ["/guard", "/privacy"])
+def test_a_fever_while_another_page_is_up_puts_the_verdict_on_screen(kiosk, page, path):
+    page.goto(kiosk.url + path)
+    page.wait_for_timeout(500)  # the page follows the gate
+    kiosk.hardware.simulator.scene.person(38.4)
+    on_resident_screen(page, kiosk.url, timeout=4000)  # well before idle_return_s
+    screen_is(page, "blocked")
+    assert page.inner_text("#temperature") == "38.4 °C"
+
+
+def test_a_fever_while_the_guard_works_shows_the_verdict_on_the_guard_screen(kiosk, page):
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='vehicle']")
+    kiosk.hardware.simulator.scene.person(38.4)
+    page.wait_for_selector("#urgent:not([hidden]):has-text('38.4')")
+    check(page, "guard-urgent-verdict")
+    page.click("nav button[data-tab='visitor']")
+    page.click("#visitor .keypad button[data-key='next']")
+    page.click("#building button[data-value='3']")
+    page.click("#unit button[data-value='2']")
+    check(page, "guard-urgent-visitor-step3")
+    page.click("#urgent-open")
+    page.wait_for_selector("#pending-list li.blocked")
+
+
+def test_the_language_goes_back_to_chinese_for_the_next_person(kiosk, page):
+    page.goto(kiosk.url)
+    screen_is(page, "idle")
+    page.click("#language-toggle")
+    assert page.inner_text("#headline").startswith("Step up") or "pass" in page.inner_text(
+        "#headline"
+    )
+    kiosk.hardware.simulator.scene.person(36.6)
+    screen_is(page, "admitted")
+    assert page.inner_text("#headline") == "体温正常，请通行"
+
+
+class Taps:
+    def __init__(self, page) -> None:
+        self.page = page
+        self.count = 0
+
+    def __call__(self, selector: str) -> None:
+        self.page.click(selector)
+        self.count += 1
+
+
+def test_a_green_visitor_in_taps(kiosk, page):
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    tap = Taps(page)
+    tap("nav button[data-tab='visitor']")
+    digits = 0
+    for digit in "13812345678":
+        tap(f"#visitor .keypad button[data-key='{digit}']")
+        digits += 1
+    tap("#visitor .keypad button[data-key='next']")
+    tap("#building button[data-value='3']")
+    tap("#unit button[data-value='2']")
+    tap("#purpose button[data-value='delivery']")
+    # 14天内到过风险地区: 无 is chosen already; the guard asks and leaves it
+    tap("#code_colour button[data-value='green']")
+    tap("#visitor button[type='submit']")
+    page.wait_for_selector("#visitor .message.ok")
+    assert tap.count - digits <= 10  # 7 taps besides the 11 digits of the phone number
+    assert tap.count == 18
+    first = next(e for e in kiosk.ledger.events() if e["kind"] == "visitor")
+    assert first["verdict"] == "registered"
+
+    # The courier comes back the next day: one touch on 常来访客 fills phone, place and purpose.
+    tap = Taps(page)
+    tap("nav button[data-tab='visitor']")
+    tap("#recent button")
+    tap("#code_colour button[data-value='green']")
+    tap("#visitor button[type='submit']")
+    page.wait_for_selector("#visitor .message.ok")
+    assert tap.count <= 10
+    again = [e for e in kiosk.ledger.events() if e["kind"] == "visitor"][-1]
+    detail = json.loads(again["detail"])
+    assert (again["verdict"], detail["phone"], detail["building"], detail["unit"]) == (
+        "registered",
+        "13812345678",
+        "3",
+        "2",
+    )
+    assert detail["purpose"] == "delivery"
+
+
+RESIDENT_STATES = [
+    ("measuring", {}),
+    ("need_pass", {}),
+    ("admitted", {"estimate_c": 36.5, "threshold_c": 37.3, "recorded": True, "seq": 8}),
+    ("admitted-need-pass", {"estimate_c": 36.5, "recorded": True, "seq": 8, "need_pass": True}),
+    ("fault", {"reason": "sensor", "recorded": True, "seq": 9}),
+    ("held", {"estimate_c": 36.4, "recorded": True, "seq": 10}),
+    ("guard_admitted", {"estimate_c": 36.9, "recorded": True, "seq": 11}),
+    ("guard_denied", {"recorded": True, "seq": 12}),
+    ("not_recorded", {}),
+    ("stopped", {}),
+]
+
+
+def test_every_other_resident_screen_fits(kiosk, page):
+    """The states the loop shows only for a moment, put up one by one with the loop stopped."""
+    kiosk.gate._stop.set()
+    kiosk.gate._thread.join(5)
+    page.goto(kiosk.url)
+    for name, fields in RESIDENT_STATES:
+        screen = name.split("-")[0]
+        kiosk.gate.show(screen, **fields)
+        screen_is(page, screen)
+        check(page, f"resident-{name}")
+        assert page.inner_text("#headline")
+    kiosk.gate.show("blocked", estimate_c=38.4, threshold_c=37.3, recorded=True, seq=13)
+    screen_is(page, "blocked")
+    page.click("#language-toggle")
+    check(page, "resident-blocked-english")

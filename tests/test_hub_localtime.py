@@ -1,0 +1,118 @@
+"""Local time on the hub: the ledger, its filters and exports, the dashboard's today and the
+follow-ups are in the hub's zone (Asia/Shanghai by default), formatted for people; codes are
+words; error pages are in Chinese."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+
+from kiosk import clock
+from kiosk.ledger import Ledger
+from sync.hub import labels
+from sync.hub.admins import create_admin
+from sync.hub.app import create_hub
+from tests.sync_fixtures import drain, enrolled_client
+from tests.test_hub_admin import PASSWORD, signed_in
+
+NIGHT_UTC = "2026-11-28T17:30:00.000000+00:00"  # 2026-11-29 01:30 in Beijing
+
+
+def at(stamp: str):
+    return mock.patch.object(clock, "now", lambda: clock.ClockFacts(stamp, True, "b", 1))
+
+
+@pytest.fixture
+def night(hub, tmp_path):
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    with at(NIGHT_UTC):
+        ledger.append("screening", verdict="blocked", reason="fever", estimate_c=38.4)
+    with at("2026-11-28T15:59:59.000000+00:00"):  # 23:59:59 on the 28th in Beijing
+        ledger.append("screening", verdict="admitted", estimate_c=36.5)
+    ledger.append("screening", verdict="admitted", estimate_c=36.6)  # now
+    drain(enrolled_client(hub.start(), ledger))
+    return ledger
+
+
+def admin_client(hub_store, **kwargs):
+    create_admin(hub_store, "admin-user", PASSWORD, "admin")
+    return signed_in(create_hub(hub_store, **kwargs), "admin")[0]
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_a_night_event_is_on_the_beijing_day_in_page_and_exports(hub_store, night):
+    client = admin_client(hub_store)
+    page = client.get("/admin/ledger?day_from=2026-11-29&day_to=2026-11-29").get_data(True)
+    assert "2026-11-29" in page and "01:30:00" in page and "17:30" not in page
+    assert "拦截" in page and "体温异常" in page  # words, not "blocked" / "fever"
+    rows = csv_rows(client.get("/admin/ledger.csv?day_from=2026-11-29&day_to=2026-11-29"))
+    assert ("2026-11-29", "01:30:00", "拦截") in [(r[2], r[3], r[6]) for r in rows[1:]]
+    assert {r[2] for r in rows[1:]} == {"2026-11-29"}
+    previous = csv_rows(client.get("/admin/ledger.csv?day_from=2026-11-28&day_to=2026-11-28"))
+    assert [(r[2], r[3]) for r in previous[1:]] == [("2026-11-28", "23:59:59")]
+    from openpyxl import load_workbook
+
+    xlsx = client.get("/admin/ledger.xlsx?day_from=2026-11-29&day_to=2026-11-29").get_data()
+    values = list(load_workbook(io.BytesIO(xlsx)).active.iter_rows(values_only=True))
+    assert ("2026-11-29", "01:30:00") in [(r[2], r[3]) for r in values[2:]]
+    assert {r[2] for r in values[2:]} == {"2026-11-29"}
+
+
+def test_the_hub_zone_is_a_setting(hub_store, night):
+    client = admin_client(hub_store, timezone="UTC")
+    rows = csv_rows(client.get("/admin/ledger.csv?day_from=2026-11-28&day_to=2026-11-28"))
+    assert ("2026-11-28", "17:30:00") in [(r[2], r[3]) for r in rows[1:]]
+    with pytest.raises(ValueError, match="未知的时区"):
+        create_hub(hub_store, timezone="Mars/Olympus")
+
+
+def test_the_dashboards_today_finds_todays_events_in_the_ledger(hub_store, night):
+    client = admin_client(hub_store)
+    dashboard = client.get("/admin/dashboard").get_data(as_text=True)
+    today = datetime.now(UTC).astimezone(labels_zone()).date().isoformat()
+    assert f'<span id="today-date">{today}</span>' in dashboard
+    link = dashboard.split('id="today-ledger" href="')[1].split('"')[0].replace("&amp;", "&")
+    rows = csv_rows(client.get(link.replace("/admin/ledger?", "/admin/ledger.csv?")))
+    dates = [r[2] for r in rows[1:]]
+    assert today in dates and set(dates) == {today}  # the event recorded now, and only today's
+    assert "2026-11-29 01:30:00" in dashboard  # the fever list, local, formatted for people
+    assert "T17:30" not in dashboard and "(UTC)" not in dashboard
+
+
+def labels_zone():
+    from sync.localtime import zone
+
+    return zone("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(("typed", "code"), [("拦截", "blocked"), ("拦截 blocked", "blocked")])
+def test_the_result_filter_takes_the_words(hub_store, night, typed, code):
+    client = admin_client(hub_store)
+    rows = csv_rows(client.get(f"/admin/ledger.csv?verdict={typed}"))
+    assert [r[6] for r in rows[1:]] == ["拦截"]  # only the fever, of three events
+    assert labels.code_for(typed) == code
+
+
+def test_a_bad_filter_is_explained_in_chinese(hub_store, night):
+    client = admin_client(hub_store)
+    response = client.get("/admin/ledger?day_from=29.11.2026")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "请按 2026-11-28 的格式填写" in text and "Bad Request" not in text
+    response = client.get("/admin/ledger?verdict=whatever")
+    assert response.status_code == 400 and "请选用" in response.get_data(as_text=True)
+    missing = client.get("/admin/nothing-here")
+    assert missing.status_code == 404 and "找不到" in missing.get_data(as_text=True)
+
+
+def test_every_label_is_chinese():
+    for code, word in labels.LABELS.items():
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in word), code
+    assert labels.zh("home_isolation") == "居家隔离" and labels.zh("not-a-code") == "not-a-code"
