@@ -354,16 +354,22 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
     """Enrol this kiosk with the hub: trade the code for this kiosk's own token."""
     import requests
 
+    from kiosk.ledger import save_chain_key
     from kiosk.sync_worker import save_token
 
     config = _load(config_path, need_file=True)
     url = hub_url or config.sync.hub_url
     if not url:
         raise click.ClickException("give --hub or set sync.hub_url in the config")
+    # The hub keys the chain from the ledger's head on: records written after this moment
+    # must carry a mac made with the key it answers with.
+    ledger = _open(config, create=True)
+    epoch, next_seq = ledger.head()
+    ledger.close()
     try:
         response = requests.post(
             f"{url.rstrip('/')}/api/v1/enrol",
-            json={"code": code},
+            json={"code": code, "epoch": epoch, "next_seq": next_seq},
             timeout=10,
             verify=config.sync.ca_file or True,
         )
@@ -376,6 +382,8 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
         raise click.ClickException(
             f"this code is for kiosk {body['kiosk_id']!r}, but this kiosk is {config.kiosk.id!r}"
         )
+    if body.get("chain_key"):
+        save_chain_key(config.data_dir, bytes.fromhex(body["chain_key"]))
     save_token(config.data_dir, body["token"])
     click.echo(f"enrolled as {body['kiosk_id']} with {url}")
 

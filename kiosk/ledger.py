@@ -9,7 +9,9 @@ connection; the web app, the gate loop and the sync worker share the file.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -28,6 +30,9 @@ from sync.localtime import day_bounds_utc
 
 GENESIS_HASH = "0" * 64
 BUSY_TIMEOUT_MS = 5000
+# The keyed chain: the key the hub gave at enrolment, in a file beside the database (0600), never
+# inside it, so that a copy of the database alone cannot re-key rewritten records.
+CHAIN_KEY_FILE = "chain_key"
 
 # The columns that make up a record and enter its hash, in hash order.
 RECORD_FIELDS = (
@@ -83,6 +88,21 @@ def record_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def chain_mac(key: bytes, record_hash_hex: str) -> str:
+    """HMAC-SHA256 of a record's hash (which covers prev_hash, so the whole chain before it)."""
+    return hmac.new(key, record_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def save_chain_key(data_dir: Path, key: bytes) -> None:
+    """Keep the chain key from the enrolment beside the ledger, readable only by its owner."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / CHAIN_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the durability settings every writer must use."""
     conn = sqlite3.connect(
@@ -126,6 +146,7 @@ class Ledger:
         self.path = Path(path)
         self.kiosk_id = kiosk_id
         self._local = threading.local()
+        self._chain_key: bytes | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self.connection()
@@ -163,6 +184,22 @@ class Ledger:
                     f"{self.path} belongs to kiosk {row['kiosk_id']!r}, not {self.kiosk_id!r}"
                 )
 
+    def chain_key(self) -> bytes | None:
+        """The chain key, once the kiosk is enrolled (read when it first appears: ``kiosk enrol``
+        runs in another process while the gate keeps recording)."""
+        if self._chain_key is None:
+            try:
+                text = (self.path.parent / CHAIN_KEY_FILE).read_text().strip()
+                self._chain_key = bytes.fromhex(text) if text else None
+            except (OSError, ValueError):
+                return None
+        return self._chain_key
+
+    def head(self) -> tuple[str, int]:
+        """(epoch, next sequence number): where the next record goes."""
+        row = self.connection().execute("SELECT epoch, next_seq FROM chain_head").fetchone()
+        return row[0], int(row[1])
+
     @property
     def epoch(self) -> str:
         return self.connection().execute("SELECT epoch FROM chain_head").fetchone()[0]
@@ -185,6 +222,7 @@ class Ledger:
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         facts = clock.now()
+        key = self.chain_key()
         conn = self.connection()
         try:
             with write_transaction(conn):
@@ -214,6 +252,7 @@ class Ledger:
                     "prev_hash": head["last_hash"],
                 }
                 record["hash"] = record_hash(record)
+                record["mac"] = None if key is None else chain_mac(key, record["hash"])
                 columns = ", ".join(record)
                 marks = ", ".join("?" for _ in record)
                 conn.execute(

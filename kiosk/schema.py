@@ -180,5 +180,31 @@ def m007_retention(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_chain_mac(db: Database) -> None:
+    # The keyed chain (docs/sync-protocol.md): an HMAC of each record's hash with the key from the
+    # enrolment; NULL for records written before the kiosk had a key. Append-only like the rest.
+    db.execute("ALTER TABLE events ADD COLUMN mac TEXT")
+    db.execute("DROP TRIGGER events_append_only")
+    db.execute(
+        """
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        WHEN NEW.id IS NOT OLD.id OR NEW.kiosk_id IS NOT OLD.kiosk_id
+          OR NEW.epoch IS NOT OLD.epoch OR NEW.seq IS NOT OLD.seq OR NEW.kind IS NOT OLD.kind
+          OR NEW.wall_time IS NOT OLD.wall_time OR NEW.clock_synced IS NOT OLD.clock_synced
+          OR NEW.boot_id IS NOT OLD.boot_id OR NEW.boottime_ns IS NOT OLD.boottime_ns
+          OR NEW.verdict IS NOT OLD.verdict OR NEW.reason IS NOT OLD.reason
+          OR NEW.estimate_c IS NOT OLD.estimate_c OR NEW.threshold_c IS NOT OLD.threshold_c
+          OR NEW.object_c IS NOT OLD.object_c OR NEW.ambient_c IS NOT OLD.ambient_c
+          OR NEW.pass_code IS NOT OLD.pass_code OR NEW.links_to IS NOT OLD.links_to
+          OR NEW.detail IS NOT OLD.detail OR NEW.prev_hash IS NOT OLD.prev_hash
+          OR NEW.hash IS NOT OLD.hash OR NEW.mac IS NOT OLD.mac
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -134,7 +134,7 @@ class SyncClient:
         """Up to a batch of unsent records: urgent ones first, then the oldest. Two index range
         scans, so the cost does not grow with the backlog."""
         conn = self.ledger.connection()
-        select = f"SELECT {', '.join(RECORD_FIELDS)}, hash FROM events WHERE synced_at IS NULL"
+        select = f"SELECT {', '.join(RECORD_FIELDS)}, hash, mac FROM events WHERE synced_at IS NULL"
         batch = {
             row["id"]: dict(row)
             for row in conn.execute(

@@ -1,88 +1,275 @@
 """The wire protocol between a kiosk and the hub (version 1). See docs/sync-protocol.md.
 
 A record on the wire is a ledger event exactly as the kiosk stored and hashed it: the fields of
-``kiosk.ledger.RECORD_FIELDS`` plus ``hash``. Pure logic: validation of one record.
+``kiosk.ledger.RECORD_FIELDS`` plus ``hash`` and ``mac``. ``FIELD_RULES`` is the one declaration
+of what each field may hold: the hub's validation, its OpenAPI schema (``sync.hub.openapi``) and
+the tests all read it. Pure logic: body parsing and the validation of one record.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kiosk.ledger import EVENT_KINDS, RECORD_FIELDS, record_hash
+from kiosk.ledger import EVENT_KINDS, RECORD_FIELDS, chain_mac, record_hash
 
 API = "/api/v1"
-WIRE_FIELDS = (*RECORD_FIELDS, "hash")
+WIRE_FIELDS = (*RECORD_FIELDS, "hash", "mac")
+OPTIONAL_FIELDS = ("mac",)  # kiosks from before the keyed chain do not send it
 MAX_BATCH_RECORDS = 500
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_JSON_DEPTH = 32  # a batch is 3 deep; a record's detail is text and nests no further
+MAX_DETAIL_BYTES = 64 * 1024
 
 STORED = "stored"
 DUPLICATE = "duplicate"
 QUARANTINED = "quarantined"  # malformed: kept aside for an admin, never blocks the rest
 CONFLICT = "conflict"  # same id, different content: flagged, the stored one is kept
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TYPES: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "kiosk_id": (str,),
-    "epoch": (str,),
-    "seq": (int,),
-    "kind": (str,),
-    "wall_time": (str,),
-    "clock_synced": (int,),
-    "boot_id": (str,),
-    "boottime_ns": (int,),
-    "verdict": (str, type(None)),
-    "reason": (str, type(None)),
-    "estimate_c": (int, float, type(None)),
-    "threshold_c": (int, float, type(None)),
-    "object_c": (int, float, type(None)),
-    "ambient_c": (int, float, type(None)),
-    "pass_code": (str, type(None)),
-    "links_to": (str, type(None)),
-    "detail": (str,),
-    "prev_hash": (str,),
-    "hash": (str,),
+# wall_time: the kiosk writes UTC ISO 8601 (kiosk.clock). How far from the hub's clock it may be:
+# a kiosk that says its clock is synchronised may be late with a backlog (offline for up to
+# SYNCED_PAST) but not ahead by more than clock skew; a kiosk without a synchronised clock (a Pi
+# without RTC boots in 1970 or at its last shutdown) may say anything from 1970 on, but not far in
+# the future, where a record would outlive retention. Outside the window: quarantined, kept.
+SYNCED_PAST = timedelta(days=400)
+SYNCED_FUTURE = timedelta(days=1)
+UNSYNCED_FUTURE = timedelta(days=31)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+HEX64_PATTERN = r"^[0-9a-f]{64}$"
+WALL_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00:00$"
+# C0 controls other than tab, newline and carriage return, DEL, and lone surrogates.
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What one wire field may hold. ``minimum``/``maximum`` bound numbers; ``pattern`` and
+    ``max_length`` bound text; every text field refuses control characters and lone
+    surrogates; every number must be finite."""
+
+    type: str  # "string", "integer" or "number"
+    nullable: bool = False
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+
+def _temperature(low: float, high: float, what: str) -> FieldRule:
+    return FieldRule("number", nullable=True, minimum=low, maximum=high, description=what)
+
+
+FIELD_RULES: dict[str, FieldRule] = {
+    "id": FieldRule("string", max_length=36, pattern=UUID_PATTERN),
+    "kiosk_id": FieldRule("string", max_length=64, description="must match the token's kiosk"),
+    "epoch": FieldRule("string", max_length=64, pattern=r"^[0-9A-Za-z_-]{1,64}$"),
+    "seq": FieldRule("integer", minimum=1, maximum=2**62),
+    "kind": FieldRule("string", enum=EVENT_KINDS),
+    "wall_time": FieldRule(
+        "string",
+        max_length=32,
+        pattern=WALL_TIME_PATTERN,
+        description="UTC ISO 8601; within a window of the hub's clock (docs/sync-protocol.md)",
+    ),
+    "clock_synced": FieldRule("integer", enum=(0, 1)),
+    "boot_id": FieldRule("string", max_length=64),
+    "boottime_ns": FieldRule("integer", minimum=0, maximum=2**63 - 1),
+    "verdict": FieldRule("string", nullable=True, max_length=32, pattern=r"^[a-z_]{1,32}$"),
+    "reason": FieldRule("string", nullable=True, max_length=256),
+    # The MLX90614's ranges: object -70 to 382.2 °C, ambient -40 to 125 °C.
+    "estimate_c": _temperature(-70.0, 382.2, "body estimate, °C"),
+    "threshold_c": _temperature(30.0, 45.0, "fever threshold in force, °C"),
+    "object_c": _temperature(-70.0, 382.2, "object temperature, °C"),
+    "ambient_c": _temperature(-40.0, 125.0, "ambient temperature, °C"),
+    "pass_code": FieldRule("string", nullable=True, max_length=64),
+    "links_to": FieldRule("string", nullable=True, max_length=36, pattern=UUID_PATTERN),
+    "detail": FieldRule(
+        "string", max_length=MAX_DETAIL_BYTES, description="a JSON object as text, as hashed"
+    ),
+    "prev_hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
+    "hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
+    "mac": FieldRule(
+        "string",
+        nullable=True,
+        max_length=64,
+        pattern=HEX64_PATTERN,
+        description="HMAC-SHA256 of hash with the kiosk's chain key (keyed chain)",
+    ),
 }
+assert tuple(FIELD_RULES) == WIRE_FIELDS
+_COMPILED = {name: re.compile(rule.pattern) for name, rule in FIELD_RULES.items() if rule.pattern}
 
 
-def problem_with(record: Any, kiosk_id: str) -> str | None:
-    """Why a record cannot be stored as a ledger event, or None if it can.
+class BadBody(ValueError):
+    """The request body is not acceptable JSON (answered with a 400)."""
 
-    A record whose hash does not match its content is *not* a problem here: it is stored and
-    flagged as a chain break, so that tampering is visible rather than silently dropped.
-    """
-    if not isinstance(record, dict):
-        return "a record must be a JSON object"
-    missing = [name for name in WIRE_FIELDS if name not in record]
-    if missing:
-        return "missing fields: " + ", ".join(missing)
-    extra = sorted(set(record) - set(WIRE_FIELDS))
-    if extra:
-        return "unknown fields: " + ", ".join(extra)
-    for name, types in TYPES.items():
-        value = record[name]
-        if isinstance(value, bool) or not isinstance(value, types):
-            return f"{name} has the wrong type"
-    if not UUID.fullmatch(record["id"]):
-        return "id is not a UUID"
-    if record["kiosk_id"] != kiosk_id:
-        return "kiosk_id does not match the token"
-    if record["seq"] < 1 or record["seq"] > 2**62:
-        return "seq out of range"
-    if record["kind"] not in EVENT_KINDS:
-        return "unknown kind"
-    if not HEX64.fullmatch(record["hash"]) or not HEX64.fullmatch(record["prev_hash"]):
-        return "hash and prev_hash must be 64 hex digits"
-    if record["links_to"] is not None and not UUID.fullmatch(record["links_to"]):
-        return "links_to is not a UUID"
-    if len(record["detail"]) > 64 * 1024 or any(
-        isinstance(record[n], str) and len(record[n]) > 256 for n in WIRE_FIELDS if n != "detail"
-    ):
-        return "a field is too long"
+
+def bad_text(value: str) -> bool:
+    """Control characters (NUL …) or lone surrogates: never stored, never valid."""
+    return FORBIDDEN_CHARS.search(value) is not None
+
+
+def _depth_and_text(value: Any, depth: int = 1) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise BadBody(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _has_surrogate(key):
+                raise BadBody("a lone surrogate is not valid Unicode")
+            _depth_and_text(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _depth_and_text(item, depth + 1)
+    elif isinstance(value, str) and _has_surrogate(value):
+        raise BadBody("a lone surrogate is not valid Unicode")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def parse_body(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no lone surrogates, nested at most MAX_JSON_DEPTH. ``NaN`` and
+    ``Infinity`` parse (as Python's ``json`` does) so that one record holding them is quarantined
+    alone instead of refusing its whole batch; the record rules refuse non-finite numbers."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("the body is not UTF-8") from None
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise BadBody(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # includes integers with too many digits
+        raise BadBody(f"the body is not valid JSON: {exc}") from None
+    _depth_and_text(body)
+    return body
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the wire field ``name``, or None."""
+    rule = FIELD_RULES[name]
+    if value is None:
+        return None if rule.nullable else f"{name} 不能为空 must not be null"
+    if isinstance(value, bool):
+        return f"{name} 类型错误 has the wrong type"
+    if rule.type == "string":
+        if not isinstance(value, str):
+            return f"{name} 类型错误 has the wrong type"
+        if rule.max_length is not None and len(value) > rule.max_length:
+            return f"{name} 过长 is too long"
+        if bad_text(value):
+            return f"{name} 含控制字符或无效字符 holds control characters or invalid Unicode"
+    elif rule.type == "integer":
+        if not isinstance(value, int):
+            return f"{name} 类型错误 has the wrong type"
+    elif rule.type == "number":
+        if not isinstance(value, int | float):
+            return f"{name} 类型错误 has the wrong type"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{name} 不是有限数 is not a finite number"
+    if rule.enum is not None and value not in rule.enum:
+        return f"{name} 取值无效 is not one of the allowed values"
+    if rule.minimum is not None and value < rule.minimum:
+        return f"{name} 超出范围 is out of range"
+    if rule.maximum is not None and value > rule.maximum:
+        return f"{name} 超出范围 is out of range"
+    pattern = _COMPILED.get(name)
+    if pattern is not None and not pattern.fullmatch(value):
+        return f"{name} 格式错误 is malformed"
     return None
 
 
-def hash_matches(record: dict[str, Any]) -> bool:
+def _detail_problem(detail: str) -> str | None:
+    if len(detail.encode("utf-8")) > MAX_DETAIL_BYTES:
+        return "detail 过长 is too long"
+    try:
+        parsed = json.loads(detail, parse_constant=_refuse_constant)
+        _depth_and_text(parsed, depth=2)
+    except (ValueError, RecursionError):
+        return "detail 不是有效的 JSON 对象 is not a valid JSON object"
+    if not isinstance(parsed, dict):
+        return "detail 不是 JSON 对象 is not a JSON object"
+    if _holds_bad_text(parsed):
+        return "detail 含控制字符 holds control characters"
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _holds_bad_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return bad_text(value)
+    if isinstance(value, dict):
+        return any(bad_text(k) or _holds_bad_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_bad_text(v) for v in value)
+    return False
+
+
+def wall_time_problem(wall_time: str, clock_synced: int, now: datetime) -> str | None:
+    """Is the kiosk's time inside the window of the hub's clock? (The format is checked first.)"""
+    try:
+        when = datetime.fromisoformat(wall_time)
+    except ValueError:
+        return "wall_time 不是有效时间 is not a valid time"
+    if clock_synced:
+        earliest, latest = now - SYNCED_PAST, now + SYNCED_FUTURE
+    else:
+        earliest, latest = EARLIEST, now + UNSYNCED_FUTURE
+    if when < earliest:
+        return "wall_time 早于允许范围 is before the accepted window"
+    if when > latest:
+        return "wall_time 晚于允许范围 is after the accepted window"
+    return None
+
+
+def problem_with(record: Any, kiosk_id: str, now: datetime | None = None) -> str | None:
+    """Why a record cannot be stored as a ledger event, or None if it can.
+
+    A record whose hash (or mac) does not match its content is *not* a problem here: it is stored
+    and flagged as a chain break, so that tampering is visible rather than silently dropped.
+    """
+    if not isinstance(record, dict):
+        return "记录必须是 JSON 对象 a record must be a JSON object"
+    missing = [n for n in WIRE_FIELDS if n not in record and n not in OPTIONAL_FIELDS]
+    if missing:
+        return "缺少字段 missing fields: " + ", ".join(missing)
+    extra = set(record) - set(WIRE_FIELDS)
+    if extra:
+        return f"多余字段 {len(extra)} unknown fields"
+    for name in WIRE_FIELDS:
+        problem = field_problem(name, record.get(name))
+        if problem is not None:
+            return problem
+    if record["kiosk_id"] != kiosk_id:
+        return "kiosk_id 与令牌不符 does not match the token"
+    problem = _detail_problem(record["detail"])
+    if problem is not None:
+        return problem
+    return wall_time_problem(record["wall_time"], record["clock_synced"], now or datetime.now(UTC))
+
+
+def hash_matches(record: Mapping[str, Any]) -> bool:
     return record_hash(record) == record["hash"]
+
+
+def mac_matches(key: bytes, record: Mapping[str, Any]) -> bool:
+    mac = record.get("mac")
+    return isinstance(mac, str) and hmac.compare_digest(chain_mac(key, record["hash"]), mac)

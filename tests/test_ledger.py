@@ -174,4 +174,5 @@ def test_schema_migrations_are_recorded(ledger):
         "m005_sync",
         "m006_urgent_outbox",
         "m007_retention",
+        "m008_chain_mac",
     ]

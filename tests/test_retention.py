@@ -17,8 +17,10 @@ from tests.sync_fixtures import drain, enrolled_client, ledger_ids
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def append_at(ledger: Ledger, when: datetime, verdict: str = "admitted", **fields) -> dict:
-    facts = clock.ClockFacts(when.isoformat(timespec="microseconds"), True, "boot", 1)
+def append_at(
+    ledger: Ledger, when: datetime, verdict: str = "admitted", synced: bool = True, **fields
+) -> dict:
+    facts = clock.ClockFacts(when.isoformat(timespec="microseconds"), synced, "boot", 1)
     with mock.patch.object(clock, "now", lambda: facts):
         return ledger.append("screening", verdict=verdict, estimate_c=36.6, **fields)
 
@@ -102,8 +104,9 @@ def test_hub_purges_old_rows_and_keeps_counts(hub, tmp_path):
 
 def test_hub_keeps_a_record_that_only_looks_old(hub, tmp_path):
     # A kiosk whose clock said 1970 sent it today: the hub received it today, so it stays.
+    # (Its clock was not synchronised: a kiosk that claims a synchronised 1970 is quarantined.)
     ledger = Ledger(tmp_path / "k.sqlite3", "gate-1")
-    append_at(ledger, datetime(1970, 1, 1, tzinfo=UTC))
+    append_at(ledger, datetime(1970, 1, 1, tzinfo=UTC), synced=False)
     drain(enrolled_client(hub.start(), ledger))
     assert hub_purge(hub.store, 28).purged == 0
     assert len(hub.store.event_ids()) == 1

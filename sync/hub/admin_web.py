@@ -31,7 +31,16 @@ from werkzeug.exceptions import BadRequest, Forbidden
 
 from kiosk.roster import HUB_SETTINGS
 from kiosk.visitors import mask_phone
-from sync.hub import dashboard, labels, ledger_view, pass_pdf, pass_qr, residents, roster_admin
+from sync.hub import (
+    dashboard,
+    integrity,
+    labels,
+    ledger_view,
+    pass_pdf,
+    pass_qr,
+    residents,
+    roster_admin,
+)
 from sync.hub.admins import (
     audit,
     audit_log,
@@ -288,7 +297,11 @@ def export(user: dict[str, str], fmt: str) -> Response:
 def kiosks(user: dict[str, str]) -> str:
     store = _store()
     return render_template(
-        "kiosks.html", user=user, kiosks=store.kiosks(), breaks=store.chain_breaks(), code=None
+        "kiosks.html",
+        user=user,
+        kiosks=store.kiosks(),
+        integrity=integrity.report(store),
+        code=None,
     )
 
 
@@ -306,7 +319,7 @@ def enrol_code(user: dict[str, str]) -> Any:
         "kiosks.html",
         user=user,
         kiosks=store.kiosks(),
-        breaks=store.chain_breaks(),
+        integrity=integrity.report(store),
         code=(kiosk_id, code),
     )
 

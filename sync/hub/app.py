@@ -20,7 +20,14 @@ from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
 from sync.localtime import DEFAULT_ZONE, zone
-from sync.protocol import MAX_BATCH_RECORDS, MAX_BODY_BYTES
+from sync.protocol import (
+    MAX_BATCH_RECORDS,
+    MAX_BODY_BYTES,
+    BadBody,
+    bad_text,
+    field_problem,
+    parse_body,
+)
 
 api = Blueprint("hub_api", __name__, url_prefix="/api/v1")
 RETRY_AFTER_S = 2
@@ -118,9 +125,14 @@ def _kiosk() -> KioskAuth:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    """The request's JSON object, parsed strictly (sync.protocol.parse_body): malformed JSON,
+    deep nesting and bad Unicode are a 400, never a 500."""
+    try:
+        body = parse_body(request.get_data(cache=True))
+    except BadBody as exc:
+        raise BadRequest(f"请求内容无效 {exc}") from None
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise BadRequest("请求内容必须是 JSON 对象 the body must be a JSON object")
     return body
 
 
@@ -142,14 +154,24 @@ def openapi() -> Any:
 
 @api.post("/enrol")
 def enrol() -> Any:
-    code = _body().get("code")
-    if not isinstance(code, str) or not 1 <= len(code) <= 64:
+    body = _body()
+    code = body.get("code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 64 or bad_text(code):
         raise BadRequest("'code' must be the enrolment code from the admin")
-    enrolled = _store().enrol(code)
+    # Where the kiosk's ledger stands: from there on its records must carry a valid mac.
+    epoch, next_seq = body.get("epoch"), body.get("next_seq")
+    if (epoch is None) != (next_seq is None) or (
+        epoch is not None
+        and (field_problem("epoch", epoch) is not None or field_problem("seq", next_seq))
+    ):
+        raise BadRequest("'epoch' and 'next_seq' go together: the kiosk ledger's head")
+    store = _store()
+    enrolled = store.enrol(code, epoch=epoch, next_seq=next_seq)
     if enrolled is None:
         raise Forbidden("this enrolment code is unknown, used or expired")
     kiosk_id, token = enrolled
-    return jsonify(kiosk_id=kiosk_id, token=token)
+    key = store.chain_key(kiosk_id)
+    return jsonify(kiosk_id=kiosk_id, token=token, chain_key=None if key is None else key.hex())
 
 
 @api.post("/events")
@@ -183,7 +205,7 @@ def held() -> Any:
     if (
         not isinstance(ids, list)
         or len(ids) > MAX_HELD_IDS
-        or not all(isinstance(i, str) and len(i) <= 64 for i in ids)
+        or not all(isinstance(i, str) and len(i) <= 64 and not bad_text(i) for i in ids)
     ):
         raise BadRequest(f"'ids' must be a list of at most {MAX_HELD_IDS} record ids")
     return jsonify(held=_store().held(auth.kiosk_id, ids))

@@ -299,6 +299,20 @@ def tail_row(event: dict) -> tuple[object, ...]:
     )
 
 
+@main.command()
+@db_option
+def integrity(db_url: str) -> None:
+    """Show sequence gaps, chain breaks, conflicts and quarantined records, per kiosk."""
+    from sync.hub import integrity as report
+
+    store = _store(db_url)
+    try:
+        for line in report.lines(store):
+            click.echo(line)
+    finally:
+        store.close()
+
+
 @main.group()
 def roster() -> None:
     """What the kiosks are sent: passes, guards, risk areas, settings."""

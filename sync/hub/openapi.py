@@ -4,37 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.protocol import MAX_BATCH_RECORDS, WIRE_FIELDS
+from sync.protocol import (
+    FIELD_RULES,
+    MAX_BATCH_RECORDS,
+    OPTIONAL_FIELDS,
+    WIRE_FIELDS,
+    FieldRule,
+)
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
-NULLABLE_NUMBER = {"type": "number", "nullable": True}
+
+
+def _property(rule: FieldRule) -> dict[str, Any]:
+    """One wire field's schema, from its rule in sync.protocol (the one declaration)."""
+    prop: dict[str, Any] = {"type": rule.type}
+    if rule.nullable:
+        prop["nullable"] = True
+    for key, value in (
+        ("maxLength", rule.max_length),
+        ("pattern", rule.pattern),
+        ("minimum", rule.minimum),
+        ("maximum", rule.maximum),
+        ("description", rule.description or None),
+    ):
+        if value is not None:
+            prop[key] = value
+    if rule.enum is not None:
+        prop["enum"] = [*rule.enum, None] if rule.nullable else list(rule.enum)
+    return prop
 
 
 def _record_schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "id": {"type": "string", "format": "uuid"},
-        "kiosk_id": {"type": "string"},
-        "epoch": {"type": "string"},
-        "seq": {"type": "integer", "minimum": 1},
-        "kind": {"type": "string"},
-        "wall_time": {"type": "string"},
-        "clock_synced": {"type": "integer", "enum": [0, 1]},
-        "boot_id": {"type": "string"},
-        "boottime_ns": {"type": "integer"},
-        "verdict": NULLABLE_STRING,
-        "reason": NULLABLE_STRING,
-        "estimate_c": NULLABLE_NUMBER,
-        "threshold_c": NULLABLE_NUMBER,
-        "object_c": NULLABLE_NUMBER,
-        "ambient_c": NULLABLE_NUMBER,
-        "pass_code": NULLABLE_STRING,
-        "links_to": NULLABLE_STRING,
-        "detail": {"type": "string", "description": "JSON text, as hashed"},
-        "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    return {
+        "type": "object",
+        "properties": {name: _property(rule) for name, rule in FIELD_RULES.items()},
+        "required": [name for name in WIRE_FIELDS if name not in OPTIONAL_FIELDS],
+        "additionalProperties": False,
     }
-    assert set(properties) == set(WIRE_FIELDS)
-    return {"type": "object", "properties": properties, "required": list(WIRE_FIELDS)}
 
 
 def _error() -> dict[str, Any]:
@@ -82,7 +88,11 @@ def openapi_document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["code"],
-                                    "properties": {"code": {"type": "string", "maxLength": 64}},
+                                    "properties": {
+                                        "code": {"type": "string", "maxLength": 64},
+                                        "epoch": _property(FIELD_RULES["epoch"]),
+                                        "next_seq": _property(FIELD_RULES["seq"]),
+                                    },
                                 }
                             }
                         },
@@ -95,6 +105,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {
                                     "kiosk_id": {"type": "string"},
                                     "token": {"type": "string"},
+                                    "chain_key": NULLABLE_STRING,
                                 },
                             }
                         ),

@@ -77,6 +77,12 @@ def xlsx_stream(
 
 
 def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        # XML cannot hold control characters: one such record (stored before total validation)
+        # must not make the whole export fail.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     if isinstance(value, str) and value.startswith("="):
         cell = cell_type(sheet, value=value)
         cell.data_type = "s"  # text, not a formula

@@ -22,10 +22,31 @@ from typing import Any
 
 from kiosk.ledger import GENESIS_HASH
 from sync.hub.keys import HubKeys
-from sync.protocol import CONFLICT, DUPLICATE, QUARANTINED, STORED, hash_matches, problem_with
+from sync.protocol import (
+    CONFLICT,
+    DUPLICATE,
+    QUARANTINED,
+    STORED,
+    field_problem,
+    hash_matches,
+    mac_matches,
+    problem_with,
+)
 
 ANALYZE_EVERY = 20_000
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for sequence-assigning writers
+
+
+MAC_MISMATCH = "the record's mac does not match: rewritten without the kiosk's chain key"
+MAC_MISSING = "a record the kiosk must have keyed carries no mac"
+
+
+def _valid_field(record: Any, name: str) -> Any:
+    """A field of a refused record, only if it is valid on its own (for the register)."""
+    if not isinstance(record, dict) or name not in record:
+        return None
+    value = record[name]
+    return value if value is not None and field_problem(name, value) is None else None
 
 
 def now_iso() -> str:
@@ -143,7 +164,22 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "008_sessions_throttle",
+            "008_tamper_evidence",
+            [
+                # Where a quarantined record sat in its kiosk's chain: a quarantined record is
+                # not a gap. The keyed chain: each kiosk's key and from where its records carry
+                # a mac. Reader tokens can be revoked and their last read is kept.
+                "ALTER TABLE quarantine ADD COLUMN epoch TEXT",
+                "ALTER TABLE quarantine ADD COLUMN seq BIGINT",
+                "ALTER TABLE kiosks ADD COLUMN chain_key TEXT",
+                "ALTER TABLE kiosks ADD COLUMN keyed_epoch TEXT",
+                "ALTER TABLE kiosks ADD COLUMN keyed_from_seq BIGINT",
+                "ALTER TABLE readers ADD COLUMN revoked_at TEXT",
+                "ALTER TABLE readers ADD COLUMN last_read_at TEXT",
+            ],
+        ),
+        (
+            "009_sessions_throttle",
             [
                 # Sessions and sign-in throttling (sync/hub/admins.py); keys left the database.
                 "CREATE TABLE admin_sessions (sid_hash TEXT PRIMARY KEY,"
@@ -159,6 +195,12 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
             ],
         ),
     ]
+
+
+def _stored_record(text: str) -> dict[str, Any]:
+    """A stored record for the API. Records stored before total validation may hold NaN or
+    Infinity; the API never emits them (they are not JSON): they read as null."""
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 class HubStore:
@@ -270,8 +312,14 @@ class HubStore:
             )
         return code
 
-    def enrol(self, code: str) -> tuple[str, str] | None:
-        """Trade a one-time code for a kiosk token. A re-enrolled kiosk's old token stops."""
+    def enrol(
+        self, code: str, *, epoch: str | None = None, next_seq: int | None = None
+    ) -> tuple[str, str] | None:
+        """Trade a one-time code for a kiosk token. A re-enrolled kiosk's old token stops.
+
+        The kiosk also gets its chain key (:meth:`chain_key`), made at its first enrolment and
+        kept across re-enrolments. ``epoch``/``next_seq``: where the kiosk's ledger stands, so
+        that from there on every record must carry a valid mac (see docs/sync-protocol.md)."""
         token = secrets.token_urlsafe(32)
         with self.transaction():
             row = self.fetch_one(
@@ -285,13 +333,43 @@ class HubStore:
                 "UPDATE enrol_codes SET used_at = ? WHERE code_hash = ?",
                 (now_iso(), digest(code.strip().upper())),
             )
+            keyed = epoch is not None and next_seq is not None
             self.execute(
-                "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at) VALUES (?, ?, ?)"
+                "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at, chain_key, keyed_epoch,"
+                " keyed_from_seq) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (kiosk_id) DO UPDATE SET token_hash = excluded.token_hash,"
-                " enrolled_at = excluded.enrolled_at, revoked_at = NULL",
-                (kiosk_id, digest(token), now_iso()),
+                " enrolled_at = excluded.enrolled_at, revoked_at = NULL,"
+                " chain_key = coalesce(kiosks.chain_key, excluded.chain_key),"
+                " keyed_epoch = CASE WHEN ? THEN excluded.keyed_epoch"
+                " ELSE kiosks.keyed_epoch END,"
+                " keyed_from_seq = CASE WHEN ? THEN excluded.keyed_from_seq"
+                " ELSE kiosks.keyed_from_seq END",
+                (
+                    kiosk_id,
+                    digest(token),
+                    now_iso(),
+                    secrets.token_hex(32),
+                    epoch if keyed else None,
+                    next_seq if keyed else None,
+                    keyed,
+                    keyed,
+                ),
             )
         return kiosk_id, token
+
+    def chain_key(self, kiosk_id: str) -> bytes | None:
+        """The kiosk's chain key: it leaves the hub once, in the answer to the enrolment."""
+        row = self.fetch_one("SELECT chain_key FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
+        return None if row is None or row[0] is None else bytes.fromhex(row[0])
+
+    def _keying(self, kiosk_id: str) -> tuple[bytes | None, str | None, int | None]:
+        row = self.fetch_one(
+            "SELECT chain_key, keyed_epoch, keyed_from_seq FROM kiosks WHERE kiosk_id = ?",
+            (kiosk_id,),
+        )
+        if row is None or row[0] is None:
+            return None, None, None
+        return bytes.fromhex(row[0]), row[1], None if row[2] is None else int(row[2])
 
     def kiosk_for_token(self, token: str) -> KioskAuth | None:
         row = self.fetch_one(
@@ -354,14 +432,14 @@ class HubStore:
     ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, dict[str, Any], str]] = []
+        now = datetime.fromisoformat(received)
         for index, record in enumerate(records):
-            problem = problem_with(record, kiosk_id)
+            problem = problem_with(record, kiosk_id, now)
             if problem is not None:
                 self._quarantine(kiosk_id, record, problem, received)
-                record_id = record.get("id") if isinstance(record, dict) else None
                 results.append(
                     {
-                        "id": record_id if isinstance(record_id, str) else None,
+                        "id": _valid_field(record, "id"),
                         "status": QUARANTINED,
                         "reason": problem,
                     }
@@ -375,8 +453,11 @@ class HubStore:
         # Two queries for the whole batch instead of several per record.
         held = self._held_records([record["id"] for _, record, _ in valid])
         chain = self._neighbours(kiosk_id, [(r["epoch"], r["seq"]) for _, r, _ in valid])
+        keying = self._keying(kiosk_id)
         for index, record, canonical in valid:
-            results[index] = self._store_one(kiosk_id, record, canonical, held, chain, received)
+            results[index] = self._store_one(
+                kiosk_id, record, canonical, held, chain, received, keying
+            )
         return results
 
     def _held_records(self, ids: list[str]) -> dict[str, str]:
@@ -413,12 +494,23 @@ class HubStore:
         return found
 
     def _quarantine(self, kiosk_id: str, record: Any, reason: str, received: str) -> None:
-        record_id = record.get("id") if isinstance(record, dict) else None
-        body = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)[:65536]
+        """Keep a refused record aside, as escaped ASCII JSON: a NUL or a lone surrogate in it
+        cannot break PostgreSQL's text type, nor the pages that show it."""
+        body = json.dumps(record, ensure_ascii=True, sort_keys=True, default=str)
+        if len(body) > 65536:
+            body = body[:65536] + " …"
         self.execute(
-            "INSERT INTO quarantine (kiosk_id, record_id, reason, body, received_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (kiosk_id, record_id if isinstance(record_id, str) else None, reason, body, received),
+            "INSERT INTO quarantine (kiosk_id, record_id, reason, body, received_at, epoch, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                kiosk_id,
+                _valid_field(record, "id"),
+                reason,
+                body,
+                received,
+                _valid_field(record, "epoch"),
+                _valid_field(record, "seq"),
+            ),
         )
 
     def _store_one(
@@ -429,6 +521,7 @@ class HubStore:
         held: dict[str, str],
         chain: dict[tuple[str, int], tuple[str, str]],
         received: str,
+        keying: tuple[bytes | None, str | None, int | None],
     ) -> dict[str, Any]:
         if record["id"] in held:
             if held[record["id"]] == canonical:
@@ -468,7 +561,7 @@ class HubStore:
             }
         held[record["id"]] = canonical  # the same id later in this batch is a duplicate
         chain[(record["epoch"], record["seq"])] = (record["hash"], record["prev_hash"])
-        self._check_chain(kiosk_id, record, chain, received)
+        self._check_chain(kiosk_id, record, chain, received, keying)
         return {"id": record["id"], "status": STORED}
 
     def _check_chain(
@@ -477,11 +570,18 @@ class HubStore:
         record: dict[str, Any],
         chain: dict[tuple[str, int], tuple[str, str]],
         found: str,
+        keying: tuple[bytes | None, str | None, int | None],
     ) -> None:
         problems: list[tuple[int, str]] = []
         epoch, seq = record["epoch"], record["seq"]
         if not hash_matches(record):
             problems.append((seq, "the record's hash does not match its content"))
+        key, keyed_epoch, keyed_from = keying
+        if record.get("mac") is not None:
+            if key is None or not mac_matches(key, record):
+                problems.append((seq, MAC_MISMATCH))
+        elif key is not None and epoch == keyed_epoch and seq >= (keyed_from or 0):
+            problems.append((seq, MAC_MISSING))
         before, after = chain.get((epoch, seq - 1)), chain.get((epoch, seq + 1))
         if seq == 1 and record["prev_hash"] != GENESIS_HASH:
             problems.append((seq, "the first record does not start the chain"))
@@ -576,7 +676,7 @@ class HubStore:
             (ingest_seq, limit),
         )
         return [
-            {"ingest_seq": int(r[0]), "chain_ok": bool(r[2]), "record": json.loads(r[1])}
+            {"ingest_seq": int(r[0]), "chain_ok": bool(r[2]), "record": _stored_record(r[1])}
             for r in rows
         ]
 
@@ -595,9 +695,51 @@ class HubStore:
         rows = self.fetch_all("SELECT kiosk_id, epoch, seq, problem FROM chain_breaks ORDER BY bid")
         return [{"kiosk_id": r[0], "epoch": r[1], "seq": int(r[2]), "problem": r[3]} for r in rows]
 
-    def quarantined(self) -> list[dict[str, Any]]:
-        rows = self.fetch_all("SELECT kiosk_id, record_id, reason FROM quarantine ORDER BY qid")
-        return [{"kiosk_id": r[0], "record_id": r[1], "reason": r[2]} for r in rows]
+    def quarantined(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Refused and conflicting records, newest last (``limit``: only the newest)."""
+        sql = (
+            "SELECT qid, kiosk_id, record_id, reason, received_at, epoch, seq, body FROM quarantine"
+            " ORDER BY qid"
+        )
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) AS newest ORDER BY qid"
+        return [
+            {
+                "kiosk_id": r[1],
+                "record_id": r[2],
+                "reason": r[3],
+                "received_at": r[4],
+                "epoch": r[5],
+                "seq": None if r[6] is None else int(r[6]),
+                "body": r[7],
+            }
+            for r in self.fetch_all(sql)
+        ]
+
+    def gaps(self) -> list[dict[str, Any]]:
+        """Sequence numbers missing between records the hub holds, per kiosk and epoch. A record
+        in quarantine is not missing. ``settled``: the kiosk has since said it holds nothing
+        unsent, so the gap will never be filled (a record deleted on the kiosk)."""
+        rows = self.fetch_all(
+            "SELECT g.kiosk_id, g.epoch, g.prev + 1, g.seq - 1, k.queue_reported FROM ("
+            " SELECT kiosk_id, epoch, seq,"
+            " lag(seq) OVER (PARTITION BY kiosk_id, epoch ORDER BY seq) AS prev FROM ("
+            " SELECT kiosk_id, epoch, seq FROM events UNION"
+            " SELECT kiosk_id, epoch, seq FROM quarantine WHERE epoch IS NOT NULL"
+            " AND seq IS NOT NULL) AS present) AS g"
+            " LEFT JOIN kiosks k ON k.kiosk_id = g.kiosk_id"
+            " WHERE g.seq > g.prev + 1 ORDER BY g.kiosk_id, g.epoch, g.seq"
+        )
+        return [
+            {
+                "kiosk_id": r[0],
+                "epoch": r[1],
+                "first": int(r[2]),
+                "last": int(r[3]),
+                "settled": r[4] is not None and int(r[4]) == 0,
+            }
+            for r in rows
+        ]
 
     def kiosks(self) -> list[dict[str, Any]]:
         rows = self.fetch_all(
