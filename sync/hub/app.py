@@ -15,6 +15,7 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from sync.hub import register_web  # noqa: F401  (its routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
@@ -53,6 +54,7 @@ def create_hub(
     *,
     max_concurrent_ingests: int = 4,
     timezone: str = DEFAULT_ZONE,
+    compound: str = "",
     secure_cookies: bool = False,
     behind_proxy: bool = False,
 ) -> Flask:
@@ -62,6 +64,7 @@ def create_hub(
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
+    app.config["HUB_COMPOUND"] = compound.strip()[:40]
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

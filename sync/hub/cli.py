@@ -76,6 +76,12 @@ def main() -> None:
     help="The compound's time zone: every date and time on the pages and exports is in it.",
 )
 @click.option(
+    "--compound",
+    default=lambda: os.environ.get("MENWEI_HUB_COMPOUND", ""),
+    show_default="$MENWEI_HUB_COMPOUND",
+    help="The compound's name, printed at the top of every register (登记表).",
+)
+@click.option(
     "--tls-proxy",
     is_flag=True,
     default=lambda: os.environ.get("MENWEI_HUB_TLS_PROXY") == "1",
@@ -89,6 +95,7 @@ def serve(
     port: int,
     retention_days: int,
     timezone: str,
+    compound: str,
     tls_proxy: bool,
 ) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
@@ -107,7 +114,13 @@ def serve(
     except UnknownZoneError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url, keys_dir)
-    app = create_hub(store, timezone=timezone, secure_cookies=tls_proxy, behind_proxy=tls_proxy)
+    app = create_hub(
+        store,
+        timezone=timezone,
+        compound=compound,
+        secure_cookies=tls_proxy,
+        behind_proxy=tls_proxy,
+    )
     stopping = threading.Event()
 
     def daily_purge() -> None:
@@ -137,6 +150,28 @@ def serve(
         pass
     finally:
         stopping.set()
+
+
+@main.command("verify-sheet")
+@db_option
+@click.argument("seal_text", metavar="SEAL")
+def verify_sheet(db_url: str, seal_text: str) -> None:
+    """Check a printed register's seal (the text under its QR code) against the hub's records.
+
+    Exit status 0: the sheet matches; 1: it does not; 2: that is not a seal."""
+    from sync.hub import seal
+
+    try:
+        parsed = seal.parse(seal_text)
+    except seal.SealError as exc:
+        raise click.UsageError(str(exc)) from None
+    store = _store(db_url)
+    try:
+        result = seal.verify(store, parsed)
+    finally:
+        store.close()
+    click.echo(result.message)
+    raise SystemExit(0 if result.ok else 1)
 
 
 @main.command("enrol-code")
@@ -236,6 +271,9 @@ def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
     import json
     import time
 
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).is_file():
+        # Reading must not create an empty hub database at a mistyped path.
+        raise click.ClickException(f"中心数据库不存在（no hub database）：{db_url[10:]}")
     store = _store(db_url)
     since = max(0, store.max_ingest_seq() - last)
     header_shown = False

@@ -179,7 +179,14 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "009_sessions_throttle",
+            "009_events_gate_day",
+            [
+                # A gate's day (registers, seals) without reading all of that gate's events.
+                "CREATE INDEX events_gate_wall_time ON events (kiosk_id, wall_time)",
+            ],
+        ),
+        (
+            "010_sessions_throttle",
             [
                 # Sessions and sign-in throttling (sync/hub/admins.py); keys left the database.
                 "CREATE TABLE admin_sessions (sid_hash TEXT PRIMARY KEY,"
