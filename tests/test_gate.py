@@ -208,6 +208,10 @@ def test_a_frozen_chip_never_admits_the_next_person_in_real_time(kiosk, mock_fac
     wait_for_screen(k.gate, "admitted")
     time.sleep(1.2)  # the relay pulse is over
     mock_factory.pin(23).clear_states()
+    # On a loaded machine the real-time scene may give a "retry" (unstable) before the verdicts
+    # that matter; the rule is about what happens after the freeze, so count from here.
+    before = len(screenings(k))
+    assert screenings(k)[-1]["verdict"] == "admitted"
     sim.inject("stuck")
     sim.scene.leave()
     sim.scene.person(38.5)
@@ -215,8 +219,9 @@ def test_a_frozen_chip_never_admits_the_next_person_in_real_time(kiosk, mock_fac
     wait_for_screen(k.gate, "sensor_fault")
     time.sleep(1.0)
     assert not pin_went_high(mock_factory.pin(23))
-    assert [e["verdict"] for e in screenings(k)] == ["admitted"]
+    assert screenings(k)[before:] == []  # a frozen chip measures nobody
     assert [e["reason"] for e in k.ledger.events() if e["kind"] == "sensor_fault"] == ["frozen"]
     sim.clear_faults()
     wait_for_screen(k.gate, "blocked")  # the chip is back: the 38.5 °C person is measured
-    assert [e["verdict"] for e in screenings(k)] == ["admitted", "blocked"]
+    after = [e["verdict"] for e in screenings(k)[before:]]
+    assert after[-1] == "blocked" and "admitted" not in after, after
