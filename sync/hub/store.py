@@ -415,7 +415,10 @@ class HubStore:
         with self.transaction(ordered=True):
             results = self._ingest_batch(kiosk_id, records, received)
             self.execute(
-                "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
+                # A batch without a queue count keeps the last one: the kiosk's word that it holds
+                # nothing unsent is what turns a gap into a gap never filled.
+                "UPDATE kiosks SET last_seen = ?, queue_reported = coalesce(?, queue_reported)"
+                " WHERE kiosk_id = ?",
                 # The kiosk counts the batch it is sending; what it still holds is the rest.
                 (received, None if queue is None else max(0, queue - len(records)), kiosk_id),
             )
