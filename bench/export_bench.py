@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sync.hub.ledger_view import Filters, csv_stream, iter_rows, xlsx_stream
 from sync.hub.store import HubStore
+from sync.localtime import DEFAULT_ZONE, zone
 
 
 def fill(url: str, events: int) -> None:
@@ -72,21 +73,22 @@ def fill(url: str, events: int) -> None:
                 )
             )
             if len(batch) == 10_000:
-                store.connection().executemany(
-                    "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
-                    " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                    batch,
-                )
+                insert_events(store, batch)
                 batch.clear()
         if batch:
-            store.connection().executemany(
-                "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
-                " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                batch,
-            )
+            insert_events(store, batch)
     store.close()
+
+
+def insert_events(store: HubStore, rows: list[tuple]) -> None:
+    """Rows (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c, record, hash,
+    prev_hash, received_at) straight into the hub's events table."""
+    store.connection().executemany(
+        "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict,"
+        " estimate_c, record, hash, prev_hash, chain_ok, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        rows,
+    )
 
 
 def run_one(url: str, mode: str, out: str) -> None:
@@ -101,7 +103,7 @@ def run_one(url: str, mode: str, out: str) -> None:
                 writer.writerow(row)
                 rows += 1
     else:
-        counted = _counting(iter_rows(store, Filters(), fever_only=False))
+        counted = _counting(iter_rows(store, Filters(), fever_only=False, tz=zone(DEFAULT_ZONE)))
         stream = csv_stream(counted) if mode == "csv" else xlsx_stream(counted)
         with open(out, "wb") as fh:
             for chunk in stream:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.clock import kernel_clock_synced
+from kiosk.config import Config, ConfigError, load_config
 from kiosk.ports import pick_free_port, port_is_free
+from kiosk.sync_worker import token_path
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
@@ -97,7 +99,7 @@ class Child:
         self.sock.bind(str(self.socket_path))
         env = {**os.environ, "NOTIFY_SOCKET": str(self.socket_path)}
         env.pop("WATCHDOG_USEC", None)
-        self.process = subprocess.Popen(argv, env=env)
+        self.process = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -124,6 +126,23 @@ class Child:
         self.sock.close()
 
 
+def _settings(config: Path) -> Config:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise DemoError(str(exc)) from None
+
+
+def _die_with_parent() -> None:
+    """In the child: stop when the demo itself is killed (SIGKILL leaves no chance to clean up)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run(argv: list[str], what: str) -> str:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
@@ -133,12 +152,8 @@ def _run(argv: list[str], what: str) -> str:
 
 
 def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guard_pin: str) -> int:
-    from kiosk.config import load_config
-    from kiosk.sync_worker import token_path
-
     demo_dir = demo_dir.resolve()
     config = demo_dir / "kiosk.toml"
-    settings = load_config(config)
     kiosk, hub = str(bin_dir / "kiosk"), str(bin_dir / "hub")
     hub_db = f"sqlite:///{demo_dir / 'hub.sqlite3'}"
     children: list[Child] = []
@@ -153,11 +168,14 @@ def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guar
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="menwei-demo-") as workdir:
         try:
+            settings = _settings(config)
             ports = choose_ports(kiosk_port, hub_port)
             for note in ports.notes:
                 say(note)
             hub_url = f"http://{HOST}:{ports.hub}"
             point_config_at(config, ports.kiosk, hub_url)
+            # A hub database made afresh (deleted, or a first run) knows no admin and no kiosk.
+            new_hub = not (demo_dir / "hub.sqlite3").exists()
             hub_child = Child(
                 "中心 hub",
                 [hub, "serve", "--db", hub_db, "--host", HOST, "--port", str(ports.hub)],
@@ -166,12 +184,12 @@ def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guar
             children.append(hub_child)
             hub_child.wait_ready()
             password_file = demo_dir / "admin-password"
-            if not password_file.exists():
+            if new_hub or not password_file.exists():
                 password = _random_password()
                 cmd = [hub, "admin-create", "--db", hub_db, "--password", password, "admin"]
                 _run(cmd, "创建中心管理员 ")
                 password_file.write_text(password + "\n")
-            if not token_path(settings.data_dir).exists():
+            if new_hub or not token_path(settings.data_dir).exists():
                 code = _run([hub, "enrol-code", "--db", hub_db, settings.kiosk.id], "生成注册码 ")
                 _run(
                     [kiosk, "-q", "enrol", "--config", str(config), "--code", code],
@@ -188,7 +206,7 @@ def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guar
                 time.sleep(0.5)
             gone = next(child for child in children if child.process.poll() is not None)
             raise DemoError(f"{gone.name} 意外退出（exited with {gone.process.returncode}）")
-        except DemoError as exc:
+        except (DemoError, OSError) as exc:
             stop_all()
             say(
                 f"演示未能运行（demo stopped）：{exc}。它启动的程序已全部停止；"

@@ -50,7 +50,10 @@ def format_local(moment: datetime | str | None, tz: tzinfo, fmt: str = DISPLAY_F
     if moment is None or moment == "":
         return ""
     try:
-        return to_local(moment, tz).strftime(fmt)
+        local = to_local(moment, tz)
+        if fmt == DISPLAY_FORMAT:  # the common case, without strftime (a month's register)
+            return local.replace(tzinfo=None).isoformat(" ", "seconds")
+        return local.strftime(fmt)
     except (TypeError, ValueError):
         return str(moment)
 

@@ -199,3 +199,54 @@ def test_the_demo_session_in_the_docs_is_clean():
     text = (REPO / "docs" / "demo-session.md").read_text(encoding="utf-8")
     assert "./setup.sh demo" in text and "kiosk serving" in text and "hub serving" in text
     assert_clean([text])
+
+
+def test_ports_and_config_follow_what_is_free(tmp_path):
+    """Unit: a busy port is replaced and named; the demo's kiosk.toml follows the ports."""
+    import socket
+
+    from kiosk.demo_run import choose_ports, point_config_at
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        free = free_port()
+        ports = choose_ports(busy, free)
+    assert ports.kiosk != busy and ports.hub == free
+    assert ports.notes == [
+        f"端口 {busy} 已被占用，门岗 kiosk 改用端口 {ports.kiosk}（port {busy} is busy）"
+    ]
+    config = tmp_path / "kiosk.toml"
+    config.write_text('# mine\n[kiosk]\nid = "x"\n\n[web]\nport = 8080\n', encoding="utf-8")
+    point_config_at(config, 9999, "http://127.0.0.1:7777")
+    text = config.read_text(encoding="utf-8")
+    assert text.startswith("# mine\n") and "port = 9999" in text
+    assert '[sync]\nhub_url = "http://127.0.0.1:7777"' in text
+
+
+def test_a_demo_whose_hub_database_was_deleted_enrols_again(tmp_path):
+    demo_dir = tmp_path / "demo"
+    first = Demo(demo_dir, kiosk_port=free_port(), hub_port=free_port())
+    try:
+        first.wait_for(READY_LINE)
+    finally:
+        assert first.stop() == 0
+    for name in ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm"):
+        (demo_dir / name).unlink(missing_ok=True)
+    second = Demo(demo_dir, kiosk_port=free_port(), hub_port=free_port())
+    try:
+        second.wait_for(READY_LINE)
+        config = str(demo_dir / "kiosk.toml")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = json.loads(
+                run([str(BIN / "kiosk"), "status", "-q", "--config", config, "--json"], [])
+            )
+            if status.get("last_success"):
+                break
+            time.sleep(1)
+        assert status.get("last_success") and not status.get("revoked"), status
+    finally:
+        assert second.stop() == 0
+    assert second.nothing_left_running()

@@ -32,7 +32,7 @@ def test_xlsx_import_with_a_report(hub_store):
         ]
     )
     report = residents.import_residents(hub_store, "people.xlsx", data, "manager")
-    assert report.rejected == [(4, "role: owner, tenant, family, staff")]
+    assert report.rejected == [(4, "身份（role）：请填写 业主、租户、家属 或 工作人员")]
     assert report.imported == 2 and report.duplicates == 1
     assert audit_log(hub_store)[0]["detail"]["imported"] == 2
 
@@ -213,3 +213,42 @@ def test_pass_sheet_as_pdf(hub_store):
     pdf = pass_pdf.pass_sheet_pdf(cards)
     assert pdf.startswith(b"%PDF")
     assert b"/Count 2" in pdf  # 11 cards, 9 a page
+
+
+def test_what_excel_on_chinese_windows_writes_imports(hub_store):
+    """GBK (Excel's "CSV (逗号分隔)"), Chinese headers, 业主/租户/家属, phones with spaces or +86;
+    bad rows reported in Chinese with what to do."""
+    text = (
+        "楼栋,单元,房号,姓名,手机号,身份\r\n"
+        "5,1,101,欧阳娜娜,138 1234 5678,业主\r\n"
+        "5,1,102,钱多多,+86 139-0000-1111,租户\r\n"
+        "5,1,103,孙小小,8613700002222,家属\r\n"
+        "5,1,104,赵错错,12345,业主\r\n"
+        "5,1,105,周房东,,房东\r\n"
+    )
+    report = residents.import_residents(hub_store, "住户.csv", text.encode("gbk"), "manager")
+    assert report.imported == 3
+    assert [line for line, _ in report.rejected] == [5, 6]
+    assert "不是 11 位手机号" in report.rejected[0][1] and "业主" in report.rejected[1][1]
+    phones = {p["name"]: p["phone"] for p in residents.residents(hub_store)}
+    assert phones == {"欧阳娜娜": "13812345678", "钱多多": "13900001111", "孙小小": "13700002222"}
+    roles = {p["name"]: p["role"] for p in residents.residents(hub_store)}
+    assert roles["欧阳娜娜"] == "owner" and roles["钱多多"] == "tenant"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_in_any_encoding_excel_writes(hub_store, encoding):
+    data = "楼栋,单元,房号,姓名,身份\n6,1,101,𠮷田,业主\n".encode(encoding)
+    if encoding != "gb18030":
+        data = data.replace("𠮷".encode(encoding), "吉".encode(encoding))
+    assert residents.import_residents(hub_store, "a.csv", data, "manager").imported == 1
+
+
+def test_xlsx_with_chinese_headers_and_numbers_as_excel_stores_them(hub_store):
+    data = xlsx(
+        [["楼栋", "单元", "房号", "姓名", "电话", "身份"], [7, 2, 301, "郑好", 13600001234, "家属"]]
+    )
+    report = residents.import_residents(hub_store, "住户.xlsx", data, "manager")
+    assert report.imported == 1 and report.rejected == []
+    [person] = residents.residents(hub_store)
+    assert (person["building"], person["room"], person["phone"]) == ("7", "301", "13600001234")

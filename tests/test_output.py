@@ -159,3 +159,15 @@ def test_doctor_says_how_to_synchronise_a_pi_clock(monkeypatch):
     assert check.status == doctor.WARN and "未同步" in check.detail
     assert "timedatectl set-ntp true" in check.fix and "timesyncd" in check.fix
     assert "RTC" in check.fix and "ds3231" in check.fix
+
+
+def test_hub_tail_never_creates_a_database(tmp_path):
+    from click.testing import CliRunner
+
+    from sync.hub.cli import main as hub
+
+    missing = tmp_path / "hub.sqlite3"
+    result = CliRunner().invoke(hub, ["tail", "--db", f"sqlite:///{missing}"])
+    assert result.exit_code == 1
+    assert f"中心数据库不存在（no hub database）：{missing}" in result.output
+    assert list(tmp_path.iterdir()) == []

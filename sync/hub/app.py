@@ -15,6 +15,7 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from sync.hub import register_web  # noqa: F401  (its routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
 from sync.hub.admins import audit, session_secret
 from sync.hub.error_pages import error_page
@@ -38,11 +39,16 @@ MAX_SINCE = 2**62  # sequence numbers are 64-bit in both databases
 
 
 def create_hub(
-    store: HubStore, *, max_concurrent_ingests: int = 4, timezone: str = DEFAULT_ZONE
+    store: HubStore,
+    *,
+    max_concurrent_ingests: int = 4,
+    timezone: str = DEFAULT_ZONE,
+    compound: str = "",
 ) -> Flask:
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
+    app.config["HUB_COMPOUND"] = compound.strip()[:40]
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store

@@ -67,9 +67,21 @@ audit_days_option = click.option(
     show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
     help="The compound's time zone: every date and time on the pages and exports is in it.",
 )
+@click.option(
+    "--compound",
+    default=lambda: os.environ.get("MENWEI_HUB_COMPOUND", ""),
+    show_default="$MENWEI_HUB_COMPOUND",
+    help="The compound's name, printed at the top of every register (登记表).",
+)
 @audit_days_option
 def serve(
-    db_url: str, host: str, port: int, retention_days: int, timezone: str, audit_days: int
+    db_url: str,
+    host: str,
+    port: int,
+    retention_days: int,
+    timezone: str,
+    compound: str,
+    audit_days: int,
 ) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
@@ -86,7 +98,7 @@ def serve(
     except UnknownZoneError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url)
-    app = create_hub(store, timezone=timezone)
+    app = create_hub(store, timezone=timezone, compound=compound)
     stopping = threading.Event()
 
     def daily_purge() -> None:
@@ -115,6 +127,28 @@ def serve(
         pass
     finally:
         stopping.set()
+
+
+@main.command("verify-sheet")
+@db_option
+@click.argument("seal_text", metavar="SEAL")
+def verify_sheet(db_url: str, seal_text: str) -> None:
+    """Check a printed register's seal (the text under its QR code) against the hub's records.
+
+    Exit status 0: the sheet matches; 1: it does not; 2: that is not a seal."""
+    from sync.hub import seal
+
+    try:
+        parsed = seal.parse(seal_text)
+    except seal.SealError as exc:
+        raise click.UsageError(str(exc)) from None
+    store = _store(db_url)
+    try:
+        result = seal.verify(store, parsed)
+    finally:
+        store.close()
+    click.echo(result.message)
+    raise SystemExit(0 if result.ok else 1)
 
 
 @main.command("enrol-code")
@@ -249,6 +283,9 @@ def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
     import json
     import time
 
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).is_file():
+        # Reading must not create an empty hub database at a mistyped path.
+        raise click.ClickException(f"中心数据库不存在（no hub database）：{db_url[10:]}")
     store = _store(db_url)
     since = max(0, store.max_ingest_seq() - last)
     header_shown = False

@@ -34,51 +34,115 @@ class ImportReport:
     rejected: list[tuple[int, str]]  # (row number as a spreadsheet shows it, why)
 
 
+HEADERS = {
+    "building": ("building", "楼栋", "楼号", "栋", "楼"),
+    "unit": ("unit", "单元", "单元号"),
+    "room": ("room", "房号", "房间", "房间号", "门牌号", "户号"),
+    "name": ("name", "姓名", "名字"),
+    "phone": ("phone", "电话", "手机", "手机号", "手机号码", "联系电话"),
+    "role": ("role", "身份", "角色", "类型", "住户类型", "人员类型"),
+    "id_number": ("id_number", "身份证", "身份证号", "身份证号码", "证件号码"),
+}
+ROLE_WORDS = {
+    "业主": "owner",
+    "租户": "tenant",
+    "家属": "family",
+    "工作人员": "staff",
+    "物业": "staff",
+}
+PHONE_NOISE = re.compile(r"[\s\-()（）]")
+ADVICE_COLUMNS = "楼栋、单元、房号、姓名、身份（可另加 电话、身份证号）"
+
+
+def _decode(data: bytes) -> str:
+    """What Excel writes: UTF-8 with or without a BOM, or GBK/GB18030 on Chinese Windows."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise ImportError_(
+            "无法识别文件编码：请在 Excel 中“另存为 CSV UTF-8”或“CSV（逗号分隔）”后重新上传"
+            "（expected UTF-8 or GBK）"
+        ) from None
+
+
+def _column(title: str) -> str:
+    wanted = title.strip().lower().replace(" ", "")
+    for column, names in HEADERS.items():
+        if wanted in names:
+            return column
+    return wanted
+
+
 def _rows_from_upload(filename: str, data: bytes) -> list[dict[str, str]]:
     if filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-        except Exception as exc:  # openpyxl raises several kinds for a broken file
-            raise ImportError_(f"not a readable XLSX file: {exc}") from None
+        except Exception:  # openpyxl raises several kinds for a broken file
+            raise ImportError_(
+                "不是可读取的 XLSX 文件（not a readable XLSX file）："
+                "请用 Excel 打开后另存为 .xlsx 再上传"
+            ) from None
         rows = [
             ["" if v is None else str(v).strip() for v in row]
             for row in sheet.iter_rows(values_only=True)
         ]
     else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportError_("a CSV file must be UTF-8 (save as 'CSV UTF-8')") from None
+        text = _decode(data)
         rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
-    if not rows:
-        raise ImportError_("the file is empty")
-    header = [cell.lower() for cell in rows[0]]
+    if not rows or not any(rows[0]):
+        raise ImportError_("文件是空的（the file is empty）：第一行应为表头：" + ADVICE_COLUMNS)
+    header = [_column(cell) for cell in rows[0]]
     missing = [c for c in COLUMNS if c not in header and c not in ("phone", "id_number")]
     if missing:
         raise ImportError_(
-            "missing columns: " + ", ".join(missing) + " (expected: " + ", ".join(COLUMNS) + ")"
+            "缺少列（missing columns）："
+            + "、".join(HEADERS[c][1] for c in missing)
+            + "。第一行应为表头："
+            + ADVICE_COLUMNS
         )
     if len(rows) > MAX_ROWS + 1:
-        raise ImportError_(f"at most {MAX_ROWS} residents in one file")
+        raise ImportError_(f"一个文件最多 {MAX_ROWS} 位住户：请拆分后分批导入")
     return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+def normalise(row: dict[str, str]) -> dict[str, str]:
+    """Phones with spaces, dashes or +86; roles in Chinese; numbers Excel wrote as 502.0."""
+    row = dict(row)
+    phone = PHONE_NOISE.sub("", row.get("phone", ""))
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("86") and len(phone) == 13:
+        phone = phone[2:]
+    row["phone"] = phone
+    role = row.get("role", "").strip()
+    row["role"] = ROLE_WORDS.get(role, role.lower())
+    for column in ("building", "unit", "room"):
+        value = row.get(column, "")
+        if value.endswith(".0") and value[:-2].isdigit():
+            row[column] = value[:-2]
+    return row
 
 
 def _check(row: dict[str, str]) -> str | None:
     for column in ("building", "unit", "room"):
         if not PLACE.fullmatch(row.get(column, "")):
-            return f"{column}: 1-16 letters, digits or Chinese characters"
+            return f"{HEADERS[column][1]}（{column}）：请填写 1–16 位数字、字母或汉字"
     name = row.get("name", "")
     if not name or len(name) > 32 or re.search(r"[<>&\"'\x00-\x1f]", name):
-        return "name: 1-32 characters, without < > & or quotes"
+        return "姓名（name）：请填写 1–32 个字，不含 < > & 或引号"
     phone = row.get("phone", "")
     if phone and not PHONE.fullmatch(phone):
-        return "phone: a mainland mobile number (11 digits) or empty"
-    if row.get("role", "").lower() not in ROLES:
-        return "role: " + ", ".join(ROLES)
+        return f"电话（phone）“{phone}”不是 11 位手机号：请改正或留空"
+    if row.get("role", "") not in ROLES:
+        return "身份（role）：请填写 业主、租户、家属 或 工作人员"
     if row.get("id_number") and valid_id_number(row["id_number"]) is None:
-        return "id_number: not a valid 18-character resident ID number"
+        return "身份证号（id_number）：不是有效的 18 位身份证号，请核对"
     return None
 
 
@@ -91,6 +155,7 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
         for number, row in enumerate(rows, start=2):
             if not any(row.values()):
                 continue
+            row = normalise(row)
             problem = _check(row)
             if problem:
                 rejected.append((number, problem))

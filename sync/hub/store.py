@@ -177,6 +177,13 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 "ALTER TABLE readers ADD COLUMN last_read_at TEXT",
             ],
         ),
+        (
+            "009_events_gate_day",
+            [
+                # A gate's day (registers, seals) without reading all of that gate's events.
+                "CREATE INDEX events_gate_wall_time ON events (kiosk_id, wall_time)",
+            ],
+        ),
     ]
 
 

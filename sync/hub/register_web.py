@@ -1,0 +1,149 @@
+"""The registers' pages: a gate's day on screen, as CSV, XLSX and a printable PDF, and the seal
+check (封签核验). Routes on the admins' blueprint, kept here so that admin_web stays small."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from werkzeug.exceptions import BadRequest, NotFound
+
+from sync.hub import register_pdf, registers, seal, sheets
+from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
+from sync.hub.admins import audit
+from sync.hub.pass_pdf import PassPdfError
+
+DEFAULT_COMPOUND = "小区"
+READERS = ("admin", "health")  # the registers carry names and homes
+MAX_DAYS = 30
+
+
+def compound() -> str:
+    return current_app.config.get("HUB_COMPOUND") or DEFAULT_COMPOUND
+
+
+def _day_and_gate() -> tuple[date, str | None, list[str]]:
+    tz = hub_zone()
+    raw = (request.args.get("day") or "").strip()
+    try:
+        day = date.fromisoformat(raw) if raw else registers.local_today(tz)
+    except ValueError:
+        raise BadRequest(f"日期格式不对（{raw[:20]}）：请按 2026-11-29 的格式填写") from None
+    gates = registers.gates_of_day(_store(), day, tz)
+    kiosk = (request.args.get("kiosk") or "").strip()[:32] or (gates[0] if gates else None)
+    return day, kiosk, gates
+
+
+@admin.get("/registers")
+@roles(*READERS)
+def registers_page(user: dict[str, str]) -> str:
+    day, kiosk, gates = _day_and_gate()
+    store, tz = _store(), hub_zone()
+    built = registers.build_day(store, kiosk, day, tz) if kiosk else None
+    sealed = seal.seal_for_day(store, kiosk, day, tz) if kiosk else None
+    return render_template(
+        "registers.html",
+        user=user,
+        day=day,
+        kiosk=kiosk,
+        gates=gates,
+        built=built,
+        seal=sealed,
+        compound=compound(),
+    )
+
+
+@admin.get("/registers.<fmt>")
+@roles(*READERS)
+def registers_export(user: dict[str, str], fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx", "pdf"):
+        raise NotFound()
+    day, kiosk, _ = _day_and_gate()
+    if kiosk is None:
+        raise BadRequest(f"{day.isoformat()} 没有任何门岗的记录：请换一个日期")
+    key = request.args.get("register") or ("" if fmt == "pdf" else "screening")
+    if key and key not in registers.KEYS:
+        raise BadRequest(
+            "没有这种登记表：请选 " + "、".join(registers.TITLES[k] for k in registers.KEYS)
+        )
+    store, tz = _store(), hub_zone()
+    built = registers.build_day(store, kiosk, day, tz)
+    with store.transaction():
+        audit(
+            store,
+            user["username"],
+            f"registers.{fmt}",
+            {"kiosk": kiosk, "day": day.isoformat(), "register": key or "all"},
+        )
+    stem = f"{kiosk}-{day.isoformat()}"
+    if fmt == "pdf":
+        try:
+            pdf = register_pdf.day_pdf(
+                built, compound(), seal.seal_for_day(store, kiosk, day, tz), (key,) if key else None
+            )
+        except PassPdfError as exc:
+            raise BadRequest(str(exc)) from None
+        return Response(pdf, mimetype="application/pdf", headers=_attachment(f"{stem}.pdf"))
+    register = built.register(key)
+    title = registers.sheet_title(register, kiosk, day, compound())
+    rows: Iterable[list[Any]] = register.rows
+    last = _day_to(day)
+    if last is not None:  # several days (a month for the inspection) in one file
+        title += f" 至 {last.isoformat()}"
+        stem += f"-{last.isoformat()}"
+        rows = registers.range_rows(store, kiosk, day, last, key, tz)
+    if fmt == "csv":
+        body = sheets.csv_stream(register.header, rows)
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        widths = [c.width for c in register.columns]
+        body = sheets.xlsx_stream(register.title, title, register.header, widths, rows)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        stream_with_context(body), mimetype=mimetype, headers=_attachment(f"{stem}-{key}.{fmt}")
+    )
+
+
+def _day_to(first: date) -> date | None:
+    raw = (request.args.get("day_to") or "").strip()
+    if not raw:
+        return None
+    try:
+        last = date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"日期格式不对（{raw[:20]}）：请按 2026-11-30 的格式填写") from None
+    if not 0 <= (last - first).days <= MAX_DAYS:
+        raise BadRequest(f"结束日期须在开始日期之后，最多 {MAX_DAYS + 1} 天：请分段导出")
+    return last
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@admin.get("/seal")
+@roles(*EVERYONE)
+def seal_page(user: dict[str, str]) -> str:
+    return render_template("seal.html", user=user, result=None, text="")
+
+
+@admin.post("/seal")
+@roles(*EVERYONE)
+def seal_check(user: dict[str, str]) -> Any:
+    text = (request.form.get("seal") or "")[:400]
+    try:
+        parsed = seal.parse(text)
+    except seal.SealError as exc:
+        return render_template("seal.html", user=user, result=None, error=str(exc), text=text), 400
+    store = _store()
+    result = seal.verify(store, parsed)
+    with store.transaction():
+        audit(
+            store,
+            user["username"],
+            "seal.verify",
+            {"kiosk": parsed.kiosk_id, "day": parsed.day.isoformat(), "ok": result.ok},
+        )
+    return render_template("seal.html", user=user, result=result, seal=parsed, text=text)

@@ -1,0 +1,328 @@
+"""The registers (登记表) an inspection asks for, per gate and local day, filled from the synced
+events: 体温检测登记, 外来人员登记, 车辆出入登记, 发热人员处置记录 and the 值班 line.
+
+Pure assembly over the hub's tables: homes are resolved from the pass on the hub, guards' names
+from the roster, fever follow-ups from the dashboard's table. Times are local (the hub's zone).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta, tzinfo
+from typing import Any
+
+from kiosk.visitors import mask_phone
+from sync.hub import labels
+from sync.hub.store import HubStore
+from sync.localtime import day_bounds_utc, format_local, local_today
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: float  # characters in XLSX; PDF widths are proportional to it
+
+
+@dataclass(frozen=True)
+class Register:
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[list[Any]]
+
+    @property
+    def header(self) -> list[str]:
+        return [c.title for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Day:
+    """One gate's local day: its registers and the guards on duty."""
+
+    kiosk_id: str
+    day: date
+    registers: tuple[Register, ...]
+    on_duty: list[str]
+
+    def register(self, key: str) -> Register:
+        for register in self.registers:
+            if register.key == key:
+                return register
+        raise KeyError(key)
+
+
+TITLES = {
+    "screening": "体温检测登记",
+    "visitors": "外来人员登记",
+    "vehicles": "车辆出入登记",
+    "fevers": "发热人员处置记录",
+}
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "screening": (
+        Column("时间", 20),
+        Column("楼栋-单元-房号", 16),
+        Column("通行码", 13),
+        Column("体温 °C", 9),
+        Column("结果", 10),
+        Column("原因", 12),
+        Column("值班门卫", 14),
+    ),
+    "visitors": (
+        Column("时间", 20),
+        Column("姓名", 12),
+        Column("电话", 13),
+        Column("去往", 12),
+        Column("事由", 10),
+        Column("风险地区", 12),
+        Column("健康码", 8),
+        Column("体温 °C", 9),
+        Column("处理", 12),
+        Column("门卫", 12),
+    ),
+    "vehicles": (
+        Column("时间", 20),
+        Column("车牌", 12),
+        Column("进/出", 6),
+        Column("车内人员体温 °C", 22),
+        Column("门卫", 12),
+    ),
+    "fevers": (
+        Column("时间", 20),
+        Column("人员/住址", 18),
+        Column("体温 °C", 9),
+        Column("复测 °C", 9),
+        Column("门卫处置", 18),
+        Column("处置门卫", 12),
+        Column("上报卫生站时间", 20),
+        Column("结果", 16),
+    ),
+}
+KEYS = tuple(TITLES)
+
+
+def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[dict[str, Any]]:
+    """The gate's events of that local day, in the order the kiosk recorded them."""
+    start, end = day_bounds_utc(day, tz)
+    rows = store.fetch_all(
+        "SELECT record FROM events WHERE kiosk_id = ? AND wall_time >= ? AND wall_time < ?"
+        " ORDER BY epoch, seq",
+        (kiosk_id, start, end),
+    )
+    records = []
+    for (text,) in rows:
+        record = json.loads(text)
+        # A screening's detail is its raw samples: nothing a register shows (parsed only when
+        # needed, which keeps a month of a busy gate fast).
+        detail = record.get("detail") if record["kind"] != "screening" else None
+        record["detail_"] = json.loads(detail) if detail else {}
+        records.append(record)
+    records.sort(key=lambda r: r["wall_time"])
+    return records
+
+
+def _homes(store: HubStore, codes: set[str]) -> dict[str, tuple[str, str]]:
+    """pass code → (楼栋-单元-房号, name), for the passes the hub issued."""
+    homes: dict[str, tuple[str, str]] = {}
+    wanted = sorted(codes)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = store.fetch_all(
+            "SELECT p.code, r.building, r.unit, r.room, r.name FROM passes p"
+            " JOIN residents r ON r.resident_id = p.resident_id"
+            f" WHERE p.code IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+        for code, building, unit, room, name in rows:
+            homes[code] = (f"{building}-{unit}-{room}", name)
+    return homes
+
+
+def _guard_names(store: HubStore) -> dict[str, str]:
+    from sync.hub.roster_admin import current
+
+    return {key: value.get("name", key) for key, value in current(store, "guard").items()}
+
+
+def _number(value: Any) -> Any:
+    return "" if value is None else round(float(value), 1)
+
+
+def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
+    records = day_records(store, kiosk_id, day, tz)
+    names = _guard_names(store)
+
+    def guard(guard_id: str | None) -> str:
+        if not guard_id:
+            return ""
+        name = names.get(guard_id)
+        return f"{name}（{guard_id}）" if name and name != guard_id else guard_id
+
+    homes = _homes(store, {r["pass_code"] for r in records if r.get("pass_code")})
+    followups = _followups(
+        store, [r["id"] for r in records if r["kind"] == "screening" and r["verdict"] == "blocked"]
+    )
+    linked: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("links_to"):
+            linked.setdefault(record["links_to"], []).append(record)
+    on_duty_ids: list[str] = []
+    for record in records:
+        guard_id = record["detail_"].get("guard_id")
+        if guard_id and guard_id not in on_duty_ids:
+            on_duty_ids.append(guard_id)
+
+    def when(record: dict[str, Any]) -> str:
+        return format_local(record["wall_time"], tz)
+
+    screening, visitors, vehicles, fevers = [], [], [], []
+    # The guard who last acted at the gate so far; none is guessed for the hours before the
+    # first guard acted (the 值班 line names everyone of the day).
+    acting: str | None = None
+    for record in records:
+        kind, detail = record["kind"], record["detail_"]
+        acting = detail.get("guard_id") or acting
+        code = record.get("pass_code") or ""
+        if kind == "screening":
+            screening.append(
+                [
+                    when(record),
+                    homes.get(code, ("", ""))[0],
+                    code,
+                    _number(record.get("estimate_c")),
+                    labels.zh(record.get("verdict")),
+                    labels.zh(record.get("reason")),
+                    guard(acting),
+                ]
+            )
+            if record.get("verdict") == "blocked":
+                fevers.append(_fever_row(followups, record, homes, linked, guard, when, tz))
+        elif kind == "visitor":
+            screened = [r for r in linked.get(record["id"], []) if r["kind"] == "screening"]
+            decided = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
+            if decided:
+                outcome = "门卫" + labels.zh(decided[-1]["verdict"])
+            elif screened:
+                outcome = labels.zh(screened[-1]["verdict"])
+            else:
+                outcome = labels.zh(record.get("verdict"))
+            place = "-".join(str(detail.get(k) or "") for k in ("building", "unit")).strip("-")
+            visitors.append(
+                [
+                    when(record),
+                    detail.get("name") or "",
+                    mask_phone(detail["phone"]) if detail.get("phone") else "",
+                    place,
+                    labels.zh(detail.get("purpose")),
+                    labels.zh(detail.get("risk_area")),
+                    labels.zh(detail.get("code_colour")),
+                    _number(screened[-1].get("estimate_c")) if screened else "",
+                    outcome,
+                    guard(detail.get("guard_id")),
+                ]
+            )
+        elif kind == "vehicle":
+            temps = [
+                f"{r['estimate_c']:.1f}"
+                for r in linked.get(record["id"], [])
+                if r["kind"] == "screening" and r.get("estimate_c") is not None
+            ]
+            vehicles.append(
+                [
+                    when(record),
+                    detail.get("plate") or "",
+                    labels.zh(record.get("verdict")),
+                    "、".join(temps),
+                    guard(detail.get("guard_id")),
+                ]
+            )
+    rows = {"screening": screening, "visitors": visitors, "vehicles": vehicles, "fevers": fevers}
+    registers = tuple(Register(k, TITLES[k], COLUMNS[k], rows[k]) for k in KEYS)
+    return Day(kiosk_id, day, registers, [guard(g) for g in on_duty_ids])
+
+
+def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple]:
+    """event id → (reported_at, outcome, note, state) for these fever events."""
+    found: dict[str, tuple] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        rows = store.fetch_all(
+            "SELECT event_id, reported_at, outcome, note, state FROM followups"
+            f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+        found.update((row[0], tuple(row[1:])) for row in rows)
+    return found
+
+
+def _fever_row(
+    followups: dict[str, tuple],
+    record: dict[str, Any],
+    homes: dict[str, tuple[str, str]],
+    linked: dict[str, list[dict[str, Any]]],
+    guard: Any,
+    when: Any,
+    tz: tzinfo,
+) -> list[Any]:
+    code = record.get("pass_code") or ""
+    home = homes.get(code)
+    who = f"{home[1]} {home[0]}" if home else (f"通行码 {code}" if code else "未知")
+    decisions = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
+    decision = decisions[-1] if decisions else None
+    followup = followups.get(record["id"])
+    outcome = ""
+    if followup is not None:
+        outcome = labels.zh(followup[1]) or labels.zh(followup[3])
+        if followup[2]:
+            outcome += f"（{followup[2]}）"
+    return [
+        when(record),
+        who,
+        _number(record.get("estimate_c")),
+        _number(decision["detail_"].get("remeasured_c")) if decision else "",
+        (
+            f"{labels.zh(decision['verdict'])}：{labels.zh(decision.get('reason'))}"
+            if decision
+            else "待处置"
+        ),
+        guard(decision["detail_"].get("guard_id")) if decision else "",
+        format_local(followup[0], tz) if followup and followup[0] else "",
+        outcome,
+    ]
+
+
+def range_rows(
+    store: HubStore, kiosk_id: str, first: date, last: date, key: str, tz: tzinfo
+) -> Iterator[list[Any]]:
+    """One register's rows over several days (a month for the inspection), one day in memory
+    at a time."""
+    day = first
+    while day <= last:
+        yield from build_day(store, kiosk_id, day, tz).register(key).rows
+        day += timedelta(days=1)
+
+
+def gates_of_day(store: HubStore, day: date, tz: tzinfo) -> list[str]:
+    start, end = day_bounds_utc(day, tz)
+    rows = store.fetch_all(
+        "SELECT DISTINCT kiosk_id FROM events WHERE wall_time >= ? AND wall_time < ?"
+        " ORDER BY kiosk_id",
+        (start, end),
+    )
+    return [row[0] for row in rows]
+
+
+def sheet_title(register: Register, kiosk_id: str, day: date, compound: str) -> str:
+    return f"{compound} · {kiosk_id} · {register.title} · {day.isoformat()}"
+
+
+__all__ = [
+    "Day",
+    "Register",
+    "build_day",
+    "gates_of_day",
+    "local_today",
+    "range_rows",
+    "sheet_title",
+]

@@ -1,0 +1,147 @@
+"""The seal on a printed daily sheet: the gate, the chain epoch, the first and last sequence
+numbers of that local day and the chain hash at the end of it, as text and as a QR code.
+
+The kiosk's ledger is a hash chain, so the last hash of a day commits to every record before it.
+``verify`` re-reads the sheet's records from the hub and re-checks the chain from the first
+sequence to the last: it fails if a record of that day was altered, removed or inserted on the
+hub, or if the sheet's seal was typed from another day or gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, tzinfo
+
+from sync.hub.store import HubStore
+from sync.localtime import day_bounds_utc
+from sync.protocol import hash_matches
+
+PREFIX = "MENWEI-SEAL-1"
+PATTERN = re.compile(
+    r"MENWEI-SEAL-1\|(?P<kiosk>[A-Za-z0-9-]{1,32})\|(?P<day>\d{4}-\d{2}-\d{2})\|"
+    r"(?P<epoch>[0-9a-f]{1,64})\|(?P<first>\d{1,19})\|(?P<last>\d{1,19})\|(?P<hash>[0-9a-f]{64})"
+)
+
+
+class SealError(ValueError):
+    """The text is not a seal (said in Chinese, with what to do)."""
+
+
+@dataclass(frozen=True)
+class Seal:
+    kiosk_id: str
+    day: date
+    epoch: str
+    first_seq: int
+    last_seq: int
+    chain_hash: str
+
+    def text(self) -> str:
+        """The line printed on the sheet and held by its QR code."""
+        return "|".join(
+            (
+                PREFIX,
+                self.kiosk_id,
+                self.day.isoformat(),
+                self.epoch,
+                str(self.first_seq),
+                str(self.last_seq),
+                self.chain_hash,
+            )
+        )
+
+    def lines(self) -> list[str]:
+        """The seal for people, in Chinese."""
+        return [
+            f"封签 门岗 {self.kiosk_id} · 日期 {self.day.isoformat()} · 链 {self.epoch[:12]}",
+            f"序号 {self.first_seq}–{self.last_seq} · 日终哈希 {self.chain_hash}",
+        ]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    message: str  # Chinese, says what it means and what to do
+
+
+def parse(text: str) -> Seal:
+    match = PATTERN.search(text.strip())
+    if match is None:
+        raise SealError(
+            "这不是门卫台账的封签：请扫描登记表上的封签二维码，"
+            "或完整输入以 MENWEI-SEAL-1| 开头的封签文字"
+        )
+    return Seal(
+        match["kiosk"],
+        date.fromisoformat(match["day"]),
+        match["epoch"],
+        int(match["first"]),
+        int(match["last"]),
+        match["hash"],
+    )
+
+
+def seal_for_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Seal | None:
+    """The seal of a gate's local day: the chain epoch of its last record, the first and last
+    sequence of that epoch within the day, and the hash of the last. None for a day without
+    records."""
+    start, end = day_bounds_utc(day, tz)
+    last = store.fetch_one(
+        "SELECT epoch, seq, hash FROM events WHERE kiosk_id = ? AND wall_time >= ?"
+        " AND wall_time < ? ORDER BY wall_time DESC, seq DESC LIMIT 1",
+        (kiosk_id, start, end),
+    )
+    if last is None:
+        return None
+    first = store.fetch_one(
+        "SELECT min(seq) FROM events WHERE kiosk_id = ? AND epoch = ? AND wall_time >= ?"
+        " AND wall_time < ?",
+        (kiosk_id, last[0], start, end),
+    )
+    return Seal(kiosk_id, day, last[0], int(first[0]), int(last[1]), last[2])
+
+
+def verify(store: HubStore, seal: Seal) -> Verdict:
+    rows = store.fetch_all(
+        "SELECT seq, record, hash FROM events WHERE kiosk_id = ? AND epoch = ?"
+        " AND seq >= ? AND seq <= ? ORDER BY seq",
+        (seal.kiosk_id, seal.epoch, seal.first_seq, seal.last_seq),
+    )
+    expected = seal.last_seq - seal.first_seq + 1
+    if len(rows) != expected or [int(r[0]) for r in rows] != list(
+        range(seal.first_seq, seal.last_seq + 1)
+    ):
+        return Verdict(
+            False,
+            f"不符：登记表上有 {expected} 条记录（序号 {seal.first_seq}–{seal.last_seq}），"
+            f"中心只有 {len(rows)} 条。记录可能被删除，或尚未同步：请让该门岗联网同步后再核验；"
+            "仍不符请上报。",
+        )
+    previous_hash = None
+    for seq, text, stored_hash in rows:
+        record = json.loads(text)
+        if not hash_matches(record) or record["hash"] != stored_hash:
+            return Verdict(
+                False,
+                f"不符：序号 {seq} 的记录在中心被改动过（内容与哈希不一致）。"
+                "登记表与中心记录不一致，请保留纸质登记表并上报。",
+            )
+        if previous_hash is not None and record["prev_hash"] != previous_hash:
+            return Verdict(
+                False,
+                f"不符：序号 {seq} 处记录链断开。登记表与中心记录不一致，请保留纸质登记表并上报。",
+            )
+        previous_hash = record["hash"]
+    if previous_hash != seal.chain_hash:
+        return Verdict(
+            False,
+            "不符：日终哈希与中心记录不同。登记表可能被改写，或封签抄错：请重新扫描封签二维码；"
+            "仍不符请上报。",
+        )
+    return Verdict(
+        True,
+        f"相符：门岗 {seal.kiosk_id} {seal.day.isoformat()} 的登记表与中心的 {expected} 条"
+        "记录一致，未被改动。",
+    )

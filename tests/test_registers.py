@@ -1,0 +1,251 @@
+"""The registers (登记表) of a realistic day at one gate, on screen, CSV, XLSX and PDF, with the
+seal that checks the printed sheet against the hub."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from datetime import date
+from unittest import mock
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk import clock
+from kiosk.ledger import Ledger
+from sync.hub import registers, residents, roster_admin, seal
+from sync.hub.admins import create_admin
+from sync.hub.app import create_hub
+from sync.hub.cli import main as hub_cli
+from sync.localtime import zone
+from tests.scan import decode_png, pdf_pages_png
+from tests.sync_fixtures import drain, enrolled_client
+from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
+from tests.test_hub_admin import PASSWORD, signed_in
+
+DAY = date(2026, 11, 29)
+CHINA = zone("Asia/Shanghai")
+EVIL = '=HYPERLINK("http://x","y")'
+
+
+def at(local_hms: str):
+    """A kiosk clock at that Beijing time of DAY (the hour may be 01 → the UTC day before)."""
+    h, m, s = (int(p) for p in local_hms.split(":"))
+    utc_hour = (h - 8) % 24
+    utc_day = DAY.day if h >= 8 else DAY.day - 1
+    stamp = f"2026-11-{utc_day:02d}T{utc_hour:02d}:{m:02d}:{s:02d}.000000+00:00"
+    return mock.patch.object(clock, "now", lambda: clock.ClockFacts(stamp, True, "b", 1))
+
+
+@pytest.fixture
+def day(hub, hub_store, tmp_path):
+    """East gate, 2026-11-29: residents with passes, visitors, vehicles, a fever followed up."""
+    data = "楼栋,单元,房号,姓名,电话,身份\n3,1,502,张伟,138 1234 5678,业主\n3,2,601,李娜,,租户\n"
+    residents.import_residents(hub_store, "r.csv", data.encode(), "manager")
+    residents.issue_passes(hub_store, "manager", days=180)
+    codes = {p["name"]: p["code"] for p in residents.residents(hub_store)}
+    roster_admin.set_guard(hub_store, "wang", "王强", "2468", "manager")
+    roster_admin.set_guard(hub_store, "liu", "刘军", "1357", "manager")
+    ledger = Ledger(tmp_path / "east.sqlite3", "east-gate")
+    with at("01:30:00"):  # night: on the 29th's register although 17:30 UTC on the 28th
+        ledger.append("screening", verdict="admitted", estimate_c=36.4, pass_code=codes["李娜"])
+    with at("07:58:00"):
+        ledger.append("vehicle", verdict="in", detail={"plate": "京A12345", "guard_id": "wang"})
+    with at("07:58:30"):
+        car = ledger.events()[-1]["id"]
+        ledger.append("screening", verdict="admitted", estimate_c=36.6, links_to=car)
+    with at("08:15:02"):
+        ledger.append("screening", verdict="admitted", estimate_c=36.5, pass_code=codes["张伟"])
+    with at("09:40:00"):
+        visitor = ledger.append(
+            "visitor",
+            verdict="registered",
+            detail={
+                "phone": "13912345678",
+                "building": "3",
+                "unit": "1",
+                "purpose": "repair",
+                "risk_area": "none",
+                "code_colour": "green",
+                "name": EVIL,
+                "guard_id": "wang",
+                "direction": "in",
+            },
+        )
+    with at("09:41:10"):
+        ledger.append("screening", verdict="admitted", estimate_c=36.7, links_to=visitor["id"])
+    with at("14:02:00"):
+        fever = ledger.append(
+            "screening",
+            verdict="blocked",
+            reason="fever",
+            estimate_c=38.4,
+            threshold_c=37.3,
+            pass_code=codes["张伟"],
+        )
+    with at("14:06:30"):
+        ledger.append(
+            "override",
+            verdict="denied",
+            reason="fever_confirmed",
+            estimate_c=38.3,
+            links_to=fever["id"],
+            pass_code=codes["张伟"],
+            detail={"guard_id": "liu", "note": None, "remeasured_c": 38.3},
+        )
+    with at("18:30:00"):
+        ledger.append("vehicle", verdict="out", detail={"plate": "京A12345", "guard_id": "liu"})
+    drain(enrolled_client(hub.start(), ledger))
+    from sync.hub import dashboard
+
+    dashboard.follow_up(hub_store, fever["id"], "acknowledged", "health-user")
+    dashboard.follow_up(hub_store, fever["id"], "reported", "health-user")
+    dashboard.follow_up(hub_store, fever["id"], "closed", "health-user", outcome="home_isolation")
+    return codes
+
+
+def test_each_register_is_filled_from_the_day(hub_store, day):
+    built = registers.build_day(hub_store, "east-gate", DAY, CHINA)
+    screening = built.register("screening").rows
+    assert screening[0] == ["2026-11-29 01:30:00", "3-2-601", day["李娜"], 36.4, "放行", "", ""]
+    # (no guard had acted yet that night: none is guessed)
+    assert ["2026-11-29 08:15:02", "3-1-502", day["张伟"], 36.5, "放行", "", "王强（wang）"] in [
+        r for r in screening
+    ]
+    [visitor] = built.register("visitors").rows
+    assert visitor == [
+        "2026-11-29 09:40:00",
+        EVIL,
+        "139****5678",
+        "3-1",
+        "维修",
+        "无",
+        "绿码",
+        36.7,
+        "放行",
+        "王强（wang）",
+    ]
+    vehicles = built.register("vehicles").rows
+    assert vehicles[0] == ["2026-11-29 07:58:00", "京A12345", "进", "36.6", "王强（wang）"]
+    assert vehicles[1][2] == "出" and vehicles[1][4] == "刘军（liu）"
+    [fever] = built.register("fevers").rows
+    assert fever[:6] == [
+        "2026-11-29 14:02:00",
+        "张伟 3-1-502",
+        38.4,
+        38.3,
+        "不放行：确认发热",
+        "刘军（liu）",
+    ]
+    assert fever[6].startswith("20") and fever[7] == "居家隔离"
+    assert built.on_duty == ["王强（wang）", "刘军（liu）"]
+
+
+def _client(hub_store):
+    create_admin(hub_store, "admin-user", PASSWORD, "admin")
+    return signed_in(create_hub(hub_store, compound="幸福里小区"), "admin")[0]
+
+
+def test_registers_on_screen_and_as_csv_and_xlsx_keep_text_as_text(hub_store, day):
+    client = _client(hub_store)
+    page = client.get("/admin/registers?kiosk=east-gate&day=2026-11-29").get_data(as_text=True)
+    for title in ("体温检测登记", "外来人员登记", "车辆出入登记", "发热人员处置记录", "值班门卫"):
+        assert title in page
+    assert "2026-11-29 01:30:00" in page and "MENWEI-SEAL-1|east-gate|2026-11-29|" in page
+    raw = client.get("/admin/registers.csv?kiosk=east-gate&day=2026-11-29&register=visitors")
+    assert raw.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1][1] == "'" + EVIL  # shown as text by Excel, not run as a formula
+    xlsx = client.get("/admin/registers.xlsx?kiosk=east-gate&day=2026-11-29&register=visitors")
+    with zipfile.ZipFile(io.BytesIO(xlsx.data)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][0] == "幸福里小区 · east-gate · 外来人员登记 · 2026-11-29"
+    assert values[2][1] == EVIL and sheet.freeze_panes == "A3"
+    assert sheet.column_dimensions["B"].width == 12
+    month = client.get(
+        "/admin/registers.csv?kiosk=east-gate&day=2026-11-01&day_to=2026-11-30&register=screening"
+    )
+    month_rows = list(csv.reader(io.StringIO(month.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(month_rows) == 1 + 5 and month_rows[1][0] == "2026-11-29 01:30:00"
+    too_long = "/admin/registers.csv?kiosk=east-gate&day=2026-01-01&day_to=2026-11-30"
+    assert "最多 31 天" in client.get(too_long).get_data(as_text=True)
+    assert (
+        client.get("/admin/registers.csv?kiosk=east-gate&day=2026-11-29&register=x").status_code
+        == 400
+    )
+
+
+def test_the_daily_pdf_renders_and_its_seal_scans_and_verifies(hub_store, day, tmp_path):
+    client = _client(hub_store)
+    response = client.get("/admin/registers.pdf?kiosk=east-gate&day=2026-11-29")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    pages = pdf_pages_png(response.data, tmp_path, dpi=110)
+    assert len(pages) >= 4  # one register a page at least
+    read = {code for page in pages for code in decode_png(page)}
+    [text] = read  # the same seal on every page
+    expected = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    assert text == expected.text()
+    assert seal.verify(hub_store, seal.parse(text)).ok
+    page = client.post("/admin/seal", data={"seal": text, "csrf": _csrf(client)}).get_data(
+        as_text=True
+    )
+    assert "相符" in page
+
+
+def _csrf(client) -> str:
+    with client.session_transaction() as session:
+        return session["admin"]["csrf"]
+
+
+def test_a_seal_fails_after_a_record_of_that_day_is_altered_on_the_hub(hub_store, day):
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    assert seal.verify(hub_store, sealed).ok
+    seq, text = hub_store.fetch_one(
+        "SELECT seq, record FROM events WHERE kiosk_id = 'east-gate' AND verdict = 'blocked'"
+    )
+    record = json.loads(text)
+    record["estimate_c"] = 36.4  # someone makes the fever disappear
+    with hub_store.transaction():
+        hub_store.execute(
+            "UPDATE events SET record = ?, estimate_c = 36.4 WHERE kiosk_id = 'east-gate'"
+            " AND seq = ?",
+            (json.dumps(record), seq),
+        )
+    result = seal.verify(hub_store, sealed)
+    assert not result.ok and f"序号 {seq}" in result.message and "改动" in result.message
+    db = hub_store.url
+    cli = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", db, sealed.text()])
+    assert cli.exit_code == 1 and "不符" in cli.output
+
+
+def test_hub_verify_sheet_says_a_good_seal_matches(hub_store, day):
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    result = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", hub_store.url, sealed.text()])
+    assert result.exit_code == 0 and "相符" in result.output
+    bad = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", hub_store.url, "hello"])
+    assert bad.exit_code == 2 and "封签" in bad.output
+
+
+@pytest.mark.browser
+def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):  # noqa: F811
+    client = _client(hub_store)
+    html = client.get("/admin/registers?kiosk=east-gate&day=2026-11-29").get_data(as_text=True)
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.set_content(html)
+        assert page.locator("#register-fevers td").first.inner_text() == "2026-11-29 14:02:00"
+        page.screenshot(path=str(tmp_path / "registers.png"), full_page=True)
+        checked = client.post("/admin/seal", data={"seal": sealed.text(), "csrf": _csrf(client)})
+        page.set_content(checked.get_data(as_text=True))
+        assert "相符" in page.inner_text("#seal-result")
+        page.screenshot(path=str(tmp_path / "seal.png"))
+    finally:
+        page.close()
