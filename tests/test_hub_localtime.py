@@ -116,3 +116,14 @@ def test_every_label_is_chinese():
     for code, word in labels.LABELS.items():
         assert any("\u4e00" <= ch <= "\u9fff" for ch in word), code
     assert labels.zh("home_isolation") == "居家隔离" and labels.zh("not-a-code") == "not-a-code"
+
+
+def test_a_refused_form_is_a_chinese_page_that_says_what_to_do(hub_store, night):
+    create_admin(hub_store, "admin-user", PASSWORD, "admin")
+    client, csrf = signed_in(create_hub(hub_store), "admin")
+    response = client.post("/admin/fever/nope", data={"csrf": csrf, "state": "acknowledged"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "中心没有这条发热记录：请刷新概览页面" in text
+    assert "填写有误" in text and "Bad Request" not in text
+    days = client.post("/admin/passes/issue", data={"csrf": csrf, "days": "9999"})
+    assert days.status_code == 400 and "1 到 730" in days.get_data(as_text=True)

@@ -215,7 +215,7 @@ def ledger(user: dict[str, str]) -> str:
     filters = _filters()
     before = request.args.get("before")
     if before is not None and not before.isdigit():
-        raise BadRequest("before must be a number")
+        raise BadRequest("翻页参数不对：请从页面上的“更早”链接翻页")
     rows = ledger_view.page(
         _store(),
         filters,
@@ -279,7 +279,7 @@ def kiosks(user: dict[str, str]) -> str:
 def enrol_code(user: dict[str, str]) -> Any:
     kiosk_id = (request.form.get("kiosk_id") or "").strip()
     if not kiosk_id or len(kiosk_id) > 32 or not kiosk_id.replace("-", "").isalnum():
-        raise BadRequest("kiosk id: letters, digits and '-', at most 32")
+        raise BadRequest("门岗编号只能用字母、数字和“-”，最多 32 位：请改正后再生成登记码")
     store = _store()
     code = store.create_enrol_code(kiosk_id)
     with store.transaction():
@@ -299,7 +299,7 @@ def revoke(user: dict[str, str]) -> Any:
     kiosk_id = (request.form.get("kiosk_id") or "").strip()[:32]
     store = _store()
     if not store.revoke(kiosk_id):
-        raise BadRequest("no such enrolled kiosk")
+        raise BadRequest("没有这个已登记的门岗：请刷新门岗列表后再操作")
     with store.transaction():
         audit(store, user["username"], "kiosk.revoke", {"kiosk_id": kiosk_id})
     return redirect(url_for("admin.kiosks"))
@@ -334,7 +334,7 @@ def _residents_view(
 def residents_import(user: dict[str, str]) -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise BadRequest("choose a CSV or XLSX file")
+        raise BadRequest("请先选择要导入的 CSV 或 XLSX 文件")
     try:
         report = residents.import_residents(
             _store(), upload.filename, upload.read(), user["username"]
@@ -349,7 +349,7 @@ def residents_import(user: dict[str, str]) -> Any:
 def passes_issue(user: dict[str, str]) -> Any:
     days = request.form.get("days", "180")
     if not days.isdigit() or not 1 <= int(days) <= 730:
-        raise BadRequest("days: 1 to 730")
+        raise BadRequest("有效天数须在 1 到 730 之间：请改正后再发放")
     residents.issue_passes(_store(), user["username"], days=int(days))
     return redirect(url_for("admin.residents_page"))
 
@@ -358,7 +358,7 @@ def passes_issue(user: dict[str, str]) -> Any:
 @roles("admin")
 def passes_revoke(user: dict[str, str], code: str) -> Any:
     if not residents.revoke_pass(_store(), code[:32], user["username"]):
-        raise BadRequest("no such valid pass")
+        raise BadRequest("没有这张有效通行证（可能已吊销或过期）：请刷新住户列表")
     return redirect(url_for("admin.residents_page"))
 
 
@@ -412,7 +412,7 @@ def quarantine_add(user: dict[str, str]) -> Any:
 def phone_reveal(user: dict[str, str], resident_id: str) -> Any:
     phone = residents.reveal_phone(_store(), resident_id[:64], user["username"])
     if phone is None:
-        raise BadRequest("no such resident")
+        raise BadRequest("没有这位住户：请刷新住户列表")
     return _residents_view(user, report=None, revealed=(resident_id, phone or "—"))
 
 
@@ -455,7 +455,7 @@ def settings_change(user: dict[str, str]) -> Any:
                 store, form.get("kind", ""), form.get("key", "")[:64], user["username"]
             )
         else:
-            raise BadRequest("unknown action")
+            raise BadRequest("无法识别的操作：请从设置页面上的按钮提交")
     except roster_admin.RosterError as exc:
         raise BadRequest(str(exc)) from None
     return redirect(url_for("admin.settings_page"))

@@ -137,18 +137,18 @@ def follow_up(
     note: str | None = None,
 ) -> None:
     if state not in FOLLOWUP_STATES:
-        raise FollowupError("state: " + ", ".join(FOLLOWUP_STATES))
+        raise FollowupError("无法识别的处置状态：请用页面上的按钮（确认、已报社区卫生站、结案）")
     if state == "closed" and outcome not in OUTCOMES:
-        raise FollowupError("closing needs an outcome: " + ", ".join(OUTCOMES))
+        raise FollowupError("结案须选择结果：排除、居家隔离、转诊医院 或 其他")
     if note is not None and (len(note) > 200 or any(c in note for c in "<>")):
-        raise FollowupError("note: at most 200 characters, without < or >")
+        raise FollowupError("备注最多 200 字，不能含 < 或 >：请修改后再提交")
     with store.transaction():
         row = store.fetch_one(
             "SELECT 1 FROM events WHERE id = ? AND kind = 'screening' AND verdict = 'blocked'",
             (event_id,),
         )
         if row is None:
-            raise FollowupError("that is not a fever event the hub holds")
+            raise FollowupError("中心没有这条发热记录：请刷新概览页面")
         reported_at = now_iso() if state == "reported" else None
         store.execute(
             "INSERT INTO followups (event_id, state, reported_at, outcome, note, updated_by,"

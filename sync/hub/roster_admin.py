@@ -40,7 +40,7 @@ def set_guard(store: HubStore, guard_id: str, name: str, pin: str, username: str
 
 def remove(store: HubStore, kind: str, key: str, username: str) -> None:
     if kind not in ("guard", "risk_area", "setting") or key not in current(store, kind):
-        raise RosterError(f"no {kind} {key!r} to remove")
+        raise RosterError(f"没有可删除的“{key}”（{kind}）：请刷新设置页面")
     store.roster_put(kind, key, None)
     with store.transaction():
         audit(store, username, f"{kind}.remove", {"key": key})
@@ -49,7 +49,7 @@ def remove(store: HubStore, kind: str, key: str, username: str) -> None:
 def add_risk_area(store: HubStore, name: str, username: str) -> None:
     name = name.strip()
     if not name or len(name) > 64 or name == "none" or any(c in name for c in "<>&\"'"):
-        raise RosterError("area: 1-64 characters, without < > & or quotes")
+        raise RosterError("风险地区名称须为 1–64 个字，不能含 < > & 或引号：请修改后再添加")
     store.roster_put("risk_area", name, {"name": name})
     with store.transaction():
         audit(store, username, "risk_area.add", {"name": name})
@@ -57,7 +57,7 @@ def add_risk_area(store: HubStore, name: str, username: str) -> None:
 
 def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
     if key not in HUB_SETTINGS:
-        raise RosterError("the hub may set: " + ", ".join(sorted(HUB_SETTINGS)))
+        raise RosterError("中心只能设置这些项目：" + "、".join(sorted(HUB_SETTINGS)))
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
