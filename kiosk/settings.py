@@ -223,8 +223,23 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         86400,
     ),
-    Setting("guard.max_pin_failures", 5, "Wrong PINs in a row before a lockout.", int, 3, 10),
-    Setting("guard.lockout_s", 300.0, "How long a guard is locked out.", float, 30, 3600),
+    Setting(
+        "guard.max_pin_failures",
+        5,
+        "Wrong PINs in a row before each further try must wait (5 s, 10 s, 20 s …).",
+        int,
+        3,
+        10,
+    ),
+    Setting(
+        "guard.lockout_s",
+        30.0,
+        "The longest wait between PIN tries after repeated wrong PINs (never a longer lockout:"
+        " a stranger must not keep a guard out).",
+        float,
+        5,
+        3600,
+    ),
     Setting(
         "sync.hub_url",
         None,

@@ -35,7 +35,7 @@ GUARD_GETS = ["/api/guard/state", "/api/guard/options", "/api/guard/today"]
 def kiosk(make_config, mock_factory):
     k = start_in_background(make_config(gpio__relay_pin=23), pin_factory=mock_factory)
     conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     upsert(conn, [_pass("E5001")], source="test")
     yield k
     k.stop()
@@ -47,7 +47,7 @@ def client(kiosk):
 
 
 def sign_in(client) -> dict[str, str]:
-    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "4831"})
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
     assert response.status_code == 200, response.get_json()
     return {"X-CSRF-Token": response.get_json()["csrf"]}
 
@@ -76,11 +76,11 @@ def test_a_forged_cookie_is_not_a_session(client):
 
 def test_wrong_pin_five_times_locks_out(client):
     codes = [
-        client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "0000"}).status_code
+        client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "000000"}).status_code
         for _ in range(5)
     ]
-    assert codes == [401, 401, 401, 401, 423]
-    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "4831"})
+    assert codes == [401, 401, 401, 401, 423]  # the next try waits 5 s (not a lockout)
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
     assert response.status_code == 423
     assert response.get_json()["reason"] == "locked"
 
@@ -91,8 +91,9 @@ def test_the_session_locks_itself_after_inactivity(kiosk, make_config):
     client = create_app(kiosk.gate).test_client()
     sign_in(client)
     assert client.get("/api/guard/state").status_code == 200
-    with client.session_transaction() as session:
-        session["guard"] = {**session["guard"], "seen": time.time() - 16}
+    sessions = client.application.extensions["guard_sessions"]
+    for info in sessions._live.values():
+        info["seen"] = time.monotonic() - 16
     assert client.get("/api/guard/state").status_code == 401
 
 

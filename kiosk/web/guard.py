@@ -1,13 +1,16 @@
 """The guard screen's API: PIN unlock, then decisions, alarm, direction, visitors and vehicles.
 
-A guard session is a signed, HTTP-only, same-site cookie; every change also needs the session's
-CSRF token in the ``X-CSRF-Token`` header, and the session ends after ``guard.auto_lock_s``
-without a request. Nothing here is reachable from the resident screen's API.
+A guard session lives in the kiosk process; the signed, HTTP-only, same-site cookie holds only
+its random id, so "lock" ends it for good (a cookie saved before no longer opens anything), as
+does ``guard.auto_lock_s`` without a request, and a restart of the kiosk. Every change also needs
+the session's CSRF token in the ``X-CSRF-Token`` header. Nothing here is reachable from the
+resident screen's API.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -34,13 +37,44 @@ def _config() -> Any:
     return _desk().gate.config
 
 
+class GuardSessions:
+    """The live guard sessions by id (a few at most: the screen, perhaps a tablet)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[str, dict[str, Any]] = {}
+
+    def start(self, guard_id: str, name: str) -> tuple[str, str]:
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with self._lock:
+            self._live[sid] = {"guard_id": guard_id, "name": name, "csrf": csrf}
+            self._live[sid]["seen"] = time.monotonic()
+        return sid, csrf
+
+    def get(self, sid: str, idle_s: float) -> dict[str, Any] | None:
+        with self._lock:
+            now = time.monotonic()
+            for key in [k for k, v in self._live.items() if now - v["seen"] > idle_s]:
+                del self._live[key]
+            info = self._live.get(sid)
+            if info is not None:
+                info["seen"] = now
+            return None if info is None else dict(info)
+
+    def end(self, sid: str) -> None:
+        with self._lock:
+            self._live.pop(sid, None)
+
+
+def _sessions() -> GuardSessions:
+    return current_app.extensions.setdefault("guard_sessions", GuardSessions())
+
+
 def _signed_in() -> dict[str, str] | None:
-    info = session.get("guard")
-    if not info:
-        return None
-    if time.time() - info["seen"] > _config().guard.auto_lock_s:
-        session.clear()
-        return None
+    sid = session.get("guard_sid")
+    info = _sessions().get(sid, _config().guard.auto_lock_s) if isinstance(sid, str) else None
+    if info is None:
+        session.pop("guard_sid", None)
     return info
 
 
@@ -54,8 +88,6 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
             token = request.headers.get("X-CSRF-Token", "")
             if not secrets.compare_digest(token, info["csrf"]):
                 raise Forbidden("missing or wrong CSRF token")
-        info["seen"] = time.time()
-        session.modified = True
         return view({"guard_id": info["guard_id"], "name": info["name"]}, *args, **kwargs)
 
     return checked
@@ -81,15 +113,15 @@ def unlock() -> Any:
     guard_id = text_field(body, "guard_id", max_length=32)
     pin = text_field(body, "pin", max_length=8)
     config = _config().guard
+    _end_session()
     result = guards.unlock(
         _desk().ledger.connection(),
         guard_id,
         pin,
         max_failures=config.max_pin_failures,
-        lockout_s=config.lockout_s,
+        max_wait_s=config.lockout_s,
     )
     if not result.ok:
-        session.clear()
         status = 423 if result.reason == "locked" else 401
         return jsonify(
             ok=False,
@@ -97,20 +129,21 @@ def unlock() -> Any:
             retry_after_s=result.retry_after_s,
             attempts_left=result.attempts_left,
         ), status
-    csrf = secrets.token_urlsafe(24)
-    session.clear()
-    session["guard"] = {
-        "guard_id": result.guard_id,
-        "name": result.name,
-        "csrf": csrf,
-        "seen": time.time(),
-    }
+    sid, csrf = _sessions().start(result.guard_id or guard_id, result.name or "")
+    session["guard_sid"] = sid
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
+
+
+def _end_session() -> None:
+    sid = session.pop("guard_sid", None)
+    if isinstance(sid, str):
+        _sessions().end(sid)
+    session.clear()
 
 
 @guard.post("/api/guard/lock")
 def lock() -> Any:
-    session.clear()
+    _end_session()
     return jsonify(ok=True)
 
 
