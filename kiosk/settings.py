@@ -215,6 +215,15 @@ SETTINGS: tuple[Setting, ...] = (
         1800,
     ),
     Setting(
+        "guard.urgent_lock_s",
+        10.0,
+        "A fever or a fault arriving while the unlocked guard screen has not been touched for this"
+        " long locks it and brings the resident screen forward.",
+        float,
+        3,
+        600,
+    ),
+    Setting(
         "guard.pending_expire_s",
         600.0,
         "A held visitor or a failed measurement no guard decided on leaves the guard's list after"
