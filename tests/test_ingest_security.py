@@ -419,3 +419,79 @@ def test_an_old_kiosk_ledger_migrates_with_its_records(tmp_path):
     reopened.append("screening", verdict="admitted")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         reopened.connection().execute("UPDATE events SET mac = 'x' WHERE seq = 1")
+
+
+# -- reader tokens and retention -------------------------------------------------------------
+
+
+def test_reader_tokens_are_listed_revocable_and_their_reads_audited(api):
+    from sync.hub.admins import audit_log
+    from sync.hub.cli import main
+
+    client, _, store = api
+    token = store.create_reader("street-office")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/ledger?since=0&limit=5", headers=auth).status_code == 200
+    [entry] = [e for e in audit_log(store) if e["action"] == "reader.read"]
+    assert entry["username"] == "reader:street-office"
+    assert entry["detail"] == {"since": 0, "count": 0}
+    [listed] = store.readers()
+    assert listed["name"] == "street-office" and listed["last_read_at"]
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["readers", "--db", store.url])
+    assert result.exit_code == 0 and "street-office: 有效 active" in result.output
+    result = runner.invoke(main, ["reader-revoke", "--db", store.url, "street-office"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/ledger", headers=auth).status_code == 401
+    assert "已吊销" in runner.invoke(main, ["readers", "--db", store.url]).output
+    again = runner.invoke(main, ["reader-revoke", "--db", store.url, "street-office"])
+    assert again.exit_code != 0 and "没有有效的读取令牌" in again.output
+    # A new token for the same name works again; the revoked one stays dead.
+    fresh = store.create_reader("street-office")
+    assert client.get("/api/v1/ledger", headers=auth).status_code == 401
+    assert (
+        client.get("/api/v1/ledger", headers={"Authorization": f"Bearer {fresh}"}).status_code
+        == 200
+    )
+
+
+def test_retention_purges_audit_register_and_roster_history(hub_store):
+    from datetime import UTC, datetime, timedelta
+
+    from sync.hub.admins import audit
+    from sync.hub.retention import purge
+
+    store = hub_store
+    now = datetime.now(UTC)
+    long_ago = (now - timedelta(days=200)).isoformat()
+    store.roster_put("guard", "g1", {"pin_hash": "old"})
+    store.roster_put("guard", "g1", {"pin_hash": "new"})
+    store.roster_put("pass", "P1", {"expires_on": "2026-12-01"})
+    with store.transaction():
+        store.execute("UPDATE roster SET changed_at = ?", (long_ago,))
+        audit(store, "admin", "old.thing", {})
+        store.execute("UPDATE audit SET at = ?", (long_ago,))
+        audit(store, "admin", "recent.thing", {})
+        store.execute(
+            "INSERT INTO residents (resident_id, building, unit, room, name, role, created_at)"
+            " VALUES ('r1', '1', '1', '101', '张三', 'resident', ?)",
+            (long_ago,),
+        )
+        for ends in ((now - timedelta(days=60)).date(), (now + timedelta(days=3)).date()):
+            store.execute(
+                "INSERT INTO quarantine_register (resident_id, starts_on, ends_on, created_by,"
+                " created_at) VALUES ('r1', ?, ?, 'health', ?)",
+                (str(ends - timedelta(days=14)), str(ends), long_ago),
+            )
+
+    result = purge(store, 28, audit_days=180)
+
+    assert (result.roster_purged, result.audit_purged, result.register_purged) == (1, 1, 1)
+    assert [(c["key"], c["data"]) for c in store.roster_since(0, 10)] == [
+        ("g1", {"pin_hash": "new"}),
+        ("P1", {"expires_on": "2026-12-01"}),
+    ]
+    actions = [row[0] for row in store.fetch_all("SELECT action FROM audit ORDER BY aid")]
+    assert actions == ["recent.thing", "retention.purge"]
+    assert store.fetch_one("SELECT count(*) FROM quarantine_register")[0] == 1

@@ -17,6 +17,7 @@ from werkzeug.exceptions import (
 
 from sync.hub import register_web  # noqa: F401  (its routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
+from sync.hub.admins import audit
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
@@ -232,9 +233,14 @@ def roster() -> Any:
 @api.get("/ledger")
 def ledger() -> Any:
     """For other systems: every stored event, paged by the hub's ingest sequence."""
-    if _store().reader_for_token(_bearer()) is None:
-        raise Unauthorized("unknown reader token")
+    store = _store()
+    reader = store.reader_for_token(_bearer())
+    if reader is None:
+        raise Unauthorized("unknown or revoked reader token")
     since, limit = _page_args()
-    events = _store().events_since(since, limit)
+    events = store.events_since(since, limit)
     last = events[-1]["ingest_seq"] if events else since
+    with store.transaction():  # every read is in the audit log: who read which records
+        store.reader_read(reader)
+        audit(store, f"reader:{reader}", "reader.read", {"since": since, "count": len(events)})
     return jsonify(next_since=last, events=events, more=len(events) == limit)

@@ -57,6 +57,15 @@ def main() -> None:
     configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
+audit_days_option = click.option(
+    "--audit-days",
+    default=180,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Audit-log entries older than this are deleted with the daily retention.",
+)
+
+
 @main.command()
 @db_option
 @keys_option
@@ -88,6 +97,7 @@ def main() -> None:
     help="A TLS server on this machine forwards to the hub: trust its X-Forwarded-For/-Proto"
     " and give the admin cookie the Secure flag ($MENWEI_HUB_TLS_PROXY=1).",
 )
+@audit_days_option
 def serve(
     db_url: str,
     keys_dir: Path,
@@ -97,6 +107,7 @@ def serve(
     timezone: str,
     compound: str,
     tls_proxy: bool,
+    audit_days: int,
 ) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
@@ -126,7 +137,7 @@ def serve(
     def daily_purge() -> None:
         while not stopping.wait(60):
             try:
-                run_purge(store, retention_days)
+                run_purge(store, retention_days, audit_days=audit_days)
                 refresh_quarantine_flags(store)
             except Exception:  # a failed purge must not stop the hub; it is tried again
                 logging.getLogger(__name__).exception("retention purge failed")
@@ -242,14 +253,21 @@ def keys(db_url: str, keys_dir: Path) -> None:
 @main.command()
 @db_option
 @click.option("--days", default=28, show_default=True, type=click.IntRange(1, 3650))
-def purge(db_url: str, days: int) -> None:
-    """Delete events older than the retention period (counts per day are kept)."""
+@audit_days_option
+def purge(db_url: str, days: int, audit_days: int) -> None:
+    """Delete events older than the retention period (counts per day are kept), and with them
+    refused records, ended home quarantines, superseded roster history and old audit entries."""
     from sync.hub.retention import purge as run_purge
 
-    result = run_purge(_store(db_url), days)
+    result = run_purge(_store(db_url), days, audit_days=audit_days)
     click.echo(
         f"{result.purged} events and {result.quarantine_purged} quarantined records"
         f" older than {result.cutoff[:10]} deleted"
+    )
+    click.echo(
+        f"已删除 {result.register_purged} 条已结束的居家隔离、{result.roster_purged} 条旧名册记录、"
+        f"{result.audit_purged} 条审计记录（ended quarantines, roster history, audit entries"
+        f" older than {audit_days} days）"
     )
 
 
@@ -258,7 +276,57 @@ def purge(db_url: str, days: int) -> None:
 @click.argument("name")
 def reader_token(db_url: str, name: str) -> None:
     """Make (or replace) a token for another system to read /api/v1/ledger."""
-    click.echo(_store(db_url).create_reader(name))
+    from sync.hub.admins import audit
+
+    store = _store(db_url)
+    token = store.create_reader(name)
+    with store.transaction():
+        audit(store, None, "reader.token", {"name": name})
+    click.echo(token)
+
+
+@main.command("readers")
+@db_option
+def readers(db_url: str) -> None:
+    """List the reader tokens: made, revoked, last read (local time)."""
+    from sync.localtime import DEFAULT_ZONE, format_local, zone
+
+    tz = zone(DEFAULT_ZONE)
+    store = _store(db_url)
+    found = store.readers()
+    store.close()
+    if not found:
+        click.echo("没有读取令牌 (no reader tokens)")
+    for reader in found:
+        state = (
+            f"已吊销 revoked {format_local(reader['revoked_at'], tz)}"
+            if reader["revoked_at"]
+            else "有效 active"
+        )
+        click.echo(
+            f"{reader['name']}: {state}; 创建 made {format_local(reader['created_at'], tz)};"
+            f" 最近读取 last read {format_local(reader['last_read_at'], tz) or '—'}"
+        )
+
+
+@main.command("reader-revoke")
+@db_option
+@click.argument("name")
+def reader_revoke(db_url: str, name: str) -> None:
+    """Revoke a reader token at once."""
+    from sync.hub.admins import audit
+
+    store = _store(db_url)
+    try:
+        with store.transaction():
+            revoked = store.revoke_reader(name)
+            if revoked:
+                audit(store, None, "reader.revoke", {"name": name})
+    finally:
+        store.close()
+    if not revoked:
+        raise click.ClickException(f"没有有效的读取令牌 {name!r} (no active reader token)")
+    click.echo(f"已吊销 {name} (revoked)")
 
 
 @main.command()

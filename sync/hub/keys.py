@@ -55,7 +55,9 @@ def _write_new(path: Path, value: bytes) -> None:
 
 def _read(path: Path) -> bytes | None:
     try:
-        value = path.read_bytes().strip()
+        # Exactly the bytes written: random key bytes may begin or end with a whitespace byte,
+        # and stripping them would change the key at the next start.
+        value = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:

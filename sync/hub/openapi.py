@@ -111,6 +111,7 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         "400": _error(),
                         "403": _error(),
+                        "413": _error(),
                     },
                 }
             },
@@ -190,6 +191,7 @@ def openapi_document() -> dict[str, Any]:
                         "400": _error(),
                         "401": _error(),
                         "403": _error(),
+                        "413": _error(),
                     },
                 }
             },

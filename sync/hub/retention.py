@@ -1,5 +1,8 @@
 """Retention on the hub: events older than the period are deleted; counts per kiosk, day, kind and
-verdict are kept, and each run is in the audit log."""
+verdict are kept, and each run is in the audit log. The same run deletes refused records
+received before the cutoff, home-quarantine entries that ended before it, superseded roster
+history (a pass, guard or setting as it was before its latest change) and audit entries older
+than the audit period (180 days by default: who looked at what must outlive the data a while)."""
 
 from __future__ import annotations
 
@@ -9,20 +12,32 @@ from datetime import UTC, datetime, timedelta
 from sync.hub.admins import audit
 from sync.hub.store import HubStore
 
+AUDIT_DAYS = 180
+
 
 @dataclass(frozen=True)
 class HubPurge:
     purged: int
     quarantine_purged: int
     cutoff: str
+    register_purged: int = 0
+    roster_purged: int = 0
+    audit_purged: int = 0
 
 
 def purge(
-    store: HubStore, days: int, *, now: datetime | None = None, username: str | None = None
+    store: HubStore,
+    days: int,
+    *,
+    now: datetime | None = None,
+    username: str | None = None,
+    audit_days: int = AUDIT_DAYS,
 ) -> HubPurge:
-    if not 1 <= days <= 3650:
+    if not 1 <= days <= 3650 or not 1 <= audit_days <= 3650:
         raise ValueError("retention: 1 to 3650 days")
-    cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
+    moment = now or datetime.now(UTC)
+    cutoff = (moment - timedelta(days=days)).isoformat()
+    audit_cutoff = (moment - timedelta(days=audit_days)).isoformat()
     # Old by the kiosk's clock and by the hub's: a kiosk whose clock was wrong cannot make a
     # fresh record look old enough to delete.
     old = "wall_time < ? AND received_at < ?"
@@ -40,13 +55,32 @@ def purge(
         quarantined = store.execute(
             "DELETE FROM quarantine WHERE received_at < ?", (cutoff,)
         ).rowcount
+        register = store.execute(
+            "DELETE FROM quarantine_register WHERE ends_on < ?", (cutoff[:10],)
+        ).rowcount
+        # A kiosk behind a superseded row receives the newer one for the same item anyway.
+        roster = store.execute(
+            "DELETE FROM roster WHERE changed_at < ? AND version < (SELECT max(newer.version)"
+            " FROM roster AS newer WHERE newer.kind = roster.kind AND newer.key = roster.key)",
+            (cutoff,),
+        ).rowcount
+        audited = store.execute("DELETE FROM audit WHERE at < ?", (audit_cutoff,)).rowcount
         audit(
             store,
             username,
             "retention.purge",
-            {"days": days, "cutoff": cutoff, "events": purged, "quarantine": quarantined},
+            {
+                "days": days,
+                "cutoff": cutoff,
+                "events": purged,
+                "quarantine": quarantined,
+                "quarantine_register": register,
+                "roster_history": roster,
+                "audit_days": audit_days,
+                "audit": audited,
+            },
         )
-    return HubPurge(purged, quarantined, cutoff)
+    return HubPurge(purged, quarantined, cutoff, register, roster, audited)
 
 
 def daily_counts(store: HubStore) -> list[tuple[str, str, str, str, int]]:

@@ -397,14 +397,40 @@ class HubStore:
         with self.transaction():
             self.execute(
                 "INSERT INTO readers (name, token_hash, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash",
+                " ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash,"
+                " created_at = excluded.created_at, revoked_at = NULL",
                 (name, digest(token), now_iso()),
             )
         return token
 
     def reader_for_token(self, token: str) -> str | None:
-        row = self.fetch_one("SELECT name FROM readers WHERE token_hash = ?", (digest(token),))
+        """The reader's name, unless the token is unknown or revoked."""
+        row = self.fetch_one(
+            "SELECT name FROM readers WHERE token_hash = ? AND revoked_at IS NULL",
+            (digest(token),),
+        )
         return None if row is None else row[0]
+
+    def readers(self) -> list[dict[str, Any]]:
+        rows = self.fetch_all(
+            "SELECT name, created_at, revoked_at, last_read_at FROM readers ORDER BY name"
+        )
+        return [
+            {"name": r[0], "created_at": r[1], "revoked_at": r[2], "last_read_at": r[3]}
+            for r in rows
+        ]
+
+    def revoke_reader(self, name: str) -> bool:
+        """Stop a reader token at once (inside the caller's transaction)."""
+        cursor = self.execute(
+            "UPDATE readers SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (now_iso(), name),
+        )
+        return cursor.rowcount == 1
+
+    def reader_read(self, name: str) -> None:
+        """Note a reader's read (inside the caller's transaction, beside its audit entry)."""
+        self.execute("UPDATE readers SET last_read_at = ? WHERE name = ?", (now_iso(), name))
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -416,7 +442,10 @@ class HubStore:
         with self.transaction(ordered=True):
             results = self._ingest_batch(kiosk_id, records, received)
             self.execute(
-                "UPDATE kiosks SET last_seen = ?, queue_reported = ? WHERE kiosk_id = ?",
+                # A batch without a queue count keeps the last one: the kiosk's word that it holds
+                # nothing unsent is what turns a gap into a gap never filled.
+                "UPDATE kiosks SET last_seen = ?, queue_reported = coalesce(?, queue_reported)"
+                " WHERE kiosk_id = ?",
                 # The kiosk counts the batch it is sending; what it still holds is the rest.
                 (received, None if queue is None else max(0, queue - len(records)), kiosk_id),
             )
