@@ -2,7 +2,9 @@
 # Menwei's one installer.
 #   ./setup.sh demo    kiosk on this machine: simulated sensor, mock GPIO, embedded database
 #   ./setup.sh test    install what the tests need and run the whole suite
-#   sudo ./setup.sh install [--hub]   install on a Raspberry Pi (or the hub on a Debian machine)
+#   sudo ./setup.sh install [--ca-file F]  install on a Raspberry Pi (F: the hub's internal CA)
+#   sudo ./setup.sh install --hub [--hub-name N] [--cert F --key F]
+#                                     the hub on a Debian machine, behind nginx (TLS)
 #   sudo ./setup.sh uninstall [--purge]   remove the programs (and, with --purge, config and data)
 # Idempotent: running it again only installs what is missing.
 set -euo pipefail
@@ -101,7 +103,7 @@ hub_url = "http://127.0.0.1:8090"
 interval_s = 5
 TOML
     fi
-    local kiosk="$VENV/bin/kiosk" pin=2468
+    local kiosk="$VENV/bin/kiosk" pin=246813
     if [ ! -f "$DEMO_DIR/ledger.sqlite3" ]; then
         cat > "$DEMO_DIR/passes.csv" <<'CSV'
 code,name,building,unit,room,expires_on,revoked,quarantine_until
@@ -113,8 +115,9 @@ CSV
         printf '某市某区\n' > "$DEMO_DIR/risk-areas.txt"
         "$kiosk" -q passes load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/passes.csv"
         "$kiosk" -q risk-areas load --config "$DEMO_DIR/kiosk.toml" "$DEMO_DIR/risk-areas.txt"
-        "$kiosk" -q guards add --config "$DEMO_DIR/kiosk.toml" --pin "$pin" demo "演示门卫" >/dev/null
     fi
+    # Every start: a demo from before 6-digit PINs gets the new PIN.
+    "$kiosk" -q guards add --config "$DEMO_DIR/kiosk.toml" --pin "$pin" demo "演示门卫" >/dev/null
     # The hub and the kiosk: ports checked (free ones taken and named when busy), each waited for
     # until it says it is serving, all stopped when a step fails or on Ctrl-C (kiosk/demo_run.py).
     exec "$VENV/bin/python" -m kiosk.demo_run "$DEMO_DIR" "$pin"
@@ -125,7 +128,8 @@ PREFIX=/opt/menwei
 ETC=/etc/menwei
 UNITS=/etc/systemd/system
 KIOSK_PACKAGES=(python3-venv chromium cage i2c-tools fonts-wqy-microhei)
-HUB_PACKAGES=(python3-venv fonts-wqy-microhei)
+HUB_PACKAGES=(python3-venv fonts-wqy-microhei nginx openssl)
+HUB_ETC=/etc/menwei-hub
 
 did() { printf '  - %s\n' "$*"; }
 
@@ -247,10 +251,127 @@ TOML
     fi
 }
 
+# The hub's session and ID-number keys: files for the service user only, never in the database.
+make_hub_keys() {
+    install -d -m 0755 "$HUB_ETC"
+    install -d -m 0700 -o menwei-hub -g menwei-hub "$HUB_ETC/keys"
+    local db=sqlite:////var/lib/menwei-hub/hub.sqlite3 line
+    if [ -f "$ETC/hub.env" ]; then
+        line=$(grep -E '^MENWEI_HUB_DB=' "$ETC/hub.env" | tail -n1 || true)
+        [ -n "$line" ] && db=${line#MENWEI_HUB_DB=}
+    fi
+    if [ -f "$HUB_ETC/keys/session.key" ] && [ -f "$HUB_ETC/keys/id.key" ]; then
+        did "hub keys in $HUB_ETC/keys kept"
+        return 0
+    fi
+    runuser -u menwei-hub -- "$PREFIX/venv/bin/hub" keys --db "$db" --keys "$HUB_ETC/keys" >/dev/null
+    did "hub keys made in $HUB_ETC/keys (0600, menwei-hub)"
+}
+
+# TLS in front of the hub: nginx on 443 (80 redirects), the hub itself on 127.0.0.1:8090.
+# The operator's certificate (--cert/--key), or an internal CA made here whose root each kiosk
+# takes with 'setup.sh install --ca-file ca.crt'.
+hub_tls() {
+    local name=$1 cert=$2 key=$3 tls=$HUB_ETC/tls
+    install -d -m 0755 "$tls"
+    if [ -n "$cert" ]; then
+        if [ ! -f "$cert" ] || [ ! -f "$key" ]; then
+            die "--cert and --key must both be readable files"
+        fi
+        install -m 0644 "$cert" "$tls/hub.crt"
+        install -m 0600 "$key" "$tls/hub.key"
+        did "TLS: the operator's certificate installed in $tls"
+    elif [ ! -f "$tls/hub.crt" ] || [ "$(cat "$tls/name" 2>/dev/null)" != "$name" ]; then
+        if [ ! -f "$tls/ca.crt" ]; then
+            (umask 077 && openssl genrsa -out "$tls/ca.key" 3072 2>/dev/null)
+            openssl req -x509 -new -key "$tls/ca.key" -sha256 -days 3650 \
+                -subj "/O=Menwei/CN=Menwei hub CA" -out "$tls/ca.crt" 2>/dev/null
+            chmod 0644 "$tls/ca.crt"
+            did "TLS: internal CA made ($tls/ca.crt: give it to each kiosk's install)"
+        fi
+        local san="DNS:$name,DNS:localhost,IP:127.0.0.1" address
+        for address in $(hostname -I 2>/dev/null); do
+            [[ $address == *:* ]] || san="$san,IP:$address"
+        done
+        (umask 077 && openssl genrsa -out "$tls/hub.key" 2048 2>/dev/null)
+        openssl req -new -key "$tls/hub.key" -subj "/CN=$name" -out "$tls/hub.csr" 2>/dev/null
+        printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" > "$tls/hub.ext"
+        openssl x509 -req -in "$tls/hub.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 825 -sha256 -extfile "$tls/hub.ext" -out "$tls/hub.crt" 2>/dev/null
+        rm -f "$tls/hub.csr" "$tls/hub.ext"
+        echo "$name" > "$tls/name"
+        did "TLS: certificate for $name signed by the internal CA"
+    fi
+    local site=/etc/nginx/sites-available/menwei-hub
+    local conf
+    conf=$(cat <<NGINX
+# Menwei hub: TLS here, the hub on 127.0.0.1:8090 (written by setup.sh install --hub).
+server {
+    listen 80 default_server;
+    listen [::]:80 default_server;
+    return 301 https://\$host\$request_uri;
+}
+server {
+    listen 443 ssl default_server;
+    listen [::]:443 ssl default_server;
+    server_name $name;
+    ssl_certificate $tls/hub.crt;
+    ssl_certificate_key $tls/hub.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 3m;
+    location / {
+        proxy_pass http://127.0.0.1:8090;
+        proxy_set_header Host \$host;
+        proxy_set_header X-Forwarded-For \$remote_addr;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-Forwarded-Host \$host;
+    }
+}
+NGINX
+)
+    if [ "$(cat "$site" 2>/dev/null)" != "$conf" ]; then
+        printf '%s\n' "$conf" > "$site"
+        did "nginx site $site written"
+    fi
+    ln -sfn "$site" /etc/nginx/sites-enabled/menwei-hub
+    if [ -L /etc/nginx/sites-enabled/default ]; then
+        rm -f /etc/nginx/sites-enabled/default
+        did "nginx's default site disabled"
+    fi
+}
+
+# A kiosk that syncs with a hub behind the internal CA: keep its root, point sync.ca_file at it.
+kiosk_ca() {
+    local ca=$1
+    [ -f "$ca" ] || die "--ca-file $ca is not a file"
+    if ! cmp -s "$ca" "$ETC/hub-ca.crt"; then
+        install -m 0644 "$ca" "$ETC/hub-ca.crt"
+        did "hub CA installed as $ETC/hub-ca.crt"
+    fi
+    if ! grep -q '^ca_file' "$ETC/kiosk.toml"; then
+        if grep -q '^\[sync\]' "$ETC/kiosk.toml"; then
+            sed -i "/^\[sync\]/a ca_file = \"$ETC/hub-ca.crt\"" "$ETC/kiosk.toml"
+        else
+            printf '\n[sync]\nca_file = "%s"\n' "$ETC/hub-ca.crt" >> "$ETC/kiosk.toml"
+        fi
+        did "sync.ca_file set in $ETC/kiosk.toml"
+    fi
+}
+
 cmd_install() {
     [ "$(id -u)" -eq 0 ] || die "run it as root: sudo ./setup.sh install [--hub]"
-    local mode=kiosk
-    [ "${1:-}" = "--hub" ] && mode=hub
+    local mode=kiosk name="" cert="" key="" ca_file=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --hub) mode=hub ;;
+            --hub-name) name=${2:?--hub-name NAME}; shift ;;
+            --cert) cert=${2:?--cert FILE}; shift ;;
+            --key) key=${2:?--key FILE}; shift ;;
+            --ca-file) ca_file=${2:?--ca-file FILE}; shift ;;
+            *) die "install: unknown option $1 (--hub [--hub-name NAME] [--cert F --key F] | --ca-file F)" ;;
+        esac
+        shift
+    done
     echo "Menwei $mode install:"
     if [ "$mode" = kiosk ]; then
         ensure_packages "${KIOSK_PACKAGES[@]}"
@@ -259,6 +380,7 @@ cmd_install() {
         ensure_user menwei-display /run/menwei-display video,input,render
         install_program
         write_kiosk_config
+        [ -n "$ca_file" ] && kiosk_ca "$ca_file"
         install -d -m 0750 -o menwei -g menwei /var/lib/menwei
         limit_journal
         install_unit menwei-kiosk.service
@@ -271,10 +393,15 @@ cmd_install() {
         install_program
         mkdir -p "$ETC"
         install -d -m 0750 -o menwei-hub -g menwei-hub /var/lib/menwei-hub
+        make_hub_keys
+        hub_tls "${name:-$(hostname -f 2>/dev/null || hostname)}" "$cert" "$key"
         limit_journal
         install_unit menwei-hub.service
-        start_units menwei-hub.service
+        start_units menwei-hub.service nginx.service
         echo "Next: make an enrolment code for each kiosk: $PREFIX/venv/bin/hub enrol-code gate-1"
+        [ -f "$HUB_ETC/tls/ca.crt" ] && [ -z "$cert" ] &&
+            echo "      and install each kiosk with: sudo ./setup.sh install --ca-file ca.crt" \
+                "(copy $HUB_ETC/tls/ca.crt; sync.hub_url = \"https://<this hub>\")"
     fi
 }
 
@@ -292,7 +419,8 @@ cmd_uninstall() {
     rm -rf "$PREFIX" /etc/modules-load.d/menwei-i2c.conf /etc/systemd/journald.conf.d/menwei.conf
     did "$PREFIX removed"
     if [ "${1:-}" = "--purge" ]; then
-        rm -rf "$ETC" /var/lib/menwei /var/lib/menwei-hub
+        rm -rf "$ETC" "$HUB_ETC" /var/lib/menwei /var/lib/menwei-hub
+        rm -f /etc/nginx/sites-enabled/menwei-hub /etc/nginx/sites-available/menwei-hub
         did "configuration and data removed"
     else
         did "kept: $ETC and /var/lib/menwei* (the ledger); 'uninstall --purge' removes them"

@@ -178,7 +178,10 @@ def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guar
             new_hub = not (demo_dir / "hub.sqlite3").exists()
             hub_child = Child(
                 "中心 hub",
-                [hub, "serve", "--db", hub_db, "--host", HOST, "--port", str(ports.hub)],
+                [
+                    *(hub, "serve", "--db", hub_db, "--keys", str(demo_dir / "hub-keys")),
+                    *("--host", HOST, "--port", str(ports.hub)),
+                ],
                 Path(workdir),
             )
             children.append(hub_child)

@@ -24,6 +24,7 @@ from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
 from kiosk.screen import ScreenState
 from kiosk.screening import Decision, Reason, Rules, Verdict, no_reading
 from kiosk.session import Measurement, Measurer, Timing
+from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Remeasure:
     block_id: str
     guard_id: str
     until: float
+    requested_at: float  # the measurement needs a fresh word from the chip after this
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Gate:
         self._pending_pass: _PendingPass | None = None
         self._last_screening: dict[str, Any] | None = None
         self._last_screening_at = 0.0
+        self._last_held = False  # the last screening was held for the guard (a held visitor)
         self._sensor_fault: str | None = None
         self.heartbeat = clock()  # each pass of the loop; the watchdog checks it
         # The loop's state between steps.
@@ -179,7 +182,8 @@ class Gate:
     def remeasure_for_guard(self, block_id: str, guard_id: str, within_s: float = 60.0) -> None:
         """The guard's re-measure of a blocked person: the next measurement is a new screening
         linked to the block, and it ends the wait for the guard."""
-        self._remeasure = Remeasure(block_id, guard_id, self.clock() + within_s)
+        now = self.clock()
+        self._remeasure = Remeasure(block_id, guard_id, now + within_s, requested_at=now)
         self.screen.publish("guard_remeasure")
         self._rearm.set()
 
@@ -220,6 +224,7 @@ class Gate:
                     links_to
                     and last is not None
                     and last["verdict"] == Verdict.ADMITTED
+                    and not self._last_held  # a held visitor's: the guard decides
                     and self.awaiting_guard is None
                 ):
                     self.open_gate()
@@ -263,7 +268,7 @@ class Gate:
         try:
             reading = self.thermometer.read()
         except SensorError as exc:
-            self._on_sensor_fault(type(exc).__name__, str(exc))
+            self._on_sensor_fault(type(exc).__name__, sensor_error_words(exc), technical=str(exc))
             self._arm(now)
             return FAULT_POLL_S
         problem = self.liveness.problem
@@ -288,10 +293,11 @@ class Gate:
             # A fever block waits for the guard: nobody is measured and the verdict stays up.
             return poll
         if present and self._armed:
-            if not self.liveness.changed_since(self._armed_at):
-                # Not one fresh word from the chip since the person arrived or touched "measure
-                # again": it may have frozen on the last person. Wait (a frozen chip is called
-                # a fault after sensor.frozen_after_s).
+            if not self.liveness.changed_since(self._fresh_after(remeasure)):
+                # Not one fresh word from the chip since the lane was last seen empty, "measure
+                # again" was touched or the guard asked for a re-measure: it may have frozen on
+                # the last person. Wait (a frozen chip is called a fault after
+                # sensor.frozen_after_s).
                 return poll
             if self._waiting_for_pass():
                 self._show_if_changed("need_pass")
@@ -304,13 +310,27 @@ class Gate:
         if self._hold_until is None or now >= self._hold_until:
             self._hold_until = None
             lane_open = self.awaiting_guard is None and self._remeasure is None
-            if lane_open and (not present or self.screen.snapshot()["screen"] == "need_pass"):
+            # A verdict stays up after result_hold_s only while a fresh word from the chip says
+            # somebody still stands there: a chip frozen on the last person must not keep their
+            # green screen up for the next one.
+            still_there = present and self.liveness.last_change_at > now - self._hold_s()
+            if lane_open and (not still_there or self.screen.snapshot()["screen"] == "need_pass"):
                 self._show_if_changed("idle")
         return poll
 
+    def _hold_s(self) -> float:
+        return self.config.kiosk.result_hold_s
+
+    def _fresh_after(self, remeasure: Remeasure | None) -> float:
+        """The moment after which the chip must give a fresh word before anyone is measured."""
+        if remeasure is None:
+            return self._armed_at
+        return max(self._armed_at, remeasure.requested_at)
+
     def _arm(self, now: float) -> None:
-        if not self._armed:
-            self._armed_at = now
+        """Ready to measure whoever is (or comes) in front, with a fresh word after ``now``:
+        called while the lane is empty, on "measure again" and on the guard's re-measure."""
+        self._armed_at = now
         self._armed = True
         self._rearm_at = None
 
@@ -334,17 +354,25 @@ class Gate:
                 no_reading(Reason.SENSOR, self.rules), measurement.samples, PROBLEMS_ZH[problem]
             )
         decision = measurement.decision
-        pass_code = self._valid_pass() if self.config.kiosk.identify == "before" else None
+        resident_pass = self._valid_pass()
+        pass_code = resident_pass if self.config.kiosk.identify == "before" else None
         remeasure = self._remeasure
         context = None if remeasure is not None else self.active_context()
+        if context is not None and context.kind == "visitor" and resident_pass is not None:
+            # A valid resident pass makes this the resident's screening, never the visitor's.
+            context = None
+        held = context is not None and context.held and decision.admits
         try:
             with self._lock:
                 record = self._record_screening(measurement, pass_code, context, remeasure)
                 self._last_screening = record
                 self._last_screening_at = self.clock()
+                self._last_held = context is not None and context.held
                 self._pending_pass = None
-                if context is not None and context.kind == "visitor":
-                    self.context = None  # a visitor is one person
+                if context is not None and context.kind == "visitor" and not context.held:
+                    # A visitor is one person. A held visitor stays until the guard decides
+                    # (or the item expires): every screening without a pass meanwhile is held.
+                    self.context = None
                 if remeasure is not None and decision.verdict in (
                     Verdict.ADMITTED,
                     Verdict.BLOCKED,
@@ -357,8 +385,8 @@ class Gate:
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
             return Verdict.FAULT
-        held = context is not None and context.held and decision.admits
-        self._show_verdict(decision, record, held=held)
+        visitor = context is not None and context.kind == "visitor"
+        self._show_verdict(decision, record, held=held, visitor=visitor)
         self._signal(decision, record, held=held)
         return decision.verdict
 
@@ -419,7 +447,9 @@ class Gate:
             self.sync_wake.set()
         return record
 
-    def _show_verdict(self, decision: Decision, record: dict[str, Any], *, held: bool) -> None:
+    def _show_verdict(
+        self, decision: Decision, record: dict[str, Any], *, held: bool, visitor: bool = False
+    ) -> None:
         self.screen.publish(
             "held" if held else decision.verdict.value,
             reason=decision.reason.value if decision.reason else None,
@@ -429,6 +459,7 @@ class Gate:
             seq=record["seq"],
             need_pass=self._pass_needed_after(decision),
             awaiting_guard=decision.verdict is Verdict.BLOCKED,
+            visitor=visitor,  # a guard-registered visitor's: the display shows it to them
         )
 
     def _pass_needed_after(self, decision: Decision) -> bool:
@@ -511,7 +542,7 @@ class Gate:
         buzzer.silence()
         return was
 
-    def _on_sensor_fault(self, reason: str, message: str) -> None:
+    def _on_sensor_fault(self, reason: str, message: str, *, technical: str | None = None) -> None:
         if self._sensor_fault is None:
             log.error("sensor fault: %s", message)
             self._play(FAULT_PATTERN)
@@ -521,7 +552,7 @@ class Gate:
                         "sensor_fault",
                         verdict="fault",
                         reason=reason,
-                        detail={"error": message},
+                        detail={"error": message} | ({"technical": technical} if technical else {}),
                     )
             except LedgerError as error:
                 log.error("sensor fault not recorded: %s", error)

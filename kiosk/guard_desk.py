@@ -15,7 +15,7 @@ from typing import Any
 
 from kiosk import clock
 from kiosk.gate import Context, Gate
-from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, Override
+from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
@@ -80,6 +80,7 @@ class GuardDesk:
         pending = []
         for row in rows:
             event = self._public(dict(row))
+            event["admit_needs_pin"] = _is_fever_block(dict(row))
             if event["estimate_c"] is None:
                 event["estimate_c"] = row["linked_estimate_c"]
             pending.append(event)
@@ -119,6 +120,12 @@ class GuardDesk:
             if context is not None and context.event_id == row["id"]:
                 self.gate.context = None
         return expired
+
+    def admit_needs_pin(self, form: Override) -> bool:
+        """Admitting over a fever block needs the guard's PIN again at the confirm step: only a
+        guard, after the PIN, lets a fever in (an unattended, unlocked screen is not enough)."""
+        original = self.ledger.get(form.event_id)
+        return form.decision == "admit" and original is not None and _is_fever_block(original)
 
     def override(self, form: Override, guard: dict[str, str]) -> dict[str, Any]:
         original = self.ledger.get(form.event_id)
@@ -204,8 +211,11 @@ class GuardDesk:
                 "direction": self.gate.direction,
             },
         )
+        # A held visitor waits for the guard until decided or expired; a plain one steps up
+        # within VISITOR_WINDOW_S.
+        window_s = self.gate.config.guard.pending_expire_s if held else VISITOR_WINDOW_S
         self.gate.context = Context(
-            "visitor", record["id"], self.gate.clock() + VISITOR_WINDOW_S, held=held is not None
+            "visitor", record["id"], self.gate.clock() + window_s, held=held is not None
         )
         return record
 
@@ -355,6 +365,7 @@ class GuardDesk:
             "code_colours": list(CODE_COLOURS),
             "admit_reasons": list(ADMIT_REASONS),
             "deny_reasons": list(DENY_REASONS),
+            "other_notes": {k: list(v) for k, v in OTHER_NOTES.items()},
             "provinces": PROVINCES,
         }
 
@@ -375,6 +386,10 @@ class GuardDesk:
             "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
             "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
         }
+
+
+def _is_fever_block(event: dict[str, Any]) -> bool:
+    return event["kind"] == "screening" and event["verdict"] == "blocked"
 
 
 def _age_s(event: dict[str, Any], now: clock.ClockFacts) -> float | None:

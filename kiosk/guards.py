@@ -1,7 +1,13 @@
-"""Guard accounts on the kiosk: personal PINs, hashed, with a lockout after repeated failures.
+"""Guard accounts on the kiosk: personal PINs (6-8 digits), hashed, with a back-off after
+repeated failures.
 
-Guards are added with ``kiosk guards add`` until the hub sends them. The lockout state is in the
-database, so pulling the plug does not reset it.
+Anyone at the gate can pick a guard's name and type PINs, so wrong PINs never lock a guard out:
+after ``max_failures`` wrong ones in a row each further try waits 5 s, 10 s, 20 s … up to
+``max_wait_s`` (``guard.lockout_s``, 30 s by default). The guard waits at most that long; a
+stranger gets under three thousand tries a day, so a 6-digit PIN (a million) holds for about a
+year on average. The back-off is in the
+database, so pulling the plug does not reset it. Guards are added with ``kiosk guards add``
+until the hub sends them.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.ledger import write_transaction
+from kiosk.passwords import burn_time, needs_rehash
 from kiosk.passwords import hash_password as hash_pin
 from kiosk.passwords import password_matches as pin_matches
 
-PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
+PIN_PATTERN = re.compile(r"^[0-9]{6,8}$")
+FIRST_WAIT_S = 5.0
 GUARD_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
@@ -27,7 +35,7 @@ class GuardError(ValueError):
 @dataclass(frozen=True)
 class UnlockResult:
     ok: bool
-    reason: str  # "ok", "wrong_pin", "locked", "unknown"
+    reason: str  # "ok", "wrong_pin", "locked" (for retry_after_s seconds at most), "unknown"
     guard_id: str | None = None
     name: str | None = None
     retry_after_s: int = 0
@@ -42,7 +50,7 @@ def check_guard(guard_id: str, name: str, pin: str) -> str:
     if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
         raise GuardError("name: 1-32 characters, without < > & or quotes")
     if not PIN_PATTERN.fullmatch(pin):
-        raise GuardError("PIN: 4 to 8 digits")
+        raise GuardError("PIN 须为 6-8 位数字 PIN: 6 to 8 digits")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
     return name
@@ -68,16 +76,24 @@ def list_guards(conn: sqlite3.Connection) -> list[dict[str, str]]:
     return [{"guard_id": r[0], "name": r[1]} for r in rows]
 
 
+def wait_after(failures: int, max_failures: int, max_wait_s: float) -> float:
+    """Seconds before the next try after this many wrong PINs in a row."""
+    if failures < max_failures:
+        return 0.0
+    return min(max_wait_s, FIRST_WAIT_S * 2.0 ** min(failures - max_failures, 16))
+
+
 def unlock(
     conn: sqlite3.Connection,
     guard_id: str,
     pin: str,
     *,
     max_failures: int,
-    lockout_s: float,
+    max_wait_s: float,
     now: float | None = None,
 ) -> UnlockResult:
-    """Check a PIN. ``max_failures`` wrong PINs in a row lock the guard for ``lockout_s``."""
+    """Check a PIN (see the module's text for the back-off). A hash made at an older cost is
+    replaced on the next good PIN."""
     now = time.time() if now is None else now
     with write_transaction(conn):
         row = conn.execute(
@@ -86,8 +102,9 @@ def unlock(
             (guard_id,),
         ).fetchone()
         if row is None:
+            burn_time(pin)  # as slow as a known guard
             result = UnlockResult(False, "unknown")
-        elif row["locked_until"] > now:
+        elif row["failures"] >= max_failures and row["locked_until"] > now:
             result = UnlockResult(
                 False, "locked", guard_id, retry_after_s=int(row["locked_until"] - now) + 1
             )
@@ -95,20 +112,23 @@ def unlock(
             conn.execute(
                 "UPDATE guards SET failures = 0, locked_until = 0 WHERE guard_id = ?", (guard_id,)
             )
+            if needs_rehash(row["pin_hash"]):
+                conn.execute(
+                    "UPDATE guards SET pin_hash = ? WHERE guard_id = ?", (hash_pin(pin), guard_id)
+                )
             result = UnlockResult(True, "ok", guard_id, row["name"])
         else:
             failures = row["failures"] + 1
-            if failures >= max_failures:
-                conn.execute(
-                    "UPDATE guards SET failures = 0, locked_until = ? WHERE guard_id = ?",
-                    (now + lockout_s, guard_id),
-                )
-                result = UnlockResult(False, "locked", guard_id, retry_after_s=int(lockout_s))
-            else:
-                conn.execute(
-                    "UPDATE guards SET failures = ? WHERE guard_id = ?", (failures, guard_id)
-                )
-                result = UnlockResult(
-                    False, "wrong_pin", guard_id, attempts_left=max_failures - failures
-                )
+            wait = wait_after(failures, max_failures, max_wait_s)
+            conn.execute(
+                "UPDATE guards SET failures = ?, locked_until = ? WHERE guard_id = ?",
+                (failures, now + wait, guard_id),
+            )
+            result = UnlockResult(
+                False,
+                "locked" if wait else "wrong_pin",
+                guard_id,
+                retry_after_s=int(wait + 0.999),
+                attempts_left=max(0, max_failures - failures),
+            )
     return result

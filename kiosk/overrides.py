@@ -12,6 +12,12 @@ from kiosk.visitors import FormError
 ADMIT_REASONS = ("remeasured_normal", "exertion_or_sun", "device_error", "emergency", "other")
 DENY_REASONS = ("fever_confirmed", "risk_area", "health_code", "refused_measurement", "other")
 REMEASURED_RANGE = (34.0, 43.0)
+# What "other" means, one touch each: the kiosk has no keyboard, so the guard screen offers these
+# as the note that "other" requires (a note typed elsewhere is taken too).
+OTHER_NOTES = {
+    "admit": ("住户亲自接回", "医护急救人员", "执行公务", "物业工作人员"),
+    "deny": ("拒绝登记信息", "联系不上住户", "住户不同意来访", "行为异常"),
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ def parse_override(body: dict[str, Any], *, threshold_c: float) -> Override:
         if len(note) > 200 or re.search(r"[<>\x00-\x08\x0b-\x1f]", note):
             raise FormError("note", "最多 200 个字符，不含 < 或 > at most 200 characters")
     if reason == "other" and not note:
-        raise FormError("note", "选“其他”时请写明原因 say what the other reason is")
+        raise FormError("note", "选“其他”时请选择具体情况 pick what the other reason is")
     remeasured = body.get("remeasured_c")
     if remeasured in (None, ""):
         remeasured = None

@@ -83,9 +83,19 @@ def _pass(conn: Any, code: str, data: dict[str, Any] | None, now: str) -> None:
         "room": data.get("room"),
         "expires_on": data.get("expires_on"),
         "revoked": int(bool(data.get("revoked"))),
-        "quarantine_until": data.get("quarantine_until"),
+        "quarantine_until": _quarantine_until(data),
     }
     store_pass(conn, row, source="hub", now=now)
+
+
+# The hub sends a flag, not the quarantine's dates: held until the hub sends the pass again.
+UNTIL_HUB_CLEARS = "9999-12-31"
+
+
+def _quarantine_until(data: dict[str, Any]) -> str | None:
+    if "quarantined" in data:
+        return UNTIL_HUB_CLEARS if data.get("quarantined") else None
+    return data.get("quarantine_until")  # a hub from before the flag
 
 
 def _guard(conn: Any, guard_id: str, data: dict[str, Any] | None, now: str) -> None:

@@ -215,6 +215,15 @@ SETTINGS: tuple[Setting, ...] = (
         1800,
     ),
     Setting(
+        "guard.urgent_lock_s",
+        10.0,
+        "A fever or a fault arriving while the unlocked guard screen has not been touched for this"
+        " long locks it and brings the resident screen forward.",
+        float,
+        3,
+        600,
+    ),
+    Setting(
         "guard.pending_expire_s",
         600.0,
         "A held visitor or a failed measurement no guard decided on leaves the guard's list after"
@@ -223,8 +232,23 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         86400,
     ),
-    Setting("guard.max_pin_failures", 5, "Wrong PINs in a row before a lockout.", int, 3, 10),
-    Setting("guard.lockout_s", 300.0, "How long a guard is locked out.", float, 30, 3600),
+    Setting(
+        "guard.max_pin_failures",
+        5,
+        "Wrong PINs in a row before each further try must wait (5 s, 10 s, 20 s …).",
+        int,
+        3,
+        10,
+    ),
+    Setting(
+        "guard.lockout_s",
+        30.0,
+        "The longest wait between PIN tries after repeated wrong PINs (never a longer lockout:"
+        " a stranger must not keep a guard out).",
+        float,
+        5,
+        3600,
+    ),
     Setting(
         "sync.hub_url",
         None,

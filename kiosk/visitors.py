@@ -34,6 +34,7 @@ FIELD_NAMES = {
     "note": "备注",
     "remeasured_c": "复测体温",
     "notice_id": "提醒",
+    "pin": "PIN",
 }
 
 
@@ -71,9 +72,15 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
 
 
+# What a field takes, said when the value is not text at all (a number sent for the phone).
+EXPECTED = {"phone": "请输入 11 位手机号（13–19 开头）11 digits starting with 13-19"}
+
+
 def _text(body: dict[str, Any], field: str, max_length: int) -> str:
     value = body.get(field)
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        raise FormError(field, EXPECTED.get(field, "须为文字 must be text"))
+    if value is None or not value.strip():
         raise FormError(field, "必填 required")
     value = value.strip()
     if len(value) > max_length:

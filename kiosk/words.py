@@ -24,6 +24,25 @@ KINDS = {
 }
 
 
+# What a driver error means, for the ledger and the guard's health page (the driver's own English
+# text is kept beside it as the technical detail).
+SENSOR_ERRORS = {
+    "BusMissingError": "找不到 I2C 总线（未启用 I2C 或总线号不对）",
+    "BusPermissionError": "无权打开 I2C 总线（用户不在 i2c 组）",
+    "SensorNotRespondingError": "测温探头无应答（未接好、地址不对或没电）",
+    "SensorReadError": "测温探头读数无效（总线错误或校验失败）",
+    "SensorFlaggedError": "测温探头报告内部错误",
+}
+
+
+def sensor_error_words(error: Exception) -> str:
+    """Chinese words for a driver error, by its class (or the nearest one it derives from)."""
+    for cls in type(error).__mro__:
+        if cls.__name__ in SENSOR_ERRORS:
+            return SENSOR_ERRORS[cls.__name__]
+    return "测温探头故障"
+
+
 def word(code: str | None) -> str:
     """``放行 admitted``: the Chinese word with the code beside it, for logs and tables."""
     if not code:

@@ -157,7 +157,7 @@ def test_status_in_words_and_local_time(kiosk_with_events):
 def test_guards_list_is_a_table(kiosk_with_events):
     _ledger, config = kiosk_with_events
     assert (
-        run("guards", "add", "--config", str(config), "--pin", "2468", "wang", "王师傅").exit_code
+        run("guards", "add", "--config", str(config), "--pin", "246813", "wang", "王师傅").exit_code
         == 0
     )
     result = run("guards", "list", "--config", str(config), "-q")

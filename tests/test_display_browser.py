@@ -74,7 +74,7 @@ def kiosk(make_config, mock_factory, tmp_path):
         pin_factory=mock_factory,
     )
     conn = k.ledger.connection()
-    add_guard(conn, "li", "李师傅", "5927")
+    add_guard(conn, "li", "李师傅", "592731")
     places = [
         {**_pass(f"B{building}{unit}01"), "building": building, "unit": unit}
         for building in ("1", "2", "3", "5", "6", "7", "8", "9")

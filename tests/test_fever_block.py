@@ -133,7 +133,7 @@ def test_only_a_waiting_block_can_be_remeasured(blocked):
 
     g = blocked
     conn = g.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     desk = GuardDesk(g.gate)
     with pytest.raises(FormError) as error:
         desk.remeasure("00000000-0000-0000-0000-000000000000", WANG)

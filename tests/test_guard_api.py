@@ -35,7 +35,7 @@ GUARD_GETS = ["/api/guard/state", "/api/guard/options", "/api/guard/today"]
 def kiosk(make_config, mock_factory):
     k = start_in_background(make_config(gpio__relay_pin=23), pin_factory=mock_factory)
     conn = k.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     upsert(conn, [_pass("E5001")], source="test")
     yield k
     k.stop()
@@ -47,7 +47,7 @@ def client(kiosk):
 
 
 def sign_in(client) -> dict[str, str]:
-    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "4831"})
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
     assert response.status_code == 200, response.get_json()
     return {"X-CSRF-Token": response.get_json()["csrf"]}
 
@@ -76,11 +76,11 @@ def test_a_forged_cookie_is_not_a_session(client):
 
 def test_wrong_pin_five_times_locks_out(client):
     codes = [
-        client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "0000"}).status_code
+        client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "000000"}).status_code
         for _ in range(5)
     ]
-    assert codes == [401, 401, 401, 401, 423]
-    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "4831"})
+    assert codes == [401, 401, 401, 401, 423]  # the next try waits 5 s (not a lockout)
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
     assert response.status_code == 423
     assert response.get_json()["reason"] == "locked"
 
@@ -91,8 +91,9 @@ def test_the_session_locks_itself_after_inactivity(kiosk, make_config):
     client = create_app(kiosk.gate).test_client()
     sign_in(client)
     assert client.get("/api/guard/state").status_code == 200
-    with client.session_transaction() as session:
-        session["guard"] = {**session["guard"], "seen": time.time() - 16}
+    sessions = client.application.extensions["guard_sessions"]
+    for info in sessions._live.values():
+        info["seen"] = time.monotonic() - 16
     assert client.get("/api/guard/state").status_code == 401
 
 
@@ -162,6 +163,7 @@ def test_override_of_a_blocked_person(client, kiosk, mock_factory):
             "decision": "admit",
             "reason": "remeasured_normal",
             "remeasured_c": 36.9,
+            "pin": "483190",  # admitting over a fever needs the PIN again
         },
         headers=headers,
     )
@@ -207,3 +209,69 @@ def test_quarantine_notice_reaches_the_guard_only(client, kiosk):
     sign_in(client)
     notices = client.get("/api/guard/state").get_json()["notices"]
     assert [(n["kind"], n["pass_code"]) for n in notices] == [("quarantine", "Q7001")]
+
+
+def fake_guard_clock(monkeypatch):
+    """The guard sessions' clock, moved by the test."""
+    import kiosk.web.guard as guard_web
+
+    class Clock:
+        t = time.time()
+
+        @classmethod
+        def time(cls) -> float:
+            return cls.t
+
+        monotonic = time
+
+    monkeypatch.setattr(guard_web, "time", Clock)
+    return Clock
+
+
+def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
+    """A guard page left open polls /api/guard/state every 2 s: the session still ends after
+    guard.auto_lock_s without a real touch (the poll says how long ago the screen was touched)."""
+    clock = fake_guard_clock(monkeypatch)
+    client = create_app(kiosk.gate).test_client()
+    kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
+    sign_in(client)
+    touched = clock.t
+    for _ in range(10):  # 20 s of polls, nobody touches the screen
+        clock.t += 2
+        response = client.get(f"/api/guard/state?touched_ago_s={clock.t - touched}")
+    assert response.status_code == 401
+    for query in ("", "?touched_ago_s=nan", "?touched_ago_s=-5"):  # no proof of a touch
+        assert client.get("/api/guard/state" + query).status_code == 401
+
+
+def test_a_guard_touching_the_screen_stays_signed_in_while_it_polls(kiosk, monkeypatch):
+    clock = fake_guard_clock(monkeypatch)
+    client = create_app(kiosk.gate).test_client()
+    kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
+    sign_in(client)
+    for _ in range(30):  # a minute of polls; the guard touches the screen every few seconds
+        clock.t += 2
+        assert client.get("/api/guard/state?touched_ago_s=1.5").status_code == 200
+
+
+def test_a_stranger_typing_wrong_pins_does_not_lock_the_guard_out(client, kiosk, monkeypatch):
+    """The guard list is on the screen: anyone may pick 王师傅 and type PINs. The real guard waits
+    guard.lockout_s at most, then signs in."""
+    import kiosk.guards as guards_module
+
+    class Clock:
+        t = time.time()
+
+        @classmethod
+        def time(cls) -> float:
+            return cls.t
+
+    monkeypatch.setattr(guards_module, "time", Clock)
+    for _ in range(8):
+        response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "000000"})
+        assert response.status_code in (401, 423)
+        Clock.t += 1
+    assert response.get_json()["retry_after_s"] <= kiosk.config.guard.lockout_s + 1
+    Clock.t += kiosk.config.guard.lockout_s + 1
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
+    assert response.status_code == 200, response.get_json()

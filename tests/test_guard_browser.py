@@ -16,10 +16,10 @@ pytestmark = pytest.mark.browser
 
 
 def stock(conn, tmp_path, *, passes=(), areas=("某市某区",)) -> None:
-    """Guard 王师傅 (PIN 4831), a pass, a quarantined resident's pass, and the risk areas."""
+    """Guard 王师傅 (PIN 483190), a pass, a quarantined resident's pass, and the risk areas."""
     from kiosk.risk_areas import replace_risk_areas
 
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     rows = [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}, *passes]
     upsert(conn, rows, source="test")
     path = tmp_path / "areas.txt"
@@ -51,7 +51,7 @@ def pages(browser):  # noqa: F811
     assert errors == []
 
 
-def unlock(guard, url: str, pin: str = "4831") -> None:
+def unlock(guard, url: str, pin: str = "483190") -> None:
     guard.goto(url + "/guard")
     guard.click("#guard-list button[data-guard='wang']")
     for digit in pin:
@@ -76,9 +76,13 @@ def test_blocked_resident_overridden_by_the_guard(kiosk, pages):
     guard.click("#override .next")
     for key in "36.9":
         guard.click(f"#override .keypad button[data-key='{key}']")
+    guard.click("#override-pin")  # admitting over a fever: the PIN again, on the same keypad
+    for key in "483190":
+        guard.click(f"#override .keypad button[data-key='{key}']")
     guard.click("#override button[type='submit']")
     screen_is(resident, "guard_admitted")
     guard.wait_for_selector("#override", state="hidden")
+    assert "已放行" in guard.inner_text("#override-done")
     blocked, _alarm, override = (
         e for e in kiosk.ledger.events() if e["kind"] in ("screening", "alarm", "override")
     )
@@ -97,7 +101,7 @@ def test_blocked_resident_overridden_by_the_guard(kiosk, pages):
 def test_five_wrong_pins_lock_the_guard_out(kiosk, pages):
     _, guard = pages
     for _ in range(5):
-        unlock(guard, kiosk.url, pin="0000")
+        unlock(guard, kiosk.url, pin="000000")
         guard.wait_for_selector("#login-message:not(:empty)")
         message = guard.inner_text("#login-message")
         guard.evaluate("document.getElementById('login-message').textContent = ''")
@@ -141,7 +145,7 @@ def test_a_visitor_from_a_risk_area_is_held_until_the_guard_decides(kiosk, pages
     unlock(guard, kiosk.url)
     guard.wait_for_selector("#desk:not([hidden])")
     register_visitor(guard, risk_area="某市某区")
-    guard.wait_for_selector("#visitor .message.ok:has-text('held')")
+    guard.wait_for_selector("#visitor .message.ok:has-text('需门卫处置')")
     mock_factory.pin(23).clear_states()
     kiosk.hardware.simulator.scene.person(36.6)
     screen_is(resident, "held")  # a normal temperature does not let a held visitor in

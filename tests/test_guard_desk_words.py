@@ -26,7 +26,7 @@ WANG = {"guard_id": "wang", "name": "王师傅"}
 def g(make_config):
     g = sim_gate(make_config(kiosk__identify="before"))
     conn = g.ledger.connection()
-    add_guard(conn, "wang", "王师傅", "4831")
+    add_guard(conn, "wang", "王师傅", "483190")
     upsert(conn, [{**_pass("Q7001"), "quarantine_until": "2099-01-01"}], source="test")
     return g
 

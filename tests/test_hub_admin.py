@@ -24,12 +24,25 @@ def app(hub_store):
     return create_hub(hub_store)
 
 
+def login_csrf(client) -> str:
+    page = client.get("/admin/login").get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def log_in(client, username: str, password: str, source: str = "127.0.0.1"):
+    return client.post(
+        "/admin/login",
+        data={"username": username, "password": password, "csrf": login_csrf(client)},
+        environ_base={"REMOTE_ADDR": source},
+    )
+
+
 def signed_in(app, role: str):
     client = app.test_client()
-    response = client.post("/admin/login", data={"username": f"{role}-user", "password": PASSWORD})
+    response = log_in(client, f"{role}-user", PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)
-    with client.session_transaction() as session:
-        csrf = session["admin"]["csrf"]
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     return client, csrf
 
 
@@ -38,6 +51,7 @@ def admin_routes(app):
         if not rule.endpoint.startswith("admin.") or rule.endpoint in (
             "admin.login",
             "admin.login_post",
+            "admin.static",  # the stylesheets
         ):
             continue
         view = app.view_functions[rule.endpoint]
@@ -77,23 +91,26 @@ def test_forms_need_the_csrf_token(app, hub_store):
     assert hub_store.enrol(code)[0] == "gate-9"
 
 
-def test_lockout_after_five_wrong_passwords(app):
+def test_after_five_wrong_passwords_the_next_try_waits(app):
     client = app.test_client()
-    codes = [
-        client.post(
-            "/admin/login", data={"username": "viewer-user", "password": "nope"}
-        ).status_code
-        for _ in range(5)
-    ]
+    codes = [log_in(client, "viewer-user", "nope").status_code for _ in range(5)]
     assert codes == [401] * 5
-    response = client.post("/admin/login", data={"username": "viewer-user", "password": PASSWORD})
-    assert response.status_code == 401 and "Locked" in response.get_data(as_text=True)
+    response = log_in(client, "viewer-user", PASSWORD)
+    assert response.status_code == 429 and "wait" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "2"
+
+
+def test_the_login_form_needs_its_csrf_token(app):
+    client = app.test_client()
+    client.get("/admin/login")
+    forged = client.post("/admin/login", data={"username": "admin-user", "password": PASSWORD})
+    assert forged.status_code == 400 and "sid" not in str(client.get_cookie("menwei_admin"))
 
 
 def test_unknown_user_and_wrong_password_look_the_same(app):
     client = app.test_client()
-    a = client.post("/admin/login", data={"username": "ghost", "password": "x"})
-    b = client.post("/admin/login", data={"username": "admin-user", "password": "x"})
+    a = log_in(client, "ghost", "x")
+    b = log_in(client, "admin-user", "x")
     assert a.status_code == b.status_code == 401
     assert a.get_data() == b.get_data()
 

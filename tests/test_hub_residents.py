@@ -63,6 +63,8 @@ def test_passes_go_to_the_roster_and_revocation_follows(hub_store):
     assert "name" not in change["data"] and change["data"]["building"] == "1"
     assert residents.revoke_pass(hub_store, person["code"], "manager")
     assert hub_store.roster_since(change["version"], 10)[0]["data"]["revoked"] == 1
+    [latest] = hub_store.roster_since(0, 10)  # the superseded change is not sent again
+    assert latest["data"]["revoked"] == 1
     assert not residents.revoke_pass(hub_store, person["code"], "manager")
     assert residents.residents(hub_store)[0]["code"] is None
 
@@ -170,8 +172,10 @@ def test_settings_page_feeds_the_roster(hub_store):
     def post(**form):
         return client.post("/admin/settings", data={"csrf": csrf, **form})
 
-    assert post(action="guard", guard_id="li", name="李师傅", pin="5927").status_code == 302
-    assert post(action="guard", guard_id="li", name="李师傅", pin="1111").status_code == 400
+    guard = {"action": "guard", "guard_id": "li", "name": "李师傅", "gates": "gate-1"}
+    assert post(**guard, pin="592731").status_code == 302
+    assert post(**guard, pin="111111").status_code == 400
+    assert post(**{**guard, "gates": ""}, pin="592731").status_code == 400  # no gate
     assert post(action="risk_area", name="某区").status_code == 302
     assert post(action="setting", key="screening.threshold_c", value="37.2").status_code == 302
     bad = post(action="setting", key="screening.threshold_c", value="45")
@@ -181,7 +185,7 @@ def test_settings_page_feeds_the_roster(hub_store):
     assert list(roster_admin.current(hub_store, "guard")) == ["li"]
     assert post(action="remove", kind="risk_area", key="某区").status_code == 302
     assert roster_admin.current(hub_store, "risk_area") == {}
-    assert "5927" not in str(hub_store.roster_since(0, 100))  # the PIN's hash only
+    assert "592731" not in str(hub_store.roster_since(0, 100))  # the PIN's hash only
     actions = [e["action"] for e in audit_log(hub_store)][:4]
     assert actions == ["risk_area.remove", "setting.set", "risk_area.add", "guard.set"]
 
@@ -194,10 +198,16 @@ def test_find_a_resident_by_id_number_through_the_page(hub_store):
     data = "building,unit,room,name,role,id_number\n5,1,101,吴十,owner,11010519491231002X\n"
     residents.import_residents(hub_store, "a.csv", data.encode(), "manager")
     create_admin(hub_store, "health-user", PASSWORD, "health")
-    client, _ = signed_in(create_hub(hub_store), "health")
-    found = client.get("/admin/residents/by-id?id_number=11010519491231002x").get_json()
+    client, csrf = signed_in(create_hub(hub_store), "health")
+
+    def look_up(number):
+        return client.post("/admin/residents/by-id", data={"csrf": csrf, "id_number": number})
+
+    found = look_up("11010519491231002x").get_json()
     assert found["name"] == "吴十" and found["id_masked"] == "110105********002X"
-    assert client.get("/admin/residents/by-id?id_number=123").status_code == 400
+    assert look_up("123").status_code == 400
+    # Never in a URL (a proxy's log, the browser's history).
+    assert client.get("/admin/residents/by-id?id_number=11010519491231002X").status_code == 405
     assert audit_log(hub_store)[0]["action"] == "resident.lookup_by_id"
 
 

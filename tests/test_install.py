@@ -220,8 +220,66 @@ def test_install_on_a_clean_bookworm_root(root):
     assert (root / "var/lib/menwei/ledger.sqlite3").read_bytes() == b"records"
 
 
+SYNC_THROUGH_TLS = """
+import time
+from kiosk.config import load_config
+from kiosk.ledger import Ledger
+from kiosk.sync_worker import token_path
+from sync.client import SyncClient
+
+config = load_config("/etc/menwei/kiosk.toml")
+ledger = Ledger(config.data_dir / "ledger.sqlite3", config.kiosk.id)
+ledger.append("screening", verdict="admitted", estimate_c=36.6, threshold_c=37.3)
+token = token_path(config.data_dir).read_text().strip()
+client = SyncClient(ledger, config.sync.hub_url, token, ca_file=config.sync.ca_file)
+for _ in range(20):
+    client.cycle()
+    if client.state.queue == 0 and client.state.last_error is None:
+        break
+    time.sleep(0.5)
+print("synced", client.state.queue, client.state.last_error, config.sync.ca_file)
+"""
+
+PAGES_AND_HEADERS = """
+import re, sys, requests
+ca = "/etc/menwei/hub-ca.crt"
+s = requests.Session()
+s.verify = ca
+page = s.get("https://hub.example/admin/login", timeout=10)
+csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+signed = s.post("https://hub.example/admin/login", timeout=10, allow_redirects=False,
+    data={"username": "owner", "password": "a long password", "csrf": csrf})
+print("login", signed.status_code, "Secure" in signed.headers.get("Set-Cookie", ""))
+for path in sys.argv[1:]:
+    r = s.get("https://hub.example" + path, timeout=10, allow_redirects=False)
+    print("page", path, r.status_code, r.headers.get("Content-Security-Policy"),
+          r.headers.get("X-Frame-Options"), r.headers.get("X-Content-Type-Options"),
+          r.headers.get("Referrer-Policy"))
+plain = requests.get("http://hub.example/admin/login", timeout=10, allow_redirects=False)
+print("http", plain.status_code, plain.headers.get("Location"))
+"""
+
+HUB_PAGES = (
+    "/admin/login",
+    "/admin/dashboard",
+    "/admin/summary",
+    "/admin/ledger",
+    "/admin/kiosks",
+    "/admin/audit",
+    "/admin/residents",
+    "/admin/settings",
+    "/admin/passes/sheet",
+    "/api/v1/openapi.json",
+)
+
+
 def test_hub_install(root):
-    result = in_root(root, "cd /root/menwei && ./setup.sh install --hub")
+    # As in any chroot: packages do not start their services while installing (nginx would
+    # take this machine's port 80); the test starts them itself in a network namespace.
+    policy = root / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    result = in_root(root, "cd /root/menwei && ./setup.sh install --hub --hub-name hub.example")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (root / "etc/systemd/system/multi-user.target.wants/menwei-hub.service").is_symlink()
     assert user_entry(root, "menwei-hub") is not None
@@ -233,3 +291,94 @@ def test_hub_install(root):
         text=True,
     )
     assert verify.returncode == 0, verify.stderr
+
+    # The keys: files for the service user only, and nothing of them in the database.
+    hub_user = user_entry(root, "menwei-hub")
+    keys = root / "etc/menwei-hub/keys"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700 and keys.stat().st_uid == int(hub_user[2])
+    for name in ("session.key", "id.key"):
+        info = (keys / name).stat()
+        assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o600, int(hub_user[2]))
+        assert (keys / name).read_bytes() not in (
+            root / "var/lib/menwei-hub/hub.sqlite3"
+        ).read_bytes()
+
+    # The hub listens on 127.0.0.1 only, behind nginx with the internal CA's certificate.
+    unit = (root / "etc/systemd/system/menwei-hub.service").read_text()
+    assert "MENWEI_HUB_HOST=127.0.0.1" in unit and "MENWEI_HUB_TLS_PROXY=1" in unit
+    assert (
+        "proxy_pass http://127.0.0.1:8090"
+        in (root / "etc/nginx/sites-available/menwei-hub").read_text()
+    )
+    ca_key = (root / "etc/menwei-hub/tls/ca.key").stat()
+    assert stat.S_IMODE(ca_key.st_mode) == 0o600
+    assert not (root / "etc/nginx/sites-enabled/default").exists()
+
+    # A kiosk installed with the hub's CA takes it as sync.ca_file.
+    kiosk = in_root(
+        root, "cd /root/menwei && ./setup.sh install --ca-file /etc/menwei-hub/tls/ca.crt"
+    )
+    assert kiosk.returncode == 0, kiosk.stdout + kiosk.stderr
+    toml = (root / "etc/menwei/kiosk.toml").read_text()
+    assert 'ca_file = "/etc/menwei/hub-ca.crt"' in toml
+    (root / "etc/menwei/kiosk.toml").write_text(
+        toml.replace("[sync]\n", '[sync]\nhub_url = "https://hub.example"\n')
+    )
+    # The kiosk reaches the hub by the name on its certificate (here through /etc/hosts).
+    (root / "etc/hosts").write_text("127.0.0.1 localhost\n127.0.0.1 hub.example\n")
+    (root / "root/sync_check.py").write_text(SYNC_THROUGH_TLS)
+    (root / "root/pages_check.py").write_text(PAGES_AND_HEADERS)
+
+    # Run the installed stack in its own network namespace (nothing reaches this machine's
+    # ports): the hub as its unit would, nginx in front, then the kiosk enrols and syncs.
+    hub = "runuser -u menwei-hub -- /opt/menwei/venv/bin/hub"
+    env = (
+        "MENWEI_HUB_DB=sqlite:////var/lib/menwei-hub/hub.sqlite3"
+        " MENWEI_HUB_KEYS=/etc/menwei-hub/keys MENWEI_HUB_TLS_PROXY=1"
+    )
+    script = f"""
+set -e
+export {env}
+{hub} admin-create owner --role admin --password 'a long password' >/dev/null
+code=$({hub} enrol-code gate-1)
+{hub} serve --host 127.0.0.1 --port 8090 --tls-proxy & hub_pid=$!
+trap 'kill $hub_pid; nginx -s stop' EXIT
+nginx
+up='import socket; socket.create_connection(("127.0.0.1", 8090))'
+for i in $(seq 50); do python3 -c "$up" 2>/dev/null && break; sleep 0.2; done
+sed -i 's/^id = .*/id = "gate-1"/' /etc/menwei/kiosk.toml
+/opt/menwei/venv/bin/kiosk enrol --config /etc/menwei/kiosk.toml --code "$code"
+/opt/menwei/venv/bin/python /root/sync_check.py
+{hub} tail --last 5
+/opt/menwei/venv/bin/python /root/pages_check.py {" ".join(HUB_PAGES)}
+python3 -c 'import socket; socket.create_connection(("127.0.0.2", 8090))' 2>&1 | tail -n1 || true
+"""
+    stack = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            "bash",
+            "-c",
+            'ip link set lo up && chroot "$0" /bin/bash -c "$1"',
+            str(root),
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"},
+    )
+    out = stack.stdout + stack.stderr
+    assert stack.returncode == 0, out
+    assert "enrolled as gate-1 with https://hub.example" in out
+    assert "synced 0 None /etc/menwei/hub-ca.crt" in out
+    assert "gate-1" in out.split("synced")[1]  # hub tail shows the record that arrived
+    assert "login 302 True" in out  # the session cookie is Secure
+    pages = [line.split() for line in out.splitlines() if line.startswith("page ")]
+    assert [p[1] for p in pages] == list(HUB_PAGES)
+    for line in pages:
+        assert line[2] == "200", line
+        assert "frame-ancestors 'none'" in " ".join(line) and "unsafe-inline" not in " ".join(line)
+        assert line[-3:] == ["DENY", "nosniff", "no-referrer"], line
+    assert "http 301 https://hub.example/admin/login" in out
+    assert "Connection refused" in out  # the hub itself is not on other addresses

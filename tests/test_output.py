@@ -110,7 +110,18 @@ def run_server(args: list[str]) -> subprocess.CompletedProcess[str]:
 def test_hub_serve_on_a_busy_port_is_one_line(busy_port, tmp_path):
     """Regression: `hub serve` logged "serving" before binding, then died with a traceback."""
     db = f"sqlite:///{tmp_path}/hub.sqlite3"
-    result = run_server(["sync.hub.cli", "serve", "--db", db, "--port", str(busy_port)])
+    result = run_server(
+        [
+            "sync.hub.cli",
+            "serve",
+            "--db",
+            db,
+            "--keys",
+            f"{tmp_path}/keys",
+            "--port",
+            str(busy_port),
+        ]
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "serving" not in result.stderr
     assert result.stderr.strip() == (
@@ -135,7 +146,10 @@ def test_hub_serve_says_serving_once_bound_at_info(tmp_path):
     port = free_port()
     db = f"sqlite:///{tmp_path}/hub.sqlite3"
     with subprocess.Popen(
-        [sys.executable, "-m", "sync.hub.cli", "serve", "--db", db, "--port", str(port)],
+        [
+            *(sys.executable, "-m", "sync.hub.cli", "serve", "--db", db),
+            *("--keys", f"{tmp_path}/keys", "--port", str(port)),
+        ],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,

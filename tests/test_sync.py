@@ -311,7 +311,9 @@ def test_roster_flows_down(hub, tmp_path, make_config, mock_factory):
         "H8001",
         {"code": "H8001", "building": "9", "unit": "1", "revoked": 0, "expires_on": None},
     )
-    store.roster_put("guard", "li", {"name": "李师傅", "pin_hash": hash_pin("5927")})
+    store.roster_put(
+        "guard", "li", {"name": "李师傅", "pin_hash": hash_pin("592731"), "gates": ["gate-1"]}
+    )
     store.roster_put("risk_area", "某区", {"name": "某区"})
     store.roster_put("setting", "screening.threshold_c", {"value": 37.2})
     applied: list[dict] = []
@@ -322,7 +324,7 @@ def test_roster_flows_down(hub, tmp_path, make_config, mock_factory):
     client = enrolled_client(hub.start(), ledger, on_roster=on_roster)
     drain(client)
     assert lookup(ledger.connection(), "H8001").ok
-    assert unlock(ledger.connection(), "li", "5927", max_failures=5, lockout_s=60).ok
+    assert unlock(ledger.connection(), "li", "592731", max_failures=5, max_wait_s=30).ok
     assert applied[-1] == {"screening.threshold_c": 37.2}
     config = make_config().replace(screening__threshold_c=applied[-1]["screening.threshold_c"])
     assert Rules.from_config(config).threshold_c == 37.2

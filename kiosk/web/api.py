@@ -27,7 +27,7 @@ def state() -> Any:
     if after is None:
         return jsonify(screen.snapshot())
     if not after.isdigit() or len(after) > 12:
-        raise BadRequest("'after' must be a version number")
+        raise BadRequest("参数 after 须为版本号（数字） ('after' must be a version number)")
     return jsonify(screen.wait(int(after), LONG_POLL_S))
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kiosk.gate import Gate
 from kiosk.guard_desk import GuardDesk
@@ -16,6 +17,27 @@ from kiosk.web.demo import demo
 from kiosk.web.guard import guard
 
 MAX_BODY_BYTES = 4096
+log = logging.getLogger(__name__)
+
+# Chinese-first words for the errors Werkzeug raises with its own English text.
+GENERIC = {
+    400: "请求有误，请重试 (bad request)",
+    401: "门卫屏已锁定，请输入 PIN 解锁 (locked)",
+    403: "无权操作，请重新登录 (forbidden)",
+    404: "找不到该地址 (not found)",
+    405: "不支持该操作 (method not allowed)",
+    413: "内容太长，请缩短后重试 (request too large)",
+    415: "请求格式不对 (send the body as application/json)",
+    500: "内部错误，请重试；如仍出错请联系物业 (internal error)",
+}
+
+
+def chinese_message(exc: HTTPException) -> str:
+    """The kiosk's own (Chinese-first) description, or Chinese words for Werkzeug's default."""
+    default = type(exc).description
+    if exc.description and exc.description != default:
+        return exc.description
+    return GENERIC.get(exc.code or 500, GENERIC[500])
 
 
 def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
@@ -59,15 +81,26 @@ def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        # One handler: JSON on API paths, a plain page elsewhere (as Datasette does).
+        # One handler: JSON on API paths, a plain page elsewhere (as Datasette does). Werkzeug's
+        # own English descriptions are replaced by Chinese-first ones.
         if request.path.startswith("/api/"):
-            return jsonify(error=exc.name, message=exc.description), exc.code
+            return jsonify(error=exc.name, message=chinese_message(exc)), exc.code
         return exc
 
     @app.errorhandler(LedgerError)
     def not_recorded(exc: LedgerError) -> Any:
         # Nothing was stored and nobody was let in; the guard must know at once.
-        return jsonify(error="Not Recorded", message=f"cannot record: {exc}"), 503
+        log.error("not recorded: %s", exc)
+        return jsonify(
+            error="Not Recorded", message=f"无法记录，未放行，请联系物业 (cannot record: {exc})"
+        ), 503
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Any:
+        log.exception("request failed: %s", request.path)
+        if request.path.startswith("/api/"):
+            return jsonify(error="Internal Server Error", message=GENERIC[500]), 500
+        return InternalServerError()
 
     @app.after_request
     def security_headers(response: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
@@ -32,7 +33,28 @@ def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("请求格式不对 (the body must be a JSON object)")
+    if not _clean(body):
+        raise BadRequest(
+            "内容含有无法识别的字符（乱码或控制字符），请重新输入"
+            " (the request has invalid or control characters)"
+        )
     return body
+
+
+# A lone surrogate (JSON "\ud800") cannot be stored or hashed as UTF-8; NUL and other control
+# characters have no place in a form. Tab and newline are allowed.
+BAD_CHARACTERS = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(value: Any) -> bool:
+    """True when no string anywhere in the JSON value (keys included) has a bad character."""
+    if isinstance(value, str):
+        return BAD_CHARACTERS.search(value) is None
+    if isinstance(value, dict):
+        return all(_clean(k) and _clean(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_clean(item) for item in value)
+    return True
 
 
 def text_field(body: dict[str, Any], name: str, *, max_length: int) -> str:

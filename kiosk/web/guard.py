@@ -1,13 +1,16 @@
 """The guard screen's API: PIN unlock, then decisions, alarm, direction, visitors and vehicles.
 
-A guard session is a signed, HTTP-only, same-site cookie; every change also needs the session's
-CSRF token in the ``X-CSRF-Token`` header, and the session ends after ``guard.auto_lock_s``
-without a request. Nothing here is reachable from the resident screen's API.
+A guard session lives in the kiosk process; the signed, HTTP-only, same-site cookie holds only
+its random id, so "lock" ends it for good (a cookie saved before no longer opens anything), as
+does ``guard.auto_lock_s`` without a request, and a restart of the kiosk. Every change also needs
+the session's CSRF token in the ``X-CSRF-Token`` header. Nothing here is reachable from the
+resident screen's API.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -34,13 +37,49 @@ def _config() -> Any:
     return _desk().gate.config
 
 
+class GuardSessions:
+    """The live guard sessions by id (a few at most: the screen, perhaps a tablet)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[str, dict[str, Any]] = {}
+
+    def start(self, guard_id: str, name: str) -> tuple[str, str]:
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with self._lock:
+            self._live[sid] = {"guard_id": guard_id, "name": name, "csrf": csrf}
+            self._live[sid]["seen"] = time.monotonic()
+        return sid, csrf
+
+    def get(self, sid: str, idle_s: float) -> dict[str, Any] | None:
+        with self._lock:
+            now = time.monotonic()
+            for key in [k for k, v in self._live.items() if now - v["seen"] > idle_s]:
+                del self._live[key]
+            info = self._live.get(sid)
+            return None if info is None else dict(info)
+
+    def touch(self, sid: str, at: float) -> None:
+        """The guard touched the screen at ``at`` (the monotonic clock); a poll is no touch."""
+        with self._lock:
+            info = self._live.get(sid)
+            if info is not None and at > info["seen"]:
+                info["seen"] = at
+
+    def end(self, sid: str) -> None:
+        with self._lock:
+            self._live.pop(sid, None)
+
+
+def _sessions() -> GuardSessions:
+    return current_app.extensions.setdefault("guard_sessions", GuardSessions())
+
+
 def _signed_in() -> dict[str, str] | None:
-    info = session.get("guard")
-    if not info:
-        return None
-    if time.time() - info["seen"] > _config().guard.auto_lock_s:
-        session.clear()
-        return None
+    sid = session.get("guard_sid")
+    info = _sessions().get(sid, _config().guard.auto_lock_s) if isinstance(sid, str) else None
+    if info is None:
+        session.pop("guard_sid", None)
     return info
 
 
@@ -49,16 +88,33 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def checked(*args: Any, **kwargs: Any) -> Any:
         info = _signed_in()
         if info is None:
-            raise Unauthorized("the guard screen is locked: unlock it with your PIN")
+            raise Unauthorized("门卫屏已锁定，请输入 PIN 解锁 (the guard screen is locked)")
         if request.method != "GET":
             token = request.headers.get("X-CSRF-Token", "")
             if not secrets.compare_digest(token, info["csrf"]):
-                raise Forbidden("missing or wrong CSRF token")
-        info["seen"] = time.time()
-        session.modified = True
+                raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
+        touched_at = _touched_at(time.monotonic())
+        if touched_at is not None:
+            _sessions().touch(session.get("guard_sid", ""), touched_at)
         return view({"guard_id": info["guard_id"], "name": info["name"]}, *args, **kwargs)
 
     return checked
+
+
+def _touched_at(now: float) -> float | None:
+    """When the guard last touched the screen, as this request tells. A change, or a read the
+    guard asked for (options, today's ledger), is a touch now. The page's poll of the state is
+    not: it carries the page's own time since the last touch (``touched_ago_s``), so a page left
+    polling still locks after ``guard.auto_lock_s``."""
+    if request.endpoint != "guard.state":
+        return now
+    try:
+        ago = float(request.args.get("touched_ago_s", ""))
+    except ValueError:
+        return None
+    if not 0 <= ago <= 86400:  # also refuses NaN
+        return None
+    return now - ago
 
 
 @guard.get("/guard")
@@ -67,6 +123,7 @@ def page() -> str:
         "guard.html",
         language=_config().kiosk.language,
         idle_return_s=_config().kiosk.idle_return_s,
+        urgent_lock_s=_config().guard.urgent_lock_s,
     )
 
 
@@ -81,15 +138,9 @@ def unlock() -> Any:
     guard_id = text_field(body, "guard_id", max_length=32)
     pin = text_field(body, "pin", max_length=8)
     config = _config().guard
-    result = guards.unlock(
-        _desk().ledger.connection(),
-        guard_id,
-        pin,
-        max_failures=config.max_pin_failures,
-        lockout_s=config.lockout_s,
-    )
+    _end_session()
+    result = _check_pin(guard_id, pin)
     if not result.ok:
-        session.clear()
         status = 423 if result.reason == "locked" else 401
         return jsonify(
             ok=False,
@@ -97,20 +148,46 @@ def unlock() -> Any:
             retry_after_s=result.retry_after_s,
             attempts_left=result.attempts_left,
         ), status
-    csrf = secrets.token_urlsafe(24)
-    session.clear()
-    session["guard"] = {
-        "guard_id": result.guard_id,
-        "name": result.name,
-        "csrf": csrf,
-        "seen": time.time(),
-    }
+    sid, csrf = _sessions().start(result.guard_id or guard_id, result.name or "")
+    session["guard_sid"] = sid
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
+
+
+def _check_pin(guard_id: str, pin: str) -> guards.UnlockResult:
+    """One PIN check, counted towards the guard's lockout like any other."""
+    config = _config().guard
+    return guards.unlock(
+        _desk().ledger.connection(),
+        guard_id,
+        pin,
+        max_failures=config.max_pin_failures,
+        max_wait_s=config.lockout_s,
+    )
+
+
+def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
+    """The guard's PIN typed again at the confirm step, or a FormError naming the PIN field."""
+    pin = body.get("pin")
+    if not isinstance(pin, str) or not pin:
+        raise FormError("pin", "放行发热人员须再次输入您的 PIN")
+    result = _check_pin(who["guard_id"], pin[:8])
+    if result.ok:
+        return
+    if result.reason == "locked":
+        raise FormError("pin", f"错误次数过多，已锁定，请 {result.retry_after_s} 秒后再试")
+    raise FormError("pin", f"PIN 错误，还可尝试 {result.attempts_left} 次")
+
+
+def _end_session() -> None:
+    sid = session.pop("guard_sid", None)
+    if isinstance(sid, str):
+        _sessions().end(sid)
+    session.clear()
 
 
 @guard.post("/api/guard/lock")
 def lock() -> Any:
-    session.clear()
+    _end_session()
     return jsonify(ok=True)
 
 
@@ -135,7 +212,10 @@ def today(who: dict[str, str]) -> Any:
 @guard.post("/api/guard/override")
 @guard_required
 def override(who: dict[str, str]) -> Any:
-    form = parse_override(json_body(), threshold_c=_desk().gate.rules.threshold_c)
+    body = json_body()
+    form = parse_override(body, threshold_c=_desk().gate.rules.threshold_c)
+    if _desk().admit_needs_pin(form):
+        _confirm_pin(who, body)
     record = _desk().override(form, who)
     return jsonify(ok=True, seq=record["seq"], id=record["id"])
 
@@ -194,7 +274,7 @@ def vehicle(who: dict[str, str]) -> Any:
     body = json_body()
     raw = body.get("plate")
     if not isinstance(raw, str) or len(raw) > 16:
-        raise FormError("plate", "a plate like 京A12345")
+        raise FormError("plate", "请输入车牌，如 京A12345 (a plate like 京A12345)")
     try:
         plate = validate_plate(raw)
     except PlateError as exc:

@@ -1,13 +1,14 @@
 """The admins' pages: sign-in, the ledger with filters and exports, kiosks, the audit log.
 
-Sessions are signed cookies (HTTP-only, SameSite=Strict); every form carries the session's CSRF
-token; each route names the roles that may use it, and a test walks every route with each role.
+Sessions are kept in the database (sync/hub/admins.py), bound to the account: the signed,
+HTTP-only, SameSite=Strict cookie holds only a random session id. Every form, the sign-in form
+too, carries a CSRF token; each route names the roles that may use it, and a test walks every
+route with each role.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from functools import wraps
@@ -40,12 +41,25 @@ from sync.hub import (
     residents,
     roster_admin,
 )
-from sync.hub.admins import audit, audit_log, sign_in
+from sync.hub.admins import (
+    audit,
+    audit_log,
+    current_session,
+    end_session,
+    sign_in,
+    start_session,
+)
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, format_local, zone
 
-admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
-SESSION_IDLE_S = 30 * 60
+admin = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 EVERYONE = ("admin", "viewer", "health")
 
 
@@ -69,11 +83,12 @@ def label(code: str | None) -> str:
 
 
 def current_user() -> dict[str, str] | None:
-    user = session.get("admin")
-    if not user or time.time() - user["seen"] > SESSION_IDLE_S:
-        session.pop("admin", None)
+    sid = session.get("sid")
+    live = current_session(_store(), sid) if isinstance(sid, str) else None
+    if live is None:
+        session.pop("sid", None)
         return None
-    return user
+    return {"username": live.username, "role": live.role, "csrf": live.csrf, "sid": live.sid}
 
 
 def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -89,8 +104,6 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 token = request.form.get("csrf", "")
                 if not secrets.compare_digest(token, user["csrf"]):
                     raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
-            user["seen"] = time.time()
-            session.modified = True
             return view(user, *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -99,37 +112,55 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def _login_csrf() -> str:
+    token = session.get("login_csrf")
+    if not isinstance(token, str):
+        token = session["login_csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
 @admin.get("/login")
 def login() -> str:
-    return render_template("login.html", message=None)
+    return render_template("login.html", message=None, csrf=_login_csrf())
 
 
 @admin.post("/login")
 def login_post() -> Any:
+    expected = session.get("login_csrf")
+    if not isinstance(expected, str) or not secrets.compare_digest(
+        request.form.get("csrf", ""), expected
+    ):
+        message = "页面已过期，请重新登录 The page expired: sign in again"
+        return render_template("login.html", message=message, csrf=_login_csrf()), 400
     username = (request.form.get("username") or "").strip()[:64]
     password = (request.form.get("password") or "")[:256]
-    result = sign_in(_store(), username, password)
+    result = sign_in(_store(), username, password, source=request.remote_addr or "")
     if not result.ok:
-        message = (
-            f"账户已锁定 Locked: try again in {result.retry_after_s // 60 + 1} min"
-            if result.reason == "locked"
-            else "用户名或密码错误 Wrong username or password"
+        if result.reason == "wait":
+            wait = result.retry_after_s
+            message = f"尝试次数过多，请 {wait} 秒后再试 Too many tries: wait {wait} s"
+            status = 429
+        else:
+            message, status = "用户名或密码错误 Wrong username or password", 401
+        response = current_app.make_response(
+            (render_template("login.html", message=message, csrf=_login_csrf()), status)
         )
-        return render_template("login.html", message=message), 401
+        if status == 429:
+            response.headers["Retry-After"] = str(result.retry_after_s)
+        return response
+    live = start_session(_store(), result.username or username)
     session.clear()
-    session["admin"] = {
-        "username": result.username,
-        "role": result.role,
-        "csrf": secrets.token_urlsafe(24),
-        "seen": time.time(),
-    }
+    session["sid"] = live.sid
     target = request.args.get("next") or ""
-    return redirect(target if target.startswith("/admin/") else url_for("admin.dashboard_page"))
+    if not target.startswith("/admin/") or target.startswith("//"):
+        target = url_for("admin.dashboard_page")
+    return redirect(target)
 
 
 @admin.post("/logout")
 @roles(*EVERYONE)
 def logout(user: dict[str, str]) -> Any:
+    end_session(_store(), user["sid"])
     session.clear()
     return redirect(url_for("admin.login"))
 
@@ -424,6 +455,7 @@ def settings_page(user: dict[str, str]) -> str:
         "settings.html",
         user=user,
         guards=roster_admin.current(store, "guard"),
+        gates=[k["kiosk_id"] for k in store.kiosks() if not k["revoked_at"]],
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
         keys=sorted(HUB_SETTINGS),
@@ -443,6 +475,7 @@ def settings_change(user: dict[str, str]) -> Any:
                 form.get("name", ""),
                 form.get("pin", ""),
                 user["username"],
+                form.getlist("gates"),
             )
         elif action == "risk_area":
             roster_admin.add_risk_area(store, form.get("name", ""), user["username"])
@@ -461,11 +494,12 @@ def settings_change(user: dict[str, str]) -> Any:
     return redirect(url_for("admin.settings_page"))
 
 
-@admin.get("/residents/by-id")
+@admin.post("/residents/by-id")
 @roles("admin", "health")
 def resident_by_id(user: dict[str, str]) -> Any:
-    """Find a resident by the ID number a person shows; the look-up is audited."""
-    number = (request.args.get("id_number") or "")[:32]
+    """Find a resident by the ID number a person shows (POSTed: never in a URL, a proxy's log or
+    the browser's history); the look-up is audited."""
+    number = (request.form.get("id_number") or "")[:32]
     store = _store()
     person = residents.find_by_id_number(store, number)
     with store.transaction():

@@ -1,7 +1,21 @@
-"""Admin accounts on the hub: roles, hashed passwords, lockout, and the audit log."""
+"""Admin accounts on the hub: roles, hashed passwords, throttled sign-in, server-side sessions,
+and the audit log.
+
+Sign-in is throttled per account *and* source address: after ``FREE_TRIES`` wrong passwords
+from one address the next try from that address waits 1 s, then 2 s, 4 s … up to ``MAX_WAIT_S``.
+A stranger guessing from elsewhere never locks the owner out, and an unknown username is
+throttled, answered and timed exactly like a known one. A try is claimed with one conditional
+UPDATE before the password is checked, so parallel guessers on PostgreSQL cannot get more tries
+than the schedule allows.
+
+Sessions live in the database (only a hash of the cookie's random id): signing out, a new
+password, a new role or a disabled account end them at once; they also end after
+``SESSION_IDLE_S`` without a request and ``SESSION_MAX_S`` after sign-in.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -9,13 +23,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.passwords import hash_password, password_matches
+from kiosk.passwords import burn_time, hash_password, needs_rehash, password_matches
 from sync.hub.store import HubStore, now_iso
 
 ROLES = ("admin", "viewer", "health")  # manages / reads / fever events and quarantine
 USERNAME = re.compile(r"^[a-z0-9_.-]{2,32}$")
-MAX_FAILURES = 5
-LOCKOUT_S = 900.0
+FREE_TRIES = 5
+MAX_WAIT_S = 900.0
+SESSION_IDLE_S = 30 * 60
+SESSION_MAX_S = 12 * 3600
+THROTTLE_FORGET_S = 86400.0
 
 
 class AccountError(ValueError):
@@ -25,13 +42,33 @@ class AccountError(ValueError):
 @dataclass(frozen=True)
 class SignIn:
     ok: bool
-    reason: str  # "ok", "wrong", "locked"
+    reason: str  # "ok", "wrong", "wait"
     username: str | None = None
     role: str | None = None
     retry_after_s: int = 0
 
 
+@dataclass(frozen=True)
+class Session:
+    sid: str  # the cookie's value; only its hash is stored
+    username: str
+    role: str
+    csrf: str
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def wait_after(failures: int) -> float:
+    """Seconds to wait before the next try after this many failures in a row."""
+    if failures < FREE_TRIES:
+        return 0.0
+    return min(MAX_WAIT_S, 2.0 ** (failures - FREE_TRIES))
+
+
 def create_admin(store: HubStore, username: str, password: str, role: str) -> None:
+    """Create an account, or reset its password and role; its sessions end."""
     if not USERNAME.fullmatch(username):
         raise AccountError("username: 2-32 lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
@@ -45,42 +82,143 @@ def create_admin(store: HubStore, username: str, password: str, role: str) -> No
             " role = excluded.role, failures = 0, locked_until = 0, active = 1",
             (username, hash_password(password), role, now_iso()),
         )
+        store.execute("DELETE FROM admin_sessions WHERE username = ?", (username,))
         audit(store, None, "account.set", {"username": username, "role": role})
 
 
-def sign_in(store: HubStore, username: str, password: str, *, now: float | None = None) -> SignIn:
-    """Check a password. Five wrong in a row lock the account for 15 minutes. The answer never
-    says whether the username exists."""
-    now = time.time() if now is None else now
+def set_active(store: HubStore, username: str, active: bool) -> bool:
+    """Disable (or enable again) an account; disabling ends its sessions at once."""
     with store.transaction():
+        cursor = store.execute(
+            "UPDATE admins SET active = ? WHERE username = ?", (int(active), username)
+        )
+        if not active:
+            store.execute("DELETE FROM admin_sessions WHERE username = ?", (username,))
+        action = "account.enable" if active else "account.disable"
+        audit(store, None, action, {"username": username})
+    return cursor.rowcount == 1
+
+
+def _claim_try(store: HubStore, bucket: str, now: float) -> float:
+    """Take one try from the bucket; 0 when taken, else the seconds to wait. One conditional
+    UPDATE: PostgreSQL re-checks its WHERE after a concurrent writer commits, so two guessers
+    cannot both take the last free try."""
+    with store.transaction():
+        store.execute(
+            "INSERT INTO sign_in_throttle (bucket, failures, next_at, updated_at)"
+            " VALUES (?, 0, 0, ?) ON CONFLICT (bucket) DO NOTHING",
+            (bucket, now),
+        )
+        # Count the try as a failure before checking: a success resets the bucket afterwards.
         row = store.fetch_one(
-            "SELECT password_hash, role, failures, locked_until FROM admins"
-            " WHERE username = ? AND active = 1",
+            "UPDATE sign_in_throttle SET failures = failures + 1, updated_at = ?"
+            " WHERE bucket = ? AND (failures < ? OR next_at <= ?) RETURNING failures",
+            (now, bucket, FREE_TRIES, now),
+        )
+        if row is not None:  # the row stays locked until commit: the next claimer sees this
+            store.execute(
+                "UPDATE sign_in_throttle SET next_at = ? WHERE bucket = ?",
+                (now + wait_after(int(row[0])), bucket),
+            )
+        if row is not None:
+            return 0.0
+        waiting = store.fetch_one(
+            "SELECT next_at FROM sign_in_throttle WHERE bucket = ?", (bucket,)
+        )
+    return max(1.0, float(waiting[0]) - now)
+
+
+def sign_in(
+    store: HubStore, username: str, password: str, *, source: str = "", now: float | None = None
+) -> SignIn:
+    """Check a password (see the module's text). The answer never says whether the username
+    exists, and takes the same time either way."""
+    now = time.time() if now is None else now
+    bucket = _digest(f"{username}\n{source}")
+    wait = _claim_try(store, bucket, now)
+    row = None
+    if wait:
+        result = SignIn(False, "wait", retry_after_s=int(wait) + 1)
+    else:
+        row = store.fetch_one(
+            "SELECT password_hash, role FROM admins WHERE username = ? AND active = 1",
             (username,),
         )
         if row is None:
+            burn_time(password)
             result = SignIn(False, "wrong")
-        elif row[3] > now:
-            result = SignIn(False, "locked", username, retry_after_s=int(row[3] - now) + 1)
         elif password_matches(password, row[0]):
-            store.execute(
-                "UPDATE admins SET failures = 0, locked_until = 0 WHERE username = ?", (username,)
-            )
             result = SignIn(True, "ok", username, row[1])
         else:
-            failures = row[2] + 1
-            locked_until = now + LOCKOUT_S if failures >= MAX_FAILURES else 0
-            store.execute(
-                "UPDATE admins SET failures = ?, locked_until = ? WHERE username = ?",
-                (0 if locked_until else failures, locked_until, username),
-            )
-            result = (
-                SignIn(False, "locked", username, retry_after_s=int(LOCKOUT_S))
-                if locked_until
-                else SignIn(False, "wrong")
-            )
-        audit(store, username, "sign_in." + result.reason, {})
+            result = SignIn(False, "wrong")
+    with store.transaction():
+        if result.ok:
+            store.execute("DELETE FROM sign_in_throttle WHERE bucket = ?", (bucket,))
+            if needs_rehash(row[0]):  # today's cost, now that the password is known
+                store.execute(
+                    "UPDATE admins SET password_hash = ? WHERE username = ?",
+                    (hash_password(password), username),
+                )
+        store.execute(
+            "DELETE FROM sign_in_throttle WHERE updated_at < ?", (now - THROTTLE_FORGET_S,)
+        )
+        # The name typed is kept only when it is an account (else it may be a password).
+        audit(
+            store,
+            username if row is not None else None,
+            "sign_in." + result.reason,
+            {"source": source},
+        )
     return result
+
+
+def start_session(store: HubStore, username: str, *, now: float | None = None) -> Session:
+    now = time.time() if now is None else now
+    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    with store.transaction():
+        row = store.fetch_one(
+            "SELECT role FROM admins WHERE username = ? AND active = 1", (username,)
+        )
+        if row is None:
+            raise AccountError("no such active account")
+        store.execute(  # ended sessions go (expired ones are refused anyway)
+            "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
+            (now - SESSION_IDLE_S, now - SESSION_MAX_S),
+        )
+        store.execute(
+            "INSERT INTO admin_sessions (sid_hash, username, csrf, created_at, seen_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (_digest(sid), username, csrf, now, now),
+        )
+    return Session(sid, username, row[0], csrf)
+
+
+def current_session(store: HubStore, sid: str, *, now: float | None = None) -> Session | None:
+    """The live session for a cookie's id, with the account's role as it is now; touching it
+    moves its idle deadline. None when it ended, expired or its account is disabled."""
+    now = time.time() if now is None else now
+    row = store.fetch_one(
+        "SELECT s.username, a.role, s.csrf FROM admin_sessions s"
+        " JOIN admins a ON a.username = s.username AND a.active = 1"
+        " WHERE s.sid_hash = ? AND s.seen_at > ? AND s.created_at > ?",
+        (_digest(sid), now - SESSION_IDLE_S, now - SESSION_MAX_S),
+    )
+    if row is None:
+        return None
+    with store.transaction():
+        store.execute(
+            "UPDATE admin_sessions SET seen_at = ? WHERE sid_hash = ?", (now, _digest(sid))
+        )
+    return Session(sid, row[0], row[1], row[2])
+
+
+def end_session(store: HubStore, sid: str) -> None:
+    with store.transaction():
+        store.execute("DELETE FROM admin_sessions WHERE sid_hash = ?", (_digest(sid),))
+        store.execute(
+            "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
+            (time.time() - SESSION_IDLE_S, time.time() - SESSION_MAX_S),
+        )
 
 
 def audit(store: HubStore, username: str | None, action: str, detail: dict[str, Any]) -> None:
@@ -98,15 +236,3 @@ def audit_log(store: HubStore, limit: int = 200) -> list[dict[str, Any]]:
     return [
         {"at": r[0], "username": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows
     ]
-
-
-def session_secret(store: HubStore) -> str:
-    """The key that signs admin sessions: made once, kept in the database, so every hub process
-    (and a restarted one) shares it."""
-    with store.transaction():
-        row = store.fetch_one("SELECT value FROM hub_secrets WHERE name = 'session'")
-        if row is not None:
-            return row[0]
-        value = secrets.token_hex(32)
-        store.execute("INSERT INTO hub_secrets (name, value) VALUES ('session', ?)", (value,))
-        return value

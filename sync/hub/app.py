@@ -17,7 +17,6 @@ from werkzeug.exceptions import (
 
 from sync.hub import register_web  # noqa: F401  (its routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
-from sync.hub.admins import session_secret
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
 from sync.hub.store import HubStore, KioskAuth
@@ -38,29 +37,59 @@ MAX_PAGE = 1000
 MAX_SINCE = 2**62  # sequence numbers are 64-bit in both databases
 
 
+# Every answer, pages and API alike: no inline script or style, no framing, no sniffing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def create_hub(
     store: HubStore,
     *,
     max_concurrent_ingests: int = 4,
     timezone: str = DEFAULT_ZONE,
     compound: str = "",
+    secure_cookies: bool = False,
+    behind_proxy: bool = False,
 ) -> Flask:
+    """``secure_cookies``: the hub is reached over TLS (the cookie gets the Secure flag).
+    ``behind_proxy``: a TLS server on this machine forwards to the hub and sets
+    X-Forwarded-For/-Proto, so sign-in throttling sees the real source address."""
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
     app.config["HUB_COMPOUND"] = compound.strip()[:40]
+    if behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
     app.extensions["ingest_slots"] = threading.BoundedSemaphore(max_concurrent_ingests)
     app.config.update(
-        SECRET_KEY=session_secret(store),
+        SECRET_KEY=store.keys.session,
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=secure_cookies,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="menwei_admin",
     )
     app.register_blueprint(api)
     app.register_blueprint(admin)
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -193,9 +222,9 @@ def checkpoint() -> Any:
 
 @api.get("/roster")
 def roster() -> Any:
-    _kiosk()
+    auth = _kiosk()
     since, limit = _page_args()
-    changes = _store().roster_since(since, limit)
+    changes = _store().roster_since(since, limit, auth.kiosk_id)
     version = changes[-1]["version"] if changes else since
     return jsonify(version=version, changes=changes, more=len(changes) == limit)
 

@@ -12,6 +12,7 @@ import click
 
 from kiosk.logs import add_log_options, configure_from_context
 from kiosk.table import render_table
+from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
 
@@ -26,12 +27,27 @@ db_option = click.option(
 )
 
 
-def _store(db_url: str) -> HubStore:
+keys_option = click.option(
+    "--keys",
+    "keys_dir",
+    default=lambda: os.environ.get("MENWEI_HUB_KEYS", str(DEFAULT_KEY_DIR)),
+    show_default="$MENWEI_HUB_KEYS or " + str(DEFAULT_KEY_DIR),
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the session and ID-number keys (never in the database).",
+)
+
+
+def _store(db_url: str, keys_dir: Path | None = None) -> HubStore:
     try:
         store = HubStore(db_url)
         store.migrate()
     except Exception as exc:  # a bad URL, an unreachable server: say which
         raise click.ClickException(f"cannot open the hub database {db_url}: {exc}") from None
+    if keys_dir is not None:
+        try:
+            store.keys = load_keys(keys_dir, store)
+        except KeyError_ as exc:
+            raise click.ClickException(f"密钥 keys: {exc}") from None
     return store
 
 
@@ -43,6 +59,7 @@ def main() -> None:
 
 @main.command()
 @db_option
+@keys_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8090, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
@@ -64,8 +81,22 @@ def main() -> None:
     show_default="$MENWEI_HUB_COMPOUND",
     help="The compound's name, printed at the top of every register (登记表).",
 )
+@click.option(
+    "--tls-proxy",
+    is_flag=True,
+    default=lambda: os.environ.get("MENWEI_HUB_TLS_PROXY") == "1",
+    help="A TLS server on this machine forwards to the hub: trust its X-Forwarded-For/-Proto"
+    " and give the admin cookie the Secure flag ($MENWEI_HUB_TLS_PROXY=1).",
+)
 def serve(
-    db_url: str, host: str, port: int, retention_days: int, timezone: str, compound: str
+    db_url: str,
+    keys_dir: Path,
+    host: str,
+    port: int,
+    retention_days: int,
+    timezone: str,
+    compound: str,
+    tls_proxy: bool,
 ) -> None:
     """Serve the hub API and pages (waitress); apply the retention period once a day."""
     import threading
@@ -75,20 +106,28 @@ def serve(
     from kiosk.notify import notify
     from kiosk.ports import listen_error
     from sync.hub.app import create_hub
+    from sync.hub.residents import refresh_quarantine_flags
     from sync.hub.retention import purge as run_purge
 
     try:
         zone(timezone)
     except UnknownZoneError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
-    store = _store(db_url)
-    app = create_hub(store, timezone=timezone, compound=compound)
+    store = _store(db_url, keys_dir)
+    app = create_hub(
+        store,
+        timezone=timezone,
+        compound=compound,
+        secure_cookies=tls_proxy,
+        behind_proxy=tls_proxy,
+    )
     stopping = threading.Event()
 
     def daily_purge() -> None:
         while not stopping.wait(60):
             try:
                 run_purge(store, retention_days)
+                refresh_quarantine_flags(store)
             except Exception:  # a failed purge must not stop the hub; it is tried again
                 logging.getLogger(__name__).exception("retention purge failed")
             stopping.wait(24 * 3600)
@@ -176,6 +215,28 @@ def admin_create(db_url: str, username: str, role: str, password: str) -> None:
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{username} ({role}) can sign in at /admin/")
+
+
+@main.command("admin-disable")
+@db_option
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def admin_disable(db_url: str, username: str, enable: bool) -> None:
+    """Disable an admin account: its sessions end at once."""
+    from sync.hub.admins import set_active
+
+    if not set_active(_store(db_url), username, enable):
+        raise click.ClickException(f"no account {username!r}")
+    click.echo(f"{username} {'enabled' if enable else 'disabled; its sessions have ended'}")
+
+
+@main.command()
+@db_option
+@keys_option
+def keys(db_url: str, keys_dir: Path) -> None:
+    """Make the missing keys (run as the hub's user) and move old ones out of the database."""
+    _store(db_url, keys_dir)
+    click.echo(f"keys in {keys_dir}: session.key, id.key (keep them out of database backups)")
 
 
 @main.command()
@@ -321,12 +382,19 @@ def roster_passes(db_url: str, csv_file: str) -> None:
 @click.argument("guard_id")
 @click.argument("name")
 @click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
-def roster_guard(db_url: str, guard_id: str, name: str, pin: str) -> None:
-    """Send a guard (the kiosks receive the PIN's hash, never the PIN)."""
+@click.option(
+    "--gate",
+    "gates",
+    multiple=True,
+    required=True,
+    help="A kiosk id whose gate this guard works at (repeat for several).",
+)
+def roster_guard(db_url: str, guard_id: str, name: str, pin: str, gates: tuple[str, ...]) -> None:
+    """Send a guard to the kiosks of its gates (they receive the PIN's hash, never the PIN)."""
     from sync.hub.roster_admin import RosterError, set_guard
 
     try:
-        set_guard(_store(db_url), guard_id, name, pin, "cli")
+        set_guard(_store(db_url), guard_id, name, pin, "cli", list(gates))
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"guard {guard_id} queued for the kiosks")

@@ -1,8 +1,8 @@
 """Mainland resident ID numbers (GB 11643): checked, then kept only masked and as a keyed hash.
 
-The full number is never stored. The hash (HMAC-SHA256 with a key kept in the hub's database)
-lets an admin find a resident by the number a person shows, without the numbers being
-recoverable from a copy of the residents table alone.
+The full number is never stored. The hash (HMAC-SHA256 with a key kept outside the database,
+see sync/hub/keys.py) lets an admin find a resident by the number a person shows, without the
+numbers being recoverable from a copy of the database.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import secrets
 
 from sync.hub.store import HubStore
 
@@ -32,14 +31,7 @@ def mask(number: str) -> str:
 
 
 def id_key(store: HubStore) -> bytes:
-    with store.transaction():
-        row = store.fetch_one("SELECT value FROM hub_secrets WHERE name = 'id_key'")
-        if row is None:
-            value = secrets.token_hex(32)
-            store.execute("INSERT INTO hub_secrets (name, value) VALUES ('id_key', ?)", (value,))
-        else:
-            value = row[0]
-    return bytes.fromhex(value)
+    return store.keys.id_key
 
 
 def keyed_hash(key: bytes, number: str) -> str:

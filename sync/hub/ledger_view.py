@@ -72,7 +72,7 @@ class Filters:
     kiosk: str | None = None
     kind: str | None = None
     verdict: str | None = None
-    text: str | None = None  # a plate, a pass code, an id
+    text: str | None = None  # a plate, a pass code, a record id: only what the ledger shows
 
     @classmethod
     def from_args(cls, args: Any) -> Filters:
@@ -120,11 +120,24 @@ class Filters:
                 clauses.append(f"{'kiosk_id' if column == 'kiosk' else column} = ?")
                 params.append(value)
         if self.text:
+            # Only narrows the candidates: shows() then keeps the rows whose *shown* fields match,
+            # so the search reveals nothing the ledger does not show (a masked phone, a name).
             clauses.append("record LIKE ?")
             params.append("%" + self.text.replace("%", "").replace("_", "") + "%")
         if fever_only:
             clauses.append(FEVER_ONLY)
         return " AND ".join(clauses), params
+
+
+SEARCHED = ("id", "pass_code", "plate")  # the shown columns a search looks in
+
+
+def shows(filters: Filters, row: dict[str, Any]) -> bool:
+    """Does a ledger row match the search text in what it shows?"""
+    if not filters.text:
+        return True
+    text = filters.text.casefold()
+    return any(text in str(row[key]).casefold() for key in SEARCHED)
 
 
 def row_for(ingest_seq: int, record_text: str, tz: tzinfo) -> dict[str, Any]:
@@ -162,14 +175,24 @@ def page(
     before: int | None = None,
 ) -> list[dict[str, Any]]:
     where, params = filters.where(fever_only=fever_only, tz=tz)
-    if before is not None:
-        where += " AND ingest_seq < ?"
-        params.append(before)
-    rows = store.fetch_all(
-        f"SELECT ingest_seq, record FROM events WHERE {where} ORDER BY ingest_seq DESC LIMIT ?",
-        (*params, PAGE),
-    )
-    return [row_for(int(r[0]), r[1], tz) for r in rows]
+    found: list[dict[str, Any]] = []
+    while len(found) < PAGE:
+        clause, args = where, list(params)
+        if before is not None:
+            clause += " AND ingest_seq < ?"
+            args.append(before)
+        rows = store.fetch_all(
+            f"SELECT ingest_seq, record FROM events WHERE {clause}"
+            " ORDER BY ingest_seq DESC LIMIT ?",
+            (*args, PAGE),
+        )
+        found += [
+            row for row in (row_for(int(s), text, tz) for s, text in rows) if shows(filters, row)
+        ]
+        if len(rows) < PAGE:
+            break
+        before = int(rows[-1][0])
+    return found[:PAGE]
 
 
 def iter_rows(
@@ -186,7 +209,9 @@ def iter_rows(
             (*params, after, chunk),
         )
         for ingest_seq, record in rows:
-            yield row_for(int(ingest_seq), record, tz)
+            row = row_for(int(ingest_seq), record, tz)
+            if shows(filters, row):
+                yield row
         if len(rows) < chunk:
             return
         after = int(rows[-1][0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import secrets
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 from sync.hub.admins import audit
 from sync.hub.id_numbers import id_key, keyed_hash, mask, valid_id_number
 from sync.hub.store import HubStore, now_iso
+from sync.localtime import local_today, zone
 
 ROLES = ("owner", "tenant", "family", "staff")
 COLUMNS = ("building", "unit", "room", "name", "phone", "role", "id_number")
@@ -245,19 +247,23 @@ def _new_code(store: HubStore) -> str:
             return code
 
 
-def quarantine_until(store: HubStore, resident_id: str) -> str | None:
-    row = store.fetch_one(
-        "SELECT max(ends_on) FROM quarantine_register WHERE resident_id = ? AND ends_on >= ?",
-        (resident_id, date.today().isoformat()),
+def quarantined_residents(store: HubStore, day: date | None = None) -> set[str]:
+    """Who is in home quarantine on ``day`` (today)."""
+    today = (day or local_today(zone())).isoformat()
+    rows = store.fetch_all(
+        "SELECT DISTINCT resident_id FROM quarantine_register"
+        " WHERE starts_on <= ? AND ends_on >= ?",
+        (today, today),
     )
-    return row[0] if row else None
+    return {row[0] for row in rows}
 
 
 def _roster_pass(
     store: HubStore, resident: dict[str, Any], code: str, expires_on: str, revoked: bool
 ) -> None:
-    # Kiosks get the least they need: where the resident lives, not their name or phone, and a
-    # home-quarantine end date that only the guard screen shows.
+    # Kiosks get the least they need: the building and unit (the visitor form's list of places),
+    # never the room, name, phone or the quarantine's dates: only a flag, which the hub clears
+    # when the period ends (refresh_quarantine_flags, daily).
     store.roster_put(
         "pass",
         code,
@@ -266,12 +272,37 @@ def _roster_pass(
             "resident_id": resident["resident_id"],
             "building": resident["building"],
             "unit": resident["unit"],
-            "room": resident["room"],
             "expires_on": expires_on,
             "revoked": int(revoked),
-            "quarantine_until": quarantine_until(store, resident["resident_id"]),
+            "quarantined": resident["resident_id"] in quarantined_residents(store),
         },
     )
+
+
+def refresh_quarantine_flags(store: HubStore, day: date | None = None) -> int:
+    """Send again the valid passes whose quarantine flag changed (a period began or ended);
+    returns how many were sent."""
+    now_in = quarantined_residents(store, day)
+    sent = 0
+    for code, data in _current_passes(store).items():
+        if data.get("revoked") or bool(data.get("quarantined")) == (data["resident_id"] in now_in):
+            continue
+        store.roster_put("pass", code, {**data, "quarantined": data["resident_id"] in now_in})
+        sent += 1
+    return sent
+
+
+def _current_passes(store: HubStore) -> dict[str, dict[str, Any]]:
+    rows = store.fetch_all(
+        "SELECT key, data FROM roster r WHERE kind = 'pass' AND version ="
+        " (SELECT max(version) FROM roster WHERE kind = 'pass' AND key = r.key)"
+    )
+    passes = {}
+    for key, data in rows:
+        parsed = json.loads(data) if data else None
+        if parsed and isinstance(parsed.get("resident_id"), str):
+            passes[key] = parsed
+    return passes
 
 
 def register_quarantine(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from typing import Any
 
@@ -28,14 +29,26 @@ def current(store: HubStore, kind: str) -> dict[str, Any]:
     return {row[0]: json.loads(row[1]) for row in rows if row[1] is not None}
 
 
-def set_guard(store: HubStore, guard_id: str, name: str, pin: str, username: str) -> None:
+GATE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+
+
+def set_guard(
+    store: HubStore, guard_id: str, name: str, pin: str, username: str, gates: list[str]
+) -> None:
+    """Send a guard to the kiosks of the given gates only (the others never see the PIN's
+    hash, and drop the guard if they had it)."""
     try:
         name = check_guard(guard_id, name, pin)
     except GuardError as exc:
         raise RosterError(str(exc)) from None
-    store.roster_put("guard", guard_id, {"name": name, "pin_hash": hash_password(pin)})
+    gates = sorted({gate.strip() for gate in gates if gate.strip()})
+    if not gates or not all(GATE.fullmatch(gate) for gate in gates):
+        raise RosterError("门岗 gates: pick at least one gate (kiosk ids) for this guard")
+    store.roster_put(
+        "guard", guard_id, {"name": name, "pin_hash": hash_password(pin), "gates": gates}
+    )
     with store.transaction():
-        audit(store, username, "guard.set", {"guard_id": guard_id, "name": name})
+        audit(store, username, "guard.set", {"guard_id": guard_id, "name": name, "gates": gates})
 
 
 def remove(store: HubStore, kind: str, key: str, username: str) -> None:

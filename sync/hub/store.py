@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.ledger import GENESIS_HASH
+from sync.hub.keys import HubKeys
 from sync.protocol import (
     CONFLICT,
     DUPLICATE,
@@ -184,6 +185,22 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 "CREATE INDEX events_gate_wall_time ON events (kiosk_id, wall_time)",
             ],
         ),
+        (
+            "010_sessions_throttle",
+            [
+                # Sessions and sign-in throttling (sync/hub/admins.py); keys left the database.
+                "CREATE TABLE admin_sessions (sid_hash TEXT PRIMARY KEY,"
+                " username TEXT NOT NULL REFERENCES admins (username) ON DELETE CASCADE,"
+                " csrf TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,"
+                " seen_at DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX admin_sessions_user ON admin_sessions (username)",
+                "CREATE TABLE sign_in_throttle (bucket TEXT PRIMARY KEY,"
+                " failures INTEGER NOT NULL, next_at DOUBLE PRECISION NOT NULL,"
+                " updated_at DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX sign_in_throttle_updated ON sign_in_throttle (updated_at)",
+                "CREATE INDEX roster_kind_key ON roster (kind, key, version)",
+            ],
+        ),
     ]
 
 
@@ -196,8 +213,11 @@ def _stored_record(text: str) -> dict[str, Any]:
 class HubStore:
     """All of the hub's reads and writes. One connection per thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: HubKeys | None = None) -> None:
         self.url = url
+        # The session and ID-number keys: never in the database (sync/hub/keys.py). Without
+        # keys given, fresh ones live in memory only (tests, benchmarks).
+        self.keys = keys or HubKeys.ephemeral()
         if url.startswith(("postgresql://", "postgres://")):
             self.dialect = POSTGRES
         elif url.startswith("sqlite:///"):
@@ -618,23 +638,41 @@ class HubStore:
                     now_iso(),
                 ),
             )
+            if kind == "guard":
+                # A superseded PIN hash is never sent again, so it is not kept either.
+                for version, old in self.fetch_all(
+                    "SELECT version, data FROM roster WHERE kind = 'guard' AND key = ?"
+                    " AND version < ? AND data LIKE ?",
+                    (key, row[0], "%pin_hash%"),
+                ):
+                    scrubbed = {k: v for k, v in json.loads(old).items() if k != "pin_hash"}
+                    self.execute(
+                        "UPDATE roster SET data = ? WHERE version = ?",
+                        (json.dumps(scrubbed, ensure_ascii=False, sort_keys=True), version),
+                    )
         return int(row[0])
 
-    def roster_since(self, version: int, limit: int) -> list[dict[str, Any]]:
+    def roster_since(
+        self, version: int, limit: int, kiosk_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The roster changes after ``version``: only the latest of each key (a superseded
+        change is skipped). For a kiosk: a guard not assigned to its gate comes as a removal,
+        and the list of gates is not sent."""
         rows = self.fetch_all(
-            "SELECT version, kind, key, data FROM roster WHERE version > ?"
+            "SELECT version, kind, key, data FROM roster r WHERE version > ? AND version ="
+            " (SELECT max(version) FROM roster WHERE kind = r.kind AND key = r.key)"
             " ORDER BY version LIMIT ?",
             (version, limit),
         )
-        return [
-            {
-                "version": int(r[0]),
-                "kind": r[1],
-                "key": r[2],
-                "data": None if r[3] is None else json.loads(r[3]),
-            }
-            for r in rows
-        ]
+        changes = []
+        for r in rows:
+            data = None if r[3] is None else json.loads(r[3])
+            if r[1] == "guard" and data is not None and kiosk_id is not None:
+                gates = data.pop("gates", None)
+                if gates is not None and kiosk_id not in gates:
+                    data = None  # not this gate's guard: the kiosk drops it, if it had it
+            changes.append({"version": int(r[0]), "kind": r[1], "key": r[2], "data": data})
+        return changes
 
     # -- readers and admins ------------------------------------------------------------------
 

@@ -25,8 +25,14 @@ const display = (() => {
         if (!response.ok) throw new Error(response.status);
         const screen = await response.json();
         // Only a verdict that arrives while this page is up: a standing one was already seen.
-        if (version !== null && screen.version !== version && URGENT.has(screen.screen)) {
-          if (state.onUrgent) state.onUrgent(screen); else toResident();
+        if (version !== null && screen.version !== version) {
+          if (URGENT.has(screen.screen)) {
+            if (state.onUrgent) state.onUrgent(screen); else toResident();
+          } else if (screen.visitor) {
+            // The visitor the guard just registered has been measured: they read their verdict
+            // on the resident screen (the guard's session stays; /guard is one touch away).
+            toResident();
+          }
         }
         version = screen.version;
       } catch (error) {

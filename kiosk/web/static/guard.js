@@ -60,11 +60,11 @@ function button(text, onClick, className) {
 
 function buildKeypads() {
   document.querySelectorAll(".keypad").forEach((pad) => {
-    const target = $(pad.dataset.target);
     let keys = "123456789".split("").concat([pad.dataset.dot ? "." : "⌫", "0"], pad.dataset.dot ? ["⌫"] : []);
     if (pad.dataset.letters) keys = "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ挂学".split("").concat(["⌫"]);
     for (const key of keys) {
       const b = button(key, () => {
+        const target = $(pad.dataset.target);
         if (key === "⌫") target.value = target.value.slice(0, -1);
         else if (target.value.length < target.maxLength) target.value += key;
         if (target.id === "phone") visitorSameAs = null;
@@ -211,6 +211,25 @@ function setupForms() {
     choiceGroup($("override-reason"), decision === "admit" ? options.admit_reasons : options.deny_reasons));
 }
 
+// Step 2 of a decision: "other" is detailed with one touch (no keyboard at the kiosk), and
+// admitting over a fever needs the guard's PIN again, typed on the same keypad.
+function overrideStep2() {
+  const decision = picked($("override-decision"));
+  const other = picked($("override-reason")) === "other";
+  $("note-choices").hidden = !other;
+  if (other) choiceGroup($("note-choices"), options.other_notes?.[decision] ?? []);
+  const needsPin = decision === "admit" && overrideTarget?.admit_needs_pin === true;
+  $("override-pin").hidden = !needsPin;
+  $("override-pin").value = "";
+  keypadTarget($("override").querySelector(".keypad"), "remeasured");
+  showStep($("override"), 2);
+}
+
+function keypadTarget(pad, id) {
+  pad.dataset.target = id;
+  for (const input of pad.parentElement.querySelectorAll("input")) input.classList.toggle("typing", input.id === id);
+}
+
 function visitorStep(step) {
   const form = $("visitor");
   form.querySelectorAll(".message").forEach((m) => { m.textContent = ""; m.className = "message"; });
@@ -224,7 +243,9 @@ function visitorStep(step) {
 
 async function refresh() {
   if (!csrf) return;
-  const { ok, body } = await call("GET", "/api/guard/state");
+  // The poll is not a touch: it tells the server how long ago the screen was last touched.
+  const touchedAgo = Math.max(0, (Date.now() - display.state.lastTouch) / 1000).toFixed(1);
+  const { ok, body } = await call("GET", "/api/guard/state?touched_ago_s=" + touchedAgo);
   if (!ok) return;
   $("silence").hidden = !body.alarm;
   $("direction").textContent = body.status.direction === "in" ? "方向：进" : "方向：出";
@@ -306,11 +327,20 @@ function openOverride(event) {
   $("override").hidden = false;
   $("override-target").textContent = `处置：${describe(event)}`;
   $("remeasured").value = "";
-  $("note").value = "";
+  $("override-pin").value = "";
   $("override-reason").replaceChildren();
   $("override-decision").querySelectorAll("button").forEach((b) => b.classList.remove("active"));
   $("override").querySelector(".message").textContent = "";
   showStep($("override"), 1);
+}
+
+// A decision recorded is confirmed above the pending list for a few seconds.
+function showDone(text) {
+  const done = $("override-done");
+  done.textContent = text;
+  done.hidden = false;
+  clearTimeout(showDone.timer);
+  showDone.timer = setTimeout(() => { done.hidden = true; }, 6000);
 }
 
 function closeOverride() {
@@ -331,12 +361,20 @@ async function submitOverride(event) {
   const remeasured = $("remeasured").value;
   const result = await call("POST", "/api/guard/override", {
     event_id: overrideTarget?.id, decision: picked($("override-decision")),
-    reason: picked($("override-reason")), note: $("note").value,
+    reason: picked($("override-reason")),
+    note: $("note-choices").hidden ? null : picked($("note-choices")),
     remeasured_c: remeasured === "" ? null : Number(remeasured),
+    pin: $("override-pin").hidden ? undefined : $("override-pin").value,
   });
+  $("override-pin").value = "";
   if (!result.ok && ["decision", "reason", "event_id"].includes(result.body.field)) showStep($("override"), 1);
   formMessage($("override"), result, `已记录 #${result.body.seq}`);
-  if (result.ok) { closeOverride(); refresh(); }
+  if (result.ok) {
+    const what = picked($("override-decision")) === "admit" ? "已放行" : "已记录不放行";
+    closeOverride();
+    showDone(`${what}（记录 #${result.body.seq}）`);
+    refresh();
+  }
 }
 
 const VISITOR_STEP = { phone: 1, building: 2, unit: 2 };
@@ -358,7 +396,7 @@ async function submitVisitor(event) {
     const done = form.querySelector(".step[data-step='1'] .message");
     done.className = "message ok";
     done.textContent = result.body.held
-      ? `已登记，需门卫处置：${label(result.body.reason)}（held）`
+      ? `已登记，需门卫处置：${label(result.body.reason)}，访客测温后请在“待处理”中决定`
       : `已登记 #${result.body.seq}，请访客上前测温`;
     options = (await call("GET", "/api/guard/options")).body ?? options;
     setupForms();
@@ -419,7 +457,14 @@ function showUrgent(screen) {
 
 // -- wiring --------------------------------------------------------------------------------
 display.state.idleReturn = () => csrf === null;  // the locked sign-in page goes back by itself
-display.state.onUrgent = (screen) => { if (csrf === null) display.toResident(); else showUrgent(screen); };
+// A fever or a fault while nobody has touched the unlocked screen for guard.urgent_lock_s: lock it
+// and bring the resident screen forward (the person must not be able to clear themselves here).
+const urgentLockMs = Number(document.body.dataset.urgentLockS || 10) * 1000;
+display.state.onUrgent = (screen) => {
+  if (csrf === null) display.toResident();
+  else if (Date.now() - display.state.lastTouch > urgentLockMs && screen.screen !== "guard_remeasure") lockAndLeave();
+  else showUrgent(screen);
+};
 
 document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
 $("urgent-open").addEventListener("click", () => {
@@ -436,7 +481,10 @@ $("direction").addEventListener("click", async () => {
 $("lock").addEventListener("click", lockAndLeave);
 $("override").addEventListener("submit", submitOverride);
 $("override").querySelector(".cancel").addEventListener("click", closeOverride);
-$("override").querySelector(".next").addEventListener("click", () => showStep($("override"), 2));
+$("override").querySelector(".next").addEventListener("click", overrideStep2);
+for (const id of ["remeasured", "override-pin"]) {
+  $(id).addEventListener("pointerdown", () => keypadTarget($("override").querySelector(".keypad"), id));
+}
 $("override").querySelector(".prev").addEventListener("click", () => showStep($("override"), 1));
 $("visitor").addEventListener("submit", submitVisitor);
 $("visitor").querySelectorAll(".prev").forEach((b) => b.addEventListener("click", () => {
@@ -456,7 +504,7 @@ setInterval(() => {
 
 buildKeypads();
 // The sign-in keypad has an OK key of its own.
-const ok = button("OK", unlock, "primary");
+const ok = button("确定", unlock, "primary");
 ok.id = "pin-ok";
 document.querySelector("#login .keypad").appendChild(ok);
 showLogin();
