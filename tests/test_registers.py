@@ -250,3 +250,41 @@ def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, brows
         page.screenshot(path=str(tmp_path / "seal.png"))
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("name", ["@SUM(1)", "+1", "-1", "=1"])
+def test_a_visitor_named_like_a_formula_is_exported_as_plain_text(name):
+    from openpyxl import load_workbook
+
+    from sync.hub import sheets
+
+    columns = registers.COLUMNS["visitors"]
+    row = [
+        "2026-11-29 09:40:00",
+        name,
+        "139****5678",
+        "3-1",
+        "维修",
+        "无",
+        "绿码",
+        36.7,
+        "放行",
+        "",
+    ]
+    raw = b"".join(sheets.csv_stream([c.title for c in columns], [row])).decode()
+    rows = list(csv.reader(io.StringIO(raw.lstrip("\ufeff"))))
+    assert rows[1][1] == "'" + name  # Excel shows the characters, never evaluates them
+    xlsx = b"".join(
+        sheets.xlsx_stream(
+            "外来人员登记",
+            "east-gate 外来人员登记",
+            [c.title for c in columns],
+            [c.width for c in columns],
+            [row],
+        )
+    )
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+    cell = load_workbook(io.BytesIO(xlsx)).active["B3"]
+    assert cell.value == name and cell.data_type == "s"

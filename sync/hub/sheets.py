@@ -7,7 +7,9 @@ XLSX: the cell is written as an inline string, so the file holds no ``<f>`` elem
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -67,8 +69,10 @@ def xlsx_stream(
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
+    append = sheet.append
     for row in rows:
-        sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+        # Numbers and empty cells go as they are (the bare cost); only text is looked at.
+        append([_xlsx_value(sheet, v, WriteOnlyCell) if v.__class__ is str else v for v in row])
     with tempfile.TemporaryFile() as output:
         workbook.save(output)
         output.seek(0)
@@ -76,14 +80,21 @@ def xlsx_stream(
             yield chunk
 
 
-def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
+@functools.cache
+def _illegal() -> re.Pattern[str]:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if isinstance(value, str):
+    return ILLEGAL_CHARACTERS_RE
+
+
+def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if _illegal().search(value):
         # XML cannot hold control characters: one such record (stored before total validation)
         # must not make the whole export fail.
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if isinstance(value, str) and value.startswith("="):
+        value = _illegal().sub("", value)
+    if value.startswith("="):
         cell = cell_type(sheet, value=value)
         cell.data_type = "s"  # text, not a formula
         return cell
