@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.ledger import GENESIS_HASH
+from sync.contract import GENESIS_HASH
 from sync.hub.keys import HubKeys
 from sync.protocol import (
     CONFLICT,
