@@ -73,6 +73,26 @@ def test_the_hub_zone_is_a_setting(hub_store, night):
         create_hub(hub_store, timezone="Mars/Olympus")
 
 
+def test_the_hub_commands_print_in_the_hubs_zone(hub_store, night, monkeypatch):
+    from click.testing import CliRunner
+
+    from sync.hub.cli import main
+
+    runner = CliRunner()
+    beijing = runner.invoke(main, ["tail", "--db", hub_store.url, "--last", "3"])
+    assert beijing.exit_code == 0, beijing.output
+    assert "2026-11-29 01:30:00" in beijing.output and "17:30:00" not in beijing.output
+    monkeypatch.setenv("MENWEI_HUB_TZ", "UTC")  # the same setting `hub serve` reads
+    utc = runner.invoke(main, ["tail", "--db", hub_store.url, "--last", "3"])
+    assert "2026-11-28 17:30:00" in utc.output and "01:30:00" not in utc.output
+    hub_store.create_reader("street-office")
+    listed = runner.invoke(main, ["readers", "--db", hub_store.url, "--timezone", "UTC"])
+    made = hub_store.readers()[0]["created_at"]  # stored in UTC: printed as it is in UTC
+    assert made[:16].replace("T", " ") in listed.output, listed.output
+    wrong = runner.invoke(main, ["readers", "--db", hub_store.url, "--timezone", "Mars/Olympus"])
+    assert wrong.exit_code != 0 and "未知的时区" in wrong.output
+
+
 def test_the_dashboards_today_finds_todays_events_in_the_ledger(hub_store, night):
     client = admin_client(hub_store)
     dashboard = client.get("/admin/dashboard").get_data(as_text=True)

@@ -6,6 +6,7 @@ import csv
 import logging
 import os
 import signal
+from datetime import tzinfo
 from pathlib import Path
 
 import click
@@ -34,6 +35,24 @@ keys_option = click.option(
     show_default="$MENWEI_HUB_KEYS or " + str(DEFAULT_KEY_DIR),
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory of the session and ID-number keys (never in the database).",
+)
+
+
+def _known_zone(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        zone(value)
+    except UnknownZoneError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+timezone_option = click.option(
+    "--timezone",
+    default=lambda: os.environ.get("MENWEI_HUB_TZ", DEFAULT_ZONE),
+    show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
+    callback=_known_zone,
+    help="The compound's time zone: every date and time on the pages, exports and in this"
+    " command's output is in it.",
 )
 
 
@@ -78,12 +97,7 @@ audit_days_option = click.option(
     type=click.IntRange(1, 3650),
     help="Events older than this are deleted once a day (counts are kept).",
 )
-@click.option(
-    "--timezone",
-    default=lambda: os.environ.get("MENWEI_HUB_TZ", DEFAULT_ZONE),
-    show_default="$MENWEI_HUB_TZ or " + DEFAULT_ZONE,
-    help="The compound's time zone: every date and time on the pages and exports is in it.",
-)
+@timezone_option
 @click.option(
     "--compound",
     default=lambda: os.environ.get("MENWEI_HUB_COMPOUND", ""),
@@ -120,10 +134,6 @@ def serve(
     from sync.ops.notify import notify
     from sync.ops.ports import listen_error
 
-    try:
-        zone(timezone)
-    except UnknownZoneError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timezone") from None
     store = _store(db_url, keys_dir)
     app = create_hub(
         store,
@@ -287,11 +297,12 @@ def reader_token(db_url: str, name: str) -> None:
 
 @main.command("readers")
 @db_option
-def readers(db_url: str) -> None:
+@timezone_option
+def readers(db_url: str, timezone: str) -> None:
     """List the reader tokens: made, revoked, last read (local time)."""
-    from sync.localtime import DEFAULT_ZONE, format_local, zone
+    from sync.localtime import format_local
 
-    tz = zone(DEFAULT_ZONE)
+    tz = zone(timezone)
     store = _store(db_url)
     found = store.readers()
     store.close()
@@ -334,7 +345,8 @@ def reader_revoke(db_url: str, name: str) -> None:
 @click.option("--follow", is_flag=True, help="Keep printing records as they arrive.")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(0, 10000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
-def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
+@timezone_option
+def tail(db_url: str, follow: bool, last: int, as_json: bool, timezone: str) -> None:
     """Print the newest records the hub holds (and, with --follow, those that arrive)."""
     import json
     import time
@@ -343,31 +355,34 @@ def tail(db_url: str, follow: bool, last: int, as_json: bool) -> None:
         # Reading must not create an empty hub database at a mistyped path.
         raise click.ClickException(f"中心数据库不存在（no hub database）：{db_url[10:]}")
     store = _store(db_url)
-    since = max(0, store.max_ingest_seq() - last)
-    header_shown = False
-    while True:
-        events = store.events_since(since, 500)
-        if events:
-            since = events[-1]["ingest_seq"]
-        if as_json:
-            for event in events:
-                click.echo(json.dumps(event, ensure_ascii=False, default=str))
-        elif events or not header_shown:
-            text = render_table(
-                TAIL_HEADERS,
-                [tail_row(e) for e in events],
-                right=TAIL_RIGHT,
-                min_widths=TAIL_WIDTHS,
-            )
-            lines = text.splitlines()
-            if header_shown:  # --follow: the header once, then rows as they come
-                lines = lines[2:]
-            if lines:
-                click.echo("\n".join(lines))
-            header_shown = True
-        if not follow:
-            return
-        time.sleep(1)
+    try:
+        since = max(0, store.max_ingest_seq() - last)
+        header_shown = False
+        while True:
+            events = store.events_since(since, 500)
+            if events:
+                since = events[-1]["ingest_seq"]
+            if as_json:
+                for event in events:
+                    click.echo(json.dumps(event, ensure_ascii=False, default=str))
+            elif events or not header_shown:
+                text = render_table(
+                    TAIL_HEADERS,
+                    [tail_row(e, zone(timezone)) for e in events],
+                    right=TAIL_RIGHT,
+                    min_widths=TAIL_WIDTHS,
+                )
+                lines = text.splitlines()
+                if header_shown:  # --follow: the header once, then rows as they come
+                    lines = lines[2:]
+                if lines:
+                    click.echo("\n".join(lines))
+                header_shown = True
+            if not follow:
+                return
+            time.sleep(1)
+    finally:
+        store.close()
 
 
 # Fixed widths keep --follow's later rows under the header; render_table pads by display width.
@@ -385,9 +400,9 @@ TAIL_WIDTHS = (9, 14, 10, 19, 14, 14, 7, 10)
 TAIL_RIGHT = (0, 2, 6)
 
 
-def tail_row(event: dict) -> tuple[object, ...]:
+def tail_row(event: dict, tz: tzinfo) -> tuple[object, ...]:
     from sync.hub.labels import zh
-    from sync.localtime import DEFAULT_ZONE, format_local, zone
+    from sync.localtime import format_local
 
     record = event["record"]
     estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
@@ -397,7 +412,7 @@ def tail_row(event: dict) -> tuple[object, ...]:
         event["ingest_seq"],
         record["kiosk_id"],
         record["seq"],
-        format_local(record["wall_time"], zone(DEFAULT_ZONE)),
+        format_local(record["wall_time"], tz),
         kind,
         verdict,
         estimate,

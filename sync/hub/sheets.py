@@ -69,10 +69,18 @@ def xlsx_stream(
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
-    append = sheet.append
+    append, illegal = sheet.append, _illegal().search
     for row in rows:
-        # Numbers and empty cells go as they are (the bare cost); only text is looked at.
-        append([_xlsx_value(sheet, v, WriteOnlyCell) if v.__class__ is str else v for v in row])
+        # Numbers, empty cells and plain text go as they are (the bare cost); only text that
+        # starts with "=" or holds a control character becomes a cell of its own.
+        append(
+            [
+                _xlsx_text(sheet, v, WriteOnlyCell)
+                if v.__class__ is str and (v[:1] == "=" or illegal(v))
+                else v
+                for v in row
+            ]
+        )
     with tempfile.TemporaryFile() as output:
         workbook.save(output)
         output.seek(0)
@@ -87,9 +95,7 @@ def _illegal() -> re.Pattern[str]:
     return ILLEGAL_CHARACTERS_RE
 
 
-def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
-    if not isinstance(value, str):
-        return value
+def _xlsx_text(sheet: Any, value: str, cell_type: Any) -> Any:
     if _illegal().search(value):
         # XML cannot hold control characters: one such record (stored before total validation)
         # must not make the whole export fail.
