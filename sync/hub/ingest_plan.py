@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.ledger import GENESIS_HASH
+from sync.contract import GENESIS_HASH
 from sync.protocol import CONFLICT, DUPLICATE, STORED, hash_matches, mac_matches
 
 MAC_MISMATCH = "the record's mac does not match: rewritten without the kiosk's chain key"
