@@ -14,10 +14,10 @@ import click
 from drivers import SensorError
 from kiosk.config import Config, ConfigError, find_config, load_config
 from kiosk.ledger import Ledger, LedgerError
-from kiosk.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
-from kiosk.table import render_pairs, render_table
 from kiosk.words import word
 from sync.localtime import format_local, local_today
+from sync.ops.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
+from sync.ops.table import render_pairs, render_table
 
 
 def _load(config_path: str | None, simulate: bool = False, *, need_file: bool = False) -> Config:
@@ -273,7 +273,8 @@ def guards() -> None:
 )
 def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> None:
     """Add a guard (or reset their PIN): kiosk guards add wang 王师傅"""
-    from kiosk.guards import GuardError, add_guard
+    from kiosk.guards import add_guard
+    from sync.contract import GuardError
 
     try:
         add_guard(

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from kiosk.settings import BY_KEY, SETTINGS, Setting
+from kiosk.settings import BY_KEY, SETTINGS
+from sync.contract import Setting, SettingValueError, checked_value
 from sync.localtime import UnknownZoneError, zone
 
 
@@ -148,39 +149,10 @@ def validate(values: Mapping[str, Any], source: Path | None = None) -> Config:
 
 
 def _check(setting: Setting, value: Any, where: str) -> Any:
-    def bad() -> ConfigError:
-        return ConfigError(
-            f"{where}{setting.key} = {value!r} is not allowed: expected"
-            f" {setting.describe_allowed()}"
-        )
-
-    if value is None:
-        if setting.optional:
-            return None
-        raise bad()
-    kind = setting.kind
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise bad()
-        return value
-    if isinstance(value, bool):
-        raise bad()
-    if kind is int:
-        if not isinstance(value, int):
-            raise bad()
-    elif kind is float:
-        if not isinstance(value, int | float):
-            raise bad()
-        value = float(value)
-    elif kind is str and (not isinstance(value, str) or not value.strip()):
-        raise bad()
-    if setting.choices and value not in setting.choices:
-        raise bad()
-    if setting.minimum is not None and value < setting.minimum:
-        raise bad()
-    if setting.maximum is not None and value > setting.maximum:
-        raise bad()
-    return value
+    try:
+        return checked_value(setting, value)
+    except SettingValueError as exc:
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def _check_together(values: dict[str, Any], where: str) -> None:

@@ -17,7 +17,8 @@ from kiosk import clock
 from kiosk.gate import Context, Gate
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
-from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor, mask_phone
+from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
+from sync.contract import mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
 
 VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this

@@ -12,24 +12,18 @@ until the hub sends them.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.ledger import write_transaction
-from kiosk.passwords import burn_time, needs_rehash
-from kiosk.passwords import hash_password as hash_pin
-from kiosk.passwords import password_matches as pin_matches
+from sync.contract import PIN_PATTERN, check_guard
+from sync.passwords import burn_time, needs_rehash
+from sync.passwords import hash_password as hash_pin
+from sync.passwords import password_matches as pin_matches
 
-PIN_PATTERN = re.compile(r"^[0-9]{6,8}$")
 FIRST_WAIT_S = 5.0
-GUARD_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
-
-
-class GuardError(ValueError):
-    """A guard could not be added (bad id, name or PIN)."""
 
 
 @dataclass(frozen=True)
@@ -40,20 +34,6 @@ class UnlockResult:
     name: str | None = None
     retry_after_s: int = 0
     attempts_left: int = 0
-
-
-def check_guard(guard_id: str, name: str, pin: str) -> str:
-    """The rules for a guard account, wherever it is made; returns the name, trimmed."""
-    if not GUARD_ID_PATTERN.fullmatch(guard_id):
-        raise GuardError("guard id: 1-32 lower-case letters, digits, '-' or '_'")
-    name = name.strip()
-    if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
-        raise GuardError("name: 1-32 characters, without < > & or quotes")
-    if not PIN_PATTERN.fullmatch(pin):
-        raise GuardError("PIN 须为 6-8 位数字 PIN: 6 to 8 digits")
-    if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
-        raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
-    return name
 
 
 def add_guard(

@@ -8,14 +8,12 @@ connection; the web app, the gate loop and the sync worker share the file.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, tzinfo
@@ -25,47 +23,14 @@ from typing import Any
 from sqlite_utils import Database
 
 from kiosk import clock
-from kiosk.schema import migrate
+from kiosk.schema import URGENT_UNSENT, migrate
+from sync.contract import EVENT_KINDS, GENESIS_HASH, WIRE_FIELDS, chain_mac, record_hash
 from sync.localtime import day_bounds_utc
 
-GENESIS_HASH = "0" * 64
 BUSY_TIMEOUT_MS = 5000
 # The keyed chain: the key the hub gave at enrolment, in a file beside the database (0600), never
 # inside it, so that a copy of the database alone cannot re-key rewritten records.
 CHAIN_KEY_FILE = "chain_key"
-
-# The columns that make up a record and enter its hash, in hash order.
-RECORD_FIELDS = (
-    "id",
-    "kiosk_id",
-    "epoch",
-    "seq",
-    "kind",
-    "wall_time",
-    "clock_synced",
-    "boot_id",
-    "boottime_ns",
-    "verdict",
-    "reason",
-    "estimate_c",
-    "threshold_c",
-    "object_c",
-    "ambient_c",
-    "pass_code",
-    "links_to",
-    "detail",
-    "prev_hash",
-)
-EVENT_KINDS = (
-    "screening",
-    "alarm",
-    "sensor_fault",
-    "sensor_recovered",
-    "identify",
-    "override",
-    "visitor",
-    "vehicle",
-)
 
 
 class LedgerError(RuntimeError):
@@ -78,19 +43,6 @@ class ChainReport:
     checked: int
     problem: str | None = None
     seq: int | None = None
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 over the record's fields in a canonical JSON form; ``prev_hash`` links the chain."""
-    canonical = json.dumps(
-        [record[name] for name in RECORD_FIELDS], ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def chain_mac(key: bytes, record_hash_hex: str) -> str:
-    """HMAC-SHA256 of a record's hash (which covers prev_hash, so the whole chain before it)."""
-    return hmac.new(key, record_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def save_chain_key(data_dir: Path, key: bytes) -> None:
@@ -329,6 +281,64 @@ class Ledger:
         if previous is not None and head["last_hash"] != previous["hash"]:
             return ChainReport(False, checked, "the newest records are missing", None)
         return ChainReport(True, checked)
+
+    # -- the outbox (sync.outbox.Outbox): what the sync client reads and marks ------------------
+
+    def unsent_batch(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` unsent wire records: urgent ones first, then the oldest. Two index
+        range scans, so the cost does not grow with the backlog."""
+        conn = self.connection()
+        select = f"SELECT {', '.join(WIRE_FIELDS)} FROM events"
+        urgent = f"{select} WHERE {URGENT_UNSENT} ORDER BY seq LIMIT ?"
+        batch = {row["id"]: dict(row) for row in conn.execute(urgent, (limit,))}
+        oldest = f"{select} WHERE synced_at IS NULL ORDER BY seq LIMIT ?"
+        for row in conn.execute(oldest, (limit,)):
+            if len(batch) >= limit:
+                break
+            batch.setdefault(row["id"], dict(row))
+        return list(batch.values())
+
+    def mark_sent(self, ids: Sequence[str], when: str) -> None:
+        conn = self.connection()
+        with write_transaction(conn):
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                conn.execute(
+                    f"UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND id IN ({marks})",
+                    (when, *chunk),
+                )
+
+    def sent_ids(self) -> list[str]:
+        sql = "SELECT id FROM events WHERE synced_at IS NOT NULL ORDER BY seq"
+        return [row[0] for row in self.connection().execute(sql)]
+
+    def mark_unsent(self, ids: Sequence[str]) -> None:
+        conn = self.connection()
+        with write_transaction(conn):
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                conn.execute(f"UPDATE events SET synced_at = NULL WHERE id IN ({marks})", chunk)
+
+    def queue(self) -> tuple[int, str | None]:
+        sql = "SELECT count(*), min(wall_time) FROM events WHERE synced_at IS NULL"
+        row = self.connection().execute(sql).fetchone()
+        return int(row[0]), row[1]
+
+    def load_sync_state(self) -> dict[str, Any]:
+        rows = self.connection().execute("SELECT key, value FROM sync_state")
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def save_sync_state(self, state: Mapping[str, Any]) -> None:
+        conn = self.connection()
+        with write_transaction(conn):
+            for key, value in state.items():
+                conn.execute(
+                    "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                    " DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
 
     def integrity_ok(self) -> bool:
         return self.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -7,7 +7,6 @@ code printed as a QR code; the USB scanner types it into the page like a keyboar
 from __future__ import annotations
 
 import csv
-import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,19 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.ledger import write_transaction
-
-CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{4,32}$")
-CSV_COLUMNS = (
-    "code",
-    "name",
-    "building",
-    "unit",
-    "room",
-    "expires_on",
-    "revoked",
-    "quarantine_until",
-    "resident_id",
-)
+from sync.contract import PASS_CSV_COLUMNS, normalise_code, parse_pass_row
 
 
 class PassFileError(ValueError):
@@ -47,11 +34,6 @@ class PassCheck:
 class LoadReport:
     loaded: int
     rejected: list[tuple[int, str]]  # (line number, why)
-
-
-def normalise_code(raw: str) -> str | None:
-    code = raw.strip()
-    return code.upper() if CODE_PATTERN.fullmatch(code) else None
 
 
 def check_pass(row: dict[str, Any] | None, code: str | None, today: date) -> PassCheck:
@@ -77,38 +59,6 @@ def lookup(conn: sqlite3.Connection, raw: str, today: date | None = None) -> Pas
     return check_pass(row, code, today or datetime.now(UTC).date())
 
 
-def _parse_date(value: str, column: str) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValueError(f"{column} {value!r} is not a date like 2026-12-31") from None
-
-
-def parse_row(raw: dict[str, str]) -> dict[str, Any]:
-    code = normalise_code(raw.get("code") or "")
-    if code is None:
-        raise ValueError("code must be 4-32 letters, digits or '-'")
-    revoked = (raw.get("revoked") or "").strip().lower()
-    if revoked not in ("", "0", "1", "yes", "no", "true", "false"):
-        raise ValueError(f"revoked {revoked!r} must be yes/no")
-    row: dict[str, Any] = {
-        "code": code,
-        "resident_id": (raw.get("resident_id") or "").strip()[:64] or None,
-        "expires_on": _parse_date(raw.get("expires_on") or "", "expires_on"),
-        "revoked": int(revoked in ("1", "yes", "true")),
-        "quarantine_until": _parse_date(raw.get("quarantine_until") or "", "quarantine_until"),
-    }
-    for column in ("name", "building", "unit", "room"):
-        value = (raw.get(column) or "").strip()
-        if len(value) > 64 or any(c in value for c in "<>"):
-            raise ValueError(f"{column} is too long or contains < or >")
-        row[column] = value or None
-    return row
-
-
 def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
     """Insert or update passes from a UTF-8 CSV with a header row; bad rows are reported, not
     loaded; good rows are committed together."""
@@ -121,13 +71,14 @@ def load_csv(conn: sqlite3.Connection, path: Path) -> LoadReport:
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or "code" not in reader.fieldnames:
         raise PassFileError(
-            f"{path} needs a header row with at least 'code'; columns: " + ", ".join(CSV_COLUMNS)
+            f"{path} needs a header row with at least 'code'; columns: "
+            + ", ".join(PASS_CSV_COLUMNS)
         )
     good: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     for line, raw in enumerate(reader, start=2):
         try:
-            good.append(parse_row(raw))
+            good.append(parse_pass_row(raw))
         except ValueError as exc:
             rejected.append((line, str(exc)))
     upsert(conn, good, source=f"csv:{path.name}")

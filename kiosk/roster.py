@@ -13,22 +13,7 @@ from typing import Any
 from kiosk.ledger import Ledger, write_transaction
 from kiosk.passes import store_pass
 from kiosk.settings import BY_KEY
-
-# Settings the hub may set on a kiosk; the rest are the site's own (pins, paths).
-HUB_SETTINGS = frozenset(
-    {
-        "screening.threshold_c",
-        "screening.site",
-        "screening.forehead_offset_c",
-        "screening.wrist_offset_c",
-        "screening.model",
-        "screening.ambient_coeff",
-        "kiosk.identify",
-        "kiosk.identify_required",
-        "kiosk.retention_days",
-        "kiosk.store_temperatures",
-    }
-)
+from sync.contract import HUB_SETTINGS
 
 
 def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, Any]:

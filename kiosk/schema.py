@@ -11,6 +11,12 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("menwei-kiosk")
 
+# Unsent fever, alarm and fault events: the sync client sends them first. The partial index of
+# m006 and the ledger's query share this text, so that SQLite uses the index for the query.
+URGENT_UNSENT = (
+    "synced_at IS NULL AND (kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault'))"
+)
+
 
 @migrations()
 def m001_events(db: Database) -> None:
@@ -159,11 +165,8 @@ def m005_sync(db: Database) -> None:
 @migrations()
 def m006_urgent_outbox(db: Database) -> None:
     # The sync client sends fever, alarm and fault events first; this index finds them without
-    # reading the whole backlog (sync.client.URGENT must match its WHERE clause).
-    db.execute(
-        "CREATE INDEX events_unsynced_urgent ON events (seq) WHERE synced_at IS NULL"
-        " AND (kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault'))"
-    )
+    # reading the whole backlog.
+    db.execute(f"CREATE INDEX events_unsynced_urgent ON events (seq) WHERE {URGENT_UNSENT}")
 
 
 @migrations()

@@ -15,10 +15,10 @@ from kiosk.config import Config
 from kiosk.gate import Gate
 from kiosk.hardware import Hardware, build_hardware
 from kiosk.ledger import Ledger
-from kiosk.notify import Watchdog, notify
-from kiosk.ports import listen_error
 from kiosk.sync_worker import SyncWorker, maybe_sync_worker
 from kiosk.web import create_app
+from sync.ops.notify import Watchdog, notify
+from sync.ops.ports import listen_error
 
 log = logging.getLogger(__name__)
 LEDGER_FILE = "ledger.sqlite3"

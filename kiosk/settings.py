@@ -3,35 +3,12 @@
 The TOML file (``/etc/menwei/kiosk.toml`` on a Pi) overrides the defaults; ``load_config``
 validates it and refuses to start on a bad value, naming the key and what is allowed.
 ``docs/config.md`` is generated from this table (``kiosk config-doc``) and a test keeps it current.
+The settings a hub may send are declared in the contract (``sync.contract.HUB_SETTINGS``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-
-@dataclass(frozen=True)
-class Setting:
-    key: str  # "section.name"
-    default: Any
-    help: str
-    kind: type = float
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] | None = None
-    optional: bool = False  # may be left out (a part that is not fitted)
-
-    def describe_allowed(self) -> str:
-        if self.choices:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.kind is bool:
-            return "true or false"
-        if self.minimum is not None and self.maximum is not None:
-            unit = "an integer" if self.kind is int else "a number"
-            return f"{unit} from {self.minimum:g} to {self.maximum:g}"
-        return {str: "text", int: "an integer", float: "a number"}[self.kind]
-
+from sync.contract import HUB_SETTINGS, Setting
 
 GPIO_PIN = {"kind": int, "minimum": 2, "maximum": 27, "optional": True}
 
@@ -50,33 +27,10 @@ SETTINGS: tuple[Setting, ...] = (
         "Time zone of every time shown, counted or exported (an IANA name; records keep UTC).",
         str,
     ),
-    Setting(
-        "kiosk.identify",
-        "before",
-        "When a resident shows a pass: 'before' the reading, 'after' it, or 'off' (screen only).",
-        str,
-        choices=("before", "after", "off"),
-    ),
-    Setting(
-        "kiosk.identify_required",
-        False,
-        "Refuse to measure (or to admit) anyone without a valid pass.",
-        bool,
-    ),
-    Setting(
-        "kiosk.retention_days",
-        28,
-        "Events older than this are deleted once the hub holds them (counts per day are kept).",
-        int,
-        1,
-        365,
-    ),
-    Setting(
-        "kiosk.store_temperatures",
-        True,
-        "Keep temperatures in the ledger; false keeps only pass/fail (no recalibration then).",
-        bool,
-    ),
+    HUB_SETTINGS["kiosk.identify"],
+    HUB_SETTINGS["kiosk.identify_required"],
+    HUB_SETTINGS["kiosk.retention_days"],
+    HUB_SETTINGS["kiosk.store_temperatures"],
     Setting("kiosk.result_hold_s", 4.0, "Seconds a verdict stays on screen.", float, 1, 60),
     Setting(
         "kiosk.idle_return_s",
@@ -100,32 +54,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sensor.bus", 1, "I2C bus number (/dev/i2c-N).", int, 0, 31),
     Setting("sensor.address", 0x5A, "SMBus address of the MLX90614 (90 = 0x5A).", int, 3, 119),
     Setting("sensor.retries", 3, "Retries of a transient bus error before a fault.", int, 0, 10),
-    Setting(
-        "screening.threshold_c", 37.3, "Above this estimate entry is blocked.", float, 37.0, 38.5
-    ),
-    Setting(
-        "screening.site",
-        "forehead",
-        "Where the sensor measures: forehead or wrist.",
-        str,
-        choices=("forehead", "wrist"),
-    ),
-    Setting(
-        "screening.forehead_offset_c",
-        2.6,
-        "Added to forehead skin temperature to estimate core temperature.",
-        float,
-        0,
-        6,
-    ),
-    Setting(
-        "screening.wrist_offset_c",
-        3.4,
-        "Added to wrist skin temperature to estimate core temperature.",
-        float,
-        0,
-        8,
-    ),
+    HUB_SETTINGS["screening.threshold_c"],
+    HUB_SETTINGS["screening.site"],
+    HUB_SETTINGS["screening.forehead_offset_c"],
+    HUB_SETTINGS["screening.wrist_offset_c"],
     Setting(
         "screening.site_offset_c",
         0.0,
@@ -134,22 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
         -3,
         3,
     ),
-    Setting(
-        "screening.model",
-        "offset",
-        "Compensation model: 'offset' (constant) or 'ambient' (adds ambient_coeff per °C below"
-        " the reference ambient).",
-        str,
-        choices=("offset", "ambient"),
-    ),
-    Setting(
-        "screening.ambient_coeff",
-        0.1,
-        "Ambient model: °C added per °C that ambient is below reference_ambient_c.",
-        float,
-        0,
-        0.5,
-    ),
+    HUB_SETTINGS["screening.model"],
+    HUB_SETTINGS["screening.ambient_coeff"],
     Setting(
         "screening.reference_ambient_c",
         24.0,

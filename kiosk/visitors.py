@@ -68,10 +68,6 @@ class Visitor:
         return None
 
 
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
-
-
 # What a field takes, said when the value is not text at all (a number sent for the phone).
 EXPECTED = {"phone": "请输入 11 位手机号（13–19 开头）11 digits starting with 13-19"}
 

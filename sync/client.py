@@ -8,7 +8,6 @@ hub) or sent (the hub has them), never lost.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -19,14 +18,12 @@ from typing import Any
 
 import requests
 
-from kiosk.ledger import RECORD_FIELDS, Ledger, write_transaction
+from sync.outbox import Outbox
 from sync.protocol import API, CONFLICT, DUPLICATE, MAX_BATCH_RECORDS, QUARANTINED, STORED
 
 log = logging.getLogger(__name__)
 
 ACKNOWLEDGED = {STORED, DUPLICATE, QUARANTINED, CONFLICT}
-# Fever, alarm and fault events go first; the same condition as the events_unsynced_urgent index.
-URGENT = "(kind IN ('sensor_fault', 'alarm') OR verdict IN ('blocked', 'fault'))"
 
 
 @dataclass
@@ -50,7 +47,7 @@ class TokenRevoked(Exception):
 class SyncClient:
     def __init__(
         self,
-        ledger: Ledger,
+        outbox: Outbox,
         hub_url: str,
         token: str,
         *,
@@ -62,7 +59,7 @@ class SyncClient:
         on_roster: Callable[[list[dict[str, Any]]], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.ledger = ledger
+        self.outbox = outbox
         self.hub_url = hub_url.rstrip("/")
         self.batch_size = min(batch_size, MAX_BATCH_RECORDS)
         self.idle_interval_s = idle_interval_s
@@ -130,30 +127,13 @@ class SyncClient:
 
     # -- pushing -----------------------------------------------------------------------------
 
-    def unsent_batch(self) -> list[dict[str, Any]]:
-        """Up to a batch of unsent records: urgent ones first, then the oldest. Two index range
-        scans, so the cost does not grow with the backlog."""
-        conn = self.ledger.connection()
-        select = f"SELECT {', '.join(RECORD_FIELDS)}, hash, mac FROM events WHERE synced_at IS NULL"
-        batch = {
-            row["id"]: dict(row)
-            for row in conn.execute(
-                f"{select} AND {URGENT} ORDER BY seq LIMIT ?", (self.batch_size,)
-            )
-        }
-        for row in conn.execute(f"{select} ORDER BY seq LIMIT ?", (self.batch_size,)):
-            if len(batch) >= self.batch_size:
-                break
-            batch.setdefault(row["id"], dict(row))
-        return list(batch.values())
-
     def push_batch(self) -> bool:
         """Send one batch; True if more remain unsent afterwards."""
-        batch = self.unsent_batch()
+        batch = self.outbox.unsent_batch(self.batch_size)
         if not batch:
             return False
         response = self._request(
-            "POST", "/events", json={"records": batch, "queue": self._queue_length()}
+            "POST", "/events", json={"records": batch, "queue": self.outbox.queue()[0]}
         )
         if response.status_code == 413:
             if self.batch_size == 1:
@@ -172,34 +152,20 @@ class SyncClient:
         for r in results:
             if isinstance(r, dict) and r.get("status") in (QUARANTINED, CONFLICT):
                 log.error("sync: hub %s record %s: %s", r["status"], r.get("id"), r.get("reason"))
-        self._mark_sent(done)
+        if done:
+            self.outbox.mark_sent(done, _now())
         return len(batch) == self.batch_size
-
-    def _mark_sent(self, ids: list[str]) -> None:
-        if not ids:
-            return
-        conn = self.ledger.connection()
-        marks = ", ".join("?" for _ in ids)
-        with write_transaction(conn):
-            conn.execute(
-                f"UPDATE events SET synced_at = ? WHERE synced_at IS NULL AND id IN ({marks})",
-                (_now(), *ids),
-            )
 
     def reconcile(self) -> int:
         """Ask the hub what it holds; records it lost (restored from an older backup) are marked
         unsent so they go again. Returns how many."""
         body = self._json(self._request("GET", "/checkpoint"))
         held = {e["epoch"]: e["count"] for e in body.get("epochs", [])}
-        epoch = self.ledger.epoch
-        conn = self.ledger.connection()
-        sent = conn.execute("SELECT count(*) FROM events WHERE synced_at IS NOT NULL").fetchone()[0]
-        self.state.hub_records = held.get(epoch, 0)
-        if held.get(epoch, 0) >= sent:
+        self.state.hub_records = held.get(self.outbox.epoch, 0)
+        ids = self.outbox.sent_ids()
+        if self.state.hub_records >= len(ids):
             return 0
         lost: list[str] = []
-        cursor = conn.execute("SELECT id FROM events WHERE synced_at IS NOT NULL ORDER BY seq")
-        ids = [row[0] for row in cursor]
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
             answer = self._json(self._request("POST", "/held", json={"ids": chunk}))
@@ -209,11 +175,7 @@ class SyncClient:
             log.warning(
                 "sync: the hub lacks %d records it had acknowledged; sending again", len(lost)
             )
-            with write_transaction(conn):
-                for start in range(0, len(lost), 500):
-                    chunk = lost[start : start + 500]
-                    marks = ", ".join("?" for _ in chunk)
-                    conn.execute(f"UPDATE events SET synced_at = NULL WHERE id IN ({marks})", chunk)
+            self.outbox.mark_unsent(lost)
         return len(lost)
 
     # -- pulling -----------------------------------------------------------------------------
@@ -255,32 +217,15 @@ class SyncClient:
             raise HubError("the hub's answer is not a JSON object")
         return body
 
-    def _queue_length(self) -> int:
-        sql = "SELECT count(*) FROM events WHERE synced_at IS NULL"
-        return self.ledger.connection().execute(sql).fetchone()[0]
-
     def _refresh_queue(self) -> None:
-        row = (
-            self.ledger.connection()
-            .execute("SELECT count(*), min(wall_time) FROM events WHERE synced_at IS NULL")
-            .fetchone()
-        )
-        self.state.queue, self.state.oldest_unsent = row[0], row[1]
+        self.state.queue, self.state.oldest_unsent = self.outbox.queue()
         self._save_state()
 
     def _load_state(self) -> dict[str, Any]:
-        rows = self.ledger.connection().execute("SELECT key, value FROM sync_state")
-        return {row[0]: json.loads(row[1]) for row in rows}
+        return self.outbox.load_sync_state()
 
     def _save_state(self) -> None:
-        conn = self.ledger.connection()
-        with write_transaction(conn):
-            for key, value in asdict(self.state).items():
-                conn.execute(
-                    "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                    " DO UPDATE SET value = excluded.value",
-                    (key, json.dumps(value)),
-                )
+        self.outbox.save_sync_state(asdict(self.state))
 
 
 class HubError(Exception):
@@ -304,9 +249,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def read_state(ledger: Ledger) -> dict[str, Any]:
+def read_state(outbox: Outbox) -> dict[str, Any]:
     """The last state a sync client saved (for ``kiosk status`` in another process)."""
-    rows = ledger.connection().execute("SELECT key, value FROM sync_state")
-    state = {row[0]: json.loads(row[1]) for row in rows}
-    state["queue"] = ledger.unsynced_count()
+    state = outbox.load_sync_state()
+    state["queue"] = outbox.queue()[0]
     return state

@@ -1,9 +1,10 @@
 """The wire protocol between a kiosk and the hub (version 1). See docs/sync-protocol.md.
 
 A record on the wire is a ledger event exactly as the kiosk stored and hashed it: the fields of
-``kiosk.ledger.RECORD_FIELDS`` plus ``hash`` and ``mac``. ``FIELD_RULES`` is the one declaration
-of what each field may hold: the hub's validation, its OpenAPI schema (``sync.hub.openapi``) and
-the tests all read it. Pure logic: body parsing and the validation of one record.
+``sync.contract.RECORD_FIELDS`` plus ``hash`` and ``mac``. ``sync.contract.FIELD_RULES`` is the one
+declaration of what each field may hold: the hub's validation here, its OpenAPI schema
+(``sync.hub.openapi``) and the tests all read it. Pure logic: body parsing and the validation of
+one record.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kiosk.ledger import EVENT_KINDS, RECORD_FIELDS, chain_mac, record_hash
+from sync.contract import (
+    FIELD_RULES,
+    MAX_DETAIL_BYTES,
+    WIRE_FIELDS,
+    chain_mac,
+    record_hash,
+)
 
 API = "/api/v1"
-WIRE_FIELDS = (*RECORD_FIELDS, "hash", "mac")
 OPTIONAL_FIELDS = ("mac",)  # kiosks from before the keyed chain do not send it
 MAX_BATCH_RECORDS = 500
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 32  # a batch is 3 deep; a record's detail is text and nests no further
-MAX_DETAIL_BYTES = 64 * 1024
 
 STORED = "stored"
 DUPLICATE = "duplicate"
@@ -42,71 +46,10 @@ SYNCED_FUTURE = timedelta(days=1)
 UNSYNCED_FUTURE = timedelta(days=31)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-HEX64_PATTERN = r"^[0-9a-f]{64}$"
-WALL_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00:00$"
 # C0 controls other than tab, newline and carriage return, DEL, and lone surrogates.
 FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class FieldRule:
-    """What one wire field may hold. ``minimum``/``maximum`` bound numbers; ``pattern`` and
-    ``max_length`` bound text; every text field refuses control characters and lone
-    surrogates; every number must be finite."""
-
-    type: str  # "string", "integer" or "number"
-    nullable: bool = False
-    max_length: int | None = None
-    pattern: str | None = None
-    enum: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    description: str = ""
-
-
-def _temperature(low: float, high: float, what: str) -> FieldRule:
-    return FieldRule("number", nullable=True, minimum=low, maximum=high, description=what)
-
-
-FIELD_RULES: dict[str, FieldRule] = {
-    "id": FieldRule("string", max_length=36, pattern=UUID_PATTERN),
-    "kiosk_id": FieldRule("string", max_length=64, description="must match the token's kiosk"),
-    "epoch": FieldRule("string", max_length=64, pattern=r"^[0-9A-Za-z_-]{1,64}$"),
-    "seq": FieldRule("integer", minimum=1, maximum=2**62),
-    "kind": FieldRule("string", enum=EVENT_KINDS),
-    "wall_time": FieldRule(
-        "string",
-        max_length=32,
-        pattern=WALL_TIME_PATTERN,
-        description="UTC ISO 8601; within a window of the hub's clock (docs/sync-protocol.md)",
-    ),
-    "clock_synced": FieldRule("integer", enum=(0, 1)),
-    "boot_id": FieldRule("string", max_length=64),
-    "boottime_ns": FieldRule("integer", minimum=0, maximum=2**63 - 1),
-    "verdict": FieldRule("string", nullable=True, max_length=32, pattern=r"^[a-z_]{1,32}$"),
-    "reason": FieldRule("string", nullable=True, max_length=256),
-    # The MLX90614's ranges: object -70 to 382.2 °C, ambient -40 to 125 °C.
-    "estimate_c": _temperature(-70.0, 382.2, "body estimate, °C"),
-    "threshold_c": _temperature(30.0, 45.0, "fever threshold in force, °C"),
-    "object_c": _temperature(-70.0, 382.2, "object temperature, °C"),
-    "ambient_c": _temperature(-40.0, 125.0, "ambient temperature, °C"),
-    "pass_code": FieldRule("string", nullable=True, max_length=64),
-    "links_to": FieldRule("string", nullable=True, max_length=36, pattern=UUID_PATTERN),
-    "detail": FieldRule(
-        "string", max_length=MAX_DETAIL_BYTES, description="a JSON object as text, as hashed"
-    ),
-    "prev_hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
-    "hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
-    "mac": FieldRule(
-        "string",
-        nullable=True,
-        max_length=64,
-        pattern=HEX64_PATTERN,
-        description="HMAC-SHA256 of hash with the kiosk's chain key (keyed chain)",
-    ),
-}
-assert tuple(FIELD_RULES) == WIRE_FIELDS
 _COMPILED = {name: re.compile(rule.pattern) for name, rule in FIELD_RULES.items() if rule.pattern}
 
 

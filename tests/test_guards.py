@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.guards import GuardError, add_guard, hash_pin, list_guards, pin_matches, unlock
+from kiosk.guards import add_guard, hash_pin, list_guards, pin_matches, unlock
 from kiosk.ledger import Ledger
+from sync.contract import GuardError
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_unknown_guard(conn):
 
 
 def test_an_old_pin_hash_is_upgraded_on_the_next_good_pin(conn):
-    from kiosk.passwords import LEGACY_SCRYPT, SCRYPT, needs_rehash
+    from sync.passwords import LEGACY_SCRYPT, SCRYPT, needs_rehash
 
     add_guard(conn, "wang", "王师傅", "483190")
     salt = b"s" * 16

@@ -24,9 +24,9 @@ from schemathesis.checks import (
 )
 from schemathesis.core import NotSet
 
+from sync.contract import WIRE_FIELDS
 from sync.hub.app import create_hub
 from sync.hub.store import HubStore
-from sync.protocol import WIRE_FIELDS
 
 # Schemathesis reads the schema when the module is collected, so the hub under test is made
 # here, on a SQLite file in a temporary directory removed when the module's tests end.

@@ -11,7 +11,7 @@ import threading
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from kiosk import passwords
+from sync import passwords
 from sync.hub import residents
 from sync.hub.admins import FREE_TRIES, create_admin, set_active, sign_in
 from sync.hub.app import SECURITY_HEADERS, create_hub

@@ -14,11 +14,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from kiosk.ledger import GENESIS_HASH, Ledger, record_hash, save_chain_key
+from kiosk.ledger import Ledger, save_chain_key
+from sync.contract import FIELD_RULES, GENESIS_HASH, WIRE_FIELDS, record_hash
 from sync.hub import integrity
 from sync.hub.app import create_hub
 from sync.hub.store import MAC_MISMATCH, MAC_MISSING
-from sync.protocol import FIELD_RULES, MAX_JSON_DEPTH, WIRE_FIELDS
+from sync.protocol import MAX_JSON_DEPTH
 from tests.sync_fixtures import add_records, drain, enrolled_client, make_ledger
 
 HASH_BROKEN = "the record's hash does not match its content"
@@ -382,7 +383,7 @@ def test_conflicts_and_quarantine_are_shown_in_the_cli(hub, tmp_path):
 
     ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
     client = enrolled_client(hub.start(), ledger)
-    [record] = client.unsent_batch()
+    [record] = ledger.unsent_batch(200)
     drain(client)
     for forged in ({**record, "estimate_c": 36.0}, {**record, "estimate_c": math.nan}):
         requests.post(

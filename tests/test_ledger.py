@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from kiosk.ledger import GENESIS_HASH, Ledger, LedgerError, record_hash
+from kiosk.ledger import Ledger, LedgerError
+from sync.contract import GENESIS_HASH, record_hash
 from sync.localtime import local_today, parse_utc, zone
 
 

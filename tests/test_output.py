@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.logs import JournalFormatter, is_journal, setup_logging
-from kiosk.table import display_width, render_pairs, render_table
+from sync.ops.logs import JournalFormatter, is_journal, setup_logging
+from sync.ops.table import display_width, render_pairs, render_table
 from tests.sync_fixtures import free_port
 
 REPO = Path(__file__).resolve().parent.parent

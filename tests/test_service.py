@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.notify import Watchdog
+from sync.ops.notify import Watchdog
 from tests.sync_fixtures import free_port
 
 REPO = Path(__file__).resolve().parent.parent

@@ -73,7 +73,7 @@ def test_a_crash_after_the_answer_before_marking(hub, tmp_path):
     ledger = make_ledger(tmp_path / "k.sqlite3", records=30)
     client = enrolled_client(hub.start(), ledger)
     with (
-        mock.patch.object(client, "_mark_sent", side_effect=SystemExit("power cut")),
+        mock.patch.object(ledger, "mark_sent", side_effect=SystemExit("power cut")),
         contextlib.suppress(SystemExit),
     ):
         client.cycle()
@@ -88,7 +88,7 @@ def test_a_malformed_record_does_not_block_the_rest(hub, tmp_path):
 
     ledger = make_ledger(tmp_path / "k.sqlite3", records=3)
     client = enrolled_client(hub.start(), ledger)
-    records = client.unsent_batch()
+    records = ledger.unsent_batch(200)
     broken = dict(records[1])
     del broken["hash"]
     wrong_type = {**records[2], "seq": "three"}
@@ -111,7 +111,7 @@ def test_same_id_different_content_is_flagged_not_overwritten(hub, tmp_path):
 
     ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
     client = enrolled_client(hub.start(), ledger)
-    [record] = client.unsent_batch()
+    [record] = ledger.unsent_batch(200)
     drain(client)
     forged = {**record, "estimate_c": 36.0}
     response = requests.post(

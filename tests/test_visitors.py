@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.visitors import FormError, mask_phone, parse_visitor
+from kiosk.visitors import FormError, parse_visitor
+from sync.contract import mask_phone
 
 PLACES = {"3": ["1", "2"], "4": ["1"]}
 RISK = ["某市某区"]

@@ -29,8 +29,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from kiosk.roster import HUB_SETTINGS
-from kiosk.visitors import mask_phone
+from sync.contract import HUB_SETTINGS, mask_phone
 from sync.hub import (
     dashboard,
     integrity,

@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.passwords import burn_time, hash_password, needs_rehash, password_matches
 from sync.hub.store import HubStore, now_iso
+from sync.passwords import burn_time, hash_password, needs_rehash, password_matches
 
 ROLES = ("admin", "viewer", "health")  # manages / reads / fever events and quarantine
 USERNAME = re.compile(r"^[a-z0-9_.-]{2,32}$")

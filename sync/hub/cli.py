@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from kiosk.logs import add_log_options, configure_from_context
-from kiosk.table import render_table
 from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
+from sync.ops.logs import add_log_options, configure_from_context
+from sync.ops.table import render_table
 
 DEFAULT_DB = "sqlite:////var/lib/menwei-hub/hub.sqlite3"
 
@@ -128,11 +128,11 @@ def serve(
 
     from waitress.server import create_server
 
-    from kiosk.notify import notify
-    from kiosk.ports import listen_error
     from sync.hub.app import create_hub
     from sync.hub.residents import refresh_quarantine_flags
     from sync.hub.retention import purge as run_purge
+    from sync.ops.notify import notify
+    from sync.ops.ports import listen_error
 
     store = _store(db_url, keys_dir)
     app = create_hub(
@@ -401,13 +401,13 @@ TAIL_RIGHT = (0, 2, 6)
 
 
 def tail_row(event: dict, tz: tzinfo) -> tuple[object, ...]:
-    from kiosk.words import KINDS, VERDICTS
+    from sync.hub.labels import zh
     from sync.localtime import format_local
 
     record = event["record"]
     estimate = "" if record["estimate_c"] is None else f"{record['estimate_c']:.1f}"
-    kind = KINDS.get(record["kind"], record["kind"])
-    verdict = VERDICTS.get(record["verdict"] or "", record["verdict"] or "")
+    kind = zh(record["kind"])
+    verdict = zh(record["verdict"])
     return (
         event["ingest_seq"],
         record["kiosk_id"],
@@ -444,14 +444,14 @@ def roster() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 def roster_passes(db_url: str, csv_file: str) -> None:
     """Send the passes of a CSV file (same columns as 'kiosk passes load')."""
-    from kiosk.passes import parse_row
+    from sync.contract import parse_pass_row
 
     store = _store(db_url)
     rows = csv.DictReader(Path(csv_file).read_text(encoding="utf-8-sig").splitlines())
     sent = 0
     for line, raw in enumerate(rows, start=2):
         try:
-            row = parse_row(raw)
+            row = parse_pass_row(raw)
         except ValueError as exc:
             click.echo(f"line {line}: {exc}", err=True)
             continue

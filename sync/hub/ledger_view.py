@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from kiosk.visitors import mask_phone
+from sync.contract import mask_phone
 from sync.hub import labels, sheets
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, day_bounds_utc, to_local, zone

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.protocol import (
-    FIELD_RULES,
-    MAX_BATCH_RECORDS,
-    OPTIONAL_FIELDS,
-    WIRE_FIELDS,
-    FieldRule,
-)
+from sync.contract import FIELD_RULES, WIRE_FIELDS, FieldRule
+from sync.protocol import MAX_BATCH_RECORDS, OPTIONAL_FIELDS
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
 

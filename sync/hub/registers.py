@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from kiosk.visitors import mask_phone
+from sync.contract import mask_phone
 from sync.hub import labels
 from sync.hub.store import POSTGRES, HubStore
 from sync.localtime import day_bounds_utc, format_local, local_today

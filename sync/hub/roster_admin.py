@@ -7,12 +7,16 @@ import re
 import tomllib
 from typing import Any
 
-from kiosk.config import ConfigError, load_config
-from kiosk.guards import GuardError, check_guard
-from kiosk.passwords import hash_password
-from kiosk.roster import HUB_SETTINGS
+from sync.contract import (
+    HUB_SETTINGS,
+    GuardError,
+    SettingValueError,
+    check_guard,
+    checked_value,
+)
 from sync.hub.admins import audit
 from sync.hub.store import HubStore
+from sync.passwords import hash_password
 
 
 class RosterError(ValueError):
@@ -76,8 +80,8 @@ def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     try:
-        load_config(None, {key: value})
-    except ConfigError as exc:
+        value = checked_value(HUB_SETTINGS[key], value)
+    except SettingValueError as exc:
         raise RosterError(str(exc)) from None
     store.roster_put("setting", key, {"value": value})
     with store.transaction():
