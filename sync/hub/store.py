@@ -20,25 +20,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.contract import GENESIS_HASH
+from sync.hub.ingest_plan import MAC_MISMATCH as MAC_MISMATCH  # re-exported: the problems'
+from sync.hub.ingest_plan import MAC_MISSING as MAC_MISSING  # words are read from here
+from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
 from sync.hub.keys import HubKeys
-from sync.protocol import (
-    CONFLICT,
-    DUPLICATE,
-    QUARANTINED,
-    STORED,
-    field_problem,
-    hash_matches,
-    mac_matches,
-    problem_with,
-)
+from sync.protocol import QUARANTINED, field_problem, problem_with
 
 ANALYZE_EVERY = 20_000
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for sequence-assigning writers
-
-
-MAC_MISMATCH = "the record's mac does not match: rewritten without the kiosk's chain key"
-MAC_MISSING = "a record the kiosk must have keyed carries no mac"
+INSERT_CHUNK = 500  # rows per multi-row INSERT (13 columns: far below SQLite's 32,766 values)
+EVENT_COLUMNS = (
+    "id",
+    "kiosk_id",
+    "epoch",
+    "seq",
+    "kind",
+    "wall_time",
+    "verdict",
+    "estimate_c",
+    "record",
+    "hash",
+    "prev_hash",
+    "chain_ok",
+    "received_at",
+)
+QUARANTINE_COLUMNS = ("kiosk_id", "record_id", "reason", "body", "received_at", "epoch", "seq")
 
 
 def _valid_field(record: Any, name: str) -> Any:
@@ -274,8 +280,11 @@ class HubStore:
         return self.execute(sql, params).fetchall()
 
     @contextmanager
-    def transaction(self, *, ordered: bool = False) -> Iterator[None]:
-        """A write transaction. ``ordered``: it assigns sequence numbers, so writers queue."""
+    def transaction(self, *, ordered: bool = False, numbers_events: bool = False) -> Iterator[None]:
+        """A write transaction. ``ordered``: it assigns roster versions (or changes the schema),
+        so such writers queue. ``numbers_events``: it inserts events, which draw ``ingest_seq``;
+        on PostgreSQL it takes its transaction id before drawing any, which is what lets a
+        reader know which numbers can still appear (:meth:`events_since`)."""
         conn = self.connection()
         if self.dialect is SQLITE:
             conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time anyway
@@ -283,6 +292,8 @@ class HubStore:
             conn.execute("BEGIN")
             if ordered:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_ID,))
+            if numbers_events:
+                conn.execute("SELECT pg_current_xact_id()")
         try:
             yield
         except BaseException:
@@ -369,9 +380,12 @@ class HubStore:
         row = self.fetch_one("SELECT chain_key FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
         return None if row is None or row[0] is None else bytes.fromhex(row[0])
 
-    def _keying(self, kiosk_id: str) -> tuple[bytes | None, str | None, int | None]:
+    def _keying(self, kiosk_id: str, *, lock: bool = False) -> Keying:
+        """The kiosk's chain key and from where its records must carry a mac. ``lock``: hold the
+        kiosk's row to the end of the transaction (PostgreSQL; SQLite has one writer anyway)."""
         row = self.fetch_one(
-            "SELECT chain_key, keyed_epoch, keyed_from_seq FROM kiosks WHERE kiosk_id = ?",
+            "SELECT chain_key, keyed_epoch, keyed_from_seq FROM kiosks WHERE kiosk_id = ?"
+            + (" FOR UPDATE" if lock and self.dialect is POSTGRES else ""),
             (kiosk_id,),
         )
         if row is None or row[0] is None:
@@ -466,35 +480,108 @@ class HubStore:
     def _ingest_batch(
         self, kiosk_id: str, records: list[Any], received: str
     ) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        valid: list[tuple[int, dict[str, Any], str]] = []
+        """Validate in Python, look up what the hub holds around the batch (three queries),
+        decide every answer (``sync.hub.ingest_plan``), then write with a few multi-row
+        statements. The kiosk's row is locked first: batches of one kiosk queue, so that each
+        sees the other's records for its chain checks; batches of different kiosks run side
+        by side on PostgreSQL."""
+        answers: list[dict[str, Any]] = []
+        refused: list[tuple[Any, str]] = []
+        valid: list[Valid] = []
         now = datetime.fromisoformat(received)
         for index, record in enumerate(records):
             problem = problem_with(record, kiosk_id, now)
-            if problem is not None:
-                self._quarantine(kiosk_id, record, problem, received)
-                results.append(
-                    {
-                        "id": _valid_field(record, "id"),
-                        "status": QUARANTINED,
-                        "reason": problem,
-                    }
+            if problem is None:
+                canonical = json.dumps(
+                    record, ensure_ascii=False, sort_keys=True, separators=(",", ":")
                 )
+                valid.append(Valid(index, record, canonical))
+                answers.append({})
                 continue
-            canonical = json.dumps(
-                record, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            refused.append((record, problem))
+            answers.append(
+                {"id": _valid_field(record, "id"), "status": QUARANTINED, "reason": problem}
             )
-            valid.append((index, record, canonical))
-            results.append({})
-        # Two queries for the whole batch instead of several per record.
-        held = self._held_records([record["id"] for _, record, _ in valid])
-        chain = self._neighbours(kiosk_id, [(r["epoch"], r["seq"]) for _, r, _ in valid])
-        keying = self._keying(kiosk_id)
-        for index, record, canonical in valid:
-            results[index] = self._store_one(
-                kiosk_id, record, canonical, held, chain, received, keying
+        keying = self._keying(kiosk_id, lock=True)
+        self._quarantine(kiosk_id, refused, received)
+        plan = self._write_plan(kiosk_id, valid, keying, received)
+        for index, answer in plan.answers.items():
+            answers[index] = answer
+        return answers
+
+    def _write_plan(
+        self, kiosk_id: str, valid: list[Valid], keying: Keying, received: str
+    ) -> IngestPlan:
+        """Plan against what the hub holds, then insert. If another transaction committed a
+        record with one of the batch's ids meanwhile (a kiosk sending another kiosk's id), the
+        insert skips it: undo the insert and plan again, now seeing that record."""
+        while True:
+            held = self._held_records([item.record["id"] for item in valid])
+            chain = self._neighbours(
+                kiosk_id, [(v.record["epoch"], v.record["seq"]) for v in valid]
             )
-        return results
+            plan = plan_batch(valid, held, chain, keying)
+            self.execute("SAVEPOINT ingest_rows")
+            if self._insert_events(kiosk_id, plan, received) == len(plan.rows):
+                break
+            self.execute("ROLLBACK TO SAVEPOINT ingest_rows")
+        self.execute("RELEASE SAVEPOINT ingest_rows")
+        self._quarantine(kiosk_id, plan.conflicts, received)
+        for epoch, seq in plan.flag_stored:
+            self.execute(
+                "UPDATE events SET chain_ok = 0 WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
+                (kiosk_id, epoch, seq),
+            )
+        self._insert_rows(
+            "chain_breaks",
+            ("kiosk_id", "epoch", "seq", "problem", "found_at"),
+            [(kiosk_id, epoch, seq, problem, received) for epoch, seq, problem in plan.breaks],
+        )
+        return plan
+
+    def _insert_events(self, kiosk_id: str, plan: IngestPlan, received: str) -> int:
+        """Insert the plan's rows; how many were inserted."""
+        rows = [
+            (
+                r["id"],
+                kiosk_id,
+                r["epoch"],
+                r["seq"],
+                r["kind"],
+                r["wall_time"],
+                r["verdict"],
+                r["estimate_c"],
+                item.canonical,
+                r["hash"],
+                r["prev_hash"],
+                int(plan.chain_ok[(r["epoch"], r["seq"])]),
+                received,
+            )
+            for item in plan.rows
+            for r in (item.record,)
+        ]
+        return self._insert_rows("events", EVENT_COLUMNS, rows, skip_conflicts=True)
+
+    def _insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        *,
+        skip_conflicts: bool = False,
+    ) -> int:
+        """Multi-row INSERTs of at most INSERT_CHUNK rows each; the number of rows inserted."""
+        inserted = 0
+        names = ", ".join(columns)
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join(one for _ in chunk)
+            if skip_conflicts:
+                sql += " ON CONFLICT DO NOTHING"
+            params = [value for row in chunk for value in row]
+            inserted += self.execute(sql, params).rowcount
+        return inserted
 
     def _held_records(self, ids: list[str]) -> dict[str, str]:
         held: dict[str, str] = {}
@@ -510,10 +597,11 @@ class HubStore:
     def _neighbours(
         self, kiosk_id: str, places: list[tuple[str, int]]
     ) -> dict[tuple[str, int], tuple[str, str]]:
-        """(epoch, seq) -> (hash, prev_hash) of the stored records around the batch's places."""
+        """(epoch, seq) -> (hash, prev_hash) of the stored records at and around the batch's
+        places."""
         wanted: dict[str, set[int]] = {}
         for epoch, seq in places:
-            wanted.setdefault(epoch, set()).update((seq - 1, seq + 1))
+            wanted.setdefault(epoch, set()).update((seq - 1, seq, seq + 1))
         found: dict[tuple[str, int], tuple[str, str]] = {}
         for epoch, seqs in wanted.items():
             ordered = sorted(seqs)
@@ -529,112 +617,26 @@ class HubStore:
                     found[(epoch, int(row[0]))] = (row[1], row[2])
         return found
 
-    def _quarantine(self, kiosk_id: str, record: Any, reason: str, received: str) -> None:
-        """Keep a refused record aside, as escaped ASCII JSON: a NUL or a lone surrogate in it
+    def _quarantine(self, kiosk_id: str, refused: list[tuple[Any, str]], received: str) -> None:
+        """Keep refused records aside, as escaped ASCII JSON: a NUL or a lone surrogate in one
         cannot break PostgreSQL's text type, nor the pages that show it."""
-        body = json.dumps(record, ensure_ascii=True, sort_keys=True, default=str)
-        if len(body) > 65536:
-            body = body[:65536] + " …"
-        self.execute(
-            "INSERT INTO quarantine (kiosk_id, record_id, reason, body, received_at, epoch, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                kiosk_id,
-                _valid_field(record, "id"),
-                reason,
-                body,
-                received,
-                _valid_field(record, "epoch"),
-                _valid_field(record, "seq"),
-            ),
-        )
-
-    def _store_one(
-        self,
-        kiosk_id: str,
-        record: dict[str, Any],
-        canonical: str,
-        held: dict[str, str],
-        chain: dict[tuple[str, int], tuple[str, str]],
-        received: str,
-        keying: tuple[bytes | None, str | None, int | None],
-    ) -> dict[str, Any]:
-        if record["id"] in held:
-            if held[record["id"]] == canonical:
-                return {"id": record["id"], "status": DUPLICATE}
-            self._quarantine(kiosk_id, record, "same id, different content", received)
-            return {
-                "id": record["id"],
-                "status": CONFLICT,
-                "reason": "the hub holds a different record with this id",
-            }
-        inserted = self.fetch_one(
-            "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c,"
-            " record, hash, prev_hash, chain_ok, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
-            " ON CONFLICT (kiosk_id, epoch, seq) DO NOTHING RETURNING ingest_seq",
-            (
-                record["id"],
-                kiosk_id,
-                record["epoch"],
-                record["seq"],
-                record["kind"],
-                record["wall_time"],
-                record["verdict"],
-                record["estimate_c"],
-                canonical,
-                record["hash"],
-                record["prev_hash"],
-                received,
-            ),
-        )
-        if inserted is None:
-            self._quarantine(kiosk_id, record, "another record has this sequence number", received)
-            return {
-                "id": record["id"],
-                "status": CONFLICT,
-                "reason": "another record has this epoch and sequence number",
-            }
-        held[record["id"]] = canonical  # the same id later in this batch is a duplicate
-        chain[(record["epoch"], record["seq"])] = (record["hash"], record["prev_hash"])
-        self._check_chain(kiosk_id, record, chain, received, keying)
-        return {"id": record["id"], "status": STORED}
-
-    def _check_chain(
-        self,
-        kiosk_id: str,
-        record: dict[str, Any],
-        chain: dict[tuple[str, int], tuple[str, str]],
-        found: str,
-        keying: tuple[bytes | None, str | None, int | None],
-    ) -> None:
-        problems: list[tuple[int, str]] = []
-        epoch, seq = record["epoch"], record["seq"]
-        if not hash_matches(record):
-            problems.append((seq, "the record's hash does not match its content"))
-        key, keyed_epoch, keyed_from = keying
-        if record.get("mac") is not None:
-            if key is None or not mac_matches(key, record):
-                problems.append((seq, MAC_MISMATCH))
-        elif key is not None and epoch == keyed_epoch and seq >= (keyed_from or 0):
-            problems.append((seq, MAC_MISSING))
-        before, after = chain.get((epoch, seq - 1)), chain.get((epoch, seq + 1))
-        if seq == 1 and record["prev_hash"] != GENESIS_HASH:
-            problems.append((seq, "the first record does not start the chain"))
-        elif before is not None and before[0] != record["prev_hash"]:
-            problems.append((seq, "prev_hash does not match the record before"))
-        if after is not None and after[1] != record["hash"]:
-            problems.append((seq + 1, "prev_hash does not match the record before"))
-        for at, problem in problems:
-            self.execute(
-                "UPDATE events SET chain_ok = 0 WHERE kiosk_id = ? AND epoch = ? AND seq = ?",
-                (kiosk_id, epoch, at),
+        rows = []
+        for record, reason in refused:
+            body = json.dumps(record, ensure_ascii=True, sort_keys=True, default=str)
+            if len(body) > 65536:
+                body = body[:65536] + " …"
+            rows.append(
+                (
+                    kiosk_id,
+                    _valid_field(record, "id"),
+                    reason,
+                    body,
+                    received,
+                    _valid_field(record, "epoch"),
+                    _valid_field(record, "seq"),
+                )
             )
-            self.execute(
-                "INSERT INTO chain_breaks (kiosk_id, epoch, seq, problem, found_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (kiosk_id, epoch, at, problem, found),
-            )
+        self._insert_rows("quarantine", QUARANTINE_COLUMNS, rows)
 
     # -- what a kiosk asks -------------------------------------------------------------------
 
