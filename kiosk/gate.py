@@ -73,6 +73,18 @@ class Remeasure:
     requested_at: float  # the measurement needs a fresh word from the chip after this
 
 
+@dataclass(frozen=True)
+class StaffSignOn:
+    """A staff member signs on at the guard screen: the next measurement is theirs, judged by
+    the same rules, and recorded as a ``shift`` event (``on``, or ``blocked`` by a fever)."""
+
+    guard_id: str
+    name: str
+    visitors_at_home: bool  # the household question: someone from outside stays at home
+    until: float
+    requested_at: float
+
+
 @dataclass
 class _PendingPass:
     code: str
@@ -137,6 +149,9 @@ class Gate:
         # The fever block waiting for the guard (its record), and the guard's re-measure request.
         self.awaiting_guard: dict[str, Any] | None = last_undecided_block(ledger)
         self._remeasure: Remeasure | None = None
+        # A staff member's sign-on measurement, and how the last one went (for the guard page).
+        self._staff: StaffSignOn | None = None
+        self.staff_result: dict[str, Any] | None = None
         self.direction = "in"
         self._sync_status: Callable[[], Any] | None = None
         self._context: Context | None = None
@@ -184,6 +199,19 @@ class Gate:
         now = self.clock()
         self._remeasure = Remeasure(block_id, guard_id, now + within_s, requested_at=now)
         self.screen.publish("guard_remeasure")
+        self._rearm.set()
+
+    def measure_staff(
+        self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float = 60.0
+    ) -> None:
+        """Sign a staff member on: the next measurement is theirs (not a resident's), within
+        ``within_s``. Not while a fever block or a guard's re-measure waits."""
+        if self.awaiting_guard is not None or self._remeasure is not None:
+            raise AwaitingGuard("a fever block is waiting for the guard")
+        now = self.clock()
+        self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + within_s, now)
+        self.staff_result = {"guard_id": guard_id, "state": "measuring"}
+        self.screen.publish("staff_measuring")
         self._rearm.set()
 
     def guard_decided(self, event_id: str) -> None:
@@ -288,6 +316,11 @@ class Gate:
         if remeasure is not None and remeasure.until < now:
             self._remeasure = remeasure = None
             self._show_awaiting_guard()
+        staff = self._staff
+        if staff is not None and staff.until < now:
+            self._staff = None
+            self.staff_result = {"guard_id": staff.guard_id, "state": "expired"}
+            self._show_idle()
         if self.awaiting_guard is not None and remeasure is None:
             # A fever block waits for the guard: nobody is measured and the verdict stays up.
             return poll
@@ -298,7 +331,7 @@ class Gate:
                 # the last person. Wait (a frozen chip is called a fault after
                 # sensor.frozen_after_s).
                 return poll
-            if self._waiting_for_pass():
+            if self._staff is None and self._waiting_for_pass():
                 self._show_if_changed("need_pass")
                 return poll
             verdict = self._screen_person()
@@ -308,7 +341,9 @@ class Gate:
             return 0.0
         if self._hold_until is None or now >= self._hold_until:
             self._hold_until = None
-            lane_open = self.awaiting_guard is None and self._remeasure is None
+            lane_open = (
+                self.awaiting_guard is None and self._remeasure is None and self._staff is None
+            )
             # A verdict stays up after result_hold_s only while a fresh word from the chip says
             # somebody still stands there: a chip frozen on the last person must not keep their
             # green screen up for the next one.
@@ -322,9 +357,11 @@ class Gate:
 
     def _fresh_after(self, remeasure: Remeasure | None) -> float:
         """The moment after which the chip must give a fresh word before anyone is measured."""
-        if remeasure is None:
-            return self._armed_at
-        return max(self._armed_at, remeasure.requested_at)
+        after = self._armed_at
+        for request in (remeasure, self._staff):
+            if request is not None:
+                after = max(after, request.requested_at)
+        return after
 
     def _arm(self, now: float) -> None:
         """Ready to measure whoever is (or comes) in front, with a fresh word after ``now``:
@@ -352,6 +389,8 @@ class Gate:
             measurement = Measurement(
                 no_reading(Reason.SENSOR, self.rules), measurement.samples, PROBLEMS_ZH[problem]
             )
+        if self._staff is not None:
+            return self._sign_on(measurement, self._staff)
         decision = measurement.decision
         resident_pass = self._valid_pass()
         pass_code = resident_pass if self.config.kiosk.identify == "before" else None
@@ -399,6 +438,33 @@ class Gate:
         decision = measurement.decision
         detail: dict[str, Any] = {
             "direction": self.direction,
+            **self._measurement_detail(measurement),
+        }
+        if remeasure is not None:
+            detail["remeasure_of"] = remeasure.block_id
+            detail["guard_id"] = remeasure.guard_id
+        links_to = context.event_id if context is not None else None
+        if remeasure is not None:
+            links_to = remeasure.block_id
+        temperatures = self.config.kiosk.store_temperatures
+        return self._record(
+            "screening",
+            verdict=decision.verdict.value,
+            reason=decision.reason.value if decision.reason else None,
+            estimate_c=decision.estimate_c if temperatures else None,
+            threshold_c=decision.threshold_c,
+            object_c=decision.object_c if temperatures else None,
+            ambient_c=decision.ambient_c if temperatures else None,
+            pass_code=pass_code,
+            links_to=links_to,
+            detail=detail,
+        )
+
+    def _measurement_detail(self, measurement: Measurement) -> dict[str, Any]:
+        """What a record keeps of a measurement: every sample, the spread, the rules in force
+        (without the temperatures when ``kiosk.store_temperatures`` is off)."""
+        decision = measurement.decision
+        detail: dict[str, Any] = {
             "samples": [[r.object_c, r.ambient_c] for r in measurement.samples],
             "raw": [[r.object_raw, r.ambient_raw] for r in measurement.samples],
             "spread_c": decision.spread_c,
@@ -415,28 +481,65 @@ class Gate:
         }
         if measurement.error:
             detail["error"] = measurement.error
-        if remeasure is not None:
-            detail["remeasure_of"] = remeasure.block_id
-            detail["guard_id"] = remeasure.guard_id
-        links_to = context.event_id if context is not None else None
-        if remeasure is not None:
-            links_to = remeasure.block_id
-        temperatures = self.config.kiosk.store_temperatures
-        if not temperatures:
+        if not self.config.kiosk.store_temperatures:
             # Pass/fail only: the verdict and the threshold are kept, no temperature at all.
             detail = {k: v for k, v in detail.items() if k not in ("samples", "raw", "spread_c")}
-        return self._record(
-            "screening",
-            verdict=decision.verdict.value,
-            reason=decision.reason.value if decision.reason else None,
-            estimate_c=decision.estimate_c if temperatures else None,
+        return detail
+
+    def _sign_on(self, measurement: Measurement, staff: StaffSignOn) -> Verdict:
+        """A staff member's sign-on measurement, by the residents' rules: normal signs them on,
+        a fever blocks the shift (a ``shift`` event with verdict ``blocked``, sent to the hub
+        first, where the manager sees it); a failed measurement records nothing and waits for
+        the next one. The gate never opens for it."""
+        decision = measurement.decision
+        verdict = decision.verdict
+        result: dict[str, Any] = {
+            "guard_id": staff.guard_id,
+            "estimate_c": decision.estimate_c,
+            "threshold_c": decision.threshold_c,
+            "reason": decision.reason.value if decision.reason else None,
+        }
+        if verdict not in (Verdict.ADMITTED, Verdict.BLOCKED):
+            self.staff_result = {**result, "state": "retry"}
+            self.screen.publish("staff_retry", reason=result["reason"])
+            return Verdict.RETRY
+        temperatures = self.config.kiosk.store_temperatures
+        detail = {
+            "guard_id": staff.guard_id,
+            "name": staff.name,
+            "visitors_at_home": staff.visitors_at_home,
+            **self._measurement_detail(measurement),
+        }
+        try:
+            with self._lock:
+                record = self._record(
+                    "shift",
+                    verdict="on" if verdict is Verdict.ADMITTED else "blocked",
+                    reason=result["reason"],
+                    estimate_c=decision.estimate_c if temperatures else None,
+                    threshold_c=decision.threshold_c,
+                    object_c=decision.object_c if temperatures else None,
+                    ambient_c=decision.ambient_c if temperatures else None,
+                    detail=detail,
+                )
+        except LedgerError as exc:
+            log.error("sign-on not recorded: %s", exc)
+            self.staff_result = {**result, "state": "not_recorded"}
+            self.screen.publish("not_recorded")
+            self._play(FAULT_PATTERN)
+            return Verdict.FAULT
+        self._staff = None
+        state = "on" if verdict is Verdict.ADMITTED else "blocked"
+        self.staff_result = {**result, "state": state, "seq": record["seq"], "id": record["id"]}
+        self.screen.publish(
+            "staff_" + state,
+            estimate_c=decision.estimate_c,
             threshold_c=decision.threshold_c,
-            object_c=decision.object_c if temperatures else None,
-            ambient_c=decision.ambient_c if temperatures else None,
-            pass_code=pass_code,
-            links_to=links_to,
-            detail=detail,
+            recorded=True,
+            seq=record["seq"],
         )
+        self._play(PASS_CHIRP if state == "on" else FAULT_PATTERN)
+        return verdict
 
     def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
         record = self.ledger.append(kind, **fields)

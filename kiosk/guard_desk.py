@@ -13,12 +13,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kiosk import clock
-from kiosk.gate import Gate
+from kiosk import clock, duty
+from kiosk.gate import AwaitingGuard, Gate
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
-from sync.contract import mask_phone
+from sync.contract import DISINFECTANTS, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
 
 VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this
@@ -45,6 +45,10 @@ SCREENS_ZH = {
     "guard_admitted": "门卫已放行",
     "guard_denied": "门卫不放行",
     "guard_remeasure": "门卫复测中",
+    "staff_measuring": "员工上岗测温中",
+    "staff_on": "员工已上岗",
+    "staff_blocked": "员工体温异常，不能上岗",
+    "staff_retry": "员工上岗测温：请重测",
     "starting": "正在启动",
     "stopped": "暂停服务",
 }
@@ -190,6 +194,79 @@ class GuardDesk:
             raise FormError("direction", "请选择进或出 in or out")
         self.gate.direction = direction
 
+    # -- duty: sign-on, sign-off, disinfection ------------------------------------------------
+
+    def sign_on(self, guard: dict[str, str], *, visitors_at_home: bool) -> None:
+        """Start the guard's sign-on: they answer the household question, then the kiosk's own
+        sensor measures them (the result comes in :meth:`duty_state`)."""
+        if guard["guard_id"] in duty.on_duty(self.ledger.connection()):
+            raise FormError("shift", "上岗：您已在岗，无需重复上岗")
+        try:
+            self.gate.measure_staff(
+                guard["guard_id"], guard["name"], visitors_at_home=visitors_at_home
+            )
+        except AwaitingGuard:
+            raise FormError("shift", "上岗：请先处置待处理的体温异常，再上岗测温") from None
+
+    def sign_off(self, guard: dict[str, str]) -> dict[str, Any]:
+        signed_on = duty.on_duty(self.ledger.connection()).get(guard["guard_id"])
+        if signed_on is None:
+            raise FormError("shift", "下岗：您尚未上岗")
+        return self.gate.record(
+            "shift",
+            verdict="off",
+            links_to=signed_on["id"],
+            detail={"guard_id": guard["guard_id"], "name": guard["name"]},
+        )
+
+    def log_round(self, guard: dict[str, str], place: Any, agent: Any) -> dict[str, Any]:
+        """A disinfection round, now, by the guard (or staff member) signed in."""
+        place, agent = duty.check_round(self.ledger.connection(), place, agent)
+        return self.gate.record(
+            "disinfection",
+            verdict="done",
+            detail={
+                "place": place,
+                "agent": agent,
+                "guard_id": guard["guard_id"],
+                "name": guard["name"],
+            },
+        )
+
+    def duty_state(self, guard: dict[str, str]) -> dict[str, Any]:
+        conn = self.ledger.connection()
+        on = duty.on_duty(conn)
+        mine = on.get(guard["guard_id"])
+        result = self.gate.staff_result
+        start, end = day_bounds_utc(local_today(self.tz), self.tz)
+        rounds = []
+        for row in conn.execute(
+            "SELECT wall_time, detail FROM events WHERE kind = 'disinfection'"
+            " AND wall_time >= ? AND wall_time < ? ORDER BY seq DESC LIMIT 3",
+            (start, end),
+        ):
+            detail = json.loads(row["detail"] or "{}")
+            rounds.append(
+                {
+                    "time": format_local(row["wall_time"], self.tz, "%H:%M"),
+                    "place": detail.get("place"),
+                    "agent": detail.get("agent"),
+                }
+            )
+        return {
+            "on_duty": mine is not None,
+            "since": format_local(mine["wall_time"], self.tz, "%H:%M") if mine else None,
+            "others": [
+                json.loads(e["detail"] or "{}").get("name", gid)
+                for gid, e in on.items()
+                if gid != guard["guard_id"]
+            ],
+            "sign_on": result if result and result["guard_id"] == guard["guard_id"] else None,
+            "places": duty.places(conn),
+            "agents": list(DISINFECTANTS),
+            "rounds": rounds,
+        }
+
     # -- visitors and vehicles ---------------------------------------------------------------
 
     def register_visitor(self, visitor: Visitor, guard: dict[str, str]) -> dict[str, Any]:
@@ -333,6 +410,7 @@ class GuardDesk:
                 "held": context.held,
             },
             "sync": self._sync(),
+            "duty": self.duty_state(guard),
         }
 
     def _sync(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Applying the roster the hub sends: passes, guards, risk areas and settings.
+"""Applying the roster the hub sends: passes, guards, risk areas, places and settings.
 
 Each batch of changes is applied in one transaction, before the client moves its cursor, so a
 crash half-way applies the batch again (every change is an upsert or a delete).
@@ -37,6 +37,16 @@ def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, An
                         "INSERT INTO risk_areas (name, source) VALUES (?, 'hub')"
                         " ON CONFLICT (name) DO NOTHING",
                         (key,),
+                    )
+            elif kind == "place":
+                if data is None:
+                    conn.execute("DELETE FROM places WHERE name = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO places (name, rounds_per_day, source) VALUES (?, ?, 'hub')"
+                        " ON CONFLICT (name) DO UPDATE"
+                        " SET rounds_per_day = excluded.rounds_per_day",
+                        (key, int(data.get("rounds_per_day") or 1)),
                     )
             elif kind == "setting" and key in HUB_SETTINGS:
                 if data is None:

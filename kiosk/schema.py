@@ -209,5 +209,14 @@ def m008_chain_mac(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_places(db: Database) -> None:
+    # The places to disinfect, from the hub's roster (kind "place"): the guard screen's list.
+    db.execute(
+        "CREATE TABLE places (name TEXT PRIMARY KEY, rounds_per_day INTEGER NOT NULL,"
+        " source TEXT NOT NULL)"
+    )
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

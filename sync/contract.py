@@ -65,6 +65,8 @@ EVENT_KINDS = (
     "disinfection",  # a disinfection round (detail: place, agent, by)
 )
 MAX_DETAIL_BYTES = 64 * 1024
+# The agents a disinfection round may name (the guard screen's one-touch list; the hub's form).
+DISINFECTANTS = ("含氯消毒液", "75%酒精", "过氧乙酸", "紫外线灯")
 
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 HEX64_PATTERN = r"^[0-9a-f]{64}$"

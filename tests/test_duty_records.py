@@ -328,3 +328,42 @@ def test_a_staff_fever_at_sign_on_shows_on_the_dashboard(app, staff, hub, tmp_pa
     client, _ = signed_in(app, "viewer")
     page = client.get("/admin/dashboard").get_data(as_text=True)
     assert "员工上岗体温异常，已禁止上岗：张三 · east-gate" in page
+
+
+# -- registers -----------------------------------------------------------------------------
+
+
+def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, hub, tmp_path):
+    from sync.hub import registers
+
+    disinfection.set_place(staff, "地库", 1, "boss")
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    # 08:01 Beijing 张三 on (36.6, nobody at home); 08:03 李四 blocked (38.1, visitors at
+    # home); 10:00 a round; 16:00 张三 off; 李四 (no sign-on) registers a vehicle at 17:00.
+    sign(ledger, "2026-11-20T00:01:00+00:00", "on", visitors_at_home=False)
+    with at("2026-11-20T00:03:00+00:00"):
+        detail = {"guard_id": "g2", "name": "李四", "visitors_at_home": True}
+        ledger.append("shift", verdict="blocked", reason="fever", estimate_c=38.1, detail=detail)
+    with at("2026-11-20T02:00:00+00:00"):
+        detail = {"place": "地库", "agent": "含氯消毒液", "guard_id": "g1", "name": "张三"}
+        ledger.append("disinfection", verdict="done", detail=detail)
+    sign(ledger, "2026-11-20T08:00:00+00:00", "off")
+    with at("2026-11-20T09:00:00+00:00"):
+        ledger.append("vehicle", verdict="in", detail={"plate": "京A12345", "guard_id": "g2"})
+    drain(enrolled_client(hub.start(), ledger))
+    disinfection.log_round(staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss")
+
+    day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
+    assert day.register("staff_health").rows == [
+        ["2026-11-20 08:01:00", "张三（g1）", 36.6, "无", "正常，上岗"],
+        ["2026-11-20 08:03:00", "李四（g2）", 38.1, "有", "体温异常，未能上岗"],
+    ]
+    assert day.register("duty").rows == [
+        ["张三（g1）", "2026-11-20 08:01:00", "2026-11-20 16:00:00", 36.6, ""],
+        ["李四（g2）", "2026-11-20 08:03:00", "", 38.1, "体温异常，未能上岗"],
+    ]
+    assert day.register("disinfection").rows == [
+        ["2026-11-20 10:00:00", "地库", "含氯消毒液", "张三", "east-gate"],
+        ["2026-11-20 18:30:00", "地库", "75%酒精", "boss", "中心"],
+    ]
+    assert day.on_duty == ["张三（g1）", "李四（g2）（未签到）"]

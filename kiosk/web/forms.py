@@ -11,7 +11,14 @@ from werkzeug.exceptions import BadRequest, Forbidden, UnsupportedMediaType
 from kiosk.visitors import FIELD_NAMES
 
 # Fields of the kiosk's own JSON bodies that are not form fields of the guard screen.
-NAMES = {**FIELD_NAMES, "code": "通行码", "guard_id": "门卫", "pin": "PIN", "core_c": "体温"}
+NAMES = {
+    **FIELD_NAMES,
+    "code": "通行码",
+    "guard_id": "门卫",
+    "pin": "PIN",
+    "core_c": "体温",
+    "visitors_at_home": "家里是否有外来人员",
+}
 
 
 def _name(field: str) -> str:

@@ -292,6 +292,30 @@ def vehicle_done(who: dict[str, str]) -> Any:
     return jsonify(ok=True)
 
 
+@guard.post("/api/guard/shift/on")
+@guard_required
+def shift_on(who: dict[str, str]) -> Any:
+    answer = choice_field(json_body(), "visitors_at_home", ("yes", "no"))
+    _desk().sign_on(who, visitors_at_home=answer == "yes")
+    return jsonify(ok=True)
+
+
+@guard.post("/api/guard/shift/off")
+@guard_required
+def shift_off(who: dict[str, str]) -> Any:
+    json_body()
+    record = _desk().sign_off(who)
+    return jsonify(ok=True, seq=record["seq"])
+
+
+@guard.post("/api/guard/disinfection")
+@guard_required
+def disinfection(who: dict[str, str]) -> Any:
+    body = json_body()
+    record = _desk().log_round(who, body.get("place"), body.get("agent"))
+    return jsonify(ok=True, seq=record["seq"])
+
+
 @guard.errorhandler(FormError)
 def form_error(exc: FormError) -> Any:
     return jsonify(error="Bad Request", field=exc.field, message=exc.message), 400

@@ -18,12 +18,11 @@ from typing import Any
 from sync.hub import roster_admin
 from sync.hub.admins import audit
 from sync.hub.duty import DutyError, parse_local
-from sync.hub.registers import json_field
+from sync.hub.sql import json_field
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import day_bounds_utc, local_today
 
 COMMON_PLACES = ("电梯轿厢", "垃圾箱", "地库", "消防通道", "门岗", "口罩回收箱")
-AGENTS = ("含氯消毒液", "75%酒精", "过氧乙酸", "紫外线灯")
 DAY_START = time(7, 0)
 DAY_END = time(21, 0)
 MAX_ROUNDS = 24
@@ -112,10 +111,16 @@ def log_round(
 
 
 def rounds_of_day(
-    store: HubStore, day: date, tz: tzinfo, kiosk_id: str | None = None
+    store: HubStore,
+    day: date,
+    tz: tzinfo,
+    kiosk_id: str | None = None,
+    *,
+    hub_rounds: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """The rounds of a local day from the kiosks (and, for all gates, the hub), by time:
-    ``wall_time``, ``place``, ``agent``, ``by`` (name), ``where`` (gate or 中心)."""
+    """The rounds of a local day from the kiosks (one gate's, or all) and those logged on the
+    hub (by default only with all gates), by time: ``wall_time``, ``place``, ``agent``, ``by``
+    (name), ``where`` (gate or 中心)."""
     start, end = day_bounds_utc(day, tz)
     sql = (
         f"SELECT kiosk_id, wall_time, {json_field(store, 'detail')} FROM events"
@@ -137,7 +142,7 @@ def rounds_of_day(
                 "where": gate,
             }
         )
-    if kiosk_id is None:
+    if hub_rounds or (hub_rounds is None and kiosk_id is None):
         for place, agent, done_at, done_by in store.fetch_all(
             "SELECT place, agent, done_at, done_by FROM disinfection_rounds"
             " WHERE done_at >= ? AND done_at < ?",

@@ -16,7 +16,7 @@ from typing import Any
 from sync.contract import GUARD_ID_PATTERN
 from sync.hub import roster_admin
 from sync.hub.admins import audit
-from sync.hub.registers import json_field
+from sync.hub.sql import json_field
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import format_local
 

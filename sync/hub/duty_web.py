@@ -10,6 +10,7 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from sync.contract import DISINFECTANTS
 from sync.hub import disinfection, duty, roster_admin, supplies
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
 from sync.localtime import local_today
@@ -84,7 +85,7 @@ def disinfection_page(user: dict[str, str]) -> str:
         status=disinfection.plan_status(store, tz, now),
         rounds=disinfection.rounds_of_day(store, local_today(tz), tz),
         common=[p for p in disinfection.COMMON_PLACES if p not in disinfection.places(store)],
-        agents=disinfection.AGENTS,
+        agents=DISINFECTANTS,
         now_local=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
     )
 

@@ -1,5 +1,6 @@
 """The registers (登记表) an inspection asks for, per gate and local day, filled from the synced
-events: 体温检测登记, 外来人员登记, 车辆出入登记, 发热人员处置记录 and the 值班 line.
+events: 体温检测登记, 外来人员登记, 车辆出入登记, 发热人员处置记录, 员工健康登记表, 值班记录,
+消毒记录表 and the 值班 line.
 
 Pure assembly over the hub's tables: homes are resolved from the pass on the hub, guards' names
 from the roster, fever follow-ups from the dashboard's table. Times are local (the hub's zone).
@@ -14,8 +15,9 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sync.contract import mask_phone
-from sync.hub import labels
-from sync.hub.store import POSTGRES, HubStore
+from sync.hub import disinfection, labels
+from sync.hub.sql import json_field
+from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc, format_local, local_today
 
 
@@ -58,6 +60,9 @@ TITLES = {
     "visitors": "外来人员登记",
     "vehicles": "车辆出入登记",
     "fevers": "发热人员处置记录",
+    "staff_health": "员工健康登记表",
+    "duty": "值班记录",
+    "disinfection": "消毒记录表",
 }
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "screening": (
@@ -98,6 +103,27 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("上报卫生站时间", 20),
         Column("结果", 16),
     ),
+    "staff_health": (
+        Column("时间", 20),
+        Column("姓名", 16),
+        Column("体温 °C", 9),
+        Column("家里是否有外来人员", 18),
+        Column("结果", 18),
+    ),
+    "duty": (
+        Column("姓名", 16),
+        Column("上岗时间", 20),
+        Column("下岗时间", 20),
+        Column("上岗体温 °C", 12),
+        Column("备注", 18),
+    ),
+    "disinfection": (
+        Column("时间", 20),
+        Column("场所", 14),
+        Column("消毒剂", 14),
+        Column("消毒人", 16),
+        Column("登记处", 12),
+    ),
 }
 KEYS = tuple(TITLES)
 
@@ -106,12 +132,6 @@ KEYS = tuple(TITLES)
 # the cost of a month's register (bench/register_bench.py).
 RECORD_COLUMNS = ("id", "kind", "wall_time", "verdict", "estimate_c")
 RECORD_FIELDS = ("pass_code", "reason", "links_to")
-
-
-def json_field(store: HubStore, key: str) -> str:
-    if store.dialect is POSTGRES:
-        return f"(record::json ->> '{key}')"
-    return f"(record ->> '$.{key}')"
 
 
 def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[dict[str, Any]]:
@@ -191,6 +211,10 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         return format_local(record["wall_time"], tz)
 
     screening, visitors, vehicles, fevers = [], [], [], []
+    staff: list[list[Any]] = []
+    shifts: list[list[Any]] = []
+    open_shifts: dict[str, list[Any]] = {}
+    signed_on: list[str] = []
     # The guard who last acted at the gate so far; none is guessed for the hours before the
     # first guard acted (the 值班 line names everyone of the day).
     acting: str | None = None
@@ -251,9 +275,57 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                     guard(detail.get("guard_id")),
                 ]
             )
-    rows = {"screening": screening, "visitors": visitors, "vehicles": vehicles, "fevers": fevers}
+        elif kind == "shift":
+            guard_id = detail.get("guard_id") or ""
+            if record.get("verdict") == "off":
+                row = open_shifts.pop(guard_id, None)
+                if row is None:  # signed on the day before
+                    shifts.append([guard(guard_id), "", when(record), "", "前一日上岗"])
+                else:
+                    row[2] = when(record)
+                continue
+            fit = record.get("verdict") == "on"
+            staff.append(
+                [
+                    when(record),
+                    guard(guard_id),
+                    _number(record.get("estimate_c")),
+                    "有" if detail.get("visitors_at_home") else "无",
+                    "正常，上岗" if fit else "体温异常，未能上岗",
+                ]
+            )
+            row = [guard(guard_id), when(record), "", _number(record.get("estimate_c")), ""]
+            if fit:
+                open_shifts[guard_id] = row
+                if guard_id not in signed_on:
+                    signed_on.append(guard_id)
+            else:
+                row[4] = "体温异常，未能上岗"
+            shifts.append(row)
+    for row in open_shifts.values():
+        row[4] = "当日未下岗"
+    rounds = [
+        [format_local(r["wall_time"], tz), r["place"], r["agent"], r["by"], r["where"]]
+        for r in disinfection.rounds_of_day(store, day, tz, kiosk_id, hub_rounds=True)
+    ]
+    rows = {
+        "screening": screening,
+        "visitors": visitors,
+        "vehicles": vehicles,
+        "fevers": fevers,
+        "staff_health": staff,
+        "duty": shifts,
+        "disinfection": rounds,
+    }
     registers = tuple(Register(k, TITLES[k], COLUMNS[k], rows[k]) for k in KEYS)
-    return Day(kiosk_id, day, registers, [guard(g) for g in on_duty_ids])
+    # The 值班 line: who signed on that day, then anyone who acted at the gate without signing
+    # on; on a day without any sign-on (before the guard screen had it), who acted.
+    on_duty = [guard(g) for g in signed_on]
+    if signed_on:
+        on_duty += [guard(g) + "（未签到）" for g in on_duty_ids if g not in signed_on]
+    else:
+        on_duty = [guard(g) for g in on_duty_ids]
+    return Day(kiosk_id, day, registers, on_duty)
 
 
 def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple]:

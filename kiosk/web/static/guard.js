@@ -16,6 +16,8 @@ const LABELS = {
   medical: "医护", official: "公务", green: "绿码", yellow: "黄码", red: "红码", none: "无",
   code_yellow: "黄码", code_red: "红码", in: "进", out: "出",
   quarantine: "居家隔离住户刷码", admit: "放行", deny: "不放行",
+  shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
+  yes: "有", no: "没有",
 };
 const label = (key) => LABELS[key] ?? key ?? "";
 const PAGE_PENDING = 4;
@@ -30,6 +32,7 @@ let pendingPage = 0;
 let todayRows = [];
 let todayPage = 0;
 let visitorSameAs = null;
+let dutyLists = "";  // the places and agents last drawn (redrawn only when they change)
 
 async function call(method, path, payload) {
   const init = { method, headers: {} };
@@ -139,6 +142,7 @@ function clearForms() {
   document.querySelectorAll(".message").forEach((m) => { m.textContent = ""; });
   document.querySelectorAll(".choice button.active").forEach((b) => b.classList.remove("active"));
   visitorSameAs = null;
+  dutyLists = "";
   overrideTarget = null;
   $("override").hidden = true;
   $("pending-view").hidden = false;
@@ -207,6 +211,7 @@ function setupForms() {
   const province = $("province");
   province.replaceChildren(...options.provinces.split("").map((p) => new Option(p, p)));
   choiceGroup($("vehicle-direction"), ["in", "out"], null, "in");
+  choiceGroup($("visitors-at-home"), ["no", "yes"]);
   choiceGroup($("override-decision"), ["admit", "deny"], (decision) =>
     choiceGroup($("override-reason"), decision === "admit" ? options.admit_reasons : options.deny_reasons));
 }
@@ -267,11 +272,88 @@ async function refresh() {
     return row;
   }));
   renderPending();
+  renderDuty(body.duty);
   $("health").replaceChildren(...body.health.flatMap((row) => {
     const dt = document.createElement("dt"); dt.textContent = row.label;
     const dd = document.createElement("dd"); dd.textContent = row.value;
     return [dt, dd];
   }));
+}
+
+// -- duty: sign-on with the household question and a temperature, sign-off, disinfection ----
+const SIGN_ON_WORDS = {
+  measuring: ["ok", "请正对测温探头，保持不动…"],
+  retry: ["", "没有测好：请正对探头，保持不动，再测一次"],
+  expired: ["", "测温超时：请重新点“上岗测温”"],
+  not_recorded: ["", "无法记录，请联系维护人员"],
+};
+
+function renderDuty(duty) {
+  const others = duty.others.length ? ` · 在岗：${duty.others.join("、")}` : "";
+  $("duty-status").textContent = (duty.on_duty ? `您已上岗（${duty.since} 起）` : "您未上岗") + others;
+  $("sign-on").hidden = duty.on_duty;
+  $("signed-on").hidden = !duty.on_duty;
+  const result = duty.sign_on;
+  const temperature = result?.estimate_c != null ? `${result.estimate_c.toFixed(1)} °C` : "";
+  if (duty.on_duty) {
+    $("signed-on-text").textContent = result?.state === "on"
+      ? `体温 ${temperature} 正常，已上岗（记录 #${result.seq}）` : "";
+  } else if (result?.state === "blocked") {
+    const message = $("sign-on-message");
+    message.className = "message";
+    message.textContent = `体温 ${temperature} 异常：本班不能上岗，已通知管理员（记录 #${result.seq}）`;
+  } else if (result && SIGN_ON_WORDS[result.state]) {
+    const [kind, text] = SIGN_ON_WORDS[result.state];
+    $("sign-on-message").className = "message " + kind;
+    $("sign-on-message").textContent = text;
+  }
+  const lists = JSON.stringify([duty.places, duty.agents]);
+  if (lists !== dutyLists) {
+    dutyLists = lists;
+    const place = picked($("round-place"));
+    choiceGroup($("round-place"), duty.places, null, place);
+    choiceGroup($("round-agent"), duty.agents, null, picked($("round-agent")) ?? duty.agents[0]);
+    if (!duty.places.length) $("round-message").textContent = "本机还没有消毒场所：请管理员在中心添加";
+  }
+  $("round-recent").textContent = duty.rounds.length
+    ? "今日最近：" + duty.rounds.map((r) => `${r.time} ${r.place}（${r.agent}）`).join("；") : "";
+}
+
+async function signOn() {
+  const message = $("sign-on-message");
+  const answer = picked($("visitors-at-home"));
+  if (!answer) {
+    message.className = "message";
+    message.textContent = "请先回答①：家里是否有外来人员";
+    return;
+  }
+  const result = await call("POST", "/api/guard/shift/on", { visitors_at_home: answer });
+  message.className = result.ok ? "message ok" : "message";
+  message.textContent = result.ok ? SIGN_ON_WORDS.measuring[1] : (result.body.message ?? "出错了，请重试");
+  if (result.ok) refresh();
+}
+
+async function signOff() {
+  const result = await call("POST", "/api/guard/shift/off");
+  $("sign-off-message").textContent = result.ok ? "" : (result.body.message ?? "出错了，请重试");
+  if (result.ok) {
+    pick($("visitors-at-home"), null);
+    $("sign-on-message").className = "message ok";
+    $("sign-on-message").textContent = `已下岗（记录 #${result.body.seq}）`;
+    refresh();
+  }
+}
+
+async function logRound() {
+  const place = picked($("round-place"));
+  const result = await call("POST", "/api/guard/disinfection", { place, agent: picked($("round-agent")) });
+  const message = $("round-message");
+  message.className = result.ok ? "message ok" : "message";
+  message.textContent = result.ok ? `已登记：${place} 消毒（记录 #${result.body.seq}）` : (result.body.message ?? "出错了，请重试");
+  if (result.ok) {
+    pick($("round-place"), null);
+    refresh();
+  }
 }
 
 function describe(event) {
@@ -496,6 +578,9 @@ $("vehicle-done").addEventListener("click", async () => {
   const result = await call("POST", "/api/guard/vehicle/done");
   formMessage($("vehicle"), result, "乘员测温完毕");
 });
+$("sign-on-start").addEventListener("click", signOn);
+$("sign-off").addEventListener("click", signOff);
+$("round-log").addEventListener("click", logRound);
 $("pin").addEventListener("keydown", (event) => { if (event.key === "Enter") unlock(); });
 setInterval(() => {
   if (csrf && Date.now() - display.state.lastTouch > autoLockMs) lockAndLeave();

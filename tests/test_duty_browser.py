@@ -1,0 +1,97 @@
+"""The guard screen's 上下岗 and 消毒 tabs in Chromium at 800x480: a guard signs on (the household
+question, a temperature from the kiosk's own sensor), logs two disinfection rounds, signs off;
+the records reach the hub and its registers."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.guards import add_guard
+from kiosk.roster import apply_changes
+from sync.hub import disinfection, duty
+from sync.localtime import local_today, zone
+from tests.sync_fixtures import drain, enrolled_client
+from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
+from tests.test_display_browser import check
+from tests.test_guard_browser import pages, unlock  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def kiosk(make_config, mock_factory):
+    from kiosk.server import start_in_background
+
+    k = start_in_background(
+        make_config(gpio__relay_pin=23, kiosk__result_hold_s=1.0), pin_factory=mock_factory
+    )
+    add_guard(k.ledger.connection(), "wang", "王师傅", "483190")
+    yield k
+    k.stop()
+
+
+def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):  # noqa: F811
+    for place in disinfection.COMMON_PLACES:
+        disinfection.set_place(hub.store, place, 2, "boss")
+    client = enrolled_client(
+        hub.start(), kiosk.ledger, on_roster=lambda changes: apply_changes(kiosk.ledger, changes)
+    )
+    drain(client)  # the places reach the kiosk with the roster
+    _, guard = pages
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    taps = 0
+
+    def tap(selector: str) -> None:
+        nonlocal taps
+        guard.click(selector)
+        taps += 1
+
+    tap("nav button[data-tab='duty']")
+    guard.wait_for_selector("#duty-status:has-text('您未上岗')")
+    check(guard, "duty-1-sign-on")
+    tap("#sign-on-start")  # without the answer: asked for it
+    guard.wait_for_selector("#sign-on-message:has-text('请先回答')")
+    tap("#visitors-at-home button[data-value='no']")
+    tap("#sign-on-start")
+    guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
+    check(guard, "duty-2-measuring")
+    kiosk.hardware.simulator.scene.person(36.6)
+    guard.wait_for_selector("#signed-on:not([hidden])", timeout=15000)
+    assert "36.6 °C 正常，已上岗" in guard.inner_text("#signed-on-text")
+    assert "您已上岗" in guard.inner_text("#duty-status")
+    check(guard, "duty-3-on-duty")
+    kiosk.hardware.simulator.scene.leave()
+
+    taps = 0
+    tap("nav button[data-tab='disinfection']")
+    tap("#round-place button[data-value='电梯轿厢']")
+    tap("#round-agent button[data-value='含氯消毒液']")
+    tap("#round-log")
+    guard.wait_for_selector("#round-message:has-text('已登记：电梯轿厢')")
+    assert taps <= 4
+    taps = 0
+    tap("#round-place button[data-value='垃圾箱']")
+    tap("#round-agent button[data-value='75%酒精']")
+    tap("#round-log")
+    guard.wait_for_selector("#round-message:has-text('已登记：垃圾箱')")
+    guard.wait_for_selector("#round-recent:has-text('垃圾箱')")
+    check(guard, "duty-4-disinfection")
+    assert taps <= 3  # the tab is already open
+
+    guard.click("nav button[data-tab='duty']")
+    guard.click("#sign-off")
+    guard.wait_for_selector("#sign-on:not([hidden])")
+    assert "已下岗" in guard.inner_text("#sign-on-message")
+    check(guard, "duty-5-signed-off")
+
+    drain(client)
+    tz = zone("Asia/Shanghai")
+    today = local_today(tz)
+    rounds = disinfection.rounds_of_day(hub.store, today, tz, kiosk.ledger.kiosk_id)
+    assert [(r["place"], r["agent"], r["by"]) for r in rounds] == [
+        ("电梯轿厢", "含氯消毒液", "王师傅"),
+        ("垃圾箱", "75%酒精", "王师傅"),
+    ]
+    events = duty.shift_events(hub.store, "2000", "9999")
+    assert [(e["verdict"], e["estimate_c"]) for e in events] == [("on", 36.6), ("off", None)]
