@@ -350,7 +350,8 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     sign(ledger, "2026-11-20T08:00:00+00:00", "off")
     with at("2026-11-20T09:00:00+00:00"):
         ledger.append("vehicle", verdict="in", detail={"plate": "京A12345", "guard_id": "g2"})
-    drain(enrolled_client(hub.start(), ledger))
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
     disinfection.log_round(staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss")
 
     day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
@@ -366,4 +367,10 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
         ["2026-11-20 10:00:00", "地库", "含氯消毒液", "张三", "east-gate"],
         ["2026-11-20 18:30:00", "地库", "75%酒精", "boss", "中心"],
     ]
+    # 李四's refused sign-on is not a sign-on; his vehicle at 17:00 is an action without one.
     assert day.on_duty == ["张三（g1）", "李四（g2）（未签到）"]
+    with at("2026-11-20T09:30:00+00:00"):
+        ledger.append("shift", verdict="on", estimate_c=36.4, detail={"guard_id": "g2"})
+    drain(client)
+    day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
+    assert day.on_duty == ["张三（g1）", "李四（g2）"]

@@ -201,11 +201,11 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     for record in records:
         if record.get("links_to"):
             linked.setdefault(record["links_to"], []).append(record)
-    on_duty_ids: list[str] = []
+    acted_ids: list[str] = []  # guards who acted at the gate (a sign-on is not an action)
     for record in records:
         guard_id = record["detail_"].get("guard_id")
-        if guard_id and guard_id not in on_duty_ids:
-            on_duty_ids.append(guard_id)
+        if guard_id and guard_id not in acted_ids and record["kind"] != "shift":
+            acted_ids.append(guard_id)
 
     def when(record: dict[str, Any]) -> str:
         return format_local(record["wall_time"], tz)
@@ -322,9 +322,9 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     # on; on a day without any sign-on (before the guard screen had it), who acted.
     on_duty = [guard(g) for g in signed_on]
     if signed_on:
-        on_duty += [guard(g) + "（未签到）" for g in on_duty_ids if g not in signed_on]
+        on_duty += [guard(g) + "（未签到）" for g in acted_ids if g not in signed_on]
     else:
-        on_duty = [guard(g) for g in on_duty_ids]
+        on_duty = [guard(g) for g in acted_ids]
     return Day(kiosk_id, day, registers, on_duty)
 
 
