@@ -176,7 +176,16 @@ class SimulatedMLX90614:
         with self._lock:
             self._faults[fault] = count
             if fault == "stuck":
-                self._stuck_words.clear()
+                # The chip stops updating its RAM now: it keeps what it holds at this moment,
+                # not what the scene shows at the next read (which may be after the test, or the
+                # world, has moved on).
+                object_c, ambient_c = self.scene.temperatures()
+                word = celsius_to_raw(object_c)
+                self._stuck_words = {
+                    RAM_OBJECT_1: word,
+                    RAM_OBJECT_2: word,
+                    RAM_AMBIENT: celsius_to_raw(ambient_c),
+                }
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -47,6 +47,7 @@ class Liveness:
         self.rules = rules
         self.problem: str | None = None
         self.last_change_at = now  # the last read whose object word differed from the one before
+        self._change_before_last_at = now  # the change before that one
         self._still_since = now  # the object word has not moved since (or the chip came back)
         self.ok_at: float | None = None  # the last read taken from a live chip
         self._last: Reading | None = None
@@ -66,6 +67,7 @@ class Liveness:
                 return self._flag(AMBIENT_JUMP)
         changed = last is not None and reading.object_raw != last.object_raw
         if changed:
+            self._change_before_last_at = self.last_change_at
             self.last_change_at = self._still_since = now
         if self.problem is not None:
             self._fresh = self._fresh + 1 if changed else 0
@@ -78,8 +80,11 @@ class Liveness:
         return None
 
     def changed_since(self, moment: float) -> bool:
-        """Has the object word changed after ``moment``? A judged measurement needs this."""
-        return self.problem is None and self.last_change_at > moment
+        """Has the chip converted a new object word after ``moment``? A judged measurement needs
+        this. The chip refreshes its RAM between our reads, so the first changed word read after
+        ``moment`` may have been converted before it (and the chip may have frozen right after);
+        a second change read after ``moment`` was converted after the first was read: after it."""
+        return self.problem is None and self._change_before_last_at > moment
 
     def reset(self, now: float) -> None:
         """The chip could not be read at all (bus error): when it answers again it gets the full

@@ -37,7 +37,23 @@ def test_a_frozen_chip_recovers_after_fresh_words():
     assert live.observe(reading(24.04), 3.7) == FROZEN
     assert live.observe(reading(24.02), 3.8) is None
     assert live.ok_at == 3.8
-    assert live.changed_since(3.7)
+    assert live.changed_since(3.65) and not live.changed_since(3.75)
+
+
+def test_one_changed_word_may_predate_the_moment_two_cannot():
+    """The chip refreshes its RAM between reads: the first changed word read after "measure
+    again" may have been converted before it, just before the chip froze on the last person (a
+    field case the simulator found under load: 36.6 °C admitted while 38.5 °C stood there)."""
+    live = Liveness(LivenessRules(), now=0.0)
+    live.observe(reading(36.60), 0.1)
+    live.observe(reading(36.62), 0.2)
+    # "measure again" at 0.25; the chip had converted 36.64 at 0.24 and froze on it
+    live.observe(reading(36.64), 0.3)
+    assert not live.changed_since(0.25)
+    live.observe(reading(36.64), 0.4)
+    assert not live.changed_since(0.25)
+    live.observe(reading(36.66), 0.5)  # a live chip: its next conversion moves the word again
+    assert live.changed_since(0.25)
 
 
 def test_a_chip_back_from_a_bus_fault_gets_the_full_window_but_no_free_change():
