@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.guards import add_guard
 from kiosk.roster import apply_changes
-from sync.hub import disinfection, duty
+from sync.hub import disinfection, duty, registers
 from sync.localtime import local_today, zone
 from tests.sync_fixtures import drain, enrolled_client
 from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
@@ -95,3 +95,19 @@ def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):  # n
     ]
     events = duty.shift_events(hub.store, "2000", "9999")
     assert [(e["verdict"], e["estimate_c"]) for e in events] == [("on", 36.6), ("off", None)]
+    day = registers.build_day(hub.store, kiosk.ledger.kiosk_id, today, tz)
+    [shift] = day.register("duty").rows
+    assert (shift[0], shift[3], shift[4], bool(shift[1]), bool(shift[2])) == (
+        "王师傅（wang）",
+        36.6,
+        "",
+        True,
+        True,
+    )
+    [health] = day.register("staff_health").rows
+    assert health[2:] == [36.6, "无", "正常，上岗"]
+    assert [row[1:4] for row in day.register("disinfection").rows] == [
+        ["电梯轿厢", "含氯消毒液", "王师傅"],
+        ["垃圾箱", "75%酒精", "王师傅"],
+    ]
+    assert day.on_duty == ["王师傅（wang）"]

@@ -33,6 +33,7 @@ LABELS: dict[str, str] = {
     "out": "出",
     "on": "上岗",
     "off": "下岗",
+    "done": "已完成",
     # screening reasons
     "fever": "体温异常",
     "too_cold": "读数过低",

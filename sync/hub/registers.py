@@ -186,6 +186,10 @@ def _number(value: Any) -> Any:
 def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     records = day_records(store, kiosk_id, day, tz)
     names = _guard_names(store)
+    for record in records:  # a guard the kiosk knows and the hub does not: the name it sent
+        detail = record["detail_"]
+        if record["kind"] in ("shift", "disinfection") and detail.get("name"):
+            names.setdefault(detail.get("guard_id") or "", detail["name"])
 
     def guard(guard_id: str | None) -> str:
         if not guard_id:
