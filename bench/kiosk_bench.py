@@ -158,7 +158,7 @@ def memory_after_screenings(data_dir: Path, screenings: int) -> dict[str, float]
             kiosk.hardware.simulator.scene.person(38.2 if count % 10 == 0 else 36.6)
             kiosk.gate.measure_again()
 
-    kiosk = start_in_background(config, pin_factory=MockFactory(), on_recorded=recorded)
+    kiosk = start_in_background(config, pin_factory=MockFactory(), listeners=[recorded])
     kiosk.hardware.simulator.scene.tau_s = 0.001
     kiosk.hardware.simulator.scene.person(36.6)
     finished = done.wait(600)

@@ -90,7 +90,8 @@ def sensor(
 ) -> None:
     """Print live readings from the thermometer, with the verdict they would get."""
     from drivers.mlx90614_sim import SimulatedMLX90614
-    from kiosk.sensor_check import describe_estimate, describe_reading, open_thermometer
+    from kiosk.hardware import open_thermometer
+    from kiosk.sensor_check import describe_estimate, describe_reading
 
     config = _load(config_path, simulate)
     where = "模拟总线 simulated bus" if config.sensor.simulate else f"/dev/i2c-{config.sensor.bus}"
@@ -151,7 +152,7 @@ def calibrate(
     """Work out screening.site_offset_c from one person measured here and by a reference."""
     from drivers.mlx90614_sim import SimulatedMLX90614
     from kiosk.calibration import calibrate_site_offset
-    from kiosk.sensor_check import open_thermometer
+    from kiosk.hardware import open_thermometer
 
     config = _load(config_path, simulate)
     try:
@@ -334,7 +335,7 @@ def risk_areas_load(config_path: str | None, text_file: str) -> None:
 def emissivity(config_path: str | None, simulate: bool, value: float | None) -> None:
     """Read (or, with --set, write) the sensor's emissivity. Never run at a busy gate."""
     from drivers.mlx90614_eeprom import read_emissivity, write_emissivity
-    from kiosk.sensor_check import open_thermometer
+    from kiosk.hardware import open_thermometer
 
     config = _load(config_path, simulate)
     try:
@@ -353,40 +354,21 @@ def emissivity(config_path: str | None, simulate: bool, value: float | None) -> 
 @click.option("--hub", "hub_url", default=None, help="Hub URL (default: sync.hub_url).")
 def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
     """Enrol this kiosk with the hub: trade the code for this kiosk's own token."""
-    import requests
-
-    from kiosk.ledger import save_chain_key
-    from kiosk.sync_worker import save_token
+    from kiosk.enrolment import enrol_kiosk
+    from sync.enrolment import EnrolmentError
 
     config = _load(config_path, need_file=True)
     url = hub_url or config.sync.hub_url
     if not url:
-        raise click.ClickException("give --hub or set sync.hub_url in the config")
-    # The hub keys the chain from the ledger's head on: records written after this moment
-    # must carry a mac made with the key it answers with.
+        raise click.ClickException("请用 --hub 指定中心网址，或在配置里设置 sync.hub_url")
     ledger = _open(config, create=True)
-    epoch, next_seq = ledger.head()
-    ledger.close()
     try:
-        response = requests.post(
-            f"{url.rstrip('/')}/api/v1/enrol",
-            json={"code": code, "epoch": epoch, "next_seq": next_seq},
-            timeout=10,
-            verify=config.sync.ca_file or True,
-        )
-    except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"the hub refused: {response.text[:200]}")
-    body = response.json()
-    if body["kiosk_id"] != config.kiosk.id:
-        raise click.ClickException(
-            f"this code is for kiosk {body['kiosk_id']!r}, but this kiosk is {config.kiosk.id!r}"
-        )
-    if body.get("chain_key"):
-        save_chain_key(config.data_dir, bytes.fromhex(body["chain_key"]))
-    save_token(config.data_dir, body["token"])
-    click.echo(f"enrolled as {body['kiosk_id']} with {url}")
+        kiosk_id = enrol_kiosk(config, ledger, code, url)
+    except EnrolmentError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        ledger.close()
+    click.echo(f"已注册为 {kiosk_id}，中心 {url}（enrolled as {kiosk_id} with {url}）")
 
 
 @main.command()
@@ -437,7 +419,7 @@ def doctor(config_path: str | None, simulate: bool, fault: str | None) -> None:
     """Check the installation: I2C, the sensor, pins, disk, clock, hub, browser."""
     from drivers.mlx90614_sim import SimulatedMLX90614
     from kiosk.doctor import FAIL, run_checks
-    from kiosk.sensor_check import open_thermometer
+    from kiosk.hardware import open_thermometer
 
     config = _load(config_path, simulate)
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kiosk.clock import kernel_clock_synced
 from kiosk.config import Config, ConfigError, load_config
-from kiosk.sync_worker import token_path
+from kiosk.enrolment import token_path
 from sync.ops.ports import pick_free_port, port_is_free
 
 HOST = "127.0.0.1"

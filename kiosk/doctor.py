@@ -193,7 +193,7 @@ def check_clock() -> Check:
 
 
 def check_hub(config: Config) -> Check:
-    from kiosk.sync_worker import token_path
+    from kiosk.enrolment import token_path
 
     url = config.sync.hub_url
     if url is None:

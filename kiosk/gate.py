@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ class Gate:
         hardware: Hardware,
         ledger: Ledger,
         *,
-        on_recorded: Callable[[dict[str, Any]], None] | None = None,
+        listeners: Iterable[Callable[[dict[str, Any]], None]] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -118,7 +118,7 @@ class Gate:
             self.thermometer, self.rules, self.timing, distance=hardware.distance, sleep=sleep
         )
         self.screen = ScreenState()
-        self.on_recorded = on_recorded
+        self._listeners = list(listeners)
         self._stop = threading.Event()
         self._rearm = threading.Event()
         self._lock = threading.Lock()
@@ -138,9 +138,8 @@ class Gate:
         self.awaiting_guard: dict[str, Any] | None = last_undecided_block(ledger)
         self._remeasure: Remeasure | None = None
         self.direction = "in"
-        self.sync_state: Any = None  # the sync client's state, when a hub is configured
-        self.sync_wake: threading.Event | None = None  # set after each record: sync it soon
-        self.context: Context | None = None
+        self._sync_status: Callable[[], Any] | None = None
+        self._context: Context | None = None
         # Notices for the guard's eyes only (a quarantined resident's pass was used).
         self.guard_notices: deque[dict[str, Any]] = deque(maxlen=20)
 
@@ -372,7 +371,7 @@ class Gate:
                 if context is not None and context.kind == "visitor" and not context.held:
                     # A visitor is one person. A held visitor stays until the guard decides
                     # (or the item expires): every screening without a pass meanwhile is held.
-                    self.context = None
+                    self._context = None
                 if remeasure is not None and decision.verdict in (
                     Verdict.ADMITTED,
                     Verdict.BLOCKED,
@@ -441,10 +440,8 @@ class Gate:
 
     def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
         record = self.ledger.append(kind, **fields)
-        if self.on_recorded is not None:
-            self.on_recorded(record)
-        if self.sync_wake is not None:
-            self.sync_wake.set()
+        for listener in self._listeners:
+            listener(record)
         return record
 
     def _show_verdict(
@@ -513,12 +510,45 @@ class Gate:
         if self.hardware.relay is not None:
             self.hardware.relay.pulse()
 
+    # -- what the gate offers the guard desk and the sync worker ------------------------------
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with every record once it is committed (the sync worker wakes)."""
+        self._listeners.append(listener)
+
+    def set_sync_status(self, provider: Callable[[], Any]) -> None:
+        """Where the guard screen reads the sync state (the sync worker's, when a hub is set)."""
+        self._sync_status = provider
+
+    def sync_status(self) -> Any:
+        """The sync client's state, or None when no hub is configured."""
+        return None if self._sync_status is None else self._sync_status()
+
+    def begin_context(
+        self, kind: str, event_id: str, window_s: float, *, held: bool = False
+    ) -> None:
+        """The next screenings belong to this visitor or vehicle for ``window_s`` seconds."""
+        with self._lock:
+            self._context = Context(kind, event_id, self.clock() + window_s, held=held)
+
+    def end_context(self, *, kind: str | None = None, event_id: str | None = None) -> None:
+        """End the current context (only if it is of ``kind`` / for ``event_id``, when given)."""
+        with self._lock:
+            context = self._context
+            if context is None:
+                return
+            if (kind is None or context.kind == kind) and (
+                event_id is None or context.event_id == event_id
+            ):
+                self._context = None
+
     def active_context(self) -> Context | None:
-        context = self.context
-        if context is not None and context.until < self.clock():
-            self.context = None
-            return None
-        return context
+        with self._lock:
+            context = self._context
+            if context is not None and context.until < self.clock():
+                self._context = None
+                return None
+            return context
 
     def show(self, screen: str, **fields: Any) -> None:
         """Put a screen up from outside the loop (the guard's decisions)."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kiosk import clock
-from kiosk.gate import Context, Gate
+from kiosk.gate import Gate
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
@@ -117,9 +117,7 @@ class GuardDesk:
                     detail={"by": "kiosk", "age_s": round(age_s), "limit_s": limit_s},
                 )
             )
-            context = self.gate.context
-            if context is not None and context.event_id == row["id"]:
-                self.gate.context = None
+            self.gate.end_context(event_id=row["id"])
         return expired
 
     def admit_needs_pin(self, form: Override) -> bool:
@@ -161,8 +159,8 @@ class GuardDesk:
             )
         else:
             self.gate.show("guard_denied", recorded=True, seq=record["seq"])
-        if original["kind"] == "visitor" and self.gate.context is not None:
-            self.gate.context = None
+        if original["kind"] == "visitor":
+            self.gate.end_context()
         return record
 
     def remeasure(self, event_id: str, guard: dict[str, str]) -> None:
@@ -215,9 +213,7 @@ class GuardDesk:
         # A held visitor waits for the guard until decided or expired; a plain one steps up
         # within VISITOR_WINDOW_S.
         window_s = self.gate.config.guard.pending_expire_s if held else VISITOR_WINDOW_S
-        self.gate.context = Context(
-            "visitor", record["id"], self.gate.clock() + window_s, held=held is not None
-        )
+        self.gate.begin_context("visitor", record["id"], window_s, held=held is not None)
         return record
 
     def recent_visitors(self, limit: int = 4) -> list[dict[str, Any]]:
@@ -264,15 +260,11 @@ class GuardDesk:
             detail={"plate": plate, "guard_id": guard["guard_id"]},
         )
         if direction == "in":
-            self.gate.context = Context(
-                "vehicle", record["id"], self.gate.clock() + VEHICLE_WINDOW_S
-            )
+            self.gate.begin_context("vehicle", record["id"], VEHICLE_WINDOW_S)
         return record
 
     def end_vehicle(self) -> None:
-        context = self.gate.context
-        if context is not None and context.kind == "vehicle":
-            self.gate.context = None
+        self.gate.end_context(kind="vehicle")
 
     # -- what the guard sees -----------------------------------------------------------------
 
@@ -344,7 +336,7 @@ class GuardDesk:
         }
 
     def _sync(self) -> dict[str, Any]:
-        state = self.gate.sync_state
+        state = self.gate.sync_status()
         if state is None:
             return {"configured": False, "queue": self.ledger.unsynced_count()}
         return {"configured": True, **asdict(state)}

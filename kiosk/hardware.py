@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpiozero import DistanceSensor
 from gpiozero.exc import PWMSoftwareFallback
@@ -42,18 +43,23 @@ class Hardware:
                 part.close()
 
 
+def open_thermometer(config: Config) -> MLX90614:
+    """The real driver over the I2C bus, or over the simulated chip with ``sensor.simulate``
+    (the one place this choice is made; ``thermometer.bus`` is then the simulator)."""
+    if config.sensor.simulate:
+        bus: Any = SimulatedMLX90614(Scene(), address=config.sensor.address)
+    else:
+        bus = open_bus(config.sensor.bus)
+    return MLX90614(bus, config.sensor.address, retries=config.sensor.retries)
+
+
 def build_hardware(config: Config, *, pin_factory: Factory | None = None) -> Hardware:
     """Open the sensor and the pins. With ``sensor.simulate`` the MLX90614 is the simulated one and,
     unless a factory is given, the pins are gpiozero's mock pins."""
-    simulator = None
-    if config.sensor.simulate:
-        simulator = SimulatedMLX90614(Scene(), address=config.sensor.address)
-        bus = simulator
-        if pin_factory is None:
-            pin_factory = MockFactory()
-    else:
-        bus = open_bus(config.sensor.bus)
-    thermometer = MLX90614(bus, config.sensor.address, retries=config.sensor.retries)
+    thermometer = open_thermometer(config)
+    simulator = thermometer.bus if isinstance(thermometer.bus, SimulatedMLX90614) else None
+    if simulator is not None and pin_factory is None:
+        pin_factory = MockFactory()
     hardware = Hardware(thermometer, None, None, None, None, pin_factory, simulator)
     try:
         gpio = config.gpio

@@ -9,7 +9,6 @@ connection; the web app, the gate loop and the sync worker share the file.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import uuid
@@ -26,6 +25,7 @@ from kiosk import clock
 from kiosk.schema import URGENT_UNSENT, migrate
 from sync.contract import EVENT_KINDS, GENESIS_HASH, WIRE_FIELDS, chain_mac, record_hash
 from sync.localtime import DEFAULT_ZONE, day_bounds_utc, utc_offset_min, zone
+from sync.ops.secrets import write_secret
 
 BUSY_TIMEOUT_MS = 5000
 # The keyed chain: the key the hub gave at enrolment, in a file beside the database (0600), never
@@ -47,12 +47,7 @@ class ChainReport:
 
 def save_chain_key(data_dir: Path, key: bytes) -> None:
     """Keep the chain key from the enrolment beside the ledger, readable only by its owner."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / CHAIN_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_secret(data_dir / CHAIN_KEY_FILE, key.hex().encode("ascii"))
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
+
+from sync.ops.secrets import write_secret
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -16,11 +17,6 @@ def load_or_create_secret(path: Path) -> bytes:
             return secret
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secret)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_secret(path, secret)
     return secret

@@ -1,24 +1,13 @@
-"""Opening the configured thermometer on its own (for the ``sensor``, ``calibrate`` and
-``emissivity`` commands), and describing a reading for a technician."""
+"""Describing a reading for a technician (the ``sensor`` and ``calibrate`` commands; the
+thermometer itself comes from ``kiosk.hardware.open_thermometer``)."""
 
 from __future__ import annotations
 
 from drivers import Reading
-from drivers.i2c_bus import open_bus
-from drivers.mlx90614 import MLX90614
-from drivers.mlx90614_sim import Scene, SimulatedMLX90614
 from drivers.presence import thermal_presence
 from kiosk.config import Config
 from kiosk.screening import Rules, decide, estimate_core_c
 from kiosk.words import word
-
-
-def open_thermometer(config: Config) -> MLX90614:
-    if config.sensor.simulate:
-        bus = SimulatedMLX90614(Scene(), address=config.sensor.address)
-    else:
-        bus = open_bus(config.sensor.bus)
-    return MLX90614(bus, config.sensor.address, retries=config.sensor.retries)
 
 
 def describe_estimate(config: Config) -> str:

@@ -75,7 +75,7 @@ def start_in_background(
     ledger, hardware, gate = build(config, pin_factory=pin_factory, **gate_options)
     server = BackgroundServer(create_app(gate), host=config.web.host, port=port)
     gate.start()
-    sync = maybe_sync_worker(gate)
+    sync = maybe_sync_worker(gate, ledger)
     if sync is not None:
         sync.start()
     server.start()
@@ -106,7 +106,7 @@ def serve_forever(config: Config) -> None:
         ) from None
     signal.signal(signal.SIGTERM, stop)
     gate.start()
-    sync = maybe_sync_worker(gate)
+    sync = maybe_sync_worker(gate, ledger)
     if sync is not None:
         sync.start()
     url = f"http://{config.web.host}:{config.web.port}/"

@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from pathlib import Path
 
+from kiosk.enrolment import read_token
 from kiosk.gate import Gate
+from kiosk.ledger import Ledger
 from kiosk.retention import purge
 from kiosk.roster import apply_changes, hub_settings
 from sync.client import SyncClient
 
 log = logging.getLogger(__name__)
-TOKEN_FILE = "hub_token"
-
-
-def token_path(data_dir: Path) -> Path:
-    return data_dir / TOKEN_FILE
-
-
-def save_token(data_dir: Path, token: str) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = token_path(data_dir)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 class SyncWorker:
-    """A daemon thread with its own ledger connection; stops with ``stop()``."""
+    """A daemon thread that syncs ``ledger`` (the outbox) with the hub, wakes on every record the
+    gate commits, applies the roster and the hub's settings, and runs retention hourly. Wired by
+    the composition root (``kiosk.server``); stops with ``stop()``."""
 
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, ledger: Ledger, token: str) -> None:
         config = gate.config
         self.gate = gate
+        self.ledger = ledger
         self.stopping = threading.Event()
-        token = token_path(config.data_dir).read_text().strip()
         self.client = SyncClient(
-            gate.ledger,
+            ledger,
             config.sync.hub_url,
             token,
             ca_file=config.sync.ca_file,
@@ -48,9 +35,9 @@ class SyncWorker:
             idle_interval_s=config.sync.interval_s,
             on_roster=self._apply_roster,
         )
-        gate.sync_state = self.client.state
-        gate.sync_wake = self.client.wake
-        gate.apply_settings(hub_settings(gate.ledger))
+        gate.set_sync_status(lambda: self.client.state)
+        gate.add_listener(lambda record: self.client.wake.set())
+        gate.apply_settings(hub_settings(ledger))
         self._purged_at = float("-inf")
         self.thread = threading.Thread(
             target=self.client.run,
@@ -60,14 +47,14 @@ class SyncWorker:
         )
 
     def _apply_roster(self, changes: list[dict]) -> None:
-        self.gate.apply_settings(apply_changes(self.gate.ledger, changes))
+        self.gate.apply_settings(apply_changes(self.ledger, changes))
 
     def _after_cycle(self) -> None:
         """Once an hour, after a successful round, apply the retention period."""
         if self.client.state.last_error is not None or time.monotonic() - self._purged_at < 3600:
             return
         self._purged_at = time.monotonic()
-        result = purge(self.gate.ledger, self.gate.config.kiosk.retention_days)
+        result = purge(self.ledger, self.gate.config.kiosk.retention_days)
         if result.purged:
             log.info(
                 "retention: %d events deleted (older than %s, held by the hub)",
@@ -84,11 +71,13 @@ class SyncWorker:
         self.thread.join(40)
 
 
-def maybe_sync_worker(gate: Gate) -> SyncWorker | None:
+def maybe_sync_worker(gate: Gate, ledger: Ledger) -> SyncWorker | None:
+    """The sync worker when a hub is configured and the kiosk is enrolled, else None."""
     config = gate.config
     if config.sync.hub_url is None:
         return None
-    if not token_path(config.data_dir).exists():
+    token = read_token(config.data_dir)
+    if token is None:
         log.error("sync.hub_url is set but this kiosk is not enrolled: run 'kiosk enrol --code …'")
         return None
-    return SyncWorker(gate)
+    return SyncWorker(gate, ledger, token)

@@ -64,6 +64,8 @@ EVENT_KINDS = (
     "override",
     "visitor",
     "vehicle",
+    "shift",  # a staff member signs on (verdict on / blocked) or off duty at the gate
+    "disinfection",  # a disinfection round (detail: place, agent, by)
 )
 MAX_DETAIL_BYTES = 64 * 1024
 

@@ -59,7 +59,7 @@ def _run_gate(data_dir: Path, report: Path) -> None:
             else:
                 gate.measure_again()
 
-    gate = Gate(config, hardware, ledger, on_recorded=recorded)
+    gate = Gate(config, hardware, ledger, listeners=[recorded])
     scene.person(36.6)
     gate.start()
     while True:

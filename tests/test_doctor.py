@@ -89,7 +89,7 @@ def test_i2c_not_enabled(tmp_path, monkeypatch):
 
 
 def test_hub_with_a_revoked_token(hub, tmp_path):
-    from kiosk.sync_worker import save_token
+    from kiosk.enrolment import save_token
 
     hub.start()
     code = hub.store.create_enrol_code("gate-1")
@@ -103,7 +103,7 @@ def test_hub_with_a_revoked_token(hub, tmp_path):
 
 
 def test_hub_unreachable_is_a_warning(tmp_path):
-    from kiosk.sync_worker import save_token
+    from kiosk.enrolment import save_token
 
     save_token(tmp_path, "x")
     config = load_config(

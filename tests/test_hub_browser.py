@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from kiosk.enrolment import save_token
 from kiosk.passes import lookup
 from kiosk.server import start_in_background
-from kiosk.sync_worker import save_token
 from sync.hub.admins import create_admin
 from sync.hub.store import HubStore
 from tests.gate_helpers import wait_for_screen

@@ -224,7 +224,7 @@ SYNC_THROUGH_TLS = """
 import time
 from kiosk.config import load_config
 from kiosk.ledger import Ledger
-from kiosk.sync_worker import token_path
+from kiosk.enrolment import token_path
 from sync.client import SyncClient
 
 config = load_config("/etc/menwei/kiosk.toml")

@@ -153,11 +153,13 @@ def test_a_revoked_token_stops_the_kiosk_visibly(hub, tmp_path, make_config):
     from kiosk.guard_desk import GuardDesk
 
     class Gate:
-        sync_state = client.state
+        def __init__(self) -> None:
+            self.ledger = ledger
 
-    gate = Gate()
-    gate.ledger = ledger  # type: ignore[attr-defined]
-    sync = GuardDesk(gate)._sync()  # type: ignore[arg-type]
+        def sync_status(self):
+            return client.state
+
+    sync = GuardDesk(Gate())._sync()  # type: ignore[arg-type]
     assert sync["revoked"] is True and sync["queue"] == 3
     assert len(hub.faults.seen) == requests_before
     assert len(hub.store.event_ids()) == 5

@@ -32,6 +32,8 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from sync.contract import HUB_SETTINGS, mask_phone
 from sync.hub import (
     dashboard,
+    disinfection,
+    duty,
     integrity,
     labels,
     ledger_view,
@@ -39,6 +41,7 @@ from sync.hub import (
     pass_qr,
     residents,
     roster_admin,
+    supplies,
 )
 from sync.hub.admins import (
     audit,
@@ -210,6 +213,10 @@ def dashboard_page(user: dict[str, str]) -> str:
         fevers=dashboard.fever_events(store, tz=tz),
         health=dashboard.kiosk_health(store, tz=tz) if user["role"] == "admin" else [],
         outcomes=dashboard.OUTCOMES,
+        unmanned=duty.unmanned(store),
+        staff_fevers=duty.staff_fevers(store),
+        overdue=[s for s in disinfection.plan_status(store, tz) if s.overdue],
+        short=[s for s in supplies.supplies(store) if s.below_reserve],
     )
 
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
-from sync.hub import register_web  # noqa: F401  (its routes join the admins' blueprint)
+from sync.hub import duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
 from sync.hub.admins import audit
 from sync.hub.error_pages import error_page

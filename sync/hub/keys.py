@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync.ops.secrets import write_secret
+
 if TYPE_CHECKING:
     from sync.hub.store import HubStore
 
@@ -42,15 +44,10 @@ class HubKeys:
 
 
 def _write_new(path: Path, value: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_secret(path, value, replace=False)
     except OSError as exc:
         raise KeyError_(f"cannot create the key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(value)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _read(path: Path) -> bytes | None:

@@ -15,6 +15,8 @@ LABELS: dict[str, str] = {
     "identify": "验码",
     "sensor_fault": "设备故障",
     "sensor_recovered": "设备恢复",
+    "shift": "上下岗",
+    "disinfection": "消毒",
     # results
     "admitted": "放行",
     "blocked": "拦截",
@@ -29,6 +31,8 @@ LABELS: dict[str, str] = {
     "silenced": "已消音",
     "in": "进",
     "out": "出",
+    "on": "上岗",
+    "off": "下岗",
     # screening reasons
     "fever": "体温异常",
     "too_cold": "读数过低",

@@ -108,7 +108,7 @@ RECORD_COLUMNS = ("id", "kind", "wall_time", "verdict", "estimate_c")
 SHOWN_FIELDS = ("pass_code", "reason", "links_to")
 
 
-def _json_field(store: HubStore, key: str) -> str:
+def json_field(store: HubStore, key: str) -> str:
     if store.dialect is POSTGRES:
         return f"(record::json ->> '{key}')"
     return f"(record ->> '$.{key}')"
@@ -118,9 +118,9 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
     """The gate's events of that local day, in the order the kiosk recorded them, with the
     fields the registers show (``detail_`` is the parsed detail)."""
     start, end = day_bounds_utc(day, tz)
-    fields = ", ".join(_json_field(store, key) for key in SHOWN_FIELDS)
+    fields = ", ".join(json_field(store, key) for key in SHOWN_FIELDS)
     # A screening's detail is its raw samples: nothing a register shows, so it is not read.
-    detail = f"CASE WHEN kind = 'screening' THEN NULL ELSE {_json_field(store, 'detail')} END"
+    detail = f"CASE WHEN kind = 'screening' THEN NULL ELSE {json_field(store, 'detail')} END"
     rows = store.fetch_all(
         f"SELECT {', '.join(RECORD_COLUMNS)}, {fields}, {detail} FROM events"
         " WHERE kiosk_id = ? AND wall_time >= ? AND wall_time < ? ORDER BY epoch, seq",

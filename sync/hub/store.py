@@ -207,6 +207,30 @@ def _migrations(d: Dialect) -> list[tuple[str, list[str]]]:
                 "CREATE INDEX roster_kind_key ON roster (kind, key, version)",
             ],
         ),
+        (
+            "011_duty_records",
+            [
+                # The duty schedule, disinfection rounds logged on the hub and the supplies
+                # (sync/hub/duty.py, disinfection.py, supplies.py). Places go by the roster.
+                f"CREATE TABLE duty_shifts (sid {d.autoincrement}, person TEXT NOT NULL,"
+                " gate TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,"
+                " created_by TEXT NOT NULL, created_at TEXT NOT NULL, removed_at TEXT)",
+                "CREATE INDEX duty_shifts_time ON duty_shifts (starts_at, ends_at)",
+                f"CREATE TABLE disinfection_rounds (rid {d.autoincrement}, place TEXT NOT NULL,"
+                " agent TEXT NOT NULL, done_at TEXT NOT NULL, done_by TEXT NOT NULL,"
+                " created_at TEXT NOT NULL)",
+                "CREATE INDEX disinfection_rounds_done_at ON disinfection_rounds (done_at)",
+                "CREATE TABLE supplies (item TEXT PRIMARY KEY, unit TEXT NOT NULL,"
+                " keeper TEXT NOT NULL, reserve_days INTEGER NOT NULL,"
+                " margin_pct INTEGER NOT NULL, created_at TEXT NOT NULL)",
+                f"CREATE TABLE supply_moves (mid {d.autoincrement}, item TEXT NOT NULL"
+                " REFERENCES supplies (item), direction TEXT NOT NULL,"
+                " quantity BIGINT NOT NULL CHECK (quantity > 0), note TEXT,"
+                " moved_at TEXT NOT NULL, moved_by TEXT NOT NULL)",
+                "CREATE INDEX supply_moves_item ON supply_moves (item, moved_at)",
+                "CREATE INDEX events_kind_wall_time ON events (kind, wall_time)",
+            ],
+        ),
     ]
 
 

@@ -1,0 +1,226 @@
+"""The duty schedule (排班) and the gate found unmanned (漏岗).
+
+A shift is one person at one gate for a span of hours, kept in UTC and entered and shown in the
+hub's local zone. Who is actually on duty comes from the kiosks' ``shift`` events (signed on with
+a temperature and the household question, or signed off). A gate is staffed while a shift covers
+the moment; when nobody is signed on there for longer than the grace period, it is 漏岗.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sync.contract import GUARD_ID_PATTERN
+from sync.hub import roster_admin
+from sync.hub.admins import audit
+from sync.hub.registers import json_field
+from sync.hub.store import HubStore, now_iso
+from sync.localtime import format_local
+
+GRACE_MIN = 15  # a gate may be without anybody signed on this long (a change of shift)
+MAX_SHIFT_H = 24
+
+
+class DutyError(ValueError):
+    """A shift that cannot be kept; the message says in Chinese what to change."""
+
+
+@dataclass(frozen=True)
+class Shift:
+    sid: int
+    person: str
+    name: str
+    gate: str
+    starts_at: str  # UTC ISO
+    ends_at: str
+
+
+@dataclass(frozen=True)
+class Unmanned:
+    """漏岗: a gate staffed by the schedule with nobody signed on since ``since`` (UTC)."""
+
+    gate: str
+    since: str
+    minutes: int
+    scheduled: list[str]  # the names the schedule has at the gate now
+
+
+def parse_local(raw: str, tz: tzinfo, what: str) -> datetime:
+    """``2026-11-29T08:00`` (or with a space) read in the hub's zone, returned in UTC."""
+    text = (raw or "").strip().replace(" ", "T")[:19]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DutyError(
+            f"{what}格式不对（{text[:20]}）：请按 2026-11-29 08:00 的格式填写"
+        ) from None
+    if moment.tzinfo is not None:
+        raise DutyError(f"{what}请填写当地时间，不要带时区")
+    return moment.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _names(store: HubStore) -> dict[str, str]:
+    return {
+        key: data.get("name", key) for key, data in roster_admin.current(store, "guard").items()
+    }
+
+
+def add_shift(
+    store: HubStore,
+    person: str,
+    gate: str,
+    starts: str,
+    ends: str,
+    tz: tzinfo,
+    username: str,
+) -> int:
+    """Put a person on a gate for a span; refuses what cannot be kept (and stores nothing)."""
+    person, gate = (person or "").strip(), (gate or "").strip()
+    names = _names(store)
+    if not GUARD_ID_PATTERN.fullmatch(person) or person not in names:
+        raise DutyError(f"没有编号为“{person[:32]}”的值班人员：请先在“设置”里添加该门卫或员工")
+    if not roster_admin.GATE.fullmatch(gate):
+        raise DutyError("门岗编号须为 1–32 个字母、数字或“-”：请从列表中选择门岗")
+    start, end = parse_local(starts, tz, "开始时间"), parse_local(ends, tz, "结束时间")
+    if end <= start:
+        raise DutyError("结束时间须晚于开始时间：请修改后再保存")
+    if end - start > timedelta(hours=MAX_SHIFT_H):
+        raise DutyError(f"一个班次最长 {MAX_SHIFT_H} 小时：请分成几个班次")
+    with store.transaction(ordered=True):
+        clash = store.fetch_one(
+            "SELECT gate, starts_at, ends_at FROM duty_shifts WHERE person = ?"
+            " AND removed_at IS NULL AND starts_at < ? AND ends_at > ?",
+            (person, _utc(end), _utc(start)),
+        )
+        if clash:
+            raise DutyError(
+                f"{names[person]}在 {format_local(clash[1], tz, '%m-%d %H:%M')}–"
+                f"{format_local(clash[2], tz, '%m-%d %H:%M')} 已排在{clash[0]}，同一人的班次不能"
+                "重叠：请调整时间或先删除原班次"
+            )
+        row = store.fetch_one(
+            "INSERT INTO duty_shifts (person, gate, starts_at, ends_at, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING sid",
+            (person, gate, _utc(start), _utc(end), username, now_iso()),
+        )
+        audit(
+            store,
+            username,
+            "duty.add",
+            {"person": person, "gate": gate, "starts_at": _utc(start), "ends_at": _utc(end)},
+        )
+    return int(row[0])
+
+
+def remove_shift(store: HubStore, sid: int, username: str) -> None:
+    with store.transaction():
+        row = store.fetch_one(
+            "UPDATE duty_shifts SET removed_at = ? WHERE sid = ? AND removed_at IS NULL"
+            " RETURNING sid",
+            (now_iso(), sid),
+        )
+        if row is None:
+            raise DutyError("该班次已删除或不存在：请刷新排班页面")
+        audit(store, username, "duty.remove", {"sid": sid})
+
+
+def shifts_between(store: HubStore, start: str, end: str) -> list[Shift]:
+    """Shifts that overlap ``[start, end)`` (UTC ISO), by start."""
+    names = _names(store)
+    rows = store.fetch_all(
+        "SELECT sid, person, gate, starts_at, ends_at FROM duty_shifts WHERE removed_at IS NULL"
+        " AND starts_at < ? AND ends_at > ? ORDER BY starts_at, gate",
+        (end, start),
+    )
+    return [Shift(r[0], r[1], names.get(r[1], r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+def week(store: HubStore, monday: date, tz: tzinfo) -> list[tuple[date, list[Shift]]]:
+    """The seven local days from ``monday`` with the shifts that start on each."""
+    days = [monday + timedelta(days=i) for i in range(7)]
+    start = datetime.combine(monday, datetime.min.time(), tz)
+    shifts = shifts_between(store, _utc(start), _utc(start + timedelta(days=7)))
+    by_day: dict[date, list[Shift]] = {day: [] for day in days}
+    for shift in shifts:
+        local = datetime.fromisoformat(shift.starts_at).astimezone(tz).date()
+        by_day.setdefault(max(local, monday), []).append(shift)
+    return [(day, by_day[day]) for day in days]
+
+
+def shift_events(
+    store: HubStore, start: str, end: str, kiosk_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The sign-on/off events in ``[start, end)`` (UTC ISO), oldest first, detail parsed."""
+    sql = (
+        f"SELECT id, kiosk_id, wall_time, verdict, estimate_c, {json_field(store, 'detail')}"
+        " FROM events WHERE kind = 'shift' AND wall_time >= ? AND wall_time < ?"
+    )
+    params: tuple[Any, ...] = (start, end)
+    if kiosk_id is not None:
+        sql += " AND kiosk_id = ?"
+        params += (kiosk_id,)
+    rows = store.fetch_all(sql + " ORDER BY wall_time", params)
+    names = ("id", "kiosk_id", "wall_time", "verdict", "estimate_c")
+    events = []
+    for row in rows:
+        event = dict(zip(names, row, strict=False))
+        event["detail_"] = json.loads(row[-1]) if row[-1] else {}
+        events.append(event)
+    return events
+
+
+def signed_on(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(gate, person) → the sign-on still open at the end of ``events`` (oldest first)."""
+    open_: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        key = (event["kiosk_id"], event["detail_"].get("guard_id", ""))
+        if event["verdict"] == "on":
+            open_[key] = event
+        else:  # off, or a blocked sign-on (a fever): not on duty
+            open_.pop(key, None)
+    return open_
+
+
+def unmanned(
+    store: HubStore, now: datetime | None = None, grace_min: int = GRACE_MIN
+) -> list[Unmanned]:
+    """Gates staffed by the schedule now, with nobody signed on for longer than the grace."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    stamp = _utc(now)
+    staffed: dict[str, list[Shift]] = {}
+    for shift in shifts_between(store, stamp, _utc(now + timedelta(seconds=1))):
+        staffed.setdefault(shift.gate, []).append(shift)
+    if not staffed:
+        return []
+    # A sign-on older than a day's longest shift does not keep a gate staffed.
+    events = shift_events(store, _utc(now - timedelta(hours=MAX_SHIFT_H)), stamp)
+    on = signed_on(events)
+    findings = []
+    for gate, shifts in sorted(staffed.items()):
+        if any(key[0] == gate for key in on):
+            continue
+        since = min(shift.starts_at for shift in shifts)
+        for event in events:
+            if event["kiosk_id"] == gate and event["wall_time"] > since:
+                since = event["wall_time"]  # nobody has been on since the last one left
+        minutes = int((now - datetime.fromisoformat(since)).total_seconds() // 60)
+        if minutes >= grace_min:
+            findings.append(Unmanned(gate, since, minutes, [s.name for s in shifts]))
+    return findings
+
+
+def staff_fevers(store: HubStore, days: int = 14) -> list[dict[str, Any]]:
+    """Sign-ons blocked by a fever: the shift was refused and the manager must act."""
+    start = _utc(datetime.now(UTC) - timedelta(days=days))
+    return [
+        e
+        for e in shift_events(store, start, _utc(datetime.now(UTC) + timedelta(days=1)))
+        if e["verdict"] == "blocked"
+    ][::-1]
