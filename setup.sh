@@ -63,7 +63,7 @@ ensure_packages() {
 
 cmd_test() {
     ensure_packages "${TEST_SYSTEM_PACKAGES[@]}"
-    ensure_venv test
+    ensure_venv test,hub
     say "ruff"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
@@ -77,7 +77,7 @@ cmd_demo() {
         "$VENV/.menwei-installed" 2>/dev/null; then
         check_python
     else
-        ensure_venv ""
+        ensure_venv hub  # the demo runs a hub beside the kiosk
     fi
     mkdir -p "$DEMO_DIR"
     if [ ! -f "$DEMO_DIR/kiosk.toml" ]; then
@@ -183,10 +183,13 @@ enable_i2c() {
 }
 
 # Install (or upgrade) the program into $PREFIX; reinstalls only when the source changed.
+# $1: the extra to install with it ("hub" for the hub; a kiosk takes none: no psycopg, openpyxl,
+# lxml, segno or fpdf2 on a Pi).
 install_program() {
-    local stamp
-    stamp=$(find kiosk drivers sync pyproject.toml -type f ! -path '*/__pycache__/*' -print0 \
-        | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+    local extras=$1 spec="$PREFIX/src" stamp
+    [ -n "$extras" ] && spec="$PREFIX/src[$extras]"
+    stamp="$(find kiosk drivers sync pyproject.toml -type f ! -path '*/__pycache__/*' -print0 \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1) $extras"
     if [ "$(cat "$PREFIX/.installed" 2>/dev/null)" = "$stamp" ]; then
         did "$PREFIX is up to date"
         return 0
@@ -199,7 +202,7 @@ install_program() {
     [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
     "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip
     "$PREFIX/venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$PREFIX/src"
-    "$PREFIX/venv/bin/python" -m pip install --quiet "$PREFIX/src"
+    "$PREFIX/venv/bin/python" -m pip install --quiet "$spec"
     echo "$stamp" > "$PREFIX/.installed"
     did "Menwei installed in $PREFIX"
 }
@@ -378,7 +381,7 @@ cmd_install() {
         enable_i2c
         ensure_user menwei /var/lib/menwei i2c,gpio
         ensure_user menwei-display /run/menwei-display video,input,render
-        install_program
+        install_program ""
         write_kiosk_config
         [ -n "$ca_file" ] && kiosk_ca "$ca_file"
         install -d -m 0750 -o menwei -g menwei /var/lib/menwei
@@ -390,7 +393,7 @@ cmd_install() {
     else
         ensure_packages "${HUB_PACKAGES[@]}"
         ensure_user menwei-hub /var/lib/menwei-hub ""
-        install_program
+        install_program hub
         mkdir -p "$ETC"
         install -d -m 0750 -o menwei-hub -g menwei-hub /var/lib/menwei-hub
         make_hub_keys

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.ledger import write_transaction
+from sync import auth
+from sync.auth import burn_time, needs_rehash
+from sync.auth import hash_password as hash_pin
+from sync.auth import password_matches as pin_matches
 from sync.contract import PIN_PATTERN, check_guard
-from sync.passwords import burn_time, needs_rehash
-from sync.passwords import hash_password as hash_pin
-from sync.passwords import password_matches as pin_matches
 
 FIRST_WAIT_S = 5.0
 
@@ -58,9 +59,9 @@ def list_guards(conn: sqlite3.Connection) -> list[dict[str, str]]:
 
 def wait_after(failures: int, max_failures: int, max_wait_s: float) -> float:
     """Seconds before the next try after this many wrong PINs in a row."""
-    if failures < max_failures:
-        return 0.0
-    return min(max_wait_s, FIRST_WAIT_S * 2.0 ** min(failures - max_failures, 16))
+    return auth.wait_after(
+        failures, free_tries=max_failures, first_wait_s=FIRST_WAIT_S, max_wait_s=max_wait_s
+    )
 
 
 def unlock(

@@ -1,4 +1,5 @@
-"""The list of risk areas that visitors are asked about (from a file now, from the hub later)."""
+"""The list of risk areas that visitors are asked about, loaded from a text file (``kiosk
+risk-areas load``); the hub sends its own list in the roster (``kiosk.roster``)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@
 - **Privacy**: how a phone number is masked in every list.
 
 Pure declarations and functions, no I/O: ``kiosk/`` and ``sync/hub/`` import it, it imports
-neither. Credential hashing is ``sync.passwords``.
+neither. Credential hashing is ``sync.auth``.
 """
 
 from __future__ import annotations

@@ -60,6 +60,20 @@ def test_the_arrows_point_one_way(folder):
     assert violations(folder, FORBIDDEN[folder]) == []
 
 
+# The hub's own packages (the "hub" extra): a kiosk installs none of them.
+HUB_ONLY = {"psycopg", "openpyxl", "lxml", "segno", "fpdf"}
+
+
+def test_only_the_hub_imports_the_hub_packages():
+    wrong = [
+        w
+        for folder in ("drivers", "kiosk", "sync")
+        for w in violations(folder, HUB_ONLY)
+        if not w.startswith("sync/hub/")
+    ]
+    assert wrong == []
+
+
 def test_only_the_hub_imports_the_hub():
     wrong = [
         w

@@ -66,6 +66,8 @@ def test_changes_need_a_session_and_the_csrf_token(client, kiosk, path, body):
     sign_in(client)
     assert client.post(path, json=body).status_code == 403  # no token
     assert client.post(path, json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    # Regression: a non-ASCII token made compare_digest raise (a 500), now a plain mismatch.
+    assert client.post(path, json=body, headers={"X-CSRF-Token": "forgé"}).status_code == 403
     assert kiosk.ledger.count() == before
 
 

@@ -83,7 +83,7 @@ def test_unknown_guard(conn):
 
 
 def test_an_old_pin_hash_is_upgraded_on_the_next_good_pin(conn):
-    from sync.passwords import LEGACY_SCRYPT, SCRYPT, needs_rehash
+    from sync.auth import LEGACY_SCRYPT, SCRYPT, needs_rehash
 
     add_guard(conn, "wang", "王师傅", "483190")
     salt = b"s" * 16

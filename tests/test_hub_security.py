@@ -11,7 +11,7 @@ import threading
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from sync import passwords
+from sync import auth
 from sync.hub import residents
 from sync.hub.admins import FREE_TRIES, create_admin, set_active, sign_in
 from sync.hub.app import SECURITY_HEADERS, create_hub
@@ -200,13 +200,13 @@ def _csrf(client) -> str:
 
 def test_unknown_and_known_users_get_the_same_answer_and_the_same_work(app, monkeypatch):
     calls: list[tuple] = []
-    real = passwords.hashlib.scrypt
+    real = auth.hashlib.scrypt
 
     def counting(*args, **kwargs):
         calls.append((kwargs["n"], kwargs["r"], kwargs["p"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(passwords.hashlib, "scrypt", counting)
+    monkeypatch.setattr(auth.hashlib, "scrypt", counting)
     answers = []
     for username in ("admin-user", "ghost"):
         calls.clear()
@@ -241,13 +241,13 @@ def test_parallel_guessers_get_no_more_than_the_allowed_tries(hub_store):
 def test_an_old_password_hash_is_upgraded_on_sign_in(hub_store):
     create_admin(hub_store, "admin-user", PASSWORD, "admin")
     salt = b"s" * 16
-    legacy = hashlib.scrypt(PASSWORD.encode(), salt=salt, dklen=32, **passwords.LEGACY_SCRYPT)
+    legacy = hashlib.scrypt(PASSWORD.encode(), salt=salt, dklen=32, **auth.LEGACY_SCRYPT)
     hub_store.execute(
         "UPDATE admins SET password_hash = ?", (f"scrypt${salt.hex()}${legacy.hex()}",)
     )
     assert sign_in(hub_store, "admin-user", PASSWORD).ok
     stored = hub_store.fetch_one("SELECT password_hash FROM admins")[0]
-    assert stored.startswith("scrypt$n=65536,r=8,p=1$") and not passwords.needs_rehash(stored)
+    assert stored.startswith("scrypt$n=65536,r=8,p=1$") and not auth.needs_rehash(stored)
     assert sign_in(hub_store, "admin-user", PASSWORD).ok
 
 

@@ -171,6 +171,13 @@ def test_install_on_a_clean_bookworm_root(root):
     # The program, its configuration and its data directory.
     assert in_root(root, "/opt/menwei/venv/bin/kiosk --help").returncode == 0
     assert (root / "etc/menwei/kiosk.toml").exists()
+
+    # A kiosk carries none of the hub's packages; the hub command says what to install.
+    listed = in_root(root, "/opt/menwei/venv/bin/python -m pip list --format=freeze")
+    installed = {line.split("==")[0].lower() for line in listed.stdout.split()}
+    assert installed & {"psycopg", "psycopg-binary", "openpyxl", "lxml", "segno", "fpdf2"} == set()
+    hub = in_root(root, "/opt/menwei/venv/bin/hub serve")
+    assert hub.returncode == 1 and "中心程序缺少软件包" in hub.stderr, hub.stderr
     data = (root / "var/lib/menwei").stat()
     menwei = user_entry(root, "menwei")
     assert menwei is not None and menwei[6] == "/usr/sbin/nologin"

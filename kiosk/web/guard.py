@@ -9,8 +9,6 @@ resident screen's API.
 
 from __future__ import annotations
 
-import secrets
-import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -25,6 +23,7 @@ from kiosk.overrides import parse_override
 from kiosk.plates import PlateError, validate_plate
 from kiosk.visitors import FormError, parse_visitor
 from kiosk.web.forms import choice_field, json_body, text_field
+from sync.auth import IdleSessions, csrf_ok
 
 guard = Blueprint("guard", __name__)
 
@@ -37,42 +36,10 @@ def _config() -> Any:
     return _desk().gate.config
 
 
-class GuardSessions:
-    """The live guard sessions by id (a few at most: the screen, perhaps a tablet)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: dict[str, dict[str, Any]] = {}
-
-    def start(self, guard_id: str, name: str) -> tuple[str, str]:
-        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        with self._lock:
-            self._live[sid] = {"guard_id": guard_id, "name": name, "csrf": csrf}
-            self._live[sid]["seen"] = time.monotonic()
-        return sid, csrf
-
-    def get(self, sid: str, idle_s: float) -> dict[str, Any] | None:
-        with self._lock:
-            now = time.monotonic()
-            for key in [k for k, v in self._live.items() if now - v["seen"] > idle_s]:
-                del self._live[key]
-            info = self._live.get(sid)
-            return None if info is None else dict(info)
-
-    def touch(self, sid: str, at: float) -> None:
-        """The guard touched the screen at ``at`` (the monotonic clock); a poll is no touch."""
-        with self._lock:
-            info = self._live.get(sid)
-            if info is not None and at > info["seen"]:
-                info["seen"] = at
-
-    def end(self, sid: str) -> None:
-        with self._lock:
-            self._live.pop(sid, None)
-
-
-def _sessions() -> GuardSessions:
-    return current_app.extensions.setdefault("guard_sessions", GuardSessions())
+def _sessions() -> IdleSessions:
+    # The sessions' clock is this module's monotonic time, as the guard's touches are.
+    fresh = IdleSessions(clock=lambda: time.monotonic())
+    return current_app.extensions.setdefault("guard_sessions", fresh)
 
 
 def _signed_in() -> dict[str, str] | None:
@@ -89,10 +56,10 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
         info = _signed_in()
         if info is None:
             raise Unauthorized("门卫屏已锁定，请输入 PIN 解锁 (the guard screen is locked)")
-        if request.method != "GET":
-            token = request.headers.get("X-CSRF-Token", "")
-            if not secrets.compare_digest(token, info["csrf"]):
-                raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
+        if request.method != "GET" and not csrf_ok(
+            request.headers.get("X-CSRF-Token"), info["csrf"]
+        ):
+            raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
         touched_at = _touched_at(time.monotonic())
         if touched_at is not None:
             _sessions().touch(session.get("guard_sid", ""), touched_at)
@@ -148,7 +115,7 @@ def unlock() -> Any:
             retry_after_s=result.retry_after_s,
             attempts_left=result.attempts_left,
         ), status
-    sid, csrf = _sessions().start(result.guard_id or guard_id, result.name or "")
+    sid, csrf = _sessions().start(guard_id=result.guard_id or guard_id, name=result.name or "")
     session["guard_sid"] = sid
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
 

@@ -8,7 +8,6 @@ route with each role.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from functools import wraps
@@ -29,6 +28,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Forbidden
 
+from sync.auth import csrf_ok, new_csrf
 from sync.contract import HUB_SETTINGS, mask_phone
 from sync.hub import (
     dashboard,
@@ -102,10 +102,8 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 return redirect(url_for("admin.login", next=request.path))
             if user["role"] not in allowed:
                 raise Forbidden("your role may not use this page")
-            if request.method == "POST":
-                token = request.form.get("csrf", "")
-                if not secrets.compare_digest(token, user["csrf"]):
-                    raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
+            if request.method == "POST" and not csrf_ok(request.form.get("csrf"), user["csrf"]):
+                raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
             return view(user, *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -117,7 +115,7 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def _login_csrf() -> str:
     token = session.get("login_csrf")
     if not isinstance(token, str):
-        token = session["login_csrf"] = secrets.token_urlsafe(24)
+        token = session["login_csrf"] = new_csrf()
     return token
 
 
@@ -128,10 +126,7 @@ def login() -> str:
 
 @admin.post("/login")
 def login_post() -> Any:
-    expected = session.get("login_csrf")
-    if not isinstance(expected, str) or not secrets.compare_digest(
-        request.form.get("csrf", ""), expected
-    ):
+    if not csrf_ok(request.form.get("csrf"), session.get("login_csrf")):
         message = "页面已过期，请重新登录 The page expired: sign in again"
         return render_template("login.html", message=message, csrf=_login_csrf()), 400
     username = (request.form.get("username") or "").strip()[:64]

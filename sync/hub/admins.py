@@ -15,16 +15,22 @@ password, a new role or a disabled account end them at once; they also end after
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from sync import auth
+from sync.auth import (
+    burn_time,
+    hash_password,
+    needs_rehash,
+    new_session,
+    password_matches,
+    session_digest,
+)
 from sync.hub.store import HubStore, now_iso
-from sync.passwords import burn_time, hash_password, needs_rehash, password_matches
 
 ROLES = ("admin", "viewer", "health")  # manages / reads / fever events and quarantine
 USERNAME = re.compile(r"^[a-z0-9_.-]{2,32}$")
@@ -56,15 +62,9 @@ class Session:
     csrf: str
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def wait_after(failures: int) -> float:
     """Seconds to wait before the next try after this many failures in a row."""
-    if failures < FREE_TRIES:
-        return 0.0
-    return min(MAX_WAIT_S, 2.0 ** (failures - FREE_TRIES))
+    return auth.wait_after(failures, free_tries=FREE_TRIES, first_wait_s=1.0, max_wait_s=MAX_WAIT_S)
 
 
 def create_admin(store: HubStore, username: str, password: str, role: str) -> None:
@@ -134,7 +134,7 @@ def sign_in(
     """Check a password (see the module's text). The answer never says whether the username
     exists, and takes the same time either way."""
     now = time.time() if now is None else now
-    bucket = _digest(f"{username}\n{source}")
+    bucket = session_digest(f"{username}\n{source}")
     wait = _claim_try(store, bucket, now)
     row = None
     if wait:
@@ -174,7 +174,7 @@ def sign_in(
 
 def start_session(store: HubStore, username: str, *, now: float | None = None) -> Session:
     now = time.time() if now is None else now
-    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    sid, csrf = new_session()
     with store.transaction():
         row = store.fetch_one(
             "SELECT role FROM admins WHERE username = ? AND active = 1", (username,)
@@ -188,7 +188,7 @@ def start_session(store: HubStore, username: str, *, now: float | None = None) -
         store.execute(
             "INSERT INTO admin_sessions (sid_hash, username, csrf, created_at, seen_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (_digest(sid), username, csrf, now, now),
+            (session_digest(sid), username, csrf, now, now),
         )
     return Session(sid, username, row[0], csrf)
 
@@ -201,20 +201,20 @@ def current_session(store: HubStore, sid: str, *, now: float | None = None) -> S
         "SELECT s.username, a.role, s.csrf FROM admin_sessions s"
         " JOIN admins a ON a.username = s.username AND a.active = 1"
         " WHERE s.sid_hash = ? AND s.seen_at > ? AND s.created_at > ?",
-        (_digest(sid), now - SESSION_IDLE_S, now - SESSION_MAX_S),
+        (session_digest(sid), now - SESSION_IDLE_S, now - SESSION_MAX_S),
     )
     if row is None:
         return None
     with store.transaction():
         store.execute(
-            "UPDATE admin_sessions SET seen_at = ? WHERE sid_hash = ?", (now, _digest(sid))
+            "UPDATE admin_sessions SET seen_at = ? WHERE sid_hash = ?", (now, session_digest(sid))
         )
     return Session(sid, row[0], row[1], row[2])
 
 
 def end_session(store: HubStore, sid: str) -> None:
     with store.transaction():
-        store.execute("DELETE FROM admin_sessions WHERE sid_hash = ?", (_digest(sid),))
+        store.execute("DELETE FROM admin_sessions WHERE sid_hash = ?", (session_digest(sid),))
         store.execute(
             "DELETE FROM admin_sessions WHERE seen_at < ? OR created_at < ?",
             (time.time() - SESSION_IDLE_S, time.time() - SESSION_MAX_S),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from sync.hub.extras import missing_message, missing_packages
 from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
 from sync.hub.store import HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
@@ -73,6 +74,9 @@ def _store(db_url: str, keys_dir: Path | None = None) -> HubStore:
 @click.group()
 def main() -> None:
     """Menwei hub 门卫中心."""
+    missing = missing_packages()
+    if missing:
+        raise click.ClickException(missing_message(missing))
     configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 

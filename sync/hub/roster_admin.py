@@ -7,6 +7,7 @@ import re
 import tomllib
 from typing import Any
 
+from sync.auth import hash_password
 from sync.contract import (
     HUB_SETTINGS,
     GuardError,
@@ -16,7 +17,6 @@ from sync.contract import (
 )
 from sync.hub.admins import audit
 from sync.hub.store import HubStore
-from sync.passwords import hash_password
 
 
 class RosterError(ValueError):

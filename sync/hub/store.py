@@ -1,8 +1,9 @@
 """The hub's storage: one interface, on SQLite (one compound) or PostgreSQL (a district, a city).
 
 Both run the same SQL, written with ``?`` placeholders; the PostgreSQL dialect rewrites them.
-Writers that hand out sequence numbers (ingest, roster) are serialised, so a reader paging with
-``?since=`` never sees a later number commit before an earlier one and skip it.
+Ingest runs in parallel on PostgreSQL (several hub processes); a reader paging events with
+``?since=`` reads only numbers below which nothing more can commit, so it never skips one
+(docs/sync-protocol.md, "Readers"). Roster writers are serialised by an advisory lock.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from sync.hub.keys import HubKeys
 from sync.protocol import QUARANTINED, field_problem, problem_with
 
 ANALYZE_EVERY = 20_000
-WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for sequence-assigning writers
+WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for roster and schema writers
+SETTLE_TIMEOUT_S = 10.0  # how long a reader waits for the ingest transactions in flight
 INSERT_CHUNK = 500  # rows per multi-row INSERT (13 columns: far below SQLite's 32,766 values)
 EVENT_COLUMNS = (
     "id",
@@ -259,6 +261,7 @@ class HubStore:
         self._opened: list[Any] = []  # every thread's connection, to close them all at the end
         self._opened_lock = threading.Lock()
         self._analyzed_bucket = -1
+        self._sequence_name: str | None = None
 
     # -- connections and transactions --------------------------------------------------------
 
@@ -477,7 +480,7 @@ class HubStore:
     ) -> list[dict[str, Any]]:
         """Store a batch in one transaction and say, per record, what became of it."""
         received = now_iso()
-        with self.transaction(ordered=True):
+        with self.transaction(numbers_events=True):
             results = self._ingest_batch(kiosk_id, records, received)
             self.execute(
                 # A batch without a queue count keeps the last one: the kiosk's word that it holds
@@ -732,15 +735,69 @@ class HubStore:
     # -- readers and admins ------------------------------------------------------------------
 
     def events_since(self, ingest_seq: int, limit: int) -> list[dict[str, Any]]:
+        """Events after ``ingest_seq`` in its order. Writers ingest in parallel on PostgreSQL,
+        so a number may commit before a smaller one: only numbers below which nothing more can
+        commit are read (:meth:`_settled_seq`); a page is then never followed by a smaller
+        number. If a transaction stays in flight past SETTLE_TIMEOUT_S, the page is empty."""
+        settled = self._settled_seq()
+        if settled is not None and settled <= ingest_seq:
+            return []
         rows = self.fetch_all(
             "SELECT ingest_seq, record, chain_ok FROM events WHERE ingest_seq > ?"
-            " ORDER BY ingest_seq LIMIT ?",
+            + ("" if settled is None else f" AND ingest_seq <= {int(settled)}")
+            + " ORDER BY ingest_seq LIMIT ?",
             (ingest_seq, limit),
         )
         return [
             {"ingest_seq": int(r[0]), "chain_ok": bool(r[2]), "record": _stored_record(r[1])}
             for r in rows
         ]
+
+    def _settled_seq(self) -> int | None:
+        """PostgreSQL: a number such that every ``ingest_seq`` up to it that will ever be
+        visible is visible now (None on SQLite, whose single writer commits in number order).
+        Each step is its own statement, in this order (the argument: docs/sync-protocol.md):
+
+        1. L = the last number drawn from the sequence (drawn, not committed: a sequence is
+           outside transactions).
+        2. X = a fresh transaction id, committed at once. An ingest transaction takes its id
+           before it draws a number, so whoever drew a number up to L has an id below X.
+        3. The transactions in flight with an id below X (a snapshot taken after X ended lists
+           every one of them).
+        4. Wait until they have all ended, committed or rolled back.
+        Then every number up to L is visible or will never exist. 0 if the wait times out
+        (nothing more is settled)."""
+        if self.dialect is not POSTGRES:
+            return None
+        if self.connection().info.transaction_status != 0:  # psycopg's IDLE: not in a transaction
+            raise RuntimeError("events are read outside a transaction")
+        drawn = self.fetch_one(f"SELECT last_value, is_called FROM {self._ingest_sequence()}")
+        last = int(drawn[0]) if drawn[1] else 0
+        fence = self.fetch_one("SELECT pg_current_xact_id()::text")[0]
+        in_flight = self.fetch_one(
+            "SELECT array(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+            " WHERE x < ?::xid8)",
+            (fence,),
+        )[0]
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        pause = 0.0005
+        while in_flight:
+            if time.monotonic() > deadline:
+                return 0
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+            in_flight = self.fetch_one(
+                "SELECT array(SELECT x::text FROM unnest(?::xid8[]) AS x"
+                " WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot()))",
+                (in_flight,),
+            )[0]
+        return last
+
+    def _ingest_sequence(self) -> str:
+        if self._sequence_name is None:
+            row = self.fetch_one("SELECT pg_get_serial_sequence('events', 'ingest_seq')")
+            self._sequence_name = row[0]
+        return self._sequence_name
 
     def max_ingest_seq(self) -> int:
         return int(self.fetch_one("SELECT coalesce(max(ingest_seq), 0) FROM events")[0])
