@@ -21,9 +21,9 @@ from kiosk.config import Config
 from kiosk.hardware import Hardware
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
-from kiosk.screen import ScreenState
+from kiosk.measurement import Measurement, Measurer, Timing
+from kiosk.screen_state import ScreenState
 from kiosk.screening import Decision, Reason, Rules, Verdict, no_reading
-from kiosk.session import Measurement, Measurer, Timing
 from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from tests.gate_helpers import wait_for_screen
 from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
 from tests.test_gate import _pass

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from kiosk.gate import AwaitingGuard
+from kiosk.guard_accounts import add_guard
 from kiosk.guard_desk import GuardDesk
-from kiosk.guards import add_guard
 from kiosk.passes import upsert
 from kiosk.web import create_app
 from tests.gate_sim import sim_gate

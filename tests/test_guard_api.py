@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from kiosk.passes import upsert
 from kiosk.server import start_in_background
 from kiosk.web import create_app
@@ -259,7 +259,7 @@ def test_a_guard_touching_the_screen_stays_signed_in_while_it_polls(kiosk, monke
 def test_a_stranger_typing_wrong_pins_does_not_lock_the_guard_out(client, kiosk, monkeypatch):
     """The guard list is on the screen: anyone may pick 王师傅 and type PINs. The real guard waits
     guard.lockout_s at most, then signs in."""
-    import kiosk.guards as guards_module
+    import kiosk.guard_accounts as guards_module
 
     class Clock:
         t = time.time()

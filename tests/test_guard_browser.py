@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from kiosk.passes import upsert
 from tests.gate_helpers import wait_for_screen
 from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk import clock
+from kiosk.guard_accounts import add_guard
 from kiosk.guard_desk import GuardDesk
-from kiosk.guards import add_guard
 from kiosk.passes import upsert
 from kiosk.visitors import FIELD_NAMES, parse_visitor
 from kiosk.web import create_app

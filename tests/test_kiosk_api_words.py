@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from kiosk.web import create_app
 from tests.gate_sim import sim_gate
 
