@@ -16,8 +16,8 @@ from kiosk.ledger import Ledger
 from sync.hub import labels
 from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_hub_admin import PASSWORD, signed_in
 
 NIGHT_UTC = "2026-11-28T17:30:00.000000+00:00"  # 2026-11-29 01:30 in Beijing
 

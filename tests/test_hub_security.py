@@ -19,8 +19,8 @@ from sync.hub.id_numbers import keyed_hash
 from sync.hub.keys import HubKeys, KeyError_, load_keys
 from sync.hub.store import HubStore
 from tests import test_hub_admin
+from tests.hub_helpers import PASSWORD, admin_routes, log_in, signed_in
 from tests.sync_fixtures import drain, enrolled_client, make_ledger
-from tests.test_hub_admin import PASSWORD, admin_routes, log_in, signed_in
 
 ID_NUMBER = "11010519491231002X"
 app = test_hub_admin.app  # the fixture: one account per role

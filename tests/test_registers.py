@@ -21,10 +21,9 @@ from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
 from sync.hub.cli import main as hub_cli
 from sync.localtime import zone
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.scan import decode_png, pdf_pages_png
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
-from tests.test_hub_admin import PASSWORD, signed_in
 
 DAY = date(2026, 11, 29)
 CHINA = zone("Asia/Shanghai")
@@ -235,7 +234,7 @@ def test_hub_verify_sheet_says_a_good_seal_matches(hub_store, day):
 
 
 @pytest.mark.browser
-def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):  # noqa: F811
+def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):
     client = _client(hub_store)
     html = client.get("/admin/registers?kiosk=east-gate&day=2026-11-29").get_data(as_text=True)
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
