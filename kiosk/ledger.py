@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from kiosk import clock
 from kiosk.schema import URGENT_UNSENT, migrate
 from sync.contract import EVENT_KINDS, GENESIS_HASH, WIRE_FIELDS, chain_mac, record_hash
-from sync.localtime import day_bounds_utc
+from sync.localtime import DEFAULT_ZONE, day_bounds_utc, utc_offset_min, zone
 from sync.ops.secrets import write_secret
 
 BUSY_TIMEOUT_MS = 5000
@@ -89,9 +89,11 @@ def _retention_gap(before: int, after: int, purged: list[tuple[int, int]]) -> bo
 class Ledger:
     """Append, read and verify the events of one kiosk's database file."""
 
-    def __init__(self, path: Path | str, kiosk_id: str) -> None:
+    def __init__(self, path: Path | str, kiosk_id: str, tz: tzinfo | None = None) -> None:
         self.path = Path(path)
         self.kiosk_id = kiosk_id
+        # The kiosk's zone (kiosk.timezone): each record keeps UTC and the offset it had here.
+        self.tz = tz if tz is not None else zone(DEFAULT_ZONE)
         self._local = threading.local()
         self._chain_key: bytes | None = None
         try:
@@ -197,6 +199,7 @@ class Ledger:
                     "links_to": links_to,
                     "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
                     "prev_hash": head["last_hash"],
+                    "utc_offset_min": utc_offset_min(facts.wall_time, self.tz),
                 }
                 record["hash"] = record_hash(record)
                 record["mac"] = None if key is None else chain_mac(key, record["hash"])

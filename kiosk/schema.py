@@ -209,5 +209,33 @@ def m008_chain_mac(db: Database) -> None:
     )
 
 
+def _append_only_trigger(fields: tuple[str, ...]) -> str:
+    """The trigger that refuses any change to these columns (only ``synced_at`` may change)."""
+    changed = "\n          OR ".join(f"NEW.{name} IS NOT OLD.{name}" for name in fields)
+    return f"""
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        WHEN {changed}
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END
+        """
+
+
+@migrations()
+def m009_utc_offset(db: Database) -> None:
+    # The kiosk's local offset at each record's wall_time (minutes east of UTC): the record keeps
+    # UTC and says what the kiosk's clock showed. NULL for records written before it.
+    db.execute("ALTER TABLE events ADD COLUMN utc_offset_min INTEGER")
+    db.execute("DROP TRIGGER events_append_only")
+    # The fields as of this migration, spelled out: a later change to the contract gets a
+    # migration of its own (tests/test_contract.py checks the trigger against the contract).
+    fields = (
+        "id kiosk_id epoch seq kind wall_time clock_synced boot_id boottime_ns verdict reason"
+        " estimate_c threshold_c object_c ambient_c pass_code links_to detail prev_hash"
+        " utc_offset_min hash mac"
+    )
+    db.execute(_append_only_trigger(tuple(fields.split())))
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -29,7 +29,7 @@ class ListenError(RuntimeError):
 
 
 def open_ledger(config: Config) -> Ledger:
-    return Ledger(config.data_dir / LEDGER_FILE, config.kiosk.id)
+    return Ledger(config.data_dir / LEDGER_FILE, config.kiosk.id, config.tz)
 
 
 def build(

@@ -50,8 +50,11 @@ RECORD_FIELDS = (
     "detail",
     "prev_hash",
 )
+# Fields added after the first kiosks shipped. They enter the hash only when set (see
+# record_hash), so that every record written before them keeps its hash and its chain.
+LATER_RECORD_FIELDS = ("utc_offset_min",)
 # A record on the wire: the record's fields plus its hash and keyed mac.
-WIRE_FIELDS = (*RECORD_FIELDS, "hash", "mac")
+WIRE_FIELDS = (*RECORD_FIELDS, *LATER_RECORD_FIELDS, "hash", "mac")
 EVENT_KINDS = (
     "screening",
     "alarm",
@@ -119,6 +122,14 @@ FIELD_RULES: dict[str, FieldRule] = {
         "string", max_length=MAX_DETAIL_BYTES, description="a JSON object as text, as hashed"
     ),
     "prev_hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
+    "utc_offset_min": FieldRule(
+        "integer",
+        nullable=True,
+        minimum=-720,
+        maximum=840,
+        description="the kiosk's local time zone at wall_time, in minutes east of UTC (480 in"
+        " Beijing); absent from records written before kiosks sent it",
+    ),
     "hash": FieldRule("string", max_length=64, pattern=HEX64_PATTERN),
     "mac": FieldRule(
         "string",
@@ -132,10 +143,16 @@ assert tuple(FIELD_RULES) == WIRE_FIELDS
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 over the record's fields in a canonical JSON form; ``prev_hash`` links the chain."""
-    canonical = json.dumps(
-        [record[name] for name in RECORD_FIELDS], ensure_ascii=False, separators=(",", ":")
-    )
+    """SHA-256 over the record's fields in a canonical JSON form; ``prev_hash`` links the chain.
+
+    The form is the JSON list of ``RECORD_FIELDS``' values; when any later field is set, an
+    object of the set ones follows as one more element (a record without them hashes as it
+    always did, and the two forms cannot be taken for each other: the list's length differs)."""
+    values: list[Any] = [record[name] for name in RECORD_FIELDS]
+    later = {n: record[n] for n in LATER_RECORD_FIELDS if record.get(n) is not None}
+    if later:
+        values.append(later)
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

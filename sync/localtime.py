@@ -58,6 +58,21 @@ def format_local(moment: datetime | str | None, tz: tzinfo, fmt: str = DISPLAY_F
         return str(moment)
 
 
+def utc_offset_min(moment: datetime | str, tz: tzinfo) -> int:
+    """Minutes east of UTC that ``tz`` keeps at that moment (480 in Beijing)."""
+    offset = to_local(moment, tz).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() // 60)
+
+
+def offset_label(minutes: int | None) -> str:
+    """``UTC+08:00`` for a record's offset; empty for a record that does not carry one."""
+    if minutes is None:
+        return ""
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{mins:02d}"
+
+
 def local_today(tz: tzinfo, now: datetime | None = None) -> date:
     return to_local(now or datetime.now(UTC), tz).date()
 

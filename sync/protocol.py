@@ -26,7 +26,9 @@ from sync.contract import (
 )
 
 API = "/api/v1"
-OPTIONAL_FIELDS = ("mac",)  # kiosks from before the keyed chain do not send it
+# Kiosks from before the keyed chain do not send a mac; those from before the local offset
+# do not send utc_offset_min.
+OPTIONAL_FIELDS = ("utc_offset_min", "mac")
 MAX_BATCH_RECORDS = 500
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 32  # a batch is 3 deep; a record's detail is text and nests no further

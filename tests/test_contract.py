@@ -156,3 +156,23 @@ def test_the_hub_refuses_a_record_without_any_declared_field(tmp_path):
 def test_the_kiosk_holds_the_hub_settings_as_declared():
     for key, setting in HUB_SETTINGS.items():
         assert BY_KEY[key] is setting
+
+
+def test_a_later_field_enters_the_hash_only_when_set():
+    from sync.contract import LATER_RECORD_FIELDS, record_hash
+
+    old = dict.fromkeys(RECORD_FIELDS)
+    old.update(id="x", seq=1, detail="{}", prev_hash="0" * 64)
+    # The form every record had before the later fields: a list of RECORD_FIELDS' values.
+    import hashlib
+    import json
+
+    before = json.dumps([old[n] for n in RECORD_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    assert record_hash(old) == hashlib.sha256(before.encode()).hexdigest()
+    assert record_hash({**old, "utc_offset_min": None}) == record_hash(old)
+    assert LATER_RECORD_FIELDS == ("utc_offset_min",)
+    beijing, utc = (
+        record_hash({**old, "utc_offset_min": 480}),
+        record_hash({**old, "utc_offset_min": 0}),
+    )
+    assert len({record_hash(old), beijing, utc}) == 3  # the offset is covered by the chain

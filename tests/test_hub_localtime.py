@@ -147,3 +147,24 @@ def test_a_refused_form_is_a_chinese_page_that_says_what_to_do(hub_store, night)
     assert "填写有误" in text and "Bad Request" not in text
     days = client.post("/admin/passes/issue", data={"csrf": csrf, "days": "9999"})
     assert days.status_code == 400 and "1 到 730" in days.get_data(as_text=True)
+
+
+def test_records_keep_utc_and_the_gates_offset(hub, hub_store, tmp_path):
+    """The record's time stays UTC; the kiosk's offset at that moment travels with it, in the
+    chain, and the ledger export says what the gate's clock showed."""
+    from sync.localtime import zone
+
+    beijing = Ledger(tmp_path / "b.sqlite3", "east-gate", zone("Asia/Shanghai"))
+    with at(NIGHT_UTC):
+        event = beijing.append("screening", verdict="admitted", estimate_c=36.5)
+    assert event["wall_time"] == NIGHT_UTC and event["utc_offset_min"] == 480
+    drain(enrolled_client(hub.start(), beijing))
+    client = admin_client(hub_store)
+    rows = csv_rows(client.get("/admin/ledger.csv?day_from=2026-11-29&day_to=2026-11-29"))
+    assert rows[0][-1] == "门岗时区 Gate's zone"
+    assert [(r[3], r[-1]) for r in rows[1:]] == [("01:30:00", "UTC+08:00")]
+    [stored] = hub_store.fetch_all("SELECT record FROM events")
+    assert '"utc_offset_min": 480' in stored[0] or '"utc_offset_min":480' in stored[0]
+    # A gate keeping UTC (the setting kiosk.timezone) says so.
+    utc_gate = Ledger(tmp_path / "u.sqlite3", "west-gate", zone("UTC"))
+    assert utc_gate.append("screening", verdict="admitted")["utc_offset_min"] == 0

@@ -176,4 +176,5 @@ def test_schema_migrations_are_recorded(ledger):
         "m006_urgent_outbox",
         "m007_retention",
         "m008_chain_mac",
+        "m009_utc_offset",
     ]

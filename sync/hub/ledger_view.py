@@ -12,7 +12,7 @@ from typing import Any
 from sync.contract import mask_phone
 from sync.hub import labels, sheets
 from sync.hub.store import HubStore
-from sync.localtime import DEFAULT_ZONE, day_bounds_utc, to_local, zone
+from sync.localtime import DEFAULT_ZONE, day_bounds_utc, offset_label, to_local, zone
 
 COLUMNS = (
     ("序号 No.", "ingest_seq"),
@@ -30,6 +30,7 @@ COLUMNS = (
     ("访客电话 Visitor phone", "phone"),
     ("记录 Record id", "id"),
     ("关联 Links to", "links_to"),
+    ("门岗时区 Gate's zone", "utc_offset"),
 )
 KINDS = (
     "screening",
@@ -163,6 +164,8 @@ def row_for(ingest_seq: int, record_text: str, tz: tzinfo) -> dict[str, Any]:
         "phone": mask_phone(detail["phone"]) if detail.get("phone") else "",
         "id": record["id"],
         "links_to": record["links_to"] or "",
+        # What the gate's clock showed: the record keeps UTC and the kiosk's offset.
+        "utc_offset": offset_label(record.get("utc_offset_min")),
     }
 
 

@@ -105,7 +105,7 @@ KEYS = tuple(TITLES)
 # The fields a register shows, read in SQL: parsing each whole record in Python was most of
 # the cost of a month's register (bench/register_bench.py).
 RECORD_COLUMNS = ("id", "kind", "wall_time", "verdict", "estimate_c")
-RECORD_FIELDS = ("pass_code", "reason", "links_to")
+SHOWN_FIELDS = ("pass_code", "reason", "links_to")
 
 
 def json_field(store: HubStore, key: str) -> str:
@@ -118,7 +118,7 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
     """The gate's events of that local day, in the order the kiosk recorded them, with the
     fields the registers show (``detail_`` is the parsed detail)."""
     start, end = day_bounds_utc(day, tz)
-    fields = ", ".join(json_field(store, key) for key in RECORD_FIELDS)
+    fields = ", ".join(json_field(store, key) for key in SHOWN_FIELDS)
     # A screening's detail is its raw samples: nothing a register shows, so it is not read.
     detail = f"CASE WHEN kind = 'screening' THEN NULL ELSE {json_field(store, 'detail')} END"
     rows = store.fetch_all(
@@ -126,7 +126,7 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
         " WHERE kiosk_id = ? AND wall_time >= ? AND wall_time < ? ORDER BY epoch, seq",
         (kiosk_id, start, end),
     )
-    names = (*RECORD_COLUMNS, *RECORD_FIELDS)
+    names = (*RECORD_COLUMNS, *SHOWN_FIELDS)
     records = []
     for row in rows:
         record = dict(zip(names, row, strict=False))
