@@ -1,10 +1,14 @@
 """Sync benchmarks, reported as ratios against a baseline measured in the same run.
 
-  (a) a backlog drained from one kiosk to the hub on loopback: records/s, on SQLite and on
-      PostgreSQL, against the kiosk's own durable append rate (how fast the backlog was made);
-  (b) hub ingest from several kiosks at once over HTTP, against a bare
-      ``INSERT ... ON CONFLICT DO NOTHING`` of the same rows into the same database from as many
-      threads, in batches of the same size.
+  (a) a backlog drained from one kiosk to the hub on loopback: records/s and seconds, on SQLite
+      and on PostgreSQL, against the kiosk's own durable append rate (how fast it was made);
+  (b) hub ingest from several kiosks at once, over HTTP and at the store (``HubStore.ingest``
+      called from as many threads, no HTTP), against a bare
+      ``INSERT … ON CONFLICT DO NOTHING`` of the same rows into the same database from as many
+      threads, in batches of the same size: one statement per row (the issue's baseline) and
+      one multi-row statement per batch (the best a bare insert can do);
+  (c) PostgreSQL only: 2 ``hub serve`` processes against 1, the same kiosks pushing pre-made
+      batches, with how busy the machine's cores were during each run.
 
 Run: .venv/bin/python -m bench.sync_bench [--backlog 100000] [--kiosks 4] [--per-kiosk 5000]
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import threading
 import time
@@ -20,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.hub_fleet import KioskLink, batch_body, cpu_busy, hub_processes, wire_records
 from kiosk.background_server import BackgroundServer
 from kiosk.ledger import Ledger
 from sync.client import SyncClient
@@ -75,10 +81,15 @@ def serve(store: HubStore) -> BackgroundServer:
     ).start()
 
 
-def client_for(store: HubStore, server: BackgroundServer, ledger: Ledger) -> SyncClient:
-    enrolled = store.enrol(store.create_enrol_code(ledger.kiosk_id))
+def token_for(store: HubStore, kiosk_id: str) -> str:
+    enrolled = store.enrol(store.create_enrol_code(kiosk_id))
     assert enrolled is not None
-    return SyncClient(ledger, f"http://127.0.0.1:{server.port}", enrolled[1], batch_size=BATCH)
+    return enrolled[1]
+
+
+def client_for(store: HubStore, server: BackgroundServer, ledger: Ledger) -> SyncClient:
+    token = token_for(store, ledger.kiosk_id)
+    return SyncClient(ledger, f"http://127.0.0.1:{server.port}", token, batch_size=BATCH)
 
 
 def drain(client: SyncClient) -> None:
@@ -104,6 +115,7 @@ def backlog(kind: str, workdir: Path, ledger: Ledger, append_rate: float) -> dic
     rate = held / elapsed
     return {
         "records": held,
+        "seconds": round(elapsed, 2),
         "records_per_s": round(rate),
         "ratio_to_kiosk_append": rate / append_rate,
     }
@@ -122,43 +134,88 @@ def concurrent_ingest(kind: str, workdir: Path, ledgers: list[Ledger]) -> dict[s
             thread.join()
         hub_elapsed = time.perf_counter() - started
         total = sum(len(store.event_ids(ledger.kiosk_id)) for ledger in ledgers)
-        bare_elapsed = bare_inserts(store, ledgers)
+        per_row = bare_inserts(store, ledgers, multi_row=False)
+        multi_row = bare_inserts(store, ledgers, multi_row=True)
     finally:
         server.stop()
         store.close()
         drop(schema)
         for ledger in ledgers:
             ledger.connection().execute("UPDATE events SET synced_at = NULL")
-    hub_rate, bare_rate = total / hub_elapsed, total / bare_elapsed
+    store_elapsed = store_ingest(kind, workdir, ledgers)
+    hub_rate, store_rate = total / hub_elapsed, total / store_elapsed
     return {
         "kiosks": len(ledgers),
         "records": total,
         "hub_per_s": round(hub_rate),
-        "bare_insert_per_s": round(bare_rate),
-        "ratio": hub_rate / bare_rate,
+        "store_ingest_per_s": round(store_rate),
+        "bare_per_row_per_s": round(total / per_row),
+        "bare_multi_row_per_s": round(total / multi_row),
+        "ratio_to_per_row": hub_rate * per_row / total,
+        "ratio_to_multi_row": hub_rate * multi_row / total,
+        "store_ratio_to_per_row": store_rate * per_row / total,
+        "store_ratio_to_multi_row": store_rate * multi_row / total,
     }
 
 
-def bare_inserts(store: HubStore, ledgers: list[Ledger]) -> float:
-    """The same rows, straight into a plain table in the same database, same concurrency."""
+def store_ingest(kind: str, workdir: Path, ledgers: list[Ledger]) -> float:
+    """``HubStore.ingest`` itself, without HTTP: the same rows, threads and batches as the bare
+    inserts, into a fresh hub (records made before the clock starts)."""
+    store, schema = open_store(kind, workdir)
+    try:
+        for ledger in ledgers:
+            token_for(store, ledger.kiosk_id)
+        per_kiosk = {ledger.kiosk_id: wire_records(ledger.path) for ledger in ledgers}
+
+        def push(kiosk_id: str, records: list[dict[str, Any]]) -> None:
+            for start in range(0, len(records), BATCH):
+                store.ingest(kiosk_id, records[start : start + BATCH])
+
+        threads = [threading.Thread(target=push, args=item) for item in per_kiosk.items()]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        assert len(store.event_ids()) == sum(len(r) for r in per_kiosk.values())
+    finally:
+        store.close()
+        drop(schema)
+    return elapsed
+
+
+def bare_inserts(store: HubStore, ledgers: list[Ledger], *, multi_row: bool) -> float:
+    """The same rows, straight into a plain table in the same database, same concurrency and
+    batch size: one ``INSERT … ON CONFLICT DO NOTHING`` per row, or one per batch. The rows
+    are made before the clock starts."""
+    table = f"bare_{uuid.uuid4().hex[:8]}"
     store.execute(
-        "CREATE TABLE bare (id TEXT PRIMARY KEY, kiosk_id TEXT, epoch TEXT, seq BIGINT,"
+        f"CREATE TABLE {table} (id TEXT PRIMARY KEY, kiosk_id TEXT, epoch TEXT, seq BIGINT,"
         " record TEXT)"
     )
+    per_kiosk = [
+        [(r["id"], r["kiosk_id"], r["epoch"], r["seq"], json.dumps(r)) for r in records]
+        for records in (wire_records(ledger.path) for ledger in ledgers)
+    ]
 
-    def insert(ledger: Ledger) -> None:
-        rows = [
-            (r["id"], r["kiosk_id"], r["epoch"], r["seq"], json.dumps(r))
-            for r in Ledger(ledger.path, ledger.kiosk_id).events()
-        ]
+    def insert(rows: list[tuple[Any, ...]]) -> None:
         for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
             with store.transaction():
-                for row in rows[start : start + BATCH]:
+                if multi_row:
+                    marks = ", ".join("(?, ?, ?, ?, ?)" for _ in batch)
                     store.execute(
-                        "INSERT INTO bare VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row
+                        f"INSERT INTO {table} VALUES {marks} ON CONFLICT DO NOTHING",
+                        [value for row in batch for value in row],
+                    )
+                    continue
+                for row in batch:
+                    store.execute(
+                        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row
                     )
 
-    threads = [threading.Thread(target=insert, args=(ledger,)) for ledger in ledgers]
+    threads = [threading.Thread(target=insert, args=(rows,)) for rows in per_kiosk]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -167,11 +224,71 @@ def bare_inserts(store: HubStore, ledgers: list[Ledger]) -> float:
     return time.perf_counter() - started
 
 
+def process_scaling(workdir: Path, ledgers: list[Ledger], rounds: int) -> dict[str, Any]:
+    """The same kiosks push the same pre-made batches to 1, then 2 hub processes (kiosk i to
+    process i mod count), each kiosk one batch at a time; ``rounds`` times, alternating, because
+    a run of a few seconds on a shared machine is noisy. The ratio is of the medians."""
+    bodies = {
+        ledger.kiosk_id: [
+            batch_body(records[start : start + BATCH]) for start in range(0, len(records), BATCH)
+        ]
+        for ledger in ledgers
+        for records in (wire_records(ledger.path),)
+    }
+    total = sum(ledger.count() for ledger in ledgers)
+    runs: list[dict[str, Any]] = []
+    for count in [1, 2] * rounds:
+        store, schema = open_store("postgresql", workdir)
+        try:
+            tokens = {kiosk_id: token_for(store, kiosk_id) for kiosk_id in bodies}
+            with hub_processes(store.url, workdir / "keys", count) as ports:
+                links = [
+                    KioskLink(ports[index % count], tokens[kiosk_id])
+                    for index, kiosk_id in enumerate(bodies)
+                ]
+
+                def push(link: KioskLink, kiosk_bodies: list[bytes]) -> None:
+                    for body in kiosk_bodies:
+                        link.push_until_taken(body)
+
+                threads = [
+                    threading.Thread(target=push, args=(link, bodies[kiosk_id]))
+                    for link, kiosk_id in zip(links, bodies, strict=True)
+                ]
+                with cpu_busy() as busy:
+                    started = time.perf_counter()
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    elapsed = time.perf_counter() - started
+                for link in links:
+                    link.close()
+            held = len(store.event_ids())
+        finally:
+            store.close()
+            drop(schema)
+        assert held == total, f"{held} of {total} records stored"
+        runs.append(
+            {
+                "processes": count,
+                "records_per_s": round(total / elapsed),
+                "cpu_busy": round(busy.fraction, 2),
+            }
+        )
+    one, two = (
+        statistics.median(r["records_per_s"] for r in runs if r["processes"] == n) for n in (1, 2)
+    )
+    return {"runs": runs, "median_1": one, "median_2": two, "ratio": two / one}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--kiosks", type=int, default=4)
     parser.add_argument("--per-kiosk", type=int, default=5000)
+    parser.add_argument("--process-kiosks", type=int, default=8)
+    parser.add_argument("--process-rounds", type=int, default=3)
     parser.add_argument("--stores", default="sqlite,postgresql")
     args = parser.parse_args()
     stores = args.stores.split(",")
@@ -184,10 +301,14 @@ def main() -> None:
             results[f"backlog_{kind}"] = backlog(kind, workdir, ledger, append_rate)
         ledgers = [
             make_backlog(workdir / f"k{i}.sqlite3", f"gate-{i}", args.per_kiosk)[0]
-            for i in range(args.kiosks)
+            for i in range(max(args.kiosks, args.process_kiosks))
         ]
         for kind in stores:
-            results[f"concurrent_{kind}"] = concurrent_ingest(kind, workdir, ledgers)
+            results[f"concurrent_{kind}"] = concurrent_ingest(kind, workdir, ledgers[: args.kiosks])
+        if "postgresql" in stores:
+            results["processes_postgresql"] = process_scaling(
+                workdir, ledgers[: args.process_kiosks], args.process_rounds
+            )
     print(json.dumps(results, indent=2))
 
 

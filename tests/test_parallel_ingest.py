@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sync.contract import record_hash
 from sync.hub.store import HubStore
 from sync.protocol import CONFLICT, STORED
 from tests.sync_fixtures import PG_DSN, hub_store, make_ledger  # noqa: F401 (fixture)
@@ -209,3 +210,48 @@ def test_an_id_committed_by_another_writer_meanwhile_is_a_conflict(pg_store, tmp
     assert [a["status"] for a in result_of(*forger)] == [CONFLICT]
     assert [q["kiosk_id"] for q in pg_store.quarantined()] == ["gate-2"]
     assert [e["record"] for e in pg_store.events_since(0, 10)] == [record]
+
+
+def test_batches_of_one_kiosk_queue_so_a_break_between_them_is_seen(pg_store, tmp_path):
+    """Gate 1 sends records 1-5 and 6-10 on two connections at once, and record 6 does not
+    link to record 5. The second batch waits for the first (the kiosk's row is locked), so its
+    look-up sees record 5 and the break is recorded; without that, neither batch would see the
+    other's records."""
+    enrol(pg_store, "gate-1")
+    records = kiosk_records(tmp_path, "gate-1", 10)
+    sixth = {**records[5], "prev_hash": "ab" * 32}
+    sixth["hash"] = record_hash(sixth)
+    later = [sixth, *records[6:]]
+    later[1] = {**later[1], "prev_hash": sixth["hash"]}
+    later[1]["hash"] = record_hash(later[1])
+    for index in range(2, len(later)):
+        later[index] = {**later[index], "prev_hash": later[index - 1]["hash"]}
+        later[index]["hash"] = record_hash(later[index])
+    inserted, release = threading.Event(), threading.Event()
+
+    def slow_batch() -> list[dict[str, Any]]:
+        with pg_store.transaction(numbers_events=True):
+            answers = pg_store._ingest_batch("gate-1", records[:5], "2026-11-29T07:00:00+00:00")
+            inserted.set()
+            release.wait(TIMEOUT_S)
+        return answers
+
+    writer = in_thread(slow_batch)
+    wait_until(inserted.is_set, "records 1-5 inserted, uncommitted")
+    second = in_thread(lambda: pg_store.ingest("gate-1", later))
+    wait_until(
+        lambda: (
+            pg_store.fetch_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE ?",
+                ("SELECT chain_key%FOR UPDATE",),
+            )[0]
+            > 0
+        ),
+        "the second batch waiting for the first",
+    )
+    release.set()
+    assert {a["status"] for a in result_of(*writer) + result_of(*second)} == {STORED}
+    assert [(b["seq"], b["problem"]) for b in pg_store.chain_breaks()] == [
+        (6, "prev_hash does not match the record before")
+    ]

@@ -37,23 +37,39 @@ SETTLE_TIMEOUT_S = 10.0  # how long a reader waits for the ingest transactions i
 # draws ingest_seq numbers and a reader takes exclusive for an instant (docs/sync-protocol.md).
 INGEST_LOCK_CLASS = 0x6D656E69  # "meni"
 INGEST_LOCK = "?, hashtext(current_schema())"
-INSERT_CHUNK = 500  # rows per multi-row INSERT (13 columns: far below SQLite's 32,766 values)
-EVENT_COLUMNS = (
-    "id",
-    "kiosk_id",
-    "epoch",
-    "seq",
-    "kind",
-    "wall_time",
-    "verdict",
-    "estimate_c",
-    "record",
-    "hash",
-    "prev_hash",
-    "chain_ok",
-    "received_at",
-)
-QUARANTINE_COLUMNS = ("kiosk_id", "record_id", "reason", "body", "received_at", "epoch", "seq")
+INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (13 columns: far below 32,766 values)
+# The columns ingest writes, with their PostgreSQL types (for the unnest() of a batch).
+EVENT_COLUMNS = {
+    "id": "text",
+    "kiosk_id": "text",
+    "epoch": "text",
+    "seq": "bigint",
+    "kind": "text",
+    "wall_time": "text",
+    "verdict": "text",
+    "estimate_c": "double precision",
+    "record": "text",
+    "hash": "text",
+    "prev_hash": "text",
+    "chain_ok": "integer",
+    "received_at": "text",
+}
+QUARANTINE_COLUMNS = {
+    "kiosk_id": "text",
+    "record_id": "text",
+    "reason": "text",
+    "body": "text",
+    "received_at": "text",
+    "epoch": "text",
+    "seq": "bigint",
+}
+BREAK_COLUMNS = {
+    "kiosk_id": "text",
+    "epoch": "text",
+    "seq": "bigint",
+    "problem": "text",
+    "found_at": "text",
+}
 
 
 def _valid_field(record: Any, name: str) -> Any:
@@ -571,7 +587,7 @@ class HubStore:
             )
         self._insert_rows(
             "chain_breaks",
-            ("kiosk_id", "epoch", "seq", "problem", "found_at"),
+            BREAK_COLUMNS,
             [(kiosk_id, epoch, seq, problem, received) for epoch, seq, problem in plan.breaks],
         )
         return plan
@@ -602,34 +618,56 @@ class HubStore:
     def _insert_rows(
         self,
         table: str,
-        columns: Sequence[str],
+        columns: dict[str, str],
         rows: list[tuple[Any, ...]],
         *,
         skip_conflicts: bool = False,
     ) -> int:
-        """Multi-row INSERTs of at most INSERT_CHUNK rows each; the number of rows inserted."""
-        inserted = 0
+        """Insert rows with few statements; the number of rows inserted. PostgreSQL: one
+        ``INSERT … SELECT … FROM unnest(…)`` of one array per column (a short statement, the
+        same for every batch, so psycopg prepares it once); SQLite: multi-row VALUES."""
+        if not rows:
+            return 0
         names = ", ".join(columns)
+        conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        if self.dialect is POSTGRES:
+            # Arrays of text, cast per column by the server: a column may mix int and float.
+            arrays = [
+                [None if value is None else str(value) for value in column]
+                for column in zip(*rows, strict=True)
+            ]
+            casts = ", ".join(f"c{i}::{kind}" for i, kind in enumerate(columns.values()))
+            unnest = ", ".join("%b::text[]" for _ in columns)  # binary: no array-literal quoting
+            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            sql = (
+                f"INSERT INTO {table} ({names}) SELECT {casts}"
+                f" FROM unnest({unnest}) AS batch ({aliases}){conflicts}"
+            )
+            return int(self.execute(sql, arrays).rowcount)
+        inserted = 0
         one = "(" + ", ".join("?" for _ in columns) + ")"
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
-            sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join(one for _ in chunk)
-            if skip_conflicts:
-                sql += " ON CONFLICT DO NOTHING"
-            params = [value for row in chunk for value in row]
-            inserted += self.execute(sql, params).rowcount
+            values = ", ".join(one for _ in chunk)
+            sql = f"INSERT INTO {table} ({names}) VALUES {values}{conflicts}"
+            inserted += self.execute(sql, [value for row in chunk for value in row]).rowcount
         return inserted
 
+    def _one_of(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values`` (at most a batch's worth): ``= ANY(array)`` on
+        PostgreSQL (one statement text whatever the count), ``IN (…)`` on SQLite."""
+        if self.dialect is POSTGRES:
+            return f"{column} = ANY(?)", [values]
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
     def _held_records(self, ids: list[str]) -> dict[str, str]:
-        held: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for row in self.fetch_all(
-                f"SELECT id, record FROM events WHERE id IN ({marks})", chunk
-            ):
-                held[row[0]] = row[1]
-        return held
+        if not ids:
+            return {}
+        where, params = self._one_of("id", ids)
+        return {
+            row[0]: row[1]
+            for row in self.fetch_all(f"SELECT id, record FROM events WHERE {where}", params)
+        }
 
     def _neighbours(
         self, kiosk_id: str, places: list[tuple[str, int]]
@@ -641,17 +679,14 @@ class HubStore:
             wanted.setdefault(epoch, set()).update((seq - 1, seq, seq + 1))
         found: dict[tuple[str, int], tuple[str, str]] = {}
         for epoch, seqs in wanted.items():
-            ordered = sorted(seqs)
-            for start in range(0, len(ordered), 500):
-                chunk = ordered[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                rows = self.fetch_all(
-                    "SELECT seq, hash, prev_hash FROM events WHERE kiosk_id = ? AND epoch = ?"
-                    f" AND seq IN ({marks})",
-                    (kiosk_id, epoch, *chunk),
-                )
-                for row in rows:
-                    found[(epoch, int(row[0]))] = (row[1], row[2])
+            where, params = self._one_of("seq", sorted(seqs))
+            rows = self.fetch_all(
+                "SELECT seq, hash, prev_hash FROM events WHERE kiosk_id = ? AND epoch = ?"
+                f" AND {where}",
+                (kiosk_id, epoch, *params),
+            )
+            for row in rows:
+                found[(epoch, int(row[0]))] = (row[1], row[2])
         return found
 
     def _quarantine(self, kiosk_id: str, refused: list[tuple[Any, str]], received: str) -> None:
