@@ -13,7 +13,7 @@ import pytest
 from sync.contract import record_hash
 from sync.hub.store import HubStore
 from sync.protocol import CONFLICT, STORED
-from tests.sync_fixtures import hub_store, make_ledger  # noqa: F401 (fixture)
+from tests.sync_fixtures import PG_DSN, hub_store, make_ledger  # noqa: F401 (fixture)
 
 TIMEOUT_S = 60.0
 
@@ -100,7 +100,7 @@ def test_a_reader_waits_for_a_batch_in_flight_instead_of_skipping_it(pg_store, t
     assert all(a["status"] == STORED for a in pg_store.ingest("gate-2", second))
 
     reader = in_thread(lambda: pg_store.events_since(0, 100))
-    wait_until(lambda: session_ran(pg_store, "pg_visible_in_snapshot"), "the reader waiting")
+    wait_until(lambda: session_ran(pg_store, "SELECT pg_advisory_xact_lock("), "the reader waiting")
     assert reader[0].is_alive() and not reader[1], "the reader answered with gate 1 in flight"
     release.set()
     assert all(a["status"] == STORED for a in result_of(*writer))
@@ -108,6 +108,30 @@ def test_a_reader_waits_for_a_batch_in_flight_instead_of_skipping_it(pg_store, t
     page = result_of(*reader)
     assert [e["record"]["id"] for e in page] == [r["id"] for r in first + second]
     assert [e["ingest_seq"] for e in page] == sorted(e["ingest_seq"] for e in page)
+
+
+def test_a_long_transaction_elsewhere_on_the_server_does_not_hold_readers_up(
+    pg_store, tmp_path, monkeypatch
+):
+    """Found while landing: the reader waited for every transaction in flight on the server
+    (another application, another hub's schema, a DBA's open psql), so one left open made the
+    ledger API answer nothing for SETTLE_TIMEOUT_S on every page. Only this hub's ingest counts."""
+    import psycopg
+
+    from sync.hub import store as store_module
+
+    monkeypatch.setattr(store_module, "SETTLE_TIMEOUT_S", 2.0)
+    enrol(pg_store, "gate-1")
+    assert all(
+        a["status"] == STORED
+        for a in pg_store.ingest("gate-1", kiosk_records(tmp_path, "gate-1", 3))
+    )
+    with psycopg.connect(PG_DSN) as other:
+        other.execute("CREATE TEMP TABLE elsewhere (x int)")
+        other.execute("INSERT INTO elsewhere VALUES (1)")  # holds a transaction id, left open
+        page = pg_store.events_since(0, 10)
+        other.rollback()
+    assert len(page) == 3, "the reader gave up waiting for a transaction that is not ingest"
 
 
 def test_concurrent_writers_and_a_racing_reader_skip_nothing(pg_store, tmp_path):

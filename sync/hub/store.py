@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -27,9 +28,15 @@ from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
 from sync.hub.keys import HubKeys
 from sync.protocol import QUARANTINED, field_problem, problem_with
 
+log = logging.getLogger(__name__)
+
 ANALYZE_EVERY = 20_000
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for roster and schema writers
 SETTLE_TIMEOUT_S = 10.0  # how long a reader waits for the ingest transactions in flight
+# The PostgreSQL advisory lock (class, then the hub's schema) that ingest holds shared while it
+# draws ingest_seq numbers and a reader takes exclusive for an instant (docs/sync-protocol.md).
+INGEST_LOCK_CLASS = 0x6D656E69  # "meni"
+INGEST_LOCK = "?, hashtext(current_schema())"
 INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (13 columns: far below 32,766 values)
 # The columns ingest writes, with their PostgreSQL types (for the unnest() of a batch).
 EVENT_COLUMNS = {
@@ -326,8 +333,8 @@ class HubStore:
     def transaction(self, *, ordered: bool = False, numbers_events: bool = False) -> Iterator[None]:
         """A write transaction. ``ordered``: it assigns roster versions (or changes the schema),
         so such writers queue. ``numbers_events``: it inserts events, which draw ``ingest_seq``;
-        on PostgreSQL it takes its transaction id before drawing any, which is what lets a
-        reader know which numbers can still appear (:meth:`events_since`)."""
+        on PostgreSQL it holds the ingest lock shared before drawing any, which is what lets a
+        reader wait for every number drawn so far (:meth:`events_since`)."""
         conn = self.connection()
         if self.dialect is SQLITE:
             conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time anyway
@@ -336,7 +343,10 @@ class HubStore:
             if ordered:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_ID,))
             if numbers_events:
-                conn.execute("SELECT pg_current_xact_id()")
+                conn.execute(
+                    f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK})".replace("?", "%s"),
+                    (INGEST_LOCK_CLASS,),
+                )
         try:
             yield
         except BaseException:
@@ -791,41 +801,32 @@ class HubStore:
     def _settled_seq(self) -> int | None:
         """PostgreSQL: a number such that every ``ingest_seq`` up to it that will ever be
         visible is visible now (None on SQLite, whose single writer commits in number order).
-        Each step is its own statement, in this order (the argument: docs/sync-protocol.md):
+        In this order (the argument: docs/sync-protocol.md, "Readers"):
 
         1. L = the last number drawn from the sequence (drawn, not committed: a sequence is
            outside transactions).
-        2. X = a fresh transaction id, committed at once. An ingest transaction takes its id
-           before it draws a number, so whoever drew a number up to L has an id below X.
-        3. The transactions in flight with an id below X (a snapshot taken after X ended lists
-           every one of them).
-        4. Wait until they have all ended, committed or rolled back.
-        Then every number up to L is visible or will never exist. 0 if the wait times out
-        (nothing more is settled)."""
+        2. Take the ingest lock exclusive, and let it go at once. Whoever drew a number up to L
+           held that lock shared before drawing it, and still holds it until their transaction
+           ends: the exclusive lock is granted only when all of them have committed or rolled
+           back (batches that start meanwhile queue behind it for that instant).
+        Then every number up to L is visible or will never exist. Only the hub's own ingest is
+        waited for: a long transaction elsewhere on the server does not hold readers up. 0 if the
+        wait passes SETTLE_TIMEOUT_S (late, never skipped)."""
         if self.dialect is not POSTGRES:
             return None
         if self.connection().info.transaction_status != 0:  # psycopg's IDLE: not in a transaction
             raise RuntimeError("events are read outside a transaction")
+        from psycopg.errors import LockNotAvailable
+
         drawn = self.fetch_one(f"SELECT last_value, is_called FROM {self._ingest_sequence()}")
         last = int(drawn[0]) if drawn[1] else 0
-        fence = self.fetch_one("SELECT pg_current_xact_id()::text")[0]
-        in_flight = self.fetch_one(
-            "SELECT array(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
-            " WHERE x < ?::xid8)",
-            (fence,),
-        )[0]
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        pause = 0.0005
-        while in_flight:
-            if time.monotonic() > deadline:
-                return 0
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-            in_flight = self.fetch_one(
-                "SELECT array(SELECT x::text FROM unnest(?::xid8[]) AS x"
-                " WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot()))",
-                (in_flight,),
-            )[0]
+        try:
+            with self.transaction():
+                self.execute(f"SET LOCAL lock_timeout = '{int(SETTLE_TIMEOUT_S * 1000)}ms'")
+                self.execute(f"SELECT pg_advisory_xact_lock({INGEST_LOCK})", (INGEST_LOCK_CLASS,))
+        except LockNotAvailable:
+            log.warning("台账读取：入库事务超过 %s 秒未结束，本页稍后再读", SETTLE_TIMEOUT_S)
+            return 0
         return last
 
     def _ingest_sequence(self) -> str:
