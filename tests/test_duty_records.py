@@ -34,6 +34,8 @@ def sign(ledger: Ledger, stamp: str, verdict: str, guard_id: str = "g1", **extra
 
 @pytest.fixture
 def staff(hub_store):
+    for gate in ("east-gate", "west-gate"):
+        hub_store.create_enrol_code(gate)  # gates being installed: shifts may be put on them
     roster_admin.set_guard(hub_store, "g1", "张三", "246813", "boss", ["east-gate"])
     roster_admin.set_guard(hub_store, "g2", "李四", "135792", "boss", ["east-gate"])
     return hub_store
@@ -77,6 +79,8 @@ def test_a_shift_overlapping_the_same_persons_shift_is_refused_and_nothing_store
         ("g1", "2026-11-30 16:00", "2026-11-30 08:00", "结束时间须晚于开始时间"),
         ("g1", "30/11/2026", "2026-11-30 08:00", "请按 2026-11-29 08:00 的格式填写"),
         ("g1", "2026-11-30 08:00", "2026-12-02 08:00", "最长 24 小时"),
+        ("g1", "0001-01-01 01:00", "0001-01-01 08:00", "超出范围"),  # found in a field trial
+        ("g1", "9999-12-31 08:00", "9999-12-31 16:00", "超出范围"),
     ],
 )
 def test_bad_shifts_get_a_chinese_error_and_store_nothing(staff, person, starts, ends, words):
@@ -352,7 +356,8 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
         ledger.append("vehicle", verdict="in", detail={"plate": "京A12345", "guard_id": "g2"})
     client = enrolled_client(hub.start(), ledger)
     drain(client)
-    disinfection.log_round(staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss")
+    evening = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 20:00 Beijing
+    disinfection.log_round(staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss", now=evening)
 
     day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
     assert day.register("staff_health").rows == [
@@ -374,3 +379,59 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     drain(client)
     day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
     assert day.on_duty == ["张三（g1）", "李四（g2）"]
+
+
+# -- found in the field trial ------------------------------------------------------------------
+
+
+def test_a_shift_at_a_gate_that_does_not_exist_is_refused(staff):
+    """A posted gate=north-gate was stored and raised 漏岗 for ever."""
+    with pytest.raises(duty.DutyError, match="没有门岗 north-gate"):
+        duty.add_shift(
+            staff, "g1", "north-gate", "2026-11-30 08:00", "2026-11-30 16:00", CHINA, "boss"
+        )
+    assert count(staff, "duty_shifts") == 0
+
+
+def test_back_to_back_shifts_flag_the_gate_from_the_first_ones_start(staff):
+    """张三 08–16 then 16–20, 李四 12–23, nobody signed on: empty since 08:00, not 12:00."""
+    for person, starts, ends in (
+        ("g1", "2026-11-20 08:00", "2026-11-20 16:00"),
+        ("g1", "2026-11-20 16:00", "2026-11-20 20:00"),
+        ("g2", "2026-11-20 12:00", "2026-11-20 23:00"),
+    ):
+        duty.add_shift(staff, person, "east-gate", starts, ends, CHINA, "boss")
+    [found] = duty.unmanned(staff, datetime(2026, 11, 20, 8, 10, tzinfo=UTC))  # 16:10 Beijing
+    assert found.since == "2026-11-20T00:00:00+00:00" and found.minutes == 8 * 60 + 10
+
+
+def test_an_empty_item_is_never_called_sufficient(staff):
+    supplies.set_item(staff, "防护服", "件", "王五", 7, 10, "boss")
+    [item] = supplies.supplies(staff)
+    assert item.stock == 0 and item.below_reserve and item.status.startswith("无库存")
+
+
+def test_a_round_logged_twice_or_long_ago_is_refused(staff):
+    disinfection.set_place(staff, "垃圾箱", 2, "boss")
+    now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing
+    disinfection.log_round(
+        staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now
+    )
+    with pytest.raises(disinfection.DisinfectionError, match="已经登记过"):
+        disinfection.log_round(
+            staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now
+        )
+    with pytest.raises(disinfection.DisinfectionError, match="最近 7 天"):
+        disinfection.log_round(
+            staff, "垃圾箱", "含氯消毒液", "2020-01-01 09:00", CHINA, "boss", now=now
+        )
+    assert count(staff, "disinfection_rounds") == 1
+
+
+def test_a_week_far_away_is_a_chinese_error_not_a_500(app, staff):
+    from tests.hub_helpers import signed_in
+
+    client = signed_in(app, "admin")[0]
+    for week in ("9999-12-27", "0001-01-01"):
+        page = client.get(f"/admin/duty?week={week}")
+        assert page.status_code == 400 and "日期超出范围" in page.get_data(as_text=True)

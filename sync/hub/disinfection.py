@@ -82,6 +82,9 @@ def remove_place(store: HubStore, name: str, username: str) -> None:
         audit(store, username, "place.remove", {"name": name})
 
 
+BACKDATE_DAYS = 7  # a round written on paper may be entered this late
+
+
 def log_round(
     store: HubStore,
     place: str,
@@ -99,9 +102,22 @@ def log_round(
         moment = parse_local(done_at, tz, "消毒时间")
     except DutyError as exc:
         raise DisinfectionError(str(exc)) from None
-    if moment > (now or datetime.now(UTC)) + timedelta(minutes=1):
+    now = now or datetime.now(UTC)
+    if moment > now + timedelta(minutes=1):
         raise DisinfectionError("消毒时间不能晚于现在：请填写实际完成的时间")
+    if moment < now - timedelta(days=BACKDATE_DAYS):
+        raise DisinfectionError(
+            f"只能补登最近 {BACKDATE_DAYS} 天内的消毒：更早的请附纸质记录，不在系统中补登"
+        )
     with store.transaction():
+        same = store.fetch_one(
+            "SELECT 1 FROM disinfection_rounds WHERE place = ? AND done_at = ?",
+            (place, moment.isoformat(timespec="seconds")),
+        )
+        if same is not None:
+            raise DisinfectionError(
+                f"{place}在这个时间的消毒已经登记过（可能重复提交）：无需再登记"
+            )
         store.execute(
             "INSERT INTO disinfection_rounds (place, agent, done_at, done_by, created_at)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -18,7 +18,7 @@ from sync.hub import roster_admin
 from sync.hub.admins import audit
 from sync.hub.sql import json_field
 from sync.hub.store import HubStore, now_iso
-from sync.localtime import format_local
+from sync.localtime import FIRST_YEAR, LAST_YEAR, format_local
 
 GRACE_MIN = 15  # a gate may be without anybody signed on this long (a change of shift)
 MAX_SHIFT_H = 24
@@ -59,7 +59,19 @@ def parse_local(raw: str, tz: tzinfo, what: str) -> datetime:
         ) from None
     if moment.tzinfo is not None:
         raise DutyError(f"{what}请填写当地时间，不要带时区")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise DutyError(
+            f"{what}超出范围（{text[:20]}）：请填写 {FIRST_YEAR} 至 {LAST_YEAR} 年之间的时间"
+        )
     return moment.replace(tzinfo=tz).astimezone(UTC)
+
+
+def known_gates(store: HubStore) -> set[str]:
+    """Gates a shift may be put on: enrolled and not revoked, or with an enrolment code issued
+    (a gate being installed)."""
+    enrolled = store.fetch_all("SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL")
+    coming = store.fetch_all("SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL")
+    return {row[0] for row in [*enrolled, *coming]}
 
 
 def _utc(moment: datetime) -> str:
@@ -88,6 +100,8 @@ def add_shift(
         raise DutyError(f"没有编号为“{person[:32]}”的值班人员：请先在“设置”里添加该门卫或员工")
     if not roster_admin.GATE.fullmatch(gate):
         raise DutyError("门岗编号须为 1–32 个字母、数字或“-”：请从列表中选择门岗")
+    if gate not in known_gates(store):
+        raise DutyError(f"没有门岗 {gate}：请从列表中选择已注册的门岗（新门岗请先生成注册码）")
     start, end = parse_local(starts, tz, "开始时间"), parse_local(ends, tz, "结束时间")
     if end <= start:
         raise DutyError("结束时间须晚于开始时间：请修改后再保存")
@@ -201,12 +215,16 @@ def unmanned(
         return []
     # A sign-on older than a day's longest shift does not keep a gate staffed.
     events = shift_events(store, _utc(now - timedelta(hours=MAX_SHIFT_H)), stamp)
+    earlier = shifts_between(store, _utc(now - timedelta(hours=2 * MAX_SHIFT_H)), stamp)
     on = signed_on(events)
     findings = []
     for gate, shifts in sorted(staffed.items()):
         if any(key[0] == gate for key in on):
             continue
-        since = min(shift.starts_at for shift in shifts)
+        since = _staffed_since(
+            min(shift.starts_at for shift in shifts),
+            [s for s in earlier if s.gate == gate],
+        )
         for event in events:
             if event["kiosk_id"] == gate and event["wall_time"] > since:
                 since = event["wall_time"]  # nobody has been on since the last one left
@@ -214,6 +232,18 @@ def unmanned(
         if minutes >= grace_min:
             findings.append(Unmanned(gate, since, minutes, [s.name for s in shifts]))
     return findings
+
+
+def _staffed_since(start: str, shifts: list[Shift]) -> str:
+    """The start of the unbroken run of shifts at a gate that reaches ``start``: back-to-back
+    or overlapping shifts (08–16, then 12–23) staff the gate from the first one's start."""
+    changed = True
+    while changed:
+        changed = False
+        for shift in shifts:
+            if shift.starts_at < start <= shift.ends_at:
+                start, changed = shift.starts_at, True
+    return start
 
 
 def staff_fevers(store: HubStore, days: int = 14) -> list[dict[str, Any]]:

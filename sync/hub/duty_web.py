@@ -13,15 +13,15 @@ from werkzeug.exceptions import BadRequest
 from sync.contract import DISINFECTANTS
 from sync.hub import disinfection, duty, roster_admin, supplies
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
-from sync.localtime import local_today
+from sync.localtime import DayError, local_today, parse_day
 
 
 def _monday() -> date:
     raw = (request.args.get("week") or "").strip()[:10]
     try:
-        day = date.fromisoformat(raw) if raw else local_today(hub_zone())
-    except ValueError:
-        raise BadRequest(f"日期格式不对（{raw}）：请按 2026-11-30 的格式填写") from None
+        day = parse_day(raw, "2026-11-30") if raw else local_today(hub_zone())
+    except DayError as exc:
+        raise BadRequest(str(exc)) from None
     return day - timedelta(days=day.weekday())
 
 

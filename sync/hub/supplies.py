@@ -52,7 +52,17 @@ class Supply:
 
     @property
     def below_reserve(self) -> bool:
-        return self.stock < self.reserve
+        """Below the reserve rule, or empty: an item with none in stock is never 充足, even one
+        nobody has drawn on in the last weeks (its reserve by the rule is 0)."""
+        return self.stock < self.reserve or self.stock <= 0
+
+    @property
+    def status(self) -> str:
+        if self.stock <= 0:
+            return f"无库存：请入库{f'，需补 {self.reorder} {self.unit}' if self.reorder else ''}"
+        if self.below_reserve:
+            return f"低于储备，需补 {self.reorder} {self.unit}"
+        return "充足"
 
     @property
     def reorder(self) -> int:
