@@ -17,8 +17,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from bench.gate_sim import sim_gate, simulate_gate
 from kiosk.config import load_config
-from tests.gate_sim import sim_gate, simulate_gate
 
 
 def _config(data_dir: Path):

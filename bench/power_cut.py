@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.power_cut import run_power_cuts
+from bench.power_cut_harness import run_power_cuts
 
 
 def main() -> None:

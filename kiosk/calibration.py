@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from drivers import Thermometer
 from kiosk.config import Config
+from kiosk.measurement import Measurer, Timing
 from kiosk.screening import Rules, Verdict, estimate_core_c
-from kiosk.session import Measurer, Timing
 
 
 @dataclass(frozen=True)

@@ -274,7 +274,7 @@ def guards() -> None:
 )
 def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> None:
     """Add a guard (or reset their PIN): kiosk guards add wang 王师傅"""
-    from kiosk.guards import add_guard
+    from kiosk.guard_accounts import add_guard
     from sync.contract import GuardError
 
     try:
@@ -291,7 +291,7 @@ def guards_add(config_path: str | None, guard_id: str, name: str, pin: str) -> N
 @json_option
 def guards_list(config_path: str | None, as_json: bool) -> None:
     """List the guards who can unlock the guard screen."""
-    from kiosk.guards import list_guards
+    from kiosk.guard_accounts import list_guards
 
     found = list_guards(_open(_load(config_path, need_file=True)).connection())
     if as_json:

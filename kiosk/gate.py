@@ -21,9 +21,9 @@ from kiosk.config import Config
 from kiosk.hardware import Hardware
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
-from kiosk.screen import ScreenState
+from kiosk.measurement import Measurement, Measurer, Timing
+from kiosk.screen_state import ScreenState
 from kiosk.screening import Decision, Reason, Rules, Verdict, no_reading
-from kiosk.session import Measurement, Measurer, Timing
 from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class Gate:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.config = config
+        self._config = config
         self.hardware = hardware
         self.ledger = ledger
         # The clock seam: tests pass a fake clock (and a sleep that advances it) and drive the
@@ -605,9 +605,19 @@ class Gate:
         except ValueError as exc:
             log.error("hub settings not applied: %s", exc)
             return
-        self.config = config
-        self.rules = Rules.from_config(config)
-        self.measurer.rules = self.rules
+        self.reconfigure(config)
+
+    @property
+    def config(self) -> Config:
+        """The settings in force (the file's, with the hub's on top)."""
+        return self._config
+
+    def reconfigure(self, config: Config) -> None:
+        """Use ``config`` from the next person on (the hub's settings, a test's change)."""
+        with self._lock:
+            self._config = config
+            self.rules = Rules.from_config(config)
+            self.measurer.rules = self.rules
 
     def open_gate(self) -> None:
         if self.hardware.relay is not None:

@@ -73,6 +73,28 @@ def offset_label(minutes: int | None) -> str:
     return f"UTC{sign}{hours:02d}:{mins:02d}"
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # the days a ledger can hold; outside is a typing slip
+
+
+class DayError(ValueError):
+    """A day typed or sent that is not a date, or not one a ledger can hold (said in Chinese)."""
+
+
+def parse_day(raw: str, example: str = "2026-11-29") -> date:
+    """A local day from a form or a query (``2026-11-29``). Years outside 2000–2099 are refused
+    here, with what to do, instead of failing later when the day is turned into UTC bounds."""
+    text = raw.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise DayError(f"日期格式不对（{text[:20]}）：请按 {example} 的格式填写") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise DayError(
+            f"日期超出范围（{text[:20]}）：请填写 {FIRST_YEAR} 至 {LAST_YEAR} 年之间的日期"
+        )
+    return day
+
+
 def local_today(tz: tzinfo, now: datetime | None = None) -> date:
     return to_local(now or datetime.now(UTC), tz).date()
 

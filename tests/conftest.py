@@ -14,7 +14,8 @@ from drivers.mlx90614 import MLX90614
 from drivers.mlx90614_sim import Scene, SimulatedMLX90614
 from kiosk.config import Config, load_config
 
-pytest_plugins = ["tests.sync_fixtures"]  # the hub on SQLite and PostgreSQL
+# The hub on SQLite and PostgreSQL; the browser (module-scoped Chromium) and its pages.
+pytest_plugins = ["tests.sync_fixtures", "tests.browser_helpers"]
 
 
 @pytest.fixture
@@ -27,6 +28,29 @@ def mock_factory() -> Iterator[MockFactory]:
     finally:
         factory.reset()
         Device.pin_factory = previous
+
+
+@pytest.fixture
+def start_kiosk(make_config, mock_factory) -> Iterator[Any]:
+    """The one running-kiosk fixture: ``start_kiosk(**overrides)`` starts a whole kiosk through
+    the composition root (``kiosk.server.start_in_background``) with the simulated sensor, mock
+    pins, the relay on GPIO23 and a free port, and returns it once its screen is up; every kiosk
+    started is stopped at the end."""
+    from kiosk.server import start_in_background
+    from tests.gate_helpers import wait_for_screen
+
+    running = []
+
+    def start(**overrides: Any) -> Any:
+        config = make_config(**{"gpio__relay_pin": 23, **overrides})
+        k = start_in_background(config, pin_factory=mock_factory)
+        running.append(k)
+        wait_for_screen(k.gate, "idle", "awaiting_guard")
+        return k
+
+    yield start
+    for k in running:
+        k.stop()
 
 
 @pytest.fixture

@@ -1,11 +1,28 @@
-"""Helpers for tests that run a whole kiosk with the simulated sensor and mock pins."""
+"""Helpers for tests that run a whole kiosk with the simulated sensor and mock pins: waiting on a
+condition (never a fixed sleep), a resident's pass, the guard signed in."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.gate import Gate
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something true (returned), or fail after ``timeout``
+    seconds saying ``what`` was awaited. Generous by default: the machine may be loaded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s in vain for {what or condition}")
+        time.sleep(interval)
 
 
 def wait_for_screen(gate: Gate, *screens: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -21,3 +38,24 @@ def wait_for_screen(gate: Gate, *screens: str, timeout: float = 5.0) -> dict[str
 
 def pin_went_high(pin) -> bool:
     return any(change.state for change in pin.states[1:])
+
+
+def resident_pass(code: str) -> dict:
+    """A valid pass for a resident of building 3, unit 2."""
+    return {
+        "code": code,
+        "resident_id": None,
+        "name": None,
+        "building": "3",
+        "unit": "2",
+        "room": "301",
+        "expires_on": None,
+        "revoked": 0,
+        "quarantine_until": None,
+    }
+
+
+def sign_in(client) -> dict[str, str]:
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
+    assert response.status_code == 200, response.get_json()
+    return {"X-CSRF-Token": response.get_json()["csrf"]}

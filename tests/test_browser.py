@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
 from kiosk.passes import upsert
-from tests.gate_helpers import pin_went_high, wait_for_screen
-from tests.test_gate import _pass
+from tests.browser_helpers import screen_is
+from tests.gate_helpers import pin_went_high, resident_pass, wait_for_screen
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Chromium is missing: ./setup.sh test installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
 
 @pytest.fixture
-def kiosk(make_config, mock_factory):
-    from kiosk.server import start_in_background
-
-    running = []
-
-    def start(**overrides):
-        config = make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0, **overrides)
-        k = start_in_background(config, pin_factory=mock_factory)
-        running.append(k)
-        return k
-
-    yield start
-    for k in running:
-        k.stop()
+def kiosk(start_kiosk):
+    return lambda **overrides: start_kiosk(**{"kiosk__result_hold_s": 3.0, **overrides})
 
 
 @pytest.fixture
@@ -66,10 +28,6 @@ def page(browser):
     yield page
     context.close()
     assert errors == []
-
-
-def screen_is(page, screen: str, timeout: float = 8000) -> None:
-    page.wait_for_selector(f"body[data-screen='{screen}']", timeout=timeout)
 
 
 def test_a_resident_at_36_6_passes(kiosk, page, mock_factory):
@@ -157,7 +115,7 @@ def test_every_screen_fits_without_scrolling(kiosk, browser, size):
 
 def test_a_resident_types_a_pass_on_the_keypad(kiosk, page):
     k = kiosk(kiosk__identify="before", kiosk__identify_required=True)
-    upsert(k.ledger.connection(), [_pass("5001")], source="test")
+    upsert(k.ledger.connection(), [resident_pass("5001")], source="test")
     page.goto(k.url)
     screen_is(page, "idle")
     k.hardware.simulator.scene.person(36.6)

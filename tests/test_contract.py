@@ -24,6 +24,7 @@ FORBIDDEN = {
     "drivers": {"kiosk", "sync", "tests", "bench"},
     "sync": {"kiosk", "tests", "bench"},
     "kiosk": {"tests", "bench"},
+    "bench": {"tests"},
 }
 
 
@@ -71,6 +72,13 @@ def test_only_the_hub_imports_the_hub_packages():
         for w in violations(folder, HUB_ONLY)
         if not w.startswith("sync/hub/")
     ]
+    assert wrong == []
+
+
+def test_no_test_module_imports_from_another():
+    """Shared helpers live in helper modules (gate_helpers, hub_helpers, browser_helpers,
+    sync_fixtures), never in a test module."""
+    wrong = [w for w in violations("tests", {"tests"}) if " imports tests.test_" in w]
     assert wrong == []
 
 

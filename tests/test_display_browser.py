@@ -5,94 +5,34 @@ in taps. Screenshots of every kiosk and guard screen go to tests/screenshots/ (n
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from kiosk.guards import add_guard
-from tests.gate_helpers import wait_for_screen
-from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
-from tests.test_gate import _pass
-from tests.test_guard_browser import pages, stock, unlock  # noqa: F401
+from kiosk.guard_accounts import add_guard
+from tests.browser_helpers import check, on_resident_screen, screen_is, stock, unlock
+from tests.gate_helpers import resident_pass, wait_for_screen
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).parent / "screenshots"
-
-SMALL_TARGETS = """() => {
-  const small = [];
-  for (const el of document.querySelectorAll("button, a[href], select, input, [role=button]")) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) continue;  // not on screen
-    if (getComputedStyle(el).visibility === "hidden") continue;
-    if (r.width < 48 || r.height < 48) {
-      small.push(`${el.tagName} #${el.id} '${el.textContent.trim().slice(0, 16)}' `
-        + `${Math.round(r.width)}x${Math.round(r.height)}`);
-    }
-  }
-  return small;
-}"""
-OUTSIDE = """() => {
-  const outside = [];
-  const root = document.documentElement;
-  if (root.scrollHeight > innerHeight || root.scrollWidth > innerWidth) {
-    outside.push("page scrolls");
-  }
-  for (const el of document.body.querySelectorAll("*")) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) continue;
-    if (getComputedStyle(el).overflowY === "auto" && el.scrollHeight > el.clientHeight + 1) {
-      outside.push(`${el.tagName} #${el.id} scrolls`);
-    }
-    if (r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5) {
-      outside.push(`${el.tagName} #${el.id} '${el.textContent.trim().slice(0, 16)}' `
-        + `ends at ${Math.round(r.right)}x${Math.round(r.bottom)}`);
-    }
-  }
-  return outside;
-}"""
-
-
-def check(page, name: str) -> None:
-    """Save the screenshot, then: every target at least 48x48 px, nothing beyond the screen."""
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    assert page.evaluate(SMALL_TARGETS) == [], name
-    assert page.evaluate(OUTSIDE) == [], name
 
 
 @pytest.fixture
-def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.server import start_in_background
-
-    k = start_in_background(
-        make_config(
-            gpio__relay_pin=23,
-            kiosk__result_hold_s=3.0,
-            kiosk__identify="after",
-            kiosk__idle_return_s=5.0,
-        ),
-        pin_factory=mock_factory,
-    )
+def kiosk(start_kiosk, tmp_path):
+    k = start_kiosk(kiosk__result_hold_s=3.0, kiosk__identify="after", kiosk__idle_return_s=5.0)
     conn = k.ledger.connection()
     add_guard(conn, "li", "李师傅", "592731")
     places = [
-        {**_pass(f"B{building}{unit}01"), "building": building, "unit": unit}
+        {**resident_pass(f"B{building}{unit}01"), "building": building, "unit": unit}
         for building in ("1", "2", "3", "5", "6", "7", "8", "9")
         for unit in ("1", "2", "3")
     ]
     stock(conn, tmp_path, passes=places, areas=("某市某区", "另一市某区"))
-    yield k
-    k.stop()
+    return k
 
 
 @pytest.fixture
-def page(pages):  # noqa: F811
+def page(pages):
     """One page at 800x480 that fails the test on any script error (the guard tests' pair)."""
     return pages[1]
-
-
-def on_resident_screen(page, url: str, timeout: float = 8000) -> None:
-    page.wait_for_url(url + "/", timeout=timeout)
 
 
 def test_every_kiosk_and_guard_screen_fits_a_finger_and_never_scrolls(kiosk, page):

@@ -265,7 +265,7 @@ def test_an_unknown_item_is_refused(staff):
 def app(staff):
     from sync.hub.admins import create_admin
     from sync.hub.app import create_hub
-    from tests.test_hub_admin import PASSWORD
+    from tests.hub_helpers import PASSWORD
 
     for role in ("admin", "viewer"):
         create_admin(staff, f"{role}-user", PASSWORD, role)
@@ -273,7 +273,7 @@ def app(staff):
 
 
 def test_the_manager_edits_and_bad_input_shows_what_to_do(app, staff):
-    from tests.test_hub_admin import signed_in
+    from tests.hub_helpers import signed_in
 
     client, csrf = signed_in(app, "admin")
     ok = client.post(
@@ -305,7 +305,7 @@ def test_the_manager_edits_and_bad_input_shows_what_to_do(app, staff):
 
 
 def test_a_viewer_reads_but_may_not_edit(app, staff):
-    from tests.test_hub_admin import signed_in
+    from tests.hub_helpers import signed_in
 
     client, csrf = signed_in(app, "viewer")
     for path in ("/admin/duty", "/admin/disinfection", "/admin/supplies"):
@@ -320,7 +320,7 @@ def test_a_viewer_reads_but_may_not_edit(app, staff):
 
 
 def test_a_staff_fever_at_sign_on_shows_on_the_dashboard(app, staff, hub, tmp_path):
-    from tests.test_hub_admin import signed_in
+    from tests.hub_helpers import signed_in
 
     ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
     sign(ledger, (datetime.now(UTC) - timedelta(minutes=3)).isoformat(), "blocked")

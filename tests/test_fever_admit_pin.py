@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.guards import add_guard
+from bench.gate_sim import sim_gate
+from kiosk.guard_accounts import add_guard
 from kiosk.web import create_app
-from tests.gate_sim import sim_gate
 
 PIN = "246813"
 

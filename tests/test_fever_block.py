@@ -7,13 +7,13 @@ import json
 
 import pytest
 
+from bench.gate_sim import sim_gate
 from kiosk.gate import AwaitingGuard
+from kiosk.guard_accounts import add_guard
 from kiosk.guard_desk import GuardDesk
-from kiosk.guards import add_guard
 from kiosk.passes import upsert
 from kiosk.web import create_app
-from tests.gate_sim import sim_gate
-from tests.test_gate import _pass
+from tests.gate_helpers import resident_pass
 
 WANG = {"guard_id": "wang", "name": "王师傅"}
 
@@ -21,7 +21,7 @@ WANG = {"guard_id": "wang", "name": "王师傅"}
 @pytest.fixture
 def blocked(make_config):
     g = sim_gate(make_config(kiosk__identify="after"))
-    upsert(g.ledger.connection(), [_pass("F6001")], source="test")
+    upsert(g.ledger.connection(), [resident_pass("F6001")], source="test")
     g.scene.person(38.4)
     g.run(2.0)
     [block] = g.events("screening")

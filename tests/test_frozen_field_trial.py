@@ -4,8 +4,8 @@ kiosk.result_hold_s on a chip that stopped measuring."""
 
 from __future__ import annotations
 
+from bench.gate_sim import sim_gate
 from kiosk.guard_desk import GuardDesk
-from tests.gate_sim import sim_gate
 
 WANG = {"guard_id": "wang", "name": "王师傅"}
 

@@ -8,24 +8,12 @@ import pytest
 
 from kiosk.ledger import LedgerError
 from kiosk.passes import upsert
-from kiosk.server import start_in_background
-from tests.gate_helpers import pin_went_high, wait_for_screen
+from tests.gate_helpers import pin_went_high, resident_pass, wait_for_screen
 
 
 @pytest.fixture
-def kiosk(make_config, mock_factory):
-    running = []
-
-    def start(**overrides):
-        config = make_config(gpio__relay_pin=23, **overrides)
-        k = start_in_background(config, pin_factory=mock_factory)
-        running.append(k)
-        wait_for_screen(k.gate, "idle")
-        return k
-
-    yield start
-    for k in running:
-        k.stop()
+def kiosk(start_kiosk):
+    return start_kiosk
 
 
 def screenings(k):
@@ -143,7 +131,7 @@ def test_nobody_is_admitted_when_the_ledger_cannot_record(kiosk, mock_factory, m
 
 def test_identify_before_and_required(kiosk):
     k = kiosk(kiosk__identify="before", kiosk__identify_required=True)
-    upsert(k.ledger.connection(), [_pass("C3001")], source="test")
+    upsert(k.ledger.connection(), [resident_pass("C3001")], source="test")
     k.hardware.simulator.scene.person(36.6)
     wait_for_screen(k.gate, "need_pass")
     assert screenings(k) == []
@@ -161,7 +149,7 @@ def test_identify_before_and_required(kiosk):
 
 def test_identify_after_opens_the_gate_only_with_a_pass(kiosk, mock_factory):
     k = kiosk(kiosk__identify="after", kiosk__identify_required=True)
-    upsert(k.ledger.connection(), [_pass("C3002")], source="test")
+    upsert(k.ledger.connection(), [resident_pass("C3002")], source="test")
     mock_factory.pin(23).clear_states()
     k.hardware.simulator.scene.person(36.6)
     state = wait_for_screen(k.gate, "admitted")
@@ -173,20 +161,6 @@ def test_identify_after_opens_the_gate_only_with_a_pass(kiosk, mock_factory):
     assert pin_went_high(mock_factory.pin(23))
     screening, identify = k.ledger.events()[0], k.ledger.events()[-1]
     assert identify["links_to"] == screening["id"]
-
-
-def _pass(code: str) -> dict:
-    return {
-        "code": code,
-        "resident_id": None,
-        "name": None,
-        "building": "3",
-        "unit": "2",
-        "room": "301",
-        "expires_on": None,
-        "revoked": 0,
-        "quarantine_until": None,
-    }
 
 
 def test_pass_fail_only_stores_no_temperature(kiosk):

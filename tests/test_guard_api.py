@@ -6,12 +6,10 @@ import time
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from kiosk.passes import upsert
-from kiosk.server import start_in_background
 from kiosk.web import create_app
-from tests.gate_helpers import wait_for_screen
-from tests.test_gate import _pass
+from tests.gate_helpers import resident_pass, sign_in, wait_for_screen
 
 GUARD_POSTS = [
     (
@@ -32,24 +30,17 @@ GUARD_GETS = ["/api/guard/state", "/api/guard/options", "/api/guard/today"]
 
 
 @pytest.fixture
-def kiosk(make_config, mock_factory):
-    k = start_in_background(make_config(gpio__relay_pin=23), pin_factory=mock_factory)
+def kiosk(start_kiosk):
+    k = start_kiosk()
     conn = k.ledger.connection()
     add_guard(conn, "wang", "王师傅", "483190")
-    upsert(conn, [_pass("E5001")], source="test")
-    yield k
-    k.stop()
+    upsert(conn, [resident_pass("E5001")], source="test")
+    return k
 
 
 @pytest.fixture
 def client(kiosk):
     return create_app(kiosk.gate).test_client()
-
-
-def sign_in(client) -> dict[str, str]:
-    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "483190"})
-    assert response.status_code == 200, response.get_json()
-    return {"X-CSRF-Token": response.get_json()["csrf"]}
 
 
 @pytest.mark.parametrize("path", GUARD_GETS)
@@ -89,7 +80,7 @@ def test_wrong_pin_five_times_locks_out(client):
 
 def test_the_session_locks_itself_after_inactivity(kiosk, make_config):
     config = kiosk.config.replace(guard__auto_lock_s=15)
-    kiosk.gate.config = config
+    kiosk.gate.reconfigure(config)
     client = create_app(kiosk.gate).test_client()
     sign_in(client)
     assert client.get("/api/guard/state").status_code == 200
@@ -201,10 +192,10 @@ def test_silence_is_recorded(client, kiosk):
 def test_quarantine_notice_reaches_the_guard_only(client, kiosk):
     upsert(
         kiosk.ledger.connection(),
-        [{**_pass("Q7001"), "quarantine_until": "2099-01-01"}],
+        [{**resident_pass("Q7001"), "quarantine_until": "2099-01-01"}],
         source="test",
     )
-    kiosk.gate.config = kiosk.config.replace(kiosk__identify="before")
+    kiosk.gate.reconfigure(kiosk.config.replace(kiosk__identify="before"))
     resident = client.post("/api/pass", json={"code": "Q7001"})
     assert resident.get_json() == {"ok": True, "reason": "ok"}
     assert "quarantine" not in str(client.get("/api/state").get_json())
@@ -235,7 +226,7 @@ def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
     guard.auto_lock_s without a real touch (the poll says how long ago the screen was touched)."""
     clock = fake_guard_clock(monkeypatch)
     client = create_app(kiosk.gate).test_client()
-    kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
+    kiosk.gate.reconfigure(kiosk.gate.config.replace(guard__auto_lock_s=15))
     sign_in(client)
     touched = clock.t
     for _ in range(10):  # 20 s of polls, nobody touches the screen
@@ -249,7 +240,7 @@ def test_polling_the_state_does_not_keep_the_session_alive(kiosk, monkeypatch):
 def test_a_guard_touching_the_screen_stays_signed_in_while_it_polls(kiosk, monkeypatch):
     clock = fake_guard_clock(monkeypatch)
     client = create_app(kiosk.gate).test_client()
-    kiosk.gate.config = kiosk.gate.config.replace(guard__auto_lock_s=15)
+    kiosk.gate.reconfigure(kiosk.gate.config.replace(guard__auto_lock_s=15))
     sign_in(client)
     for _ in range(30):  # a minute of polls; the guard touches the screen every few seconds
         clock.t += 2
@@ -259,7 +250,7 @@ def test_a_guard_touching_the_screen_stays_signed_in_while_it_polls(kiosk, monke
 def test_a_stranger_typing_wrong_pins_does_not_lock_the_guard_out(client, kiosk, monkeypatch):
     """The guard list is on the screen: anyone may pick 王师傅 and type PINs. The real guard waits
     guard.lockout_s at most, then signs in."""
-    import kiosk.guards as guards_module
+    import kiosk.guard_accounts as guards_module
 
     class Clock:
         t = time.time()

@@ -6,57 +6,17 @@ import json
 
 import pytest
 
-from kiosk.guards import add_guard
-from kiosk.passes import upsert
+from tests.browser_helpers import screen_is, stock, unlock
 from tests.gate_helpers import wait_for_screen
-from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
-from tests.test_gate import _pass
 
 pytestmark = pytest.mark.browser
 
 
-def stock(conn, tmp_path, *, passes=(), areas=("某市某区",)) -> None:
-    """Guard 王师傅 (PIN 483190), a pass, a quarantined resident's pass, and the risk areas."""
-    from kiosk.risk_areas import replace_risk_areas
-
-    add_guard(conn, "wang", "王师傅", "483190")
-    rows = [_pass("F6001"), {**_pass("Q6002"), "quarantine_until": "2099-12-31"}, *passes]
-    upsert(conn, rows, source="test")
-    path = tmp_path / "areas.txt"
-    path.write_text("".join(area + "\n" for area in areas), encoding="utf-8")
-    replace_risk_areas(conn, path)
-
-
 @pytest.fixture
-def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.server import start_in_background
-
-    k = start_in_background(
-        make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0), pin_factory=mock_factory
-    )
+def kiosk(start_kiosk, tmp_path):
+    k = start_kiosk(kiosk__result_hold_s=3.0)
     stock(k.ledger.connection(), tmp_path)
-    yield k
-    k.stop()
-
-
-@pytest.fixture
-def pages(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 800, "height": 480}, locale="zh-CN")
-    resident, guard = context.new_page(), context.new_page()
-    errors: list[str] = []
-    for page in (resident, guard):
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield resident, guard
-    context.close()
-    assert errors == []
-
-
-def unlock(guard, url: str, pin: str = "483190") -> None:
-    guard.goto(url + "/guard")
-    guard.click("#guard-list button[data-guard='wang']")
-    for digit in pin:
-        guard.click(f"#login .keypad button[data-key='{digit}']")
-    guard.click("#pin-ok")
+    return k
 
 
 def test_blocked_resident_overridden_by_the_guard(kiosk, pages):
@@ -203,7 +163,7 @@ def test_a_vehicle_in_and_out_and_an_invalid_plate(kiosk, pages):
 
 def test_a_quarantined_residents_pass_shows_on_the_guard_screen_only(kiosk, pages):
     resident, guard = pages
-    kiosk.gate.config = kiosk.config.replace(kiosk__identify="before")
+    kiosk.gate.reconfigure(kiosk.config.replace(kiosk__identify="before"))
     unlock(guard, kiosk.url)
     guard.wait_for_selector("#desk:not([hidden])")
     resident.goto(kiosk.url)

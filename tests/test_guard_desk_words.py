@@ -9,15 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.gate_sim import sim_gate
 from kiosk import clock
+from kiosk.guard_accounts import add_guard
 from kiosk.guard_desk import GuardDesk
-from kiosk.guards import add_guard
 from kiosk.passes import upsert
 from kiosk.visitors import FIELD_NAMES, parse_visitor
 from kiosk.web import create_app
-from tests.gate_sim import sim_gate
-from tests.test_gate import _pass
-from tests.test_guard_api import sign_in
+from tests.gate_helpers import resident_pass, sign_in
 
 WANG = {"guard_id": "wang", "name": "王师傅"}
 
@@ -27,7 +26,7 @@ def g(make_config):
     g = sim_gate(make_config(kiosk__identify="before"))
     conn = g.ledger.connection()
     add_guard(conn, "wang", "王师傅", "483190")
-    upsert(conn, [{**_pass("Q7001"), "quarantine_until": "2099-01-01"}], source="test")
+    upsert(conn, [{**resident_pass("Q7001"), "quarantine_until": "2099-01-01"}], source="test")
     return g
 
 

@@ -8,28 +8,20 @@ import json
 
 import pytest
 
-from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
-from tests.test_display_browser import check, on_resident_screen
-from tests.test_guard_browser import pages, stock, unlock  # noqa: F401
+from tests.browser_helpers import check, on_resident_screen, screen_is, stock, unlock
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def kiosk(make_config, mock_factory, tmp_path):
-    from kiosk.server import start_in_background
-
-    k = start_in_background(
-        make_config(gpio__relay_pin=23, kiosk__result_hold_s=3.0, guard__urgent_lock_s=3.0),
-        pin_factory=mock_factory,
-    )
+def kiosk(start_kiosk, tmp_path):
+    k = start_kiosk(kiosk__result_hold_s=3.0, guard__urgent_lock_s=3.0)
     stock(k.ledger.connection(), tmp_path)
-    yield k
-    k.stop()
+    return k
 
 
 @pytest.fixture
-def page(pages):  # noqa: F811
+def page(pages):
     return pages[1]
 
 
@@ -125,7 +117,7 @@ def test_a_registered_visitors_verdict_comes_forward_on_the_display(kiosk, page)
     assert screening["links_to"] == visitor["id"]
 
 
-def test_a_frozen_chip_does_not_keep_the_green_screen_for_the_next_person(kiosk, pages):  # noqa: F811
+def test_a_frozen_chip_does_not_keep_the_green_screen_for_the_next_person(kiosk, pages):
     resident = pages[0]
     resident.goto(kiosk.url)
     screen_is(resident, "idle")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from bench.gate_sim import sim_gate
 from kiosk.guard_desk import GuardDesk
 from kiosk.overrides import parse_override
 from kiosk.passes import upsert
 from kiosk.visitors import parse_visitor
-from tests.gate_sim import sim_gate
-from tests.test_gate import _pass
+from tests.gate_helpers import resident_pass
 
 WANG = {"guard_id": "wang", "name": "王师傅"}
 YELLOW = {
@@ -34,7 +34,7 @@ def held_visitor(g):
 @pytest.fixture(params=["before", "after"])
 def gate(request, make_config):
     g = sim_gate(make_config(kiosk__identify=request.param))
-    upsert(g.ledger.connection(), [_pass("10010302")], source="test")
+    upsert(g.ledger.connection(), [resident_pass("10010302")], source="test")
     return g
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from sync.hub.admins import audit_log, create_admin
 from sync.hub.app import create_hub
+from tests.hub_helpers import PASSWORD, admin_routes, log_in, signed_in
 from tests.sync_fixtures import drain, enrolled_client, make_ledger
 
-PASSWORD = "correct horse battery"
 ROLES = ("admin", "viewer", "health")
 
 
@@ -22,42 +22,6 @@ def app(hub_store):
     for role in ROLES:
         create_admin(hub_store, f"{role}-user", PASSWORD, role)
     return create_hub(hub_store)
-
-
-def login_csrf(client) -> str:
-    page = client.get("/admin/login").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-
-
-def log_in(client, username: str, password: str, source: str = "127.0.0.1"):
-    return client.post(
-        "/admin/login",
-        data={"username": username, "password": password, "csrf": login_csrf(client)},
-        environ_base={"REMOTE_ADDR": source},
-    )
-
-
-def signed_in(app, role: str):
-    client = app.test_client()
-    response = log_in(client, f"{role}-user", PASSWORD)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    page = client.get("/admin/dashboard").get_data(as_text=True)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    return client, csrf
-
-
-def admin_routes(app):
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("admin.") or rule.endpoint in (
-            "admin.login",
-            "admin.login_post",
-            "admin.static",  # the stylesheets
-        ):
-            continue
-        view = app.view_functions[rule.endpoint]
-        path = rule.rule.replace("<fmt>", "csv")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield rule.endpoint, method, path, view.allowed_roles
 
 
 def test_every_admin_route_refuses_no_session_and_the_wrong_role(app):
@@ -166,7 +130,9 @@ def test_xlsx_export_re_reads_as_the_database(app, hub_store, stored_ledger):
     sheet = load_workbook(io.BytesIO(response.get_data())).active
     rows = list(sheet.iter_rows(values_only=True))
     title, header, body = rows[0], rows[1], rows[2:]
-    assert title[0] == "门岗台账" and sheet.freeze_panes == "A3"
+    # Whose ledger, which gate and days, in which time (found in a field trial: "门岗台账" only).
+    assert title[0] == "小区 门岗台账 · 全部门岗 · 全部日期 · 时间为 Asia/Shanghai 当地时间"
+    assert sheet.freeze_panes == "A3"
     expected = [
         (seq, rid)
         for seq, rid in db_rows(hub_store)

@@ -14,9 +14,9 @@ from kiosk.passes import lookup
 from kiosk.server import start_in_background
 from sync.hub.admins import create_admin
 from sync.hub.store import HubStore
+from tests.browser_helpers import screen_is
 from tests.gate_helpers import wait_for_screen
 from tests.sync_fixtures import Faults, RunningHub, free_port
-from tests.test_browser import browser, screen_is  # noqa: F401  (the module-scoped browser)
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -57,7 +57,7 @@ def sign_in(page, url: str) -> None:
     page.wait_for_url("**/admin/dashboard")
 
 
-def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path):  # noqa: F811
+def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path):
     hub, kiosk = site
     context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
     page = context.new_page()

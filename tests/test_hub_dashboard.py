@@ -12,8 +12,8 @@ from kiosk.ledger import Ledger
 from sync.hub import dashboard
 from sync.hub.admins import audit_log, create_admin
 from sync.hub.app import create_hub
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_hub_admin import PASSWORD, signed_in
 
 
 @pytest.fixture

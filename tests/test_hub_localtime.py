@@ -16,8 +16,8 @@ from kiosk.ledger import Ledger
 from sync.hub import labels
 from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_hub_admin import PASSWORD, signed_in
 
 NIGHT_UTC = "2026-11-28T17:30:00.000000+00:00"  # 2026-11-29 01:30 in Beijing
 
@@ -168,3 +168,26 @@ def test_records_keep_utc_and_the_gates_offset(hub, hub_store, tmp_path):
     # A gate keeping UTC (the setting kiosk.timezone) says so.
     utc_gate = Ledger(tmp_path / "u.sqlite3", "west-gate", zone("UTC"))
     assert utc_gate.append("screening", verdict="admitted")["utc_offset_min"] == 0
+
+
+def test_the_audit_log_reads_in_words_and_local_time(hub_store, night):
+    """Found in a field trial: the audit page showed duty.add {'ends_at': '…+00:00'}."""
+    from sync.hub.admins import audit
+
+    client = admin_client(hub_store)
+    client.get("/admin/ledger.csv?day_from=2026-11-29&day_to=2026-11-29")
+    with hub_store.transaction():
+        audit(
+            hub_store,
+            "admin",
+            "duty.add",
+            {"person": "g1", "gate": "east-gate", "ends_at": "2026-11-29T15:00:00+00:00"},
+        )
+        audit(hub_store, None, "sign_in.bad_password", {"source": "127.0.0.1"})
+        audit(hub_store, "admin", "some.new_action", {"role": "admin"})
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "导出台账（CSV）" in page and "起始日期：2026-11-29" in page
+    assert "排班" in page and "结束：2026-11-29 23:00:00" in page and "+00:00" not in page
+    assert "登录失败（" in page
+    assert "some.new_action" in page  # a code without words is shown, never hidden
+    assert "duty.add" not in page and "export.csv" not in page and "{&#39;" not in page

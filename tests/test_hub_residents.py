@@ -121,7 +121,7 @@ def test_phone_reveal_is_audited(hub_store):
 def test_phone_reveal_through_the_page_needs_the_role(hub_store):
     from sync.hub.admins import create_admin
     from sync.hub.app import create_hub
-    from tests.test_hub_admin import PASSWORD, signed_in
+    from tests.hub_helpers import PASSWORD, signed_in
 
     person = _one_resident_with_a_pass(hub_store)
     for role in ("health", "viewer"):
@@ -164,7 +164,7 @@ def test_settings_page_feeds_the_roster(hub_store):
     from sync.hub import roster_admin
     from sync.hub.admins import create_admin
     from sync.hub.app import create_hub
-    from tests.test_hub_admin import PASSWORD, signed_in
+    from tests.hub_helpers import PASSWORD, signed_in
 
     create_admin(hub_store, "admin-user", PASSWORD, "admin")
     client, csrf = signed_in(create_hub(hub_store), "admin")
@@ -193,7 +193,7 @@ def test_settings_page_feeds_the_roster(hub_store):
 def test_find_a_resident_by_id_number_through_the_page(hub_store):
     from sync.hub.admins import create_admin
     from sync.hub.app import create_hub
-    from tests.test_hub_admin import PASSWORD, signed_in
+    from tests.hub_helpers import PASSWORD, signed_in
 
     data = "building,unit,room,name,role,id_number\n5,1,101,吴十,owner,11010519491231002X\n"
     residents.import_residents(hub_store, "a.csv", data.encode(), "manager")

@@ -19,8 +19,8 @@ from sync.hub.id_numbers import keyed_hash
 from sync.hub.keys import HubKeys, KeyError_, load_keys
 from sync.hub.store import HubStore
 from tests import test_hub_admin
+from tests.hub_helpers import PASSWORD, admin_routes, log_in, signed_in
 from tests.sync_fixtures import drain, enrolled_client, make_ledger
-from tests.test_hub_admin import PASSWORD, admin_routes, log_in, signed_in
 
 ID_NUMBER = "11010519491231002X"
 app = test_hub_admin.app  # the fixture: one account per role
@@ -373,7 +373,7 @@ def test_the_id_look_up_is_a_post(app):
 
 @pytest.fixture
 def guard_client(make_config, mock_factory):
-    from kiosk.guards import add_guard
+    from kiosk.guard_accounts import add_guard
     from kiosk.server import start_in_background
     from kiosk.web import create_app
 
@@ -398,10 +398,10 @@ def test_a_guard_cookie_saved_before_lock_no_longer_works(guard_client):
 
 
 def test_a_stranger_at_the_gate_keeps_a_guard_out_for_seconds_only(guard_client, monkeypatch):
-    from kiosk import guards
+    from kiosk import guard_accounts
 
     clock = [1000.0]
-    monkeypatch.setattr(guards.time, "time", lambda: clock[0])
+    monkeypatch.setattr(guard_accounts.time, "time", lambda: clock[0])
     for _ in range(40):  # the guard list is public; a stranger types PINs for the guard
         answer = guard_client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": "000000"})
         assert answer.get_json()["retry_after_s"] <= 30

@@ -220,7 +220,7 @@ def test_a_nul_in_one_stored_record_does_not_break_the_xlsx_export(api, tmp_path
     from openpyxl import load_workbook
 
     from sync.hub.admins import create_admin
-    from tests.test_hub_admin import PASSWORD, signed_in
+    from tests.hub_helpers import PASSWORD, signed_in
 
     _, _, store = api
     first, second = fresh_records(tmp_path, 2)
@@ -349,7 +349,7 @@ def test_deleting_and_renumbering_unsynced_records_is_detected(hub, tmp_path):
 
 def test_a_deleted_unsynced_record_is_a_gap_never_filled(hub, tmp_path):
     from sync.hub.admins import create_admin
-    from tests.test_hub_admin import PASSWORD, signed_in
+    from tests.hub_helpers import PASSWORD, signed_in
 
     ledger = make_ledger(tmp_path / "k.sqlite3", records=5)
     conn = _attacker(ledger)

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from kiosk.guards import add_guard
+from bench.gate_sim import sim_gate
+from kiosk.guard_accounts import add_guard
 from kiosk.web import create_app
-from tests.gate_sim import sim_gate
 
 PIN = "246813"
 CHINESE = re.compile(r"^[\u4e00-\u9fff]")

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
+from bench.gate_sim import sim_gate, simulate_gate
 from drivers import Reading
 from drivers.mlx90614 import celsius_to_raw
 from kiosk.liveness import AMBIENT_JUMP, AMBIENT_RANGE, FROZEN, Liveness, LivenessRules
-from tests.gate_sim import sim_gate, simulate_gate
 
 
 def reading(object_c: float, ambient_c: float = 24.0) -> Reading:

@@ -185,3 +185,18 @@ def test_hub_tail_never_creates_a_database(tmp_path):
     assert result.exit_code == 1
     assert f"中心数据库不存在（no hub database）：{missing}" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pdf_fonts_library_does_not_fill_the_log():
+    """Found in a field trial: every register PDF logged a hundred fontTools INFO lines."""
+    stream = io.StringIO()
+    try:
+        setup_logging(stream=stream)
+        logging.getLogger("fontTools.subset").info("glyf pruned")
+        logging.getLogger("sync.hub").info("导出登记表")
+        assert "glyf" not in stream.getvalue() and "导出登记表" in stream.getvalue()
+        setup_logging(verbose=True, stream=stream)
+        logging.getLogger("fontTools.subset").debug("glyf pruned")
+        assert "glyf" in stream.getvalue()
+    finally:
+        setup_logging()

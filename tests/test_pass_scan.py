@@ -11,9 +11,8 @@ from kiosk.roster import apply_changes
 from sync.hub import pass_qr, residents
 from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.scan import decode_png, pdf_pages_png
-from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
-from tests.test_hub_admin import PASSWORD, signed_in
 
 CARDS = 11  # more than one PDF page (nine cards a page)
 
@@ -52,7 +51,7 @@ def test_the_pdf_sheet_scans_and_the_kiosk_accepts_a_code_read_back(hub_store, i
 
 
 @pytest.mark.browser
-def test_the_html_sheet_scans_in_chromium(hub_store, issued, browser, tmp_path):  # noqa: F811
+def test_the_html_sheet_scans_in_chromium(hub_store, issued, browser, tmp_path):
     client, _ = signed_in(create_hub(hub_store), "admin")
     html = client.get("/admin/passes/sheet").get_data(as_text=True)
     page = browser.new_page(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.power_cut import run_power_cuts
+from bench.power_cut_harness import run_power_cuts
 
 pytestmark = pytest.mark.slow
 

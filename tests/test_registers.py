@@ -21,10 +21,9 @@ from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
 from sync.hub.cli import main as hub_cli
 from sync.localtime import zone
+from tests.hub_helpers import PASSWORD, signed_in
 from tests.scan import decode_png, pdf_pages_png
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
-from tests.test_hub_admin import PASSWORD, signed_in
 
 DAY = date(2026, 11, 29)
 CHINA = zone("Asia/Shanghai")
@@ -144,6 +143,23 @@ def test_each_register_is_filled_from_the_day(hub_store, day):
     assert built.on_duty == ["王强（wang）", "刘军（liu）"]
 
 
+def test_a_days_register_keeps_the_guards_names_of_that_day(hub_store, day, monkeypatch):
+    """Found in a field trial: removing guard liu and giving the ID to someone else rewrote the
+    name on the signed fever record of an earlier day."""
+    from sync.hub import store as store_module
+
+    monkeypatch.setattr(store_module, "now_iso", lambda: "2026-12-02T02:00:00.000000+00:00")
+    roster_admin.remove(hub_store, "guard", "liu", "manager")
+    roster_admin.set_guard(hub_store, "liu", "赵六", "135792", "manager", ["east-gate"])
+    roster_admin.set_guard(hub_store, "wang", "王强强", "246813", "manager", ["east-gate"])
+    built = registers.build_day(hub_store, "east-gate", DAY, CHINA)
+    [fever] = built.register("fevers").rows
+    assert fever[5] == "刘军（liu）"
+    assert built.on_duty == ["王强（wang）", "刘军（liu）"]
+    later = registers.build_day(hub_store, "east-gate", date(2026, 12, 2), CHINA)
+    assert later.on_duty == []  # nobody acted that day; the new names are for its records
+
+
 def _client(hub_store):
     create_admin(hub_store, "admin-user", PASSWORD, "admin")
     return signed_in(create_hub(hub_store, compound="幸福里小区"), "admin")[0]
@@ -193,7 +209,7 @@ def test_the_daily_pdf_renders_and_its_seal_scans_and_verifies(hub_store, day, t
     [text] = read  # the same seal on every page
     expected = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
     assert text == expected.text()
-    assert seal.verify(hub_store, seal.parse(text)).ok
+    assert seal.verify(hub_store, seal.parse(text), CHINA).ok
     page = client.post("/admin/seal", data={"seal": text, "csrf": _csrf(client)}).get_data(
         as_text=True
     )
@@ -207,7 +223,7 @@ def _csrf(client) -> str:
 
 def test_a_seal_fails_after_a_record_of_that_day_is_altered_on_the_hub(hub_store, day):
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
-    assert seal.verify(hub_store, sealed).ok
+    assert seal.verify(hub_store, sealed, CHINA).ok
     seq, text = hub_store.fetch_one(
         "SELECT seq, record FROM events WHERE kiosk_id = 'east-gate' AND verdict = 'blocked'"
     )
@@ -219,11 +235,44 @@ def test_a_seal_fails_after_a_record_of_that_day_is_altered_on_the_hub(hub_store
             " AND seq = ?",
             (json.dumps(record), seq),
         )
-    result = seal.verify(hub_store, sealed)
+    result = seal.verify(hub_store, sealed, CHINA)
     assert not result.ok and f"序号 {seq}" in result.message and "改动" in result.message
     db = hub_store.url
     cli = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", db, sealed.text()])
     assert cli.exit_code == 1 and "不符" in cli.output
+
+
+def test_a_seal_re_dated_or_cut_short_does_not_match(hub_store, day):
+    """Found in a field trial: the seal's date was not checked, so a sheet re-dated to another
+    day (with no records at all) was called "相符"."""
+    import dataclasses
+
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    for other in (date(2026, 10, 1), date(2025, 1, 1), date(2026, 11, 30)):
+        moved = dataclasses.replace(sealed, day=other)
+        result = seal.verify(hub_store, moved, CHINA)
+        assert not result.ok and "日期" in result.message, (other, result.message)
+        cli = CliRunner().invoke(hub_cli, ["verify-sheet", "--db", hub_store.url, moved.text()])
+        assert cli.exit_code == 1 and "不符" in cli.output
+    # A sheet that leaves out the day's first records (its seal starts later) does not match.
+    later = seal.verify(
+        hub_store, dataclasses.replace(sealed, first_seq=sealed.first_seq + 1), CHINA
+    )
+    assert not later.ok and "更早" in later.message
+
+
+def test_a_sheet_printed_before_the_day_ended_still_matches_and_says_so(hub_store, day):
+    sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
+    rows = hub_store.fetch_all(
+        "SELECT seq, hash FROM events WHERE kiosk_id = 'east-gate' ORDER BY seq"
+    )
+    # The sheet printed at noon: its seal ends at an earlier record of the same day.
+    noon = [r for r in rows if r[0] < sealed.last_seq][-1]
+    import dataclasses
+
+    printed = dataclasses.replace(sealed, last_seq=int(noon[0]), chain_hash=noon[1])
+    result = seal.verify(hub_store, printed, CHINA)
+    assert result.ok and "打印后" in result.message, result.message
 
 
 def test_hub_verify_sheet_says_a_good_seal_matches(hub_store, day):
@@ -235,7 +284,7 @@ def test_hub_verify_sheet_says_a_good_seal_matches(hub_store, day):
 
 
 @pytest.mark.browser
-def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):  # noqa: F811
+def test_the_registers_page_and_the_seal_check_in_chromium(hub_store, day, browser, tmp_path):
     client = _client(hub_store)
     html = client.get("/admin/registers?kiosk=east-gate&day=2026-11-29").get_data(as_text=True)
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
@@ -288,3 +337,23 @@ def test_a_visitor_named_like_a_formula_is_exported_as_plain_text(name):
     assert "<f>" not in sheet_xml and "<f " not in sheet_xml
     cell = load_workbook(io.BytesIO(xlsx)).active["B3"]
     assert cell.value == name and cell.data_type == "s"
+
+
+def test_odd_days_and_unknown_gates_get_a_chinese_answer_not_a_500(hub_store, day):
+    """Found in a field trial: day=9999-12-31 was a 500 (the UTC bounds overflowed), and an
+    unknown gate an empty file."""
+    client = _client(hub_store)
+    for url in (
+        "/admin/registers.pdf?kiosk=east-gate&day=9999-12-31",
+        "/admin/registers?day=0001-01-01",
+        "/admin/registers.csv?kiosk=east-gate&day=2026-11-01&day_to=9999-12-31",
+        "/admin/ledger.csv?day_from=9999-12-31",
+        "/admin/summary?day=9999-12-31",
+    ):
+        page = client.get(url)
+        assert page.status_code == 400, url
+        assert "日期超出范围" in page.get_data(as_text=True), url
+    unknown = client.get("/admin/registers.csv?kiosk=nogate&day=2026-11-29")
+    assert unknown.status_code == 404 and "没有门岗 nogate" in unknown.get_data(as_text=True)
+    csv_file = client.get("/admin/registers.csv?kiosk=east-gate&day=2026-11-29")
+    assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice

@@ -301,7 +301,7 @@ def test_readers_page_by_ingest_sequence(hub, tmp_path):
 
 
 def test_roster_flows_down(hub, tmp_path, make_config, mock_factory):
-    from kiosk.guards import hash_pin, unlock
+    from kiosk.guard_accounts import hash_pin, unlock
     from kiosk.passes import lookup
     from kiosk.roster import apply_changes
     from kiosk.screening import Rules

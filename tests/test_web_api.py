@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.passes import upsert
-from tests.test_gate import _pass
+from tests.gate_helpers import resident_pass
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def kiosk(make_config, mock_factory):
     from kiosk.server import start_in_background
 
     k = start_in_background(make_config(kiosk__identify="before"), pin_factory=mock_factory)
-    upsert(k.ledger.connection(), [_pass("D4001")], source="test")
+    upsert(k.ledger.connection(), [resident_pass("D4001")], source="test")
     yield k
     k.stop()
 

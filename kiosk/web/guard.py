@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from kiosk import guards
+from kiosk import guard_accounts
 from kiosk.guard_desk import GuardDesk
 from kiosk.overrides import parse_override
 from kiosk.plates import PlateError, validate_plate
@@ -96,7 +96,7 @@ def page() -> str:
 
 @guard.get("/api/guard/guards")
 def guard_list() -> Any:
-    return jsonify(guards=guards.list_guards(_desk().ledger.connection()))
+    return jsonify(guards=guard_accounts.list_guards(_desk().ledger.connection()))
 
 
 @guard.post("/api/guard/unlock")
@@ -120,10 +120,10 @@ def unlock() -> Any:
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
 
 
-def _check_pin(guard_id: str, pin: str) -> guards.UnlockResult:
+def _check_pin(guard_id: str, pin: str) -> guard_accounts.UnlockResult:
     """One PIN check, counted towards the guard's lockout like any other."""
     config = _config().guard
-    return guards.unlock(
+    return guard_accounts.unlock(
         _desk().ledger.connection(),
         guard_id,
         pin,

@@ -9,7 +9,7 @@ route with each role.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import wraps
 from typing import Any
 
@@ -31,6 +31,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from sync.auth import csrf_ok, new_csrf
 from sync.contract import HUB_SETTINGS, mask_phone
 from sync.hub import (
+    audit_words,
     dashboard,
     disinfection,
     duty,
@@ -52,7 +53,7 @@ from sync.hub.admins import (
     start_session,
 )
 from sync.hub.store import HubStore
-from sync.localtime import DEFAULT_ZONE, format_local, zone
+from sync.localtime import DEFAULT_ZONE, DayError, format_local, parse_day, zone
 
 admin = Blueprint(
     "admin",
@@ -101,9 +102,9 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if user is None:
                 return redirect(url_for("admin.login", next=request.path))
             if user["role"] not in allowed:
-                raise Forbidden("your role may not use this page")
+                raise Forbidden("您的账户角色不能使用此页面：如需要，请联系管理员")
             if request.method == "POST" and not csrf_ok(request.form.get("csrf"), user["csrf"]):
-                raise Forbidden("the form's CSRF token is missing or wrong: reload the page")
+                raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
             return view(user, *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -175,9 +176,9 @@ def daily_summary(user: dict[str, str]) -> str:
     tz = hub_zone()
     raw = request.args.get("day") or dashboard.today(tz).isoformat()
     try:
-        day = date.fromisoformat(raw[:10])
-    except ValueError:
-        raise BadRequest("日期格式不对：请按 2026-11-28 的格式填写") from None
+        day = parse_day(raw[:10], "2026-11-28")
+    except DayError as exc:
+        raise BadRequest(str(exc)) from None
     store = _store()
     start, end = dashboard.day_bounds(day, tz)
     fevers = [
@@ -287,7 +288,16 @@ def export(user: dict[str, str], fmt: str) -> Response:
             headers=headers,
         )
     return Response(
-        stream_with_context(ledger_view.xlsx_stream(rows)),
+        stream_with_context(
+            ledger_view.xlsx_stream(
+                rows,
+                ledger_view.export_title(
+                    filters,
+                    current_app.config.get("HUB_COMPOUND") or "小区",
+                    current_app.config.get("HUB_TIMEZONE", DEFAULT_ZONE),
+                ),
+            )
+        ),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )
@@ -340,7 +350,16 @@ def revoke(user: dict[str, str]) -> Any:
 @admin.get("/audit")
 @roles("admin")
 def audit_page(user: dict[str, str]) -> str:
-    return render_template("audit.html", user=user, entries=audit_log(_store()))
+    tz = hub_zone()
+    entries = [
+        {
+            **entry,
+            "action_words": audit_words.action_words(entry["action"]),
+            "detail_words": audit_words.detail_words(entry["detail"], tz),
+        }
+        for entry in audit_log(_store())
+    ]
+    return render_template("audit.html", user=user, entries=entries)
 
 
 @admin.get("/residents")

@@ -179,8 +179,9 @@ def serve(
 
 @main.command("verify-sheet")
 @db_option
+@timezone_option
 @click.argument("seal_text", metavar="SEAL")
-def verify_sheet(db_url: str, seal_text: str) -> None:
+def verify_sheet(db_url: str, timezone: str, seal_text: str) -> None:
     """Check a printed register's seal (the text under its QR code) against the hub's records.
 
     Exit status 0: the sheet matches; 1: it does not; 2: that is not a seal."""
@@ -192,7 +193,7 @@ def verify_sheet(db_url: str, seal_text: str) -> None:
         raise click.UsageError(str(exc)) from None
     store = _store(db_url)
     try:
-        result = seal.verify(store, parsed)
+        result = seal.verify(store, parsed, zone(timezone))
     finally:
         store.close()
     click.echo(result.message)

@@ -12,7 +12,15 @@ from typing import Any
 from sync.contract import mask_phone
 from sync.hub import labels, sheets
 from sync.hub.store import HubStore
-from sync.localtime import DEFAULT_ZONE, day_bounds_utc, offset_label, to_local, zone
+from sync.localtime import (
+    DEFAULT_ZONE,
+    DayError,
+    day_bounds_utc,
+    offset_label,
+    parse_day,
+    to_local,
+    zone,
+)
 
 COLUMNS = (
     ("序号 No.", "ingest_seq"),
@@ -86,11 +94,9 @@ class Filters:
         for name in ("day_from", "day_to"):
             if values[name]:
                 try:
-                    date.fromisoformat(values[name])
-                except ValueError:
-                    raise FilterError(
-                        f"日期格式不对（{values[name]}）：请按 2026-11-28 的格式填写"
-                    ) from None
+                    parse_day(values[name], "2026-11-28")
+                except DayError as exc:
+                    raise FilterError(str(exc)) from None
         for name, allowed in (("kind", KINDS), ("verdict", VERDICTS)):
             if values[name]:
                 code = labels.code_for(values[name], allowed)
@@ -224,6 +230,18 @@ def csv_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     return sheets.csv_stream(
         [title for title, _ in COLUMNS], ([row[key] for _, key in COLUMNS] for row in rows)
     )
+
+
+def export_title(filters: Filters, compound: str, zone_name: str) -> str:
+    """The XLSX title row: whose ledger, which gate and days, and in which time."""
+    if filters.day_from and filters.day_to:
+        period = f"{filters.day_from} 至 {filters.day_to}"
+    elif filters.day_from or filters.day_to:
+        period = f"自 {filters.day_from}" if filters.day_from else f"至 {filters.day_to}"
+    else:
+        period = "全部日期"
+    gate = filters.kiosk or "全部门岗"
+    return f"{compound} 门岗台账 · {gate} · {period} · 时间为 {zone_name} 当地时间"
 
 
 def xlsx_stream(rows: Iterator[dict[str, Any]], title: str = "门岗台账") -> Iterator[bytes]:

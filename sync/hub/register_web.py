@@ -14,6 +14,7 @@ from sync.hub import register_pdf, registers, seal, sheets
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
 from sync.hub.admins import audit
 from sync.hub.pass_pdf import PassPdfError
+from sync.localtime import DayError, parse_day
 
 DEFAULT_COMPOUND = "小区"
 READERS = ("admin", "health")  # the registers carry names and homes
@@ -28,11 +29,14 @@ def _day_and_gate() -> tuple[date, str | None, list[str]]:
     tz = hub_zone()
     raw = (request.args.get("day") or "").strip()
     try:
-        day = date.fromisoformat(raw) if raw else registers.local_today(tz)
-    except ValueError:
-        raise BadRequest(f"日期格式不对（{raw[:20]}）：请按 2026-11-29 的格式填写") from None
-    gates = registers.gates_of_day(_store(), day, tz)
+        day = parse_day(raw) if raw else registers.local_today(tz)
+    except DayError as exc:
+        raise BadRequest(str(exc)) from None
+    store = _store()
+    gates = registers.gates_of_day(store, day, tz)
     kiosk = (request.args.get("kiosk") or "").strip()[:32] or (gates[0] if gates else None)
+    if kiosk is not None and kiosk not in gates and not registers.gate_known(store, kiosk):
+        raise NotFound(f"没有门岗 {kiosk}：请从登记表页面的门岗列表中选择")
     return day, kiosk, gates
 
 
@@ -96,7 +100,7 @@ def registers_export(user: dict[str, str], fmt: str) -> Response:
         rows = registers.range_rows(store, kiosk, day, last, key, tz)
     if fmt == "csv":
         body = sheets.csv_stream(register.header, rows)
-        mimetype = "text/csv; charset=utf-8"
+        mimetype = "text/csv"  # Flask adds the charset
     else:
         widths = [c.width for c in register.columns]
         body = sheets.xlsx_stream(register.title, title, register.header, widths, rows)
@@ -111,9 +115,9 @@ def _day_to(first: date) -> date | None:
     if not raw:
         return None
     try:
-        last = date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"日期格式不对（{raw[:20]}）：请按 2026-11-30 的格式填写") from None
+        last = parse_day(raw, "2026-11-30")
+    except DayError as exc:
+        raise BadRequest(str(exc)) from None
     if not 0 <= (last - first).days <= MAX_DAYS:
         raise BadRequest(f"结束日期须在开始日期之后，最多 {MAX_DAYS + 1} 天：请分段导出")
     return last
@@ -138,7 +142,7 @@ def seal_check(user: dict[str, str]) -> Any:
     except seal.SealError as exc:
         return render_template("seal.html", user=user, result=None, error=str(exc), text=text), 400
     store = _store()
-    result = seal.verify(store, parsed)
+    result = seal.verify(store, parsed, hub_zone())
     with store.transaction():
         audit(
             store,

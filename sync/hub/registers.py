@@ -173,10 +173,10 @@ def _homes(store: HubStore, codes: set[str]) -> dict[str, tuple[str, str]]:
     return homes
 
 
-def _guard_names(store: HubStore) -> dict[str, str]:
-    from sync.hub.roster_admin import current
+def _guard_names(store: HubStore, day: date, tz: tzinfo) -> dict[str, str]:
+    from sync.hub.roster_admin import guard_names_as_of
 
-    return {key: value.get("name", key) for key, value in current(store, "guard").items()}
+    return guard_names_as_of(store, day_bounds_utc(day, tz)[1])
 
 
 def _number(value: Any) -> Any:
@@ -185,7 +185,7 @@ def _number(value: Any) -> Any:
 
 def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     records = day_records(store, kiosk_id, day, tz)
-    names = _guard_names(store)
+    names = _guard_names(store, day, tz)
     for record in records:  # a guard the kiosk knows and the hub does not: the name it sent
         detail = record["detail_"]
         if record["kind"] in ("shift", "disinfection") and detail.get("name"):
@@ -401,6 +401,15 @@ def gates_of_day(store: HubStore, day: date, tz: tzinfo) -> list[str]:
         (start, end),
     )
     return [row[0] for row in rows]
+
+
+def gate_known(store: HubStore, kiosk_id: str) -> bool:
+    """An enrolled gate, or one that has records (a day without records is still its day)."""
+    return (
+        store.fetch_one("SELECT 1 FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)) is not None
+        or store.fetch_one("SELECT 1 FROM events WHERE kiosk_id = ? LIMIT 1", (kiosk_id,))
+        is not None
+    )
 
 
 def sheet_title(register: Register, kiosk_id: str, day: date, compound: str) -> str:

@@ -33,6 +33,19 @@ def current(store: HubStore, kind: str) -> dict[str, Any]:
     return {row[0]: json.loads(row[1]) for row in rows if row[1] is not None}
 
 
+def guard_names_as_of(store: HubStore, moment: str) -> dict[str, str]:
+    """Each guard's name as it stood at ``moment`` (UTC ISO): a day's register keeps the names
+    of that day although a guard was renamed, removed or their ID reused since. A guard added
+    after ``moment`` gets their first name."""
+    names: dict[str, str] = {}
+    for key, data, changed_at in store.fetch_all(
+        "SELECT key, data, changed_at FROM roster WHERE kind = 'guard' ORDER BY version"
+    ):
+        if data is not None and (changed_at <= moment or key not in names):
+            names[key] = json.loads(data).get("name") or key
+    return names
+
+
 GATE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 

@@ -4,7 +4,9 @@ numbers of that local day and the chain hash at the end of it, as text and as a 
 The kiosk's ledger is a hash chain, so the last hash of a day commits to every record before it.
 ``verify`` re-reads the sheet's records from the hub and re-checks the chain from the first
 sequence to the last: it fails if a record of that day was altered, removed or inserted on the
-hub, or if the sheet's seal was typed from another day or gate.
+hub, if the sheet's seal was typed from another day or gate (every record it covers must be of
+its local day, and none of that day may come before its first), and it says when records of the
+day reached the hub after the sheet was printed.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def seal_for_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Seal 
     return Seal(kiosk_id, day, last[0], int(first[0]), int(last[1]), last[2])
 
 
-def verify(store: HubStore, seal: Seal) -> Verdict:
+def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
+    """Does the sheet match the hub's records of that gate's local day (in ``tz``)?"""
     rows = store.fetch_all(
         "SELECT seq, record, hash FROM events WHERE kiosk_id = ? AND epoch = ?"
         " AND seq >= ? AND seq <= ? ORDER BY seq",
@@ -119,9 +122,17 @@ def verify(store: HubStore, seal: Seal) -> Verdict:
             f"中心只有 {len(rows)} 条。记录可能被删除，或尚未同步：请让该门岗联网同步后再核验；"
             "仍不符请上报。",
         )
+    start, end = day_bounds_utc(seal.day, tz)
+    day = seal.day.isoformat()
     previous_hash = None
     for seq, text, stored_hash in rows:
         record = json.loads(text)
+        if not start <= record["wall_time"] < end:
+            return Verdict(
+                False,
+                f"不符：序号 {seq} 的记录不是 {day} 的。封签上的日期被改动或抄错："
+                "请重新扫描登记表上的封签二维码；仍不符请保留纸质登记表并上报。",
+            )
         if not hash_matches(record) or record["hash"] != stored_hash:
             return Verdict(
                 False,
@@ -140,8 +151,23 @@ def verify(store: HubStore, seal: Seal) -> Verdict:
             "不符：日终哈希与中心记录不同。登记表可能被改写，或封签抄错：请重新扫描封签二维码；"
             "仍不符请上报。",
         )
-    return Verdict(
-        True,
-        f"相符：门岗 {seal.kiosk_id} {seal.day.isoformat()} 的登记表与中心的 {expected} 条"
-        "记录一致，未被改动。",
-    )
+    earlier = store.fetch_one(
+        "SELECT count(*) FROM events WHERE kiosk_id = ? AND epoch = ? AND seq < ?"
+        " AND wall_time >= ? AND wall_time < ?",
+        (seal.kiosk_id, seal.epoch, seal.first_seq, start, end),
+    )[0]
+    if earlier:
+        return Verdict(
+            False,
+            f"不符：中心还有 {day} 序号更早的 {earlier} 条记录，登记表上没有。"
+            "登记表可能被删去了开头几行：请保留纸质登记表并上报。",
+        )
+    later = store.fetch_one(
+        "SELECT count(*) FROM events WHERE kiosk_id = ? AND epoch = ? AND seq > ?"
+        " AND wall_time >= ? AND wall_time < ?",
+        (seal.kiosk_id, seal.epoch, seal.last_seq, start, end),
+    )[0]
+    message = f"相符：门岗 {seal.kiosk_id} {day} 的登记表与中心的 {expected} 条记录一致，未被改动。"
+    if later:
+        message += f"该日在登记表打印后又有 {later} 条记录，不在这张表上。"
+    return Verdict(True, message)

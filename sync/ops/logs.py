@@ -85,6 +85,9 @@ class TerminalFormatter(logging.Formatter):
         return line
 
 
+CHATTY_LIBRARIES = ("fontTools",)
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
     """Configure the root logger once for a command (replacing any earlier handler)."""
     stream = stream if stream is not None else sys.stderr
@@ -98,6 +101,10 @@ def setup_logging(verbose: bool = False, quiet: bool = False, stream: TextIO | N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level_for(verbose, quiet))
+    # Libraries that talk at INFO about their own work: fontTools logs a line per glyph table
+    # each time a PDF embeds the Chinese font (a hundred lines per register). Theirs only with -v.
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def set_log_zone(tz: tzinfo) -> None:

@@ -7,13 +7,13 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from bench.fake_clock import FakeClock
 from drivers.mlx90614 import MLX90614
 from drivers.mlx90614_sim import Scene, SimulatedMLX90614
 from kiosk.config import Config
 from kiosk.gate import Gate
 from kiosk.hardware import Hardware
 from kiosk.ledger import Ledger
-from tests.fake_clock import FakeClock
 
 
 class CountingRelay:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.guards import add_guard, hash_pin, list_guards, pin_matches, unlock
+from kiosk.guard_accounts import add_guard, hash_pin, list_guards, pin_matches, unlock
 from kiosk.ledger import Ledger
 from sync.contract import GuardError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from drivers.mlx90614 import MLX90614
+from kiosk.measurement import Measurer, Timing
 from kiosk.screening import Reason, Rules, Verdict
-from kiosk.session import Measurer, Timing
 
 TIMING = Timing(settle_s=0.3, samples=5, sample_interval_s=0.02)
 

@@ -107,7 +107,7 @@ def run_power_cuts(
     result = PowerCutResult()
     reported: set[str] = set()
     spawner = subprocess.Popen(
-        [sys.executable, "-c", "from tests.power_cut import spawner_main; spawner_main()"],
+        [sys.executable, "-c", "from bench.power_cut_harness import spawner_main; spawner_main()"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

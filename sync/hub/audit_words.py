@@ -1,0 +1,133 @@
+"""The audit log as a manager reads it: words for the actions and their details, local times.
+
+The log stores codes (``export.csv``, ``{"kiosk": …}``) so that it can be searched and kept
+stable; the page turns them into 导出台账（CSV）and 门岗：east-gate. A code without a word is
+shown as it is, never hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+from typing import Any
+
+from sync.hub import labels
+from sync.localtime import format_local
+
+ACTIONS: dict[str, str] = {
+    "account.set": "设置管理账户",
+    "account.enable": "启用管理账户",
+    "account.disable": "停用管理账户",
+    "disinfection.log": "登记消毒",
+    "duty.add": "排班",
+    "duty.remove": "删除排班",
+    "export.csv": "导出台账（CSV）",
+    "export.xlsx": "导出台账（XLSX）",
+    "guard.set": "设置门卫",
+    "guard.remove": "删除门卫",
+    "kiosk.enrol_code": "生成门岗注册码",
+    "kiosk.revoke": "吊销门岗",
+    "passes.issue": "发放通行码",
+    "passes.print": "打印通行码",
+    "passes.print_pdf": "打印通行码（PDF）",
+    "passes.revoke": "吊销通行码",
+    "phone.reveal": "查看完整电话",
+    "place.set": "设置消毒场所",
+    "place.remove": "删除消毒场所",
+    "quarantine.add": "登记居家隔离",
+    "reader.read": "外部系统读取台账",
+    "reader.revoke": "吊销读取令牌",
+    "reader.token": "生成读取令牌",
+    "registers.csv": "导出登记表（CSV）",
+    "registers.xlsx": "导出登记表（XLSX）",
+    "registers.pdf": "打印登记表（PDF）",
+    "resident.lookup_by_id": "按身份证号查找住户",
+    "residents.import": "导入住户",
+    "retention.purge": "按保存期限清理",
+    "risk_area.add": "添加风险地区",
+    "risk_area.remove": "删除风险地区",
+    "seal.verify": "核验封签",
+    "setting.set": "修改设置",
+    "setting.remove": "恢复默认设置",
+    "sign_in.ok": "登录",
+    "supply.set": "设置物资",
+    "supply.receipt": "物资入库",
+    "supply.issue": "物资领用",
+}
+PREFIXES: dict[str, str] = {
+    "sign_in.": "登录失败",
+    "fever.": "发热处置",
+}
+KEYS: dict[str, str] = {
+    "kiosk": "门岗",
+    "kiosk_id": "门岗",
+    "gate": "门岗",
+    "day": "日期",
+    "register": "登记表",
+    "ok": "相符",
+    "person": "人员",
+    "starts_at": "开始",
+    "ends_at": "结束",
+    "item": "物品",
+    "keeper": "负责人",
+    "reserve_days": "储备天数",
+    "margin_pct": "余量 %",
+    "event_id": "记录",
+    "outcome": "结果",
+    "note": "备注",
+    "username": "账户",
+    "role": "角色",
+    "source": "来源",
+    "key": "项目",
+    "name": "名称",
+    "count": "条数",
+    "since": "起始序号",
+    "resident_id": "住户",
+    "ends_on": "截止日期",
+    "place": "场所",
+    "quantity": "数量",
+    "value": "值",
+    "days": "天数",
+    "day_from": "起始日期",
+    "day_to": "截止日期",
+    "kind": "类别",
+    "verdict": "结果",
+    "text": "查找",
+}
+# Details whose values are codes with a word of their own (a username is never translated).
+CODED_KEYS = frozenset({"outcome", "verdict", "kind", "role", "register"})
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def action_words(code: str) -> str:
+    if code in ACTIONS:
+        return ACTIONS[code]
+    for prefix, words in PREFIXES.items():
+        if code.startswith(prefix):
+            rest = code[len(prefix) :]
+            return f"{words}（{labels.zh(rest) or rest}）"
+    return code
+
+
+def _value(key: str, value: Any, tz: tzinfo) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, str) and ISO_TIME.match(value):
+        return format_local(value, tz)
+    if isinstance(value, list):
+        return "、".join(_value(key, v, tz) for v in value)
+    if isinstance(value, str) and key in CODED_KEYS:
+        return labels.zh(value)
+    return str(value)
+
+
+def detail_words(detail: Any, tz: tzinfo) -> str:
+    """``门岗：east-gate；日期：2026-11-29``; empty values left out."""
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = [
+        f"{KEYS.get(key, key)}：{_value(key, value, tz)}"
+        for key, value in detail.items()
+        if value not in (None, "", [])
+    ]
+    return "；".join(parts)

@@ -1,0 +1,43 @@
+"""Helpers for the hub's page tests: admins of each role signed in through the real login."""
+
+from __future__ import annotations
+
+import re
+
+PASSWORD = "correct horse battery"
+
+
+def login_csrf(client) -> str:
+    page = client.get("/admin/login").get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def log_in(client, username: str, password: str, source: str = "127.0.0.1"):
+    return client.post(
+        "/admin/login",
+        data={"username": username, "password": password, "csrf": login_csrf(client)},
+        environ_base={"REMOTE_ADDR": source},
+    )
+
+
+def signed_in(app, role: str):
+    client = app.test_client()
+    response = log_in(client, f"{role}-user", PASSWORD)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return client, csrf
+
+
+def admin_routes(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin.") or rule.endpoint in (
+            "admin.login",
+            "admin.login_post",
+            "admin.static",  # the stylesheets
+        ):
+            continue
+        view = app.view_functions[rule.endpoint]
+        path = rule.rule.replace("<fmt>", "csv")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, path, view.allowed_roles
