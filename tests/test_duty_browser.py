@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.guards import add_guard
+from kiosk.guard_accounts import add_guard
 from kiosk.roster import apply_changes
 from sync.hub import disinfection, duty, registers
 from sync.localtime import local_today, zone
+from tests.browser_helpers import check, unlock
 from tests.sync_fixtures import drain, enrolled_client
-from tests.test_browser import browser  # noqa: F401  (the module-scoped browser)
-from tests.test_display_browser import check
-from tests.test_guard_browser import pages, unlock  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +28,7 @@ def kiosk(make_config, mock_factory):
     k.stop()
 
 
-def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):  # noqa: F811
+def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):
     for place in disinfection.COMMON_PLACES:
         disinfection.set_place(hub.store, place, 2, "boss")
     client = enrolled_client(

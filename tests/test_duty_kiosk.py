@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from kiosk.guard_accounts import add_guard
 from kiosk.guard_desk import GuardDesk
-from kiosk.guards import add_guard
 from kiosk.roster import apply_changes
 from kiosk.visitors import FormError
 from sync.hub import disinfection, duty
