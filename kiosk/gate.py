@@ -510,6 +510,7 @@ class Gate:
             "visitors_at_home": staff.visitors_at_home,
             **self._measurement_detail(measurement),
         }
+        block: dict[str, Any] | None = None
         try:
             with self._lock:
                 record = self._record(
@@ -522,6 +523,15 @@ class Gate:
                     ambient_c=decision.ambient_c if temperatures else None,
                     detail=detail,
                 )
+                if verdict is Verdict.BLOCKED:
+                    # A fever in front of the sensor is a fever at the gate, whoever it is: the
+                    # one measured may be a resident who stepped up during the sign-on (found in
+                    # a field trial). The gate's fever block, alarm and 发热人员处置记录 follow,
+                    # as for anyone; the block is the guards' to clear.
+                    block = self._record_screening(measurement, None, None)
+                    self._last_screening = block
+                    self._last_screening_at = self.clock()
+                    self.awaiting_guard = block
         except LedgerError as exc:
             log.error("sign-on not recorded: %s", exc)
             self.staff_result = {**result, "state": "not_recorded"}
@@ -538,7 +548,11 @@ class Gate:
             recorded=True,
             seq=record["seq"],
         )
-        self._play(PASS_CHIRP if state == "on" else FAULT_PATTERN)
+        if block is not None:
+            self._show_verdict(decision, block, held=False)
+            self._signal(decision, block, held=False)
+        else:
+            self._play(PASS_CHIRP)
         return verdict
 
     def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
