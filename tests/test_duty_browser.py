@@ -17,15 +17,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def kiosk(make_config, mock_factory):
-    from kiosk.server import start_in_background
-
-    k = start_in_background(
-        make_config(gpio__relay_pin=23, kiosk__result_hold_s=1.0), pin_factory=mock_factory
-    )
+def kiosk(start_kiosk):
+    k = start_kiosk(kiosk__result_hold_s=1.0)
     add_guard(k.ledger.connection(), "wang", "王师傅", "483190")
-    yield k
-    k.stop()
+    return k
 
 
 def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):

@@ -5,7 +5,6 @@ rounds; the records reach the hub."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -15,31 +14,17 @@ from kiosk.roster import apply_changes
 from kiosk.visitors import FormError
 from sync.hub import disinfection, duty
 from sync.localtime import local_today, zone
-from tests.gate_helpers import pin_went_high
+from tests.gate_helpers import pin_went_high, wait_until
 from tests.sync_fixtures import drain, enrolled_client
 
 WANG = {"guard_id": "wang", "name": "王师傅"}
 
 
-def wait_until(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-    return value
-
-
 @pytest.fixture
-def kiosk(make_config, mock_factory):
-    from kiosk.server import start_in_background
-
-    k = start_in_background(
-        make_config(gpio__relay_pin=23, kiosk__result_hold_s=1.0), pin_factory=mock_factory
-    )
+def kiosk(start_kiosk):
+    k = start_kiosk(kiosk__result_hold_s=1.0)
     add_guard(k.ledger.connection(), "wang", "王师傅", "483190")
-    yield k
-    k.stop()
+    return k
 
 
 def shifts(kiosk) -> list[dict]:
@@ -69,9 +54,12 @@ def test_a_staff_fever_at_sign_on_blocks_the_shift_and_reaches_the_dashboard(
     [screening] = [e for e in kiosk.ledger.events() if e["kind"] == "screening"]
     assert (screening["verdict"], screening["reason"]) == ("blocked", "fever")
     assert kiosk.gate.awaiting_guard["id"] == screening["id"]
-    assert [e["links_to"] for e in kiosk.ledger.events() if e["kind"] == "alarm"] == [
-        screening["id"]
-    ]
+    # The alarm follows the block's record (the guard screen's result comes first): wait for it.
+    alarms = wait_until(
+        lambda: [e["links_to"] for e in kiosk.ledger.events() if e["kind"] == "alarm"],
+        what="the fever alarm recorded",
+    )
+    assert alarms == [screening["id"]]
     assert kiosk.gate.screen.snapshot()["screen"] == "blocked"
     assert not pin_went_high(mock_factory.pin(23))
     drain(enrolled_client(hub.start(), kiosk.ledger))

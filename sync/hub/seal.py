@@ -151,22 +151,20 @@ def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
             "不符：日终哈希与中心记录不同。登记表可能被改写，或封签抄错：请重新扫描封签二维码；"
             "仍不符请上报。",
         )
-    earlier = store.fetch_one(
-        "SELECT count(*) FROM events WHERE kiosk_id = ? AND epoch = ? AND seq < ?"
-        " AND wall_time >= ? AND wall_time < ?",
-        (seal.kiosk_id, seal.epoch, seal.first_seq, start, end),
-    )[0]
+    # The day's records of this chain outside the sheet: before its first (left off), after its
+    # last (arrived after it was printed). One read for both.
+    earlier, later = store.fetch_one(
+        "SELECT coalesce(sum(CASE WHEN seq < ? THEN 1 ELSE 0 END), 0),"
+        " coalesce(sum(CASE WHEN seq > ? THEN 1 ELSE 0 END), 0) FROM events"
+        " WHERE kiosk_id = ? AND epoch = ? AND wall_time >= ? AND wall_time < ?",
+        (seal.first_seq, seal.last_seq, seal.kiosk_id, seal.epoch, start, end),
+    )
     if earlier:
         return Verdict(
             False,
             f"不符：中心还有 {day} 序号更早的 {earlier} 条记录，登记表上没有。"
             "登记表可能被删去了开头几行：请保留纸质登记表并上报。",
         )
-    later = store.fetch_one(
-        "SELECT count(*) FROM events WHERE kiosk_id = ? AND epoch = ? AND seq > ?"
-        " AND wall_time >= ? AND wall_time < ?",
-        (seal.kiosk_id, seal.epoch, seal.last_seq, start, end),
-    )[0]
     message = f"相符：门岗 {seal.kiosk_id} {day} 的登记表与中心的 {expected} 条记录一致，未被改动。"
     if later:
         message += f"该日在登记表打印后又有 {later} 条记录，不在这张表上。"
