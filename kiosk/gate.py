@@ -393,12 +393,12 @@ class Gate:
             self._staff = None
             self.staff_result = {"guard_id": staff.guard_id, "state": "expired"}
             self._show_idle()
-        reading = self._staff_reading
-        if reading is not None and reading.until < now:
+        waiting = self._staff_reading
+        if waiting is not None and waiting.until < now:
             with self._lock:
-                if self._staff_reading is reading:
+                if self._staff_reading is waiting:
                     self._staff_reading = None
-                    self.staff_result = {"guard_id": reading.staff.guard_id, "state": "expired"}
+                    self.staff_result = {"guard_id": waiting.staff.guard_id, "state": "expired"}
             self._show_idle()
         if self._staff_reading is not None:
             # A sign-on reading waits for the guard's 本人确认: nobody else is measured now.
@@ -469,7 +469,9 @@ class Gate:
         """The sensor is faulty: a sign-on waiting for a measurement or for its confirmation
         ends now (no faulty reading may count, and no guard waits for a timeout)."""
         with self._lock:
-            pending = self._staff or (self._staff_reading and self._staff_reading.staff)
+            pending = self._staff
+            if pending is None and self._staff_reading is not None:
+                pending = self._staff_reading.staff
             if pending is None:
                 return
             self._staff = None
