@@ -11,7 +11,7 @@ import pytest
 from kiosk import clock
 from kiosk.ledger import Ledger
 from sync.hub import disinfection, duty, roster_admin, supplies
-from sync.localtime import zone
+from sync.localtime import day_bounds_utc, local_today, zone
 from tests.sync_fixtures import drain, enrolled_client
 
 CHINA = zone("Asia/Shanghai")
@@ -114,6 +114,18 @@ def test_a_staffed_gate_with_nobody_on_past_the_grace_period_is_flagged(staff, h
 
 def test_a_gate_nobody_signed_on_to_is_flagged_from_the_shifts_start(staff):
     duty.add_shift(staff, "g1", "east-gate", "2026-11-20 08:00", "2026-11-20 16:00", CHINA, "boss")
+    [found] = duty.unmanned(staff, datetime(2026, 11, 20, 0, 30, tzinfo=UTC))
+    assert (found.since, found.minutes) == ("2026-11-20T00:00:00+00:00", 30)
+
+
+def test_a_refused_sign_on_does_not_restart_the_unmanned_time(staff, hub, tmp_path):
+    """Field trial: any shift event reset 漏岗's start; only an accepted sign-on mans a gate."""
+    duty.add_shift(staff, "g1", "east-gate", "2026-11-20 08:00", "2026-11-20 16:00", CHINA, "boss")
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    sign(ledger, "2026-11-20T00:20:00+00:00", "blocked")  # a fever at 08:20: refused
+    with at("2026-11-20T00:25:00+00:00"):  # the barred guard tries the PIN again
+        ledger.append("shift", verdict="refused", reason="fever_today", detail={"guard_id": "g1"})
+    drain(enrolled_client(hub.start(), ledger))
     [found] = duty.unmanned(staff, datetime(2026, 11, 20, 0, 30, tzinfo=UTC))
     assert (found.since, found.minutes) == ("2026-11-20T00:00:00+00:00", 30)
 
@@ -352,6 +364,14 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
         detail = {"place": "地库", "agent": "含氯消毒液", "guard_id": "g1", "name": "张三"}
         ledger.append("disinfection", verdict="done", detail=detail)
     sign(ledger, "2026-11-20T08:00:00+00:00", "off")
+    with at("2026-11-20T08:30:00+00:00"):  # 李四, barred for the day, tries his PIN again
+        ledger.append(
+            "shift",
+            verdict="refused",
+            reason="fever_today",
+            links_to=ledger.events()[1]["id"],
+            detail={"guard_id": "g2", "name": "李四"},
+        )
     with at("2026-11-20T09:00:00+00:00"):
         ledger.append("vehicle", verdict="in", detail={"plate": "京A12345", "guard_id": "g2"})
     client = enrolled_client(hub.start(), ledger)
@@ -366,7 +386,14 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     ]
     assert day.register("duty").rows == [
         ["张三（g1）", "2026-11-20 08:01:00", "2026-11-20 16:00:00", 36.6, ""],
-        ["李四（g2）", "2026-11-20 08:03:00", "", 38.1, "体温异常，未能上岗"],
+        # Refused: no shift began, so nothing under 上岗时间 (field trial: it showed there).
+        [
+            "李四（g2）",
+            "",
+            "",
+            38.1,
+            "08:03 上岗测温体温异常，未能上岗（当日禁止上岗）；其后 1 次登录被拒",
+        ],
     ]
     assert day.register("disinfection").rows == [
         ["2026-11-20 10:00:00", "地库", "含氯消毒液", "张三", "east-gate"],
@@ -379,6 +406,23 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     drain(client)
     day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
     assert day.on_duty == ["张三（g1）", "李四（g2）"]
+    # A past day's shift with no sign-off that day: 当日未下岗.
+    assert day.register("duty").rows[-1][4] == "当日未下岗"
+
+
+def test_a_shift_still_running_today_is_on_duty_in_the_register(staff, hub, tmp_path):
+    """Field trial: 值班记录 said 当日未下岗 for a shift still running today."""
+    from sync.hub import registers
+
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    now = datetime.now(UTC)
+    today = local_today(CHINA, now)
+    start, _ = day_bounds_utc(today, CHINA)
+    # Signed on within today (Beijing), whatever the UTC hour the suite runs at.
+    sign(ledger, max(datetime.fromisoformat(start), now - timedelta(minutes=1)).isoformat(), "on")
+    drain(enrolled_client(hub.start(), ledger))
+    [row] = registers.build_day(staff, "east-gate", today, CHINA).register("duty").rows
+    assert (row[2], row[4]) == ("", "在岗")
 
 
 # -- found in the field trial ------------------------------------------------------------------

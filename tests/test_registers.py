@@ -143,6 +143,58 @@ def test_each_register_is_filled_from_the_day(hub_store, day):
     assert built.on_duty == ["王强（wang）", "刘军（liu）"]
 
 
+def test_a_guards_remeasure_at_the_kiosk_decides_the_fever_row(hub, hub_store, tmp_path):
+    """Field trial: 发热人员处置记录 stayed 待处置 after the guard's 复测 admitted the person."""
+    roster_admin.set_guard(hub_store, "wang", "王强", "246813", "manager", ["east-gate"])
+    ledger = Ledger(tmp_path / "east.sqlite3", "east-gate")
+
+    def block(hms: str, estimate_c: float, **fields) -> dict:
+        with at(hms):
+            return ledger.append(
+                "screening",
+                verdict="blocked",
+                reason="fever",
+                estimate_c=estimate_c,
+                threshold_c=37.3,
+                **fields,
+            )
+
+    def remeasure(hms: str, of: dict, verdict: str, estimate_c: float | None) -> dict:
+        detail = {"direction": "in", "remeasure_of": of["id"], "guard_id": "wang"}
+        with at(hms):
+            return ledger.append(
+                "screening",
+                verdict=verdict,
+                estimate_c=estimate_c,
+                threshold_c=37.3,
+                links_to=of["id"],
+                detail=detail,
+            )
+
+    first = block("10:00:00", 37.6)
+    remeasure("10:01:00", first, "retry", None)  # a failed re-measure decides nothing
+    remeasure("10:01:30", first, "admitted", 36.9)
+    second = block("11:00:00", 38.6)
+    third = remeasure("11:02:00", second, "blocked", 38.5)  # still a fever: a row of its own
+    block("12:00:00", 38.0)  # nobody has decided yet
+    drain(enrolled_client(hub.start(), ledger))
+    rows = registers.build_day(hub_store, "east-gate", DAY, CHINA).register("fevers").rows
+    assert [row[:6] for row in rows] == [
+        ["2026-11-29 10:00:00", "未知", 37.6, 36.9, "门卫复测正常，放行", "王强（wang）"],
+        [
+            "2026-11-29 11:00:00",
+            "未知",
+            38.6,
+            38.5,
+            "门卫复测仍异常（11:02:00 另记一条）",
+            "王强（wang）",
+        ],
+        ["2026-11-29 11:02:00", "未知", 38.5, "", "待处置", ""],
+        ["2026-11-29 12:00:00", "未知", 38.0, "", "待处置", ""],
+    ]
+    assert third["links_to"] == second["id"]
+
+
 def test_a_days_register_keeps_the_guards_names_of_that_day(hub_store, day, monkeypatch):
     """Found in a field trial: removing guard liu and giving the ID to someone else rewrote the
     name on the signed fever record of an earlier day."""

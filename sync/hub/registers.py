@@ -205,6 +205,14 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     for record in records:
         if record.get("links_to"):
             linked.setdefault(record["links_to"], []).append(record)
+    # A guard's 复测 of a fever block is a screening linked to it: who re-measured is in its
+    # detail, which is not read for screenings (their samples): read just that, for those few.
+    blocks = {r["id"] for r in records if r["kind"] == "screening" and r["verdict"] == "blocked"}
+    remeasures = [r for r in records if r["kind"] == "screening" and r.get("links_to") in blocks]
+    for record, guard_id in zip(
+        remeasures, _remeasured_by(store, [r["id"] for r in remeasures]), strict=True
+    ):
+        record["detail_"] = {"guard_id": guard_id} if guard_id else {}
     acted_ids: list[str] = []  # guards who acted at the gate (a sign-on is not an action)
     for record in records:
         guard_id = record["detail_"].get("guard_id")
@@ -218,6 +226,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     staff: list[list[Any]] = []
     shifts: list[list[Any]] = []
     open_shifts: dict[str, list[Any]] = {}
+    refused_rows: dict[str, list[Any]] = {}  # a fever-refused sign-on's id → [row, retries, note]
     signed_on: list[str] = []
     # The guard who last acted at the gate so far; none is guessed for the hours before the
     # first guard acted (the 值班 line names everyone of the day).
@@ -281,14 +290,23 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
             )
         elif kind == "shift":
             guard_id = detail.get("guard_id") or ""
-            if record.get("verdict") == "off":
+            verdict = record.get("verdict")
+            if verdict == "off":
                 row = open_shifts.pop(guard_id, None)
                 if row is None:  # signed on the day before
                     shifts.append([guard(guard_id), "", when(record), "", "前一日上岗"])
                 else:
                     row[2] = when(record)
                 continue
-            fit = record.get("verdict") == "on"
+            if verdict == "refused":
+                # A person barred by a fever tried their PIN again: a note on the refused row,
+                # not a shift and not a measurement.
+                refused_row = refused_rows.get(record.get("links_to") or "")
+                if refused_row is not None:
+                    refused_row[1] += 1
+                    refused_row[0][4] = f"{refused_row[2]}；其后 {refused_row[1]} 次登录被拒"
+                continue
+            fit = verdict == "on"
             staff.append(
                 [
                     when(record),
@@ -298,16 +316,22 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                     "正常，上岗" if fit else "体温异常，未能上岗",
                 ]
             )
-            row = [guard(guard_id), when(record), "", _number(record.get("estimate_c")), ""]
             if fit:
+                row = [guard(guard_id), when(record), "", _number(record.get("estimate_c")), ""]
                 open_shifts[guard_id] = row
                 if guard_id not in signed_on:
                     signed_on.append(guard_id)
             else:
-                row[4] = "体温异常，未能上岗"
+                # Refused: no shift began, so no 上岗时间; the time of the refusal is the note's.
+                note = f"{when(record)[11:16]} 上岗测温体温异常，未能上岗（当日禁止上岗）"
+                row = [guard(guard_id), "", "", _number(record.get("estimate_c")), note]
+                refused_rows[record["id"]] = [row, 0, note]
             shifts.append(row)
+    # A shift still open at the end of the day's records: still on duty if the day is today,
+    # otherwise the sign-off never came that day.
+    still_on = "在岗" if day == local_today(tz) else "当日未下岗"
     for row in open_shifts.values():
-        row[4] = "当日未下岗"
+        row[4] = still_on
     rounds = [
         [format_local(r["wall_time"], tz), r["place"], r["agent"], r["by"], r["where"]]
         for r in disinfection.rounds_of_day(store, day, tz, kiosk_id, hub_rounds=True)
@@ -330,6 +354,22 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     else:
         on_duty = [guard(g) for g in acted_ids]
     return Day(kiosk_id, day, registers, on_duty)
+
+
+def _remeasured_by(store: HubStore, event_ids: list[str]) -> list[str | None]:
+    """The guard id in each of these screenings' detail (a re-measure), in order."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        rows = store.fetch_all(
+            f"SELECT id, {json_field(store, 'detail')} FROM events"
+            f" WHERE id IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+        for event_id, detail in rows:
+            guard_id = json.loads(detail).get("guard_id") if detail else None
+            found[event_id] = guard_id if isinstance(guard_id, str) else None
+    return [found.get(event_id) for event_id in event_ids]
 
 
 def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -360,23 +400,42 @@ def _fever_row(
     who = f"{home[1]} {home[0]}" if home else (f"通行码 {code}" if code else "未知")
     decisions = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
     decision = decisions[-1] if decisions else None
+    # The guard's 复测 at the kiosk decides a block too: the first re-measure that gave a
+    # verdict (a retry or a failed one decides nothing; a fever again is a new block, its own
+    # row).
+    remeasures = [
+        r
+        for r in linked.get(record["id"], [])
+        if r["kind"] == "screening" and r.get("verdict") in ("admitted", "blocked")
+    ]
+    remeasure = remeasures[0] if remeasures and decision is None else None
     followup = followups.get(record["id"])
     outcome = ""
     if followup is not None:
         outcome = labels.zh(followup[1]) or labels.zh(followup[3])
         if followup[2]:
             outcome += f"（{followup[2]}）"
+    if decision is not None:
+        remeasured_c = _number(decision["detail_"].get("remeasured_c"))
+        decided = f"{labels.zh(decision['verdict'])}：{labels.zh(decision.get('reason'))}"
+        by = guard(decision["detail_"].get("guard_id"))
+    elif remeasure is not None:
+        remeasured_c = _number(remeasure.get("estimate_c"))
+        decided = (
+            "门卫复测正常，放行"
+            if remeasure["verdict"] == "admitted"
+            else f"门卫复测仍异常（{when(remeasure)[-8:]} 另记一条）"
+        )
+        by = guard(remeasure["detail_"].get("guard_id"))
+    else:
+        remeasured_c, decided, by = "", "待处置", ""
     return [
         when(record),
         who,
         _number(record.get("estimate_c")),
-        _number(decision["detail_"].get("remeasured_c")) if decision else "",
-        (
-            f"{labels.zh(decision['verdict'])}：{labels.zh(decision.get('reason'))}"
-            if decision
-            else "待处置"
-        ),
-        guard(decision["detail_"].get("guard_id")) if decision else "",
+        remeasured_c,
+        decided,
+        by,
         format_local(followup[0], tz) if followup and followup[0] else "",
         outcome,
     ]
