@@ -75,8 +75,8 @@ def check_round(conn: sqlite3.Connection, place: Any, agent: Any) -> tuple[str, 
     known = places(conn)
     if not isinstance(place, str) or place not in known:
         if not known:
-            raise FormError("place", "场所：本机还没有消毒场所，请管理员在中心添加后同步")
-        raise FormError("place", "场所：请从列表中选择消毒场所")
+            raise FormError("place", "本机还没有消毒场所，请管理员在中心添加后同步")
+        raise FormError("place", "请从列表中选择消毒场所")
     if agent not in DISINFECTANTS:
-        raise FormError("agent", "消毒剂：请从列表中选择")
+        raise FormError("agent", "请从列表中选择")
     return place, str(agent)

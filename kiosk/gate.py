@@ -260,6 +260,26 @@ class Gate:
             return True
         return self._context is not None or self._valid_pass() is not None
 
+    def cancel_staff(self, *, keep: str | None = None) -> None:
+        """End a sign-on waiting for a measurement or a confirmation, and forget how the last
+        one went, unless it is ``keep``'s: a guard who walked away mid sign-on must not be
+        signed on by whoever the sensor sees next, and the next guard at the screen must not
+        read their words (the guard screen calls this when someone unlocks or locks it)."""
+        with self._lock:
+            pending = self._staff
+            if pending is None and self._staff_reading is not None:
+                pending = self._staff_reading.staff
+            result = self.staff_result
+            if pending is not None and pending.guard_id != keep:
+                self._staff = None
+                self._staff_reading = None
+            else:
+                pending = None
+            if result is not None and result.get("guard_id") != keep:
+                self.staff_result = None
+        if pending is not None:
+            self._show_idle() if self.awaiting_guard is None else self._show_awaiting_guard()
+
     def confirm_staff(self, guard_id: str, *, own: bool) -> dict[str, Any] | None:
         """The guard's answer to 本人确认 on their sign-on reading. ``own``: it is recorded as
         their sign-on (a ``shift`` event ``on``), returned. Not theirs: the reading is dropped

@@ -35,6 +35,8 @@ FIELD_NAMES = {
     "remeasured_c": "复测体温",
     "notice_id": "提醒",
     "pin": "PIN",
+    "place": "场所",
+    "agent": "消毒剂",
 }
 
 
@@ -44,7 +46,10 @@ class FormError(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        self.message = f"{FIELD_NAMES.get(field, field)}：{message}"
+        # A field without a Chinese name gets no prefix (its message names it): never the
+        # field's code (a field trial read "place：场所：…").
+        name = FIELD_NAMES.get(field)
+        self.message = f"{name}：{message}" if name else message
         super().__init__(self.message)
 
 

@@ -278,3 +278,41 @@ def test_a_chip_frozen_during_a_sign_on_ends_it_within_the_frozen_time(start_kio
     )
     assert result["state"] == "sensor_fault"
     assert shifts(kiosk) == []
+
+
+def test_no_places_error_names_the_field_in_chinese(kiosk):
+    """Field trial: the no-places error read "place：场所：…" (the field's code first)."""
+    desk = GuardDesk(kiosk.gate)
+    with pytest.raises(FormError) as caught:
+        desk.log_round(WANG, "电梯轿厢", "含氯消毒液")
+    assert caught.value.message == "场所：本机还没有消毒场所，请管理员在中心添加后同步"
+    with pytest.raises(FormError) as caught:
+        desk.sign_off(WANG)
+    assert caught.value.message == "下岗：您尚未上岗"
+
+
+def test_a_sign_on_left_half_done_ends_when_another_guard_unlocks(kiosk):
+    """Field trial: a stale sign-on message stayed after a new guard logged in. Worse, the
+    walked-away guard's sign-on still waited for the next person at the sensor."""
+    add_guard(kiosk.ledger.connection(), "li", "李师傅", "572904")
+    client = create_app(kiosk.gate).test_client()
+    headers = sign_in(client)
+    client.post("/api/guard/shift/on", json={"visitors_at_home": "no"}, headers=headers)
+    assert kiosk.gate.staff_result["state"] == "measuring"
+    # 王 walks away without locking; 李 unlocks the screen.
+    other = client.post("/api/guard/unlock", json={"guard_id": "li", "pin": "572904"})
+    assert other.status_code == 200
+    li = {"X-CSRF-Token": other.get_json()["csrf"]}
+    assert kiosk.gate.staff_result is None
+    assert client.get("/api/guard/state", headers=li).get_json()["duty"]["sign_on"] is None
+    kiosk.hardware.simulator.scene.person(36.6)  # 李 (or anyone) at the sensor: not 王's
+    wait_for_screen(kiosk.gate, "admitted")  # screened as a resident
+    assert kiosk.gate.staff_result is None and shifts(kiosk) == []
+    # Locking ends one's own half-done sign-on too.
+    kiosk.hardware.simulator.scene.leave()
+    wait_for_screen(kiosk.gate, "idle")
+    client.post("/api/guard/shift/on", json={"visitors_at_home": "no"}, headers=li)
+    assert kiosk.gate.staff_result["state"] == "measuring"
+    client.post("/api/guard/lock", headers=li)
+    assert kiosk.gate.staff_result is None
+    assert kiosk.gate.screen.snapshot()["screen"] == "idle"

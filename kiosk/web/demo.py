@@ -12,6 +12,16 @@ from kiosk.web.forms import choice_field, json_body, number_field
 
 demo = Blueprint("demo", __name__)
 
+# What each simulated fault is, for the panel's buttons (Chinese first, the code after).
+FAULT_WORDS = {
+    "nack": "无应答（NACK）",
+    "eio": "总线读写错误（EIO）",
+    "bad_pec": "校验错误（PEC）",
+    "error_flag": "芯片报错",
+    "stuck": "读数冻结",
+    "unplugged": "拔下探头",
+}
+
 
 def _simulator() -> SimulatedMLX90614:
     simulator = current_app.extensions["gate"].hardware.simulator
@@ -21,7 +31,9 @@ def _simulator() -> SimulatedMLX90614:
 
 @demo.get("/demo")
 def panel() -> str:
-    return render_template("demo.html", faults=FAULTS)
+    return render_template(
+        "demo.html", faults=[(fault, FAULT_WORDS.get(fault, fault)) for fault in FAULTS]
+    )
 
 
 @demo.post("/api/sim/person")

@@ -18,6 +18,7 @@ NAMES = {
     "pin": "PIN",
     "core_c": "体温",
     "visitors_at_home": "家里是否有外来人员",
+    "own": "本人确认",
 }
 
 

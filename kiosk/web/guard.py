@@ -122,6 +122,9 @@ def unlock() -> Any:
     who = {"guard_id": result.guard_id or guard_id, "name": result.name or ""}
     if duty.fever_block(_desk().ledger.connection(), who["guard_id"], _config().tz):
         return _fever_barred(who)
+    # Someone else's sign-on left half done (they walked away) ends here: it is not this
+    # guard's, and its words are not for them.
+    _desk().gate.cancel_staff(keep=who["guard_id"])
     sid, csrf = _sessions().start(guard_id=who["guard_id"], name=who["name"])
     session["guard_sid"] = sid
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
@@ -168,7 +171,10 @@ def _end_session() -> None:
 
 @guard.post("/api/guard/lock")
 def lock() -> Any:
+    info = _signed_in()
     _end_session()
+    if info is not None:
+        _desk().gate.cancel_staff(keep=None)  # their sign-on, if any, ends with the session
     return jsonify(ok=True)
 
 

@@ -179,6 +179,7 @@ async function unlock() {
         : (body.message ?? "无法登录 Cannot sign in");
     return;
   }
+  clearForms();  // nothing of the last person's at the screen (a message, a half-made choice)
   csrf = body.csrf;
   autoLockMs = body.auto_lock_s * 1000;
   message.textContent = "";
