@@ -168,6 +168,7 @@ def test_overdue_rounds_are_flagged_at_the_right_local_time(staff):
         "2026-11-20 14:05",
         CHINA,
         "boss",
+        by="张三",
         now=datetime(2026, 11, 20, 6, 10, tzinfo=UTC),
     )
     done = status("2026-11-20T06:10:00+00:00")["电梯轿厢"]
@@ -204,7 +205,21 @@ def test_bad_rounds_get_a_chinese_error_and_store_nothing(staff, place, done_at,
     disinfection.set_place(staff, "电梯轿厢", 2, "boss")
     now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing
     with pytest.raises(disinfection.DisinfectionError, match=words):
-        disinfection.log_round(staff, place, "含氯消毒液", done_at, CHINA, "boss", now=now)
+        disinfection.log_round(
+            staff, place, "含氯消毒液", done_at, CHINA, "boss", now=now, by="张三"
+        )
+    assert count(staff, "disinfection_rounds") == 0
+
+
+@pytest.mark.parametrize("by", ["", "   ", "<b>", "赵" * 33])
+def test_a_hub_round_needs_who_disinfected(staff, by):
+    """Field trial: the hub's form had no 消毒人 and recorded the hub account instead."""
+    disinfection.set_place(staff, "电梯轿厢", 2, "boss")
+    now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    with pytest.raises(disinfection.DisinfectionError, match="消毒人须为"):
+        disinfection.log_round(
+            staff, "电梯轿厢", "含氯消毒液", "2026-11-20 13:00", CHINA, "boss", now=now, by=by
+        )
     assert count(staff, "disinfection_rounds") == 0
 
 
@@ -377,7 +392,9 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     client = enrolled_client(hub.start(), ledger)
     drain(client)
     evening = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 20:00 Beijing
-    disinfection.log_round(staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss", now=evening)
+    disinfection.log_round(
+        staff, "地库", "75%酒精", "2026-11-20 18:30", CHINA, "boss", now=evening, by="赵姐"
+    )
 
     day = registers.build_day(staff, "east-gate", datetime(2026, 11, 20).date(), CHINA)
     assert day.register("staff_health").rows == [
@@ -397,7 +414,8 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     ]
     assert day.register("disinfection").rows == [
         ["2026-11-20 10:00:00", "地库", "含氯消毒液", "张三", "east-gate"],
-        ["2026-11-20 18:30:00", "地库", "75%酒精", "boss", "中心"],
+        # who disinfected, not the hub account that typed it (a field trial found "boss")
+        ["2026-11-20 18:30:00", "地库", "75%酒精", "赵姐", "中心"],
     ]
     # 李四's refused sign-on is not a sign-on; his vehicle at 17:00 is an action without one.
     assert day.on_duty == ["张三（g1）", "李四（g2）（未签到）"]
@@ -459,15 +477,15 @@ def test_a_round_logged_twice_or_long_ago_is_refused(staff):
     disinfection.set_place(staff, "垃圾箱", 2, "boss")
     now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing
     disinfection.log_round(
-        staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now
+        staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now, by="张三"
     )
     with pytest.raises(disinfection.DisinfectionError, match="已经登记过"):
         disinfection.log_round(
-            staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now
+            staff, "垃圾箱", "含氯消毒液", "2026-11-20 13:30", CHINA, "boss", now=now, by="张三"
         )
     with pytest.raises(disinfection.DisinfectionError, match="最近 7 天"):
         disinfection.log_round(
-            staff, "垃圾箱", "含氯消毒液", "2020-01-01 09:00", CHINA, "boss", now=now
+            staff, "垃圾箱", "含氯消毒液", "2020-01-01 09:00", CHINA, "boss", now=now, by="张三"
         )
     assert count(staff, "disinfection_rounds") == 1
 
@@ -479,3 +497,25 @@ def test_a_week_far_away_is_a_chinese_error_not_a_500(app, staff):
     for week in ("9999-12-27", "0001-01-01"):
         page = client.get(f"/admin/duty?week={week}")
         assert page.status_code == 400 and "日期超出范围" in page.get_data(as_text=True)
+
+
+def test_the_hubs_round_form_records_who_disinfected(app, staff):
+    from sync.hub import audit_words
+    from sync.hub.admins import audit_log
+    from tests.hub_helpers import signed_in
+
+    disinfection.set_place(staff, "电梯轿厢", 2, "boss")
+    client, csrf = signed_in(app, "admin")
+    page = client.get("/admin/disinfection").get_data(as_text=True)
+    assert 'name="by"' in page and "消毒人" in page
+    now_local = datetime.now(UTC).astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+    form = {"csrf": csrf, "action": "round", "place": "电梯轿厢", "agent": "含氯消毒液"}
+    missing = client.post("/admin/disinfection", data={**form, "done_at": now_local})
+    assert missing.status_code == 400 and "消毒人须为" in missing.get_data(as_text=True)
+    done = client.post("/admin/disinfection", data={**form, "done_at": now_local, "by": "赵姐"})
+    assert done.status_code == 302
+    [entry] = disinfection.rounds_of_day(staff, datetime.now(UTC).astimezone(CHINA).date(), CHINA)
+    assert (entry["by"], entry["where"]) == ("赵姐", "中心")
+    [logged] = [a for a in audit_log(staff) if a["action"] == "disinfection.log"]
+    assert logged["username"] == "admin-user" and logged["detail"]["by"] == "赵姐"
+    assert "消毒人：赵姐" in audit_words.detail_words(logged["detail"], CHINA)

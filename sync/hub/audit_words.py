@@ -88,6 +88,8 @@ KEYS: dict[str, str] = {
     "resident_id": "住户",
     "ends_on": "截止日期",
     "place": "场所",
+    "agent": "消毒剂",
+    "by": "消毒人",
     "quantity": "数量",
     "value": "值",
     "days": "天数",

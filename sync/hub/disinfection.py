@@ -93,11 +93,15 @@ def log_round(
     tz: tzinfo,
     username: str,
     now: datetime | None = None,
+    *,
+    by: str,
 ) -> None:
-    """A round logged on the hub (the office's own staff, or a round written on paper)."""
+    """A round logged on the hub (the office's own staff, or a round written on paper): ``by``
+    is who disinfected (the register's 消毒人); the account that typed it is in the audit log."""
     if place not in places(store):
         raise DisinfectionError(f"没有名为“{place[:32]}”的消毒场所：请从列表中选择，或先添加该场所")
     agent = _text(agent, "消毒剂")
+    by = _text(by, "消毒人")
     try:
         moment = parse_local(done_at, tz, "消毒时间")
     except DutyError as exc:
@@ -121,9 +125,9 @@ def log_round(
         store.execute(
             "INSERT INTO disinfection_rounds (place, agent, done_at, done_by, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (place, agent, moment.isoformat(timespec="seconds"), username, now_iso()),
+            (place, agent, moment.isoformat(timespec="seconds"), by, now_iso()),
         )
-        audit(store, username, "disinfection.log", {"place": place, "agent": agent})
+        audit(store, username, "disinfection.log", {"place": place, "agent": agent, "by": by})
 
 
 def rounds_of_day(

@@ -97,6 +97,7 @@ def disinfection_page(user: dict[str, str]) -> str:
         rounds=disinfection.rounds_of_day(store, local_today(tz), tz),
         common=[p for p in disinfection.COMMON_PLACES if p not in disinfection.places(store)],
         agents=DISINFECTANTS,
+        people=sorted({g.get("name", k) for k, g in roster_admin.current(store, "guard").items()}),
         now_local=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
     )
 
@@ -121,6 +122,7 @@ def disinfection_change(user: dict[str, str]) -> Any:
                 form.get("done_at", ""),
                 hub_zone(),
                 user["username"],
+                by=form.get("by", ""),
             )
         else:
             raise BadRequest("无法识别的操作：请从消毒页面上的按钮提交")
