@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,6 +171,20 @@ def test_demo_with_both_ports_taken_runs_on_free_ports_with_its_own_hub(tmp_path
         assert tail.count("demo-gate") >= 4 and "38.2" in tail
         # ...and the other program on the wanted port was never asked for anything.
         assert other_program.requests == []
+        # The README's demo guard is the hub's too (field trial: adding a guard on the hub
+        # left the kiosk without it): adding another keeps both at the gate.
+        hub = str(BIN / "hub")
+        add = ("roster", "guard", "--db", hub_db, "--pin", "135792", "--gate", "demo-gate")
+        run([hub, *add, "wang", "王师傅"], transcript)
+
+        def guards() -> set[str]:
+            with urllib.request.urlopen(f"{kiosk_url}/api/guard/guards", timeout=5) as answer:
+                return {g["name"] for g in json.load(answer)["guards"]}
+
+        deadline = time.monotonic() + 40
+        while guards() != {"演示门卫", "王师傅"} and time.monotonic() < deadline:
+            time.sleep(1)
+        assert guards() == {"演示门卫", "王师傅"}
     finally:
         code = demo.stop()
     transcript += demo.lines[len(transcript) :]

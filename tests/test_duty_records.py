@@ -519,3 +519,26 @@ def test_the_hubs_round_form_records_who_disinfected(app, staff):
     [logged] = [a for a in audit_log(staff) if a["action"] == "disinfection.log"]
     assert logged["username"] == "admin-user" and logged["detail"]["by"] == "赵姐"
     assert "消毒人：赵姐" in audit_words.detail_words(logged["detail"], CHINA)
+
+
+def test_removing_a_guard_still_on_the_schedule_warns_first(app, staff):
+    """Field trial: a guard with shifts to come was removed without a word (漏岗 to come)."""
+    from tests.hub_helpers import signed_in
+
+    tomorrow = datetime.now(UTC).astimezone(CHINA).date() + timedelta(days=1)
+    duty.add_shift(staff, "g1", "east-gate", f"{tomorrow} 08:00", f"{tomorrow} 16:00", CHINA, "b")
+    client, csrf = signed_in(app, "admin")
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "还排有 1 个未结束的班次" in page and 'name="confirm"' in page
+    form = {"csrf": csrf, "action": "remove", "kind": "guard", "key": "g1"}
+    refused = client.post("/admin/settings", data=form)
+    words = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert f"张三还排有未结束的班次（{tomorrow:%m-%d} 08:00–16:00 east-gate）" in words
+    assert "仍要删除" in words
+    assert "g1" in roster_admin.current(staff, "guard")  # nothing removed
+    # 李四 has no shift: removed at once; 张三 with the box ticked.
+    gone = client.post("/admin/settings", data={**form, "key": "g2"})
+    assert gone.status_code == 302 and "g2" not in roster_admin.current(staff, "guard")
+    assert client.post("/admin/settings", data={**form, "confirm": "yes"}).status_code == 302
+    assert "g1" not in roster_admin.current(staff, "guard")

@@ -475,6 +475,7 @@ def settings_page(user: dict[str, str]) -> str:
         "settings.html",
         user=user,
         guards=roster_admin.current(store, "guard"),
+        upcoming=roster_admin.upcoming_shifts(store),
         gates=[k["kiosk_id"] for k in store.kiosks() if not k["revoked_at"]],
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
@@ -505,7 +506,12 @@ def settings_change(user: dict[str, str]) -> Any:
             )
         elif action == "remove":
             roster_admin.remove(
-                store, form.get("kind", ""), form.get("key", "")[:64], user["username"]
+                store,
+                form.get("kind", ""),
+                form.get("key", "")[:64],
+                user["username"],
+                confirmed=form.get("confirm") == "yes",
+                tz=hub_zone(),
             )
         else:
             raise BadRequest("无法识别的操作：请从设置页面上的按钮提交")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from datetime import UTC, tzinfo
 from typing import Any
 
 from sync.auth import hash_password
@@ -16,7 +17,8 @@ from sync.contract import (
     checked_value,
 )
 from sync.hub.admins import audit
-from sync.hub.store import HubStore
+from sync.hub.store import HubStore, now_iso
+from sync.localtime import format_local
 
 
 class RosterError(ValueError):
@@ -68,9 +70,49 @@ def set_guard(
         audit(store, username, "guard.set", {"guard_id": guard_id, "name": name, "gates": gates})
 
 
-def remove(store: HubStore, kind: str, key: str, username: str) -> None:
+def upcoming_shifts(store: HubStore, person: str | None = None) -> dict[str, list[tuple[str, ...]]]:
+    """Person → their shifts on the schedule not yet over (gate, starts_at, ends_at; UTC)."""
+    sql = (
+        "SELECT person, gate, starts_at, ends_at FROM duty_shifts WHERE removed_at IS NULL"
+        " AND ends_at > ?"
+    )
+    params: tuple[Any, ...] = (now_iso(),)
+    if person is not None:
+        sql += " AND person = ?"
+        params += (person,)
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for who, gate, starts_at, ends_at in store.fetch_all(sql + " ORDER BY starts_at", params):
+        found.setdefault(who, []).append((gate, starts_at, ends_at))
+    return found
+
+
+def remove(
+    store: HubStore,
+    kind: str,
+    key: str,
+    username: str,
+    *,
+    confirmed: bool = False,
+    tz: tzinfo | None = None,
+) -> None:
+    """Remove a guard, risk area or setting. A guard still on the schedule (a shift not yet
+    over) is removed only when ``confirmed``: the refusal lists the shifts, which would be left
+    with nobody to sign on (漏岗)."""
     if kind not in ("guard", "risk_area", "setting") or key not in current(store, kind):
         raise RosterError(f"没有可删除的“{key}”（{kind}）：请刷新设置页面")
+    shifts = upcoming_shifts(store, key).get(key, []) if kind == "guard" else []
+    if shifts and not confirmed:
+        zone = tz or UTC
+        listed = "；".join(
+            f"{format_local(start, zone, '%m-%d %H:%M')}–{format_local(end, zone, '%H:%M')} {gate}"
+            for gate, start, end in shifts[:3]
+        )
+        more = f" 等 {len(shifts)} 个" if len(shifts) > 3 else ""
+        name = current(store, "guard")[key].get("name") or key
+        raise RosterError(
+            f"{name}还排有未结束的班次（{listed}{more}）：删除后这些班次无人上岗，会记为漏岗。"
+            "请先在“排班”页删除或改派这些班次；确要删除，请勾选“仍要删除”后再点删除"
+        )
     store.roster_put(kind, key, None)
     with store.transaction():
         audit(store, username, f"{kind}.remove", {"key": key})
