@@ -542,3 +542,49 @@ def test_removing_a_guard_still_on_the_schedule_warns_first(app, staff):
     assert gone.status_code == 302 and "g2" not in roster_admin.current(staff, "guard")
     assert client.post("/admin/settings", data={**form, "confirm": "yes"}).status_code == 302
     assert "g1" not in roster_admin.current(staff, "guard")
+
+
+def test_the_grace_and_the_round_hours_are_hub_settings(app, staff):
+    """Field trial: the 15-minute grace and the 07:00–21:00 day were constants."""
+    from sync.hub import duty_settings
+    from tests.hub_helpers import signed_in
+
+    duty.add_shift(staff, "g1", "east-gate", "2026-11-20 08:00", "2026-11-20 16:00", CHINA, "boss")
+    disinfection.set_place(staff, "电梯轿厢", 2, "boss")
+    at_0820 = datetime(2026, 11, 20, 0, 20, tzinfo=UTC)  # 20 minutes into the shift
+    assert [u.minutes for u in duty.unmanned(staff, at_0820)] == [20]
+    client, csrf = signed_in(app, "admin")
+    set_grace = {"csrf": csrf, "action": "settings", "duty.grace_min": "30"}
+    assert client.post("/admin/duty", data=set_grace).status_code == 302
+    assert duty.unmanned(staff, at_0820) == []  # within the manager's 30 minutes
+    assert 'value="30"' in client.get("/admin/duty").get_data(as_text=True)
+    # Rounds due over 08:00–20:00 instead: 2 rounds by 14:00 and by 20:00.
+    hours = {"csrf": csrf, "action": "settings"}
+    done = client.post(
+        "/admin/disinfection",
+        data={**hours, "disinfection.day_start_h": "8", "disinfection.day_end_h": "20"},
+    )
+    assert done.status_code == 302
+    [status] = disinfection.plan_status(staff, CHINA, datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+    assert status.next_due == datetime(2026, 11, 20, 14, 0, tzinfo=CHINA)
+    at_1930 = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
+    assert disinfection.plan_status(staff, CHINA, at_1930)[0].due_now == 1
+    assert "08:00–20:00" in client.get("/admin/disinfection").get_data(as_text=True)
+    # Bad values: a Chinese error, nothing stored.
+    for bad in (
+        {"disinfection.day_start_h": "20", "disinfection.day_end_h": "8"},
+        {"disinfection.day_start_h": "abc", "disinfection.day_end_h": "20"},
+        {"disinfection.day_start_h": "8", "disinfection.day_end_h": "25"},
+    ):
+        refused = client.post("/admin/disinfection", data={**hours, **bad})
+        assert refused.status_code == 400
+        assert "须" in refused.get_data(as_text=True)
+    refused = client.post("/admin/duty", data={**set_grace, "duty.grace_min": "-1"})
+    assert refused.status_code == 400 and "漏岗宽限（分钟）须为 0–240 的整数" in refused.get_data(
+        as_text=True
+    )
+    assert duty_settings.current(staff) == {
+        "duty.grace_min": 30,
+        "disinfection.day_start_h": 8,
+        "disinfection.day_end_h": 20,
+    }

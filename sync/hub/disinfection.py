@@ -3,9 +3,10 @@ done (logged at a kiosk as ``disinfection`` events, or on the hub), today's roun
 plan, and what is overdue.
 
 The places reach the kiosks through the roster (kind ``place``), like the guards and risk areas.
-A place with ``n`` rounds a day has its rounds due evenly over the working day: the k-th by
-``DAY_START + k × (DAY_END − DAY_START) / n`` local time (2 rounds: by 14:00 and by 21:00). A
-place is overdue when fewer rounds are done than are due by now.
+A place with ``n`` rounds a day has its rounds due evenly over the working day (the hub's
+settings ``disinfection.day_start_h`` and ``day_end_h``, 07:00–21:00 by default): the k-th by
+``start + k × (end − start) / n`` local time (2 rounds: by 14:00 and by 21:00). A place is
+overdue when fewer rounds are done than are due by now.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sync.hub import roster_admin
+from sync.hub import duty_settings, roster_admin
 from sync.hub.admins import audit
 from sync.hub.duty import DutyError, parse_local
 from sync.hub.sql import json_field
@@ -23,8 +24,6 @@ from sync.hub.store import HubStore, now_iso
 from sync.localtime import day_bounds_utc, local_today
 
 COMMON_PLACES = ("电梯轿厢", "垃圾箱", "地库", "消防通道", "门岗", "口罩回收箱")
-DAY_START = time(7, 0)
-DAY_END = time(21, 0)
 MAX_ROUNDS = 24
 FORBIDDEN = "<>&\"'"
 
@@ -181,10 +180,13 @@ def rounds_of_day(
     return rounds
 
 
-def due_times(day: date, rounds: int, tz: tzinfo) -> list[datetime]:
-    """When each of a place's rounds is due by, local."""
-    start = datetime.combine(day, DAY_START, tz)
-    span = datetime.combine(day, DAY_END, tz) - start
+def due_times(
+    day: date, rounds: int, tz: tzinfo, start_h: int = 7, end_h: int = 21
+) -> list[datetime]:
+    """When each of a place's rounds is due by, local, over ``start_h``–``end_h``."""
+    midnight = datetime.combine(day, time(0, 0), tz)
+    start = midnight + timedelta(hours=start_h)
+    span = timedelta(hours=end_h - start_h)
     return [start + span * k / rounds for k in range(1, rounds + 1)]
 
 
@@ -195,9 +197,11 @@ def plan_status(store: HubStore, tz: tzinfo, now: datetime | None = None) -> lis
     done: dict[str, int] = {}
     for entry in rounds_of_day(store, day, tz):
         done[entry["place"]] = done.get(entry["place"], 0) + 1
+    settings = duty_settings.current(store)
+    start_h, end_h = settings["disinfection.day_start_h"], settings["disinfection.day_end_h"]
     statuses = []
     for name, required in places(store).items():
-        dues = due_times(day, required, tz)
+        dues = due_times(day, required, tz, start_h, end_h)
         count = done.get(name, 0)
         due_now = sum(1 for due in dues if due <= now)
         statuses.append(

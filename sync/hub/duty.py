@@ -14,13 +14,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sync.contract import GUARD_ID_PATTERN
-from sync.hub import roster_admin
+from sync.hub import duty_settings, roster_admin
 from sync.hub.admins import audit
 from sync.hub.sql import json_field
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import FIRST_YEAR, LAST_YEAR, format_local
 
-GRACE_MIN = 15  # a gate may be without anybody signed on this long (a change of shift)
 MAX_SHIFT_H = 24
 
 
@@ -205,9 +204,12 @@ def signed_on(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, A
 
 
 def unmanned(
-    store: HubStore, now: datetime | None = None, grace_min: int = GRACE_MIN
+    store: HubStore, now: datetime | None = None, grace_min: int | None = None
 ) -> list[Unmanned]:
-    """Gates staffed by the schedule now, with nobody signed on for longer than the grace."""
+    """Gates staffed by the schedule now, with nobody signed on for longer than the grace
+    (the hub's setting ``duty.grace_min`` unless given)."""
+    if grace_min is None:
+        grace_min = int(duty_settings.current(store)["duty.grace_min"])
     now = (now or datetime.now(UTC)).astimezone(UTC)
     stamp = _utc(now)
     staffed: dict[str, list[Shift]] = {}

@@ -11,7 +11,7 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from sync.contract import DISINFECTANTS
-from sync.hub import disinfection, duty, roster_admin, supplies
+from sync.hub import disinfection, duty, duty_settings, roster_admin, supplies
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
 from sync.localtime import DayError, local_today, parse_day
 
@@ -38,7 +38,7 @@ def duty_page(user: dict[str, str]) -> str:
         people=roster_admin.current(store, "guard"),
         gates=[k["kiosk_id"] for k in store.kiosks() if not k["revoked_at"]],
         unmanned=duty.unmanned(store),
-        grace_min=duty.GRACE_MIN,
+        grace_min=duty_settings.current(store)["duty.grace_min"],
         prev_week=(monday - timedelta(days=7)).isoformat(),
         next_week=(monday + timedelta(days=7)).isoformat(),
     )
@@ -49,7 +49,9 @@ def duty_page(user: dict[str, str]) -> str:
 def duty_change(user: dict[str, str]) -> Any:
     form, store = request.form, _store()
     try:
-        if form.get("action") == "remove":
+        if form.get("action") == "settings":
+            _set_duty_settings(form, ("duty.grace_min",), user["username"])
+        elif form.get("action") == "remove":
             duty.remove_shift(store, _whole(form.get("sid")), user["username"])
         else:
             duty.add_shift(
@@ -77,6 +79,13 @@ def duty_fever_clear(user: dict[str, str], event_id: str) -> Any:
     return redirect(url_for("admin.dashboard_page"))
 
 
+def _set_duty_settings(form: Any, keys: tuple[str, ...], username: str) -> None:
+    try:
+        duty_settings.set_values(_store(), {k: form.get(k, "") for k in keys}, username)
+    except duty_settings.DutySettingError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 def _whole(raw: str | None) -> int:
     try:
         return int(raw or "")
@@ -97,6 +106,7 @@ def disinfection_page(user: dict[str, str]) -> str:
         rounds=disinfection.rounds_of_day(store, local_today(tz), tz),
         common=[p for p in disinfection.COMMON_PLACES if p not in disinfection.places(store)],
         agents=DISINFECTANTS,
+        hours=duty_settings.current(store),
         people=sorted({g.get("name", k) for k, g in roster_admin.current(store, "guard").items()}),
         now_local=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
     )
@@ -114,6 +124,9 @@ def disinfection_change(user: dict[str, str]) -> Any:
             )
         elif action == "remove":
             disinfection.remove_place(store, form.get("name", "")[:64], user["username"])
+        elif action == "settings":
+            keys = ("disinfection.day_start_h", "disinfection.day_end_h")
+            _set_duty_settings(form, keys, user["username"])
         elif action == "round":
             disinfection.log_round(
                 store,
