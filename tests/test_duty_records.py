@@ -588,3 +588,40 @@ def test_the_grace_and_the_round_hours_are_hub_settings(app, staff):
         "disinfection.day_start_h": 8,
         "disinfection.day_end_h": 20,
     }
+
+
+def test_past_unmanned_periods_are_listed_for_the_week(app, staff, hub, tmp_path):
+    """Field trial: the hub showed 漏岗 only as it happened, with no history."""
+    from tests.hub_helpers import signed_in
+
+    # 08:00–16:00 Beijing (00:00–08:00 UTC): on 08:02–11:00, 李四 11:10–12:00, then nobody;
+    # a refused sign-on at 13:00 changes nothing.
+    duty.add_shift(staff, "g1", "east-gate", "2026-11-20 08:00", "2026-11-20 16:00", CHINA, "boss")
+    ledger = Ledger(tmp_path / "k.sqlite3", "east-gate")
+    sign(ledger, "2026-11-20T00:02:00+00:00", "on")
+    sign(ledger, "2026-11-20T03:00:00+00:00", "off")
+    sign(ledger, "2026-11-20T03:10:00+00:00", "on", guard_id="g2")
+    sign(ledger, "2026-11-20T04:00:00+00:00", "off", guard_id="g2")
+    sign(ledger, "2026-11-20T05:00:00+00:00", "blocked")
+    drain(enrolled_client(hub.start(), ledger))
+    day = datetime(2026, 11, 20, tzinfo=CHINA)
+    later = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    [period] = duty.unmanned_history(staff, day, day + timedelta(days=1), now=later, grace_min=15)
+    assert (period.gate, period.since, period.until, period.minutes, period.ongoing) == (
+        "east-gate",
+        "2026-11-20T04:00:00+00:00",
+        "2026-11-20T08:00:00+00:00",
+        240,
+        False,
+    )
+    assert period.scheduled == ["张三"]
+    # A short grace lists the change of shift (11:00–11:10) too; at 14:00 the last is running.
+    at_1400 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    periods = duty.unmanned_history(staff, day, day + timedelta(days=1), now=at_1400, grace_min=5)
+    assert [(p.since[11:16], p.until[11:16], p.ongoing) for p in periods] == [
+        ("03:00", "03:10", False),
+        ("04:00", "06:00", True),
+    ]
+    client, _ = signed_in(app, "viewer")
+    page = client.get("/admin/duty?week=2026-11-16").get_data(as_text=True)
+    assert "本周漏岗记录" in page and "2026-11-20 12:00:00" in page and ">240<" in page

@@ -245,6 +245,106 @@ def unmanned(
     return findings
 
 
+@dataclass(frozen=True)
+class UnmannedPeriod:
+    """A past (or running) 漏岗: a gate the schedule staffed with nobody signed on from
+    ``since`` to ``until`` (UTC ISO), at least the grace long."""
+
+    gate: str
+    since: str
+    until: str
+    minutes: int
+    scheduled: list[str]
+    ongoing: bool  # still unmanned at the end of the window (now)
+
+
+Span = tuple[datetime, datetime]
+
+
+def unmanned_history(
+    store: HubStore,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    grace_min: int | None = None,
+) -> list[UnmannedPeriod]:
+    """The 漏岗 periods within ``[start, end)`` (up to now), by gate and time: the times a shift
+    covered with no accepted sign-on open at that gate, each at least the grace long (as the
+    dashboard flags them). A refused sign-on or a retry changes nothing."""
+    if grace_min is None:
+        grace_min = int(duty_settings.current(store)["duty.grace_min"])
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    start, end = start.astimezone(UTC), min(end.astimezone(UTC), now)
+    if end <= start:
+        return []
+    spans: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for shift in shifts_between(store, _utc(start), _utc(end)):
+        a = max(datetime.fromisoformat(shift.starts_at), start)
+        b = min(datetime.fromisoformat(shift.ends_at), end)
+        if a < b:
+            spans.setdefault(shift.gate, []).append((a, b, shift.name))
+    if not spans:
+        return []
+    events = shift_events(store, _utc(start - timedelta(hours=MAX_SHIFT_H)), _utc(end))
+    manned = _manned(events, end)
+    periods = []
+    for gate, gate_spans in sorted(spans.items()):
+        for covered in _union([(a, b) for a, b, _ in gate_spans]):
+            for a, b in _minus(covered, manned.get(gate, [])):
+                minutes = int((b - a).total_seconds() // 60)
+                if minutes < max(grace_min, 1):
+                    continue
+                names = sorted({n for s0, s1, n in gate_spans if s0 < b and s1 > a})
+                periods.append(UnmannedPeriod(gate, _utc(a), _utc(b), minutes, names, b >= now))
+    return sorted(periods, key=lambda p: (p.since, p.gate))
+
+
+def _manned(events: list[dict[str, Any]], end: datetime) -> dict[str, list[Span]]:
+    """Gate → the times somebody had an accepted sign-on open there (merged). A sign-on with
+    no sign-off counts for a day's longest shift at most."""
+    opened: dict[tuple[str, str], datetime] = {}
+    spans: dict[str, list[Span]] = {}
+    for event in events:
+        key = (event["kiosk_id"], event["detail_"].get("guard_id", ""))
+        at = datetime.fromisoformat(event["wall_time"])
+        if event["verdict"] == "on" and key not in opened:
+            opened[key] = at
+        elif event["verdict"] in ("off", "blocked") and key in opened:
+            since = opened.pop(key)
+            spans.setdefault(key[0], []).append((since, min(at, since + _LONGEST)))
+    for (gate, _), since in opened.items():
+        spans.setdefault(gate, []).append((since, min(end, since + _LONGEST)))
+    return {gate: _union(gate_spans) for gate, gate_spans in spans.items()}
+
+
+_LONGEST = timedelta(hours=MAX_SHIFT_H)
+
+
+def _union(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _minus(span: Span, holes: list[Span]) -> list[Span]:
+    """``span`` without the (merged, sorted) ``holes``."""
+    a, b = span
+    left = []
+    for h0, h1 in holes:
+        if h1 <= a or h0 >= b:
+            continue
+        if h0 > a:
+            left.append((a, h0))
+        a = max(a, h1)
+    if a < b:
+        left.append((a, b))
+    return left
+
+
 def _staffed_since(start: str, shifts: list[Shift]) -> str:
     """The start of the unbroken run of shifts at a gate that reaches ``start``: back-to-back
     or overlapping shifts (08–16, then 12–23) staff the gate from the first one's start."""

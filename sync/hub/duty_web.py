@@ -30,8 +30,10 @@ def _monday() -> date:
 def duty_page(user: dict[str, str]) -> str:
     store, tz = _store(), hub_zone()
     monday = _monday()
+    week_start = datetime.combine(monday, datetime.min.time(), tz)
     return render_template(
         "duty.html",
+        history=duty.unmanned_history(store, week_start, week_start + timedelta(days=7)),
         user=user,
         monday=monday,
         days=duty.week(store, monday, tz),
