@@ -148,6 +148,10 @@ def test_not_mine_measures_again(kiosk, pages):
     guard.wait_for_selector("#sign-on-confirm:not([hidden])", timeout=15000)
     guard.click("#sign-on-not-mine")
     guard.wait_for_selector("#sign-on-message:has-text('已作废这次读数')")
+    # ...and it stays while the kiosk waits for the guard: the page's next poll put up the
+    # words of a plain measuring instead (found in a trial).
+    guard.evaluate("refresh()")
+    assert "已作废这次读数" in guard.inner_text("#sign-on-message")
     guard.wait_for_selector("#sign-on-confirm", state="hidden")
     assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []
     scene.leave()

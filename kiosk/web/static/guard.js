@@ -299,6 +299,8 @@ const SIGN_ON_WORDS = {
   sensor_fault: ["", "测温设备故障，不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”"],
 };
 
+const NOT_MINE = "已作废这次读数：请等住户离开后，您本人正对探头重测";
+
 function renderDuty(duty) {
   const others = duty.others.length ? ` · 在岗：${duty.others.join("、")}` : "";
   $("duty-status").textContent = (duty.on_duty ? `您已上岗（${duty.since} 起）` : "您未上岗") + others;
@@ -327,7 +329,8 @@ function renderDuty(duty) {
     const [kind, text] = SIGN_ON_WORDS[result.state];
     $("sign-on-message").className = "message " + kind;
     $("sign-on-message").textContent = result.state === "sensor_fault" && result.message
-      ? `测温设备故障（${result.message}），不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”` : text;
+      ? `测温设备故障（${result.message}），不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”`
+      : result.state === "measuring" && result.again ? NOT_MINE : text;
   }
   const lists = JSON.stringify([duty.places, duty.agents]);
   if (lists !== dutyLists) {
@@ -360,7 +363,7 @@ async function confirmSignOn(own) {
   const message = $("sign-on-message");
   message.className = result.ok ? "message ok" : "message";
   message.textContent = result.ok
-    ? (own === "yes" ? "" : "已作废这次读数：请等住户离开后，您本人正对探头重测")
+    ? (own === "yes" ? "" : NOT_MINE)
     : (result.body.message ?? "出错了，请重试");
   refresh();
 }
