@@ -375,6 +375,8 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
     with at("2026-11-20T00:03:00+00:00"):
         detail = {"guard_id": "g2", "name": "李四", "visitors_at_home": True}
         ledger.append("shift", verdict="blocked", reason="fever", estimate_c=38.1, detail=detail)
+    with at("2026-11-20T00:04:00+00:00"):  # a resident, screened after 李四's refusal
+        ledger.append("screening", verdict="admitted", estimate_c=36.5, threshold_c=37.3)
     with at("2026-11-20T02:00:00+00:00"):
         detail = {"place": "地库", "agent": "含氯消毒液", "guard_id": "g1", "name": "张三"}
         ledger.append("disinfection", verdict="done", detail=detail)
@@ -418,6 +420,9 @@ def test_staff_health_duty_and_disinfection_registers_and_the_duty_line(staff, h
         ["2026-11-20 18:30:00", "地库", "75%酒精", "赵姐", "中心"],
     ]
     # 李四's refused sign-on is not a sign-on; his vehicle at 17:00 is an action without one.
+    # A screening after his refusal is 张三's, the guard on duty (a trial showed 李四 there).
+    [screened] = day.register("screening").rows
+    assert (screened[0], screened[6]) == ("2026-11-20 08:04:00", "张三（g1）")
     assert day.on_duty == ["张三（g1）", "李四（g2）（未签到）"]
     with at("2026-11-20T09:30:00+00:00"):
         ledger.append("shift", verdict="on", estimate_c=36.4, detail={"guard_id": "g2"})

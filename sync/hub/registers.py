@@ -233,7 +233,9 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     acting: str | None = None
     for record in records:
         kind, detail = record["kind"], record["detail_"]
-        acting = detail.get("guard_id") or acting
+        if not (kind == "shift" and record.get("verdict") in ("blocked", "refused")):
+            # A person refused at sign-on (or barred) is not the guard at the gate.
+            acting = detail.get("guard_id") or acting
         code = record.get("pass_code") or ""
         if kind == "screening":
             screening.append(
