@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from kiosk import clock
 from kiosk.ledger import Ledger
 from sync.hub import partitions
 from sync.hub.integrity import lines
@@ -19,7 +21,6 @@ from sync.hub.retention import purge as hub_purge
 from sync.hub.store import HubStore
 from sync.protocol import CONFLICT, DUPLICATE, STORED
 from tests.sync_fixtures import PG_DSN, hub_store, postgres_available  # noqa: F401 (fixture)
-from tests.test_retention import append_at
 
 ROW = (
     "SELECT ingest_seq, id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c, record,"
@@ -51,6 +52,12 @@ def old_pg_hub() -> Iterator[HubStore]:
 
 def enrol(store: HubStore, kiosk_id: str) -> None:
     assert store.enrol(store.create_enrol_code(kiosk_id)) is not None
+
+
+def append_at(ledger: Ledger, when: datetime, synced: bool = True) -> dict[str, Any]:
+    facts = clock.ClockFacts(when.isoformat(timespec="microseconds"), synced, "boot", 1)
+    with mock.patch.object(clock, "now", lambda: facts):
+        return ledger.append("screening", verdict="admitted", estimate_c=36.6)
 
 
 def records_at(tmp_path, kiosk_id: str, times: list[datetime], **fields: Any) -> list[dict]:
