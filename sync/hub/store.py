@@ -27,11 +27,11 @@ from sync.hub.ingest_plan import MAC_MISMATCH as MAC_MISMATCH  # re-exported: th
 from sync.hub.ingest_plan import MAC_MISSING as MAC_MISSING  # words are read from here
 from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
 from sync.hub.keys import HubKeys
-from sync.protocol import QUARANTINED, field_problem, problem_with
+from sync.protocol import QUARANTINED, STORED, field_problem, problem_with
 
 log = logging.getLogger(__name__)
 
-ANALYZE_EVERY = 20_000
+ANALYZE_EVERY = 20_000  # records stored by a process before its second ANALYZE
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for roster and schema writers
 SETTLE_TIMEOUT_S = 10.0  # how long a reader waits for the ingest transactions in flight
 # The PostgreSQL advisory lock (class, then the hub's schema) that ingest holds shared while it
@@ -303,7 +303,8 @@ class HubStore:
         self._local = threading.local()
         self._opened: list[Any] = []  # every thread's connection, to close them all at the end
         self._opened_lock = threading.Lock()
-        self._analyzed_bucket = -1
+        self._analyze_at = 1
+        self._stored = 0  # records this process stored (for _refresh_statistics)
         self._sequence_name: str | None = None
         self._partition_months: set[str] = set()  # months whose partitions this process made
 
@@ -568,19 +569,33 @@ class HubStore:
                 # The kiosk counts the batch it is sending; what it still holds is the rest.
                 (received, None if queue is None else max(0, queue - len(records)), kiosk_id),
             )
-        self._refresh_statistics()
+        self._refresh_statistics(results, received)
         return results
 
-    def _refresh_statistics(self) -> None:
+    def _refresh_statistics(self, results: list[dict[str, Any]], received: str) -> None:
         """PostgreSQL plans the batch look-ups from table statistics. A hub that takes in a
         long backlog grows faster than autovacuum re-analyses, and plans made for an empty table
-        turn every look-up into a scan; so the hub analyses after each ANALYZE_EVERY records."""
+        turn every look-up into a scan; so each hub process analyses after its first batch and
+        then as the records it stored grow: the month's partition being filled and
+        event_keys (the parent of the partitions holds no rows, and analysing it would sample
+        every month again)."""
         if self.dialect is not POSTGRES:
             return
-        bucket = self.max_ingest_seq() // ANALYZE_EVERY
-        if bucket != self._analyzed_bucket:
-            self._analyzed_bucket = bucket
-            self.execute("ANALYZE events")
+        self._stored += sum(1 for r in results if r.get("status") == STORED)
+        if self._stored < self._analyze_at:
+            return
+        # After the first batch, at ANALYZE_EVERY, then each time the records stored have
+        # doubled: estimates need the right size, not the exact count, and autovacuum analyses
+        # the partitions of a hub in steady state.
+        self._analyze_at = max(2 * self._stored, ANALYZE_EVERY)
+        name = partitions.partition_for(received[:7]).name
+        found = self.fetch_one(
+            "SELECT to_regclass(?) IS NOT NULL, to_regclass('event_keys')", (name,)
+        )
+        if found[1] is None:
+            self.execute("ANALYZE events")  # not partitioned (yet)
+        else:
+            self.execute(f"ANALYZE event_keys, {name if found[0] else partitions.DEFAULT}")
 
     def _ingest_batch(
         self, kiosk_id: str, records: list[Any], received: str
