@@ -214,6 +214,12 @@ class Gate:
         """When the chip last gave a read that passed the liveness check (gate clock)."""
         return self.liveness.ok_at
 
+    @property
+    def armed(self) -> bool:
+        """The next presence starts a measurement: the lane was seen empty (or re-armed) since
+        the last one. After a verdict or a sign-on reading it is False until the person left."""
+        return self._armed
+
     def measure_again(self) -> None:
         """The 'measure again' button: the person in front is measured anew. Not after a fever
         block: that is the guard's to clear (see :meth:`remeasure_for_guard`)."""

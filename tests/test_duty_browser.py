@@ -11,6 +11,7 @@ from kiosk.roster import apply_changes
 from sync.hub import disinfection, duty, registers
 from sync.localtime import local_today, zone
 from tests.browser_helpers import check, unlock
+from tests.gate_helpers import wait_until
 from tests.sync_fixtures import drain, enrolled_client
 
 pytestmark = pytest.mark.browser
@@ -155,6 +156,9 @@ def test_not_mine_measures_again(kiosk, pages):
     guard.wait_for_selector("#sign-on-confirm", state="hidden")
     assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []
     scene.leave()
+    # The kiosk measures again only once it has seen the lane empty: wait for that (on a
+    # loaded machine the loop may not read the chip between leave and the next person).
+    wait_until(lambda: kiosk.gate.armed, what="the lane seen empty")
     scene.person(36.3)
     guard.wait_for_selector("#sign-on-confirm-text:has-text('36.3 °C')", timeout=15000)
     guard.click("#sign-on-mine")

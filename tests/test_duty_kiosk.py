@@ -200,7 +200,9 @@ def test_a_resident_who_steps_up_during_a_sign_on_does_not_sign_the_guard_on(kio
     assert shifts(kiosk) == [] and desk.duty_state(WANG)["on_duty"] is False
     # The next reading waits until the resident has left: their standing there is not re-read.
     assert kiosk.gate.staff_result["state"] == "measuring"
+    assert not kiosk.gate.armed
     scene.leave()
+    wait_until(lambda: kiosk.gate.armed, what="the lane seen empty")
     scene.person(36.4)  # the guard
     wait_until(lambda: (kiosk.gate.staff_result or {}).get("state") == "confirm")
     assert kiosk.gate.staff_result["estimate_c"] == 36.4
