@@ -54,7 +54,13 @@ class StaffReadingGone(RuntimeError):
     """No sign-on reading waits for this guard's confirmation (expired, discarded, or none)."""
 
 
-STAFF_CONFIRM_S = 30.0  # the guard confirms the sign-on reading is their own within this
+# A sign-on is the guard's own reading only while the guard is at the kiosk: the reading comes
+# within STAFF_MEASURE_S of the tap on 上岗测温 (the sensor is beside the screen) and is confirmed
+# within STAFF_CONFIRM_S. A guard who taps and walks away leaves nothing for the next person at
+# the sensor to claim (field trial: a resident stepped up 45 s later, was shown 是本人，上岗, and
+# signed the absent guard on with the resident's temperature).
+STAFF_MEASURE_S = 20.0
+STAFF_CONFIRM_S = 15.0
 
 
 class _WatchedThermometer:
@@ -236,7 +242,7 @@ class Gate:
         self._rearm.set()
 
     def measure_staff(
-        self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float = 60.0
+        self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float | None = None
     ) -> None:
         """Sign a staff member on: the next measurement is theirs (not a resident's), within
         ``within_s``. Not while a fever block or a guard's re-measure waits, not while the
@@ -251,7 +257,8 @@ class Gate:
             if self._resident_busy():
                 raise LaneBusy("a resident is at the sensor")
             now = self.clock()
-            self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + within_s, now)
+            window = STAFF_MEASURE_S if within_s is None else within_s
+            self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + window, now)
             self._staff_reading = None
             self.staff_result = {"guard_id": guard_id, "state": "measuring"}
         self.screen.publish("staff_measuring")
@@ -302,7 +309,7 @@ class Gate:
                 now = self.clock()
                 staff = pending.staff
                 self._staff = StaffSignOn(
-                    staff.guard_id, staff.name, staff.visitors_at_home, now + 60.0, now
+                    staff.guard_id, staff.name, staff.visitors_at_home, now + STAFF_MEASURE_S, now
                 )
                 self.staff_result = {"guard_id": guard_id, "state": "measuring", "again": True}
         if not own:

@@ -10,7 +10,7 @@ from kiosk.guard_accounts import add_guard
 from kiosk.roster import apply_changes
 from sync.hub import disinfection, duty, registers
 from sync.localtime import local_today, zone
-from tests.browser_helpers import check, unlock
+from tests.browser_helpers import check, on_resident_screen, unlock
 from tests.gate_helpers import wait_until
 from tests.sync_fixtures import drain, enrolled_client
 
@@ -163,3 +163,23 @@ def test_not_mine_measures_again(kiosk, pages):
     guard.wait_for_selector("#sign-on-confirm-text:has-text('36.3 °C')", timeout=15000)
     guard.click("#sign-on-mine")
     guard.wait_for_selector("#signed-on-text:has-text('36.3 °C 正常，已上岗')")
+
+
+def test_a_sign_on_left_by_a_guard_who_walked_away_locks_the_screen(start_kiosk, pages):
+    """Field trial: the guard tapped 上岗测温 and walked away; the unlocked screen waited for
+    the next person at the sensor, who could then sign the guard on. When the sign-on lapses
+    with nobody touching the screen, it locks."""
+    kiosk = start_kiosk(kiosk__result_hold_s=1.0, guard__urgent_lock_s=3)
+    add_guard(kiosk.ledger.connection(), "wang", "王师傅", "483190")
+    _, guard = pages
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='duty']")
+    guard.click("#visitors-at-home button[data-value='no']")
+    kiosk.gate.measure_staff("wang", "王师傅", visitors_at_home=False, within_s=5.0)
+    on_resident_screen(guard, kiosk.url, timeout=15000)  # lapsed, untouched: locked
+    # the session is over: going back to /guard shows the sign-in, not the desk
+    guard.goto(kiosk.url + "/guard")
+    guard.wait_for_selector("#login:not([hidden])")
+    assert guard.is_hidden("#desk")
+    assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []

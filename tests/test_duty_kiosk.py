@@ -238,6 +238,28 @@ def test_an_unconfirmed_sign_on_reading_expires(kiosk, monkeypatch):
     assert shifts(kiosk) == []
 
 
+def test_a_sign_on_left_unmeasured_lapses_and_the_next_person_is_a_resident(kiosk, monkeypatch):
+    """Field trial: a guard tapped 上岗测温 and walked away; a resident stepped up 45 s later and
+    was offered 是本人，上岗 for the absent guard. The sign-on window is the guard's time to
+    step to the sensor beside the screen, no more."""
+    monkeypatch.setattr(gate_module, "STAFF_MEASURE_S", 0.5)
+    desk = GuardDesk(kiosk.gate)
+    desk.sign_on(WANG, visitors_at_home=False)
+    wait_until(lambda: (kiosk.gate.staff_result or {}).get("state") == "expired")
+    kiosk.hardware.simulator.scene.person(36.9)
+    wait_for_screen(kiosk.gate, "admitted")  # screened as a resident
+    assert (kiosk.gate.staff_result or {}).get("state") == "expired"
+    with pytest.raises(FormError, match="已失效"):
+        desk.confirm_sign_on(WANG, own=True)
+    assert shifts(kiosk) == []
+
+
+def test_the_sign_on_windows_are_short():
+    """The guard is at the kiosk for both steps: tap, face the sensor beside it, confirm."""
+    assert gate_module.STAFF_MEASURE_S <= 20
+    assert gate_module.STAFF_CONFIRM_S <= 15
+
+
 @pytest.mark.parametrize("fault", ["unplugged", "nack"])
 def test_a_sign_on_with_a_faulty_sensor_fails_at_once(start_kiosk, fault):
     """Field trial: a frozen or unplugged sensor failed a sign-on only after a 60 s timeout."""

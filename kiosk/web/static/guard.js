@@ -299,6 +299,8 @@ const SIGN_ON_WORDS = {
   sensor_fault: ["", "测温设备故障，不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”"],
 };
 
+let lastSignOnState;  // the sign-on's state at the last render: a lapse is seen once
+
 const NOT_MINE = "已作废这次读数：请等住户离开后，您本人正对探头重测";
 
 function renderDuty(duty) {
@@ -311,6 +313,14 @@ function renderDuty(duty) {
   if (duty.on_duty) {
     $("signed-on-text").textContent = result?.state === "on"
       ? `体温 ${temperature} 正常，已上岗（记录 #${result.seq}）` : "";
+  }
+  const lapsed = result?.state === "expired" && lastSignOnState !== "expired";
+  lastSignOnState = result?.state;
+  if (lapsed && Date.now() - display.state.lastTouch > urgentLockMs) {
+    // The sign-on lapsed with nobody at the screen: the guard tapped 上岗测温 and walked away.
+    // Lock, so that the next person at the kiosk cannot use their screen.
+    lockAndLeave();
+    return;
   }
   const confirming = !duty.on_duty && result?.state === "confirm";
   $("sign-on-confirm").hidden = !confirming;
