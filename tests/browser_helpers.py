@@ -70,9 +70,9 @@ def pages(browser):
     assert errors == []
 
 
-def unlock(guard, url: str, pin: str = "483190") -> None:
+def unlock(guard, url: str, pin: str = "483190", guard_id: str = "wang") -> None:
     guard.goto(url + "/guard")
-    guard.click("#guard-list button[data-guard='wang']")
+    guard.click(f"#guard-list button[data-guard='{guard_id}']")
     for digit in pin:
         guard.click(f"#login .keypad button[data-key='{digit}']")
     guard.click("#pin-ok")

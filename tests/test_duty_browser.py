@@ -135,6 +135,14 @@ def test_a_guard_barred_by_a_fever_reads_why_and_whom_to_call(kiosk, pages):
     check(guard, "duty-7-barred-pin")
     verdicts = [e["verdict"] for e in kiosk.ledger.events() if e["kind"] == "shift"]
     assert verdicts == ["blocked", "refused"]
+    # Another guard's 今日台账 reads both in words: not the pass's 无效 (field trial).
+    add_guard(kiosk.ledger.connection(), "li", "李师傅", "592704")
+    unlock(guard, kiosk.url, "592704", guard_id="li")
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='today']")
+    guard.wait_for_selector("#today tbody tr")
+    today = guard.inner_text("#today tbody")
+    assert "体温异常，不能上岗" in today and "拒绝上岗" in today and "无效" not in today
 
 
 def test_not_mine_measures_again(kiosk, pages):

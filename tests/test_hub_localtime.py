@@ -140,6 +140,36 @@ def test_every_label_is_chinese():
     assert labels.zh("home_isolation") == "居家隔离" and labels.zh("not-a-code") == "not-a-code"
 
 
+def test_every_reason_a_kiosk_records_has_a_word():
+    """Field trial: the hub's ledger showed 上下岗 | 通行码无效 | fever_today for a barred guard's
+    retry, and SensorNotRespondingError / frozen for sensor faults."""
+    import drivers.errors
+    from kiosk import liveness
+
+    errors = [
+        name
+        for name, value in vars(drivers.errors).items()
+        if isinstance(value, type)
+        and issubclass(value, drivers.errors.SensorError)
+        and value is not drivers.errors.SensorError
+    ]
+    problems = [liveness.FROZEN, liveness.AMBIENT_RANGE, liveness.AMBIENT_JUMP]
+    for code in [*errors, *problems, "fever_today"]:
+        assert code in labels.LABELS, code
+    assert labels.zh("refused", "shift") == "拒绝上岗"
+    assert labels.zh("blocked", "shift") == "体温异常，不能上岗"
+    assert labels.zh("refused", "identify") == "通行码无效"  # a pass keeps its word
+
+
+def test_the_audit_names_registers_in_words():
+    from sync.hub import audit_words
+    from sync.localtime import zone
+
+    words = audit_words.detail_words({"register": "staff_health"}, zone("Asia/Shanghai"))
+    assert words == "登记表：员工健康登记表"
+    assert "全部登记表" in audit_words.detail_words({"register": "all"}, zone("Asia/Shanghai"))
+
+
 def test_a_refused_form_is_a_chinese_page_that_says_what_to_do(hub_store, night):
     create_admin(hub_store, "admin-user", PASSWORD, "admin")
     client, csrf = signed_in(create_hub(hub_store), "admin")

@@ -12,6 +12,7 @@ from datetime import tzinfo
 from typing import Any
 
 from sync.hub import labels
+from sync.hub.registers import TITLES as REGISTER_TITLES
 from sync.localtime import format_local
 
 ACTIONS: dict[str, str] = {
@@ -104,7 +105,7 @@ KEYS: dict[str, str] = {
     "text": "查找",
 }
 # Details whose values are codes with a word of their own (a username is never translated).
-CODED_KEYS = frozenset({"outcome", "verdict", "kind", "role", "register"})
+CODED_KEYS = frozenset({"outcome", "verdict", "kind", "role"})
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -125,6 +126,8 @@ def _value(key: str, value: Any, tz: tzinfo) -> str:
         return format_local(value, tz)
     if isinstance(value, list):
         return "、".join(_value(key, v, tz) for v in value)
+    if key == "register" and isinstance(value, str):
+        return "全部登记表" if value == "all" else REGISTER_TITLES.get(value, value)
     if isinstance(value, str) and key in CODED_KEYS:
         return labels.zh(value)
     return str(value)

@@ -41,6 +41,17 @@ LABELS: dict[str, str] = {
     "unstable": "读数不稳",
     "left": "未测完离开",
     "sensor": "传感器故障",
+    # sensor fault reasons (the driver's error, or what the liveness check saw)
+    "BusMissingError": "I2C 总线不存在",
+    "BusPermissionError": "无权访问 I2C 总线",
+    "SensorNotRespondingError": "测温探头无应答",
+    "SensorReadError": "测温探头读数错误",
+    "SensorFlaggedError": "测温探头自报错误",
+    "frozen": "读数冻结",
+    "ambient_range": "环境温度超出范围",
+    "ambient_jump": "环境温度突变",
+    # staff sign-on reasons
+    "fever_today": "当日上岗体温异常，不能上岗",
     # pass check reasons
     "ok": "有效",
     "format": "格式错误",
@@ -86,6 +97,11 @@ LABELS: dict[str, str] = {
     "viewer": "查看",
     "health": "卫生站",
 }
+# A result whose word depends on the record's kind: a refused sign-on is not a refused pass.
+KIND_LABELS: dict[tuple[str, str], str] = {
+    ("shift", "blocked"): "体温异常，不能上岗",
+    ("shift", "refused"): "拒绝上岗",
+}
 ENGLISH: dict[str, str] = {
     "screening": "screening",
     "override": "guard decision",
@@ -107,10 +123,13 @@ ENGLISH: dict[str, str] = {
 }
 
 
-def zh(code: str | None) -> str:
-    """The Chinese word for a code; an unknown code is shown as it is, never hidden."""
+def zh(code: str | None, kind: str | None = None) -> str:
+    """The Chinese word for a code (a result read with its record's ``kind`` where the word
+    depends on it); an unknown code is shown as it is, never hidden."""
     if code is None or code == "":
         return ""
+    if kind is not None and (kind, code) in KIND_LABELS:
+        return KIND_LABELS[(kind, code)]
     return LABELS.get(code, code)
 
 

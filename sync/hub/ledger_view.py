@@ -160,7 +160,7 @@ def row_for(ingest_seq: int, record_text: str, tz: tzinfo) -> dict[str, Any]:
         "time": local.strftime("%H:%M:%S"),
         "clock_synced": "是" if record["clock_synced"] else "否",
         "kind": labels.zh(record["kind"]),
-        "verdict": labels.zh(record["verdict"]),
+        "verdict": labels.zh(record["verdict"], record["kind"]),
         "verdict_code": record["verdict"] or "",
         "reason": labels.zh(record["reason"]),
         "estimate_c": record["estimate_c"],

@@ -19,7 +19,9 @@ const LABELS = {
   shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
   yes: "有", no: "没有",
 };
-const label = (key) => LABELS[key] ?? key ?? "";
+// A result whose word depends on the record's kind: a refused sign-on is not a refused pass.
+const KIND_LABELS = { "shift/blocked": "体温异常，不能上岗", "shift/refused": "拒绝上岗" };
+const label = (key, kind) => KIND_LABELS[`${kind}/${key}`] ?? LABELS[key] ?? key ?? "";
 const PAGE_PENDING = 4;
 const PAGE_TODAY = 7;
 let csrf = null;
@@ -563,7 +565,7 @@ function renderToday() {
   const shown = todayRows.slice(todayPage * PAGE_TODAY, (todayPage + 1) * PAGE_TODAY);
   $("today").tBodies[0].replaceChildren(...shown.map((e) => {
     const tr = document.createElement("tr");
-    for (const cell of [e.seq, e.time, label(e.kind), label(e.verdict),
+    for (const cell of [e.seq, e.time, label(e.kind), label(e.verdict, e.kind),
       e.estimate_c != null ? e.estimate_c.toFixed(1) : "", e.plate ?? e.phone ?? e.pass_code ?? ""]) {
       const td = document.createElement("td"); td.textContent = cell; tr.appendChild(td);
     }
