@@ -191,3 +191,24 @@ def test_a_sign_on_left_by_a_guard_who_walked_away_locks_the_screen(start_kiosk,
     guard.wait_for_selector("#login:not([hidden])")
     assert guard.is_hidden("#desk")
     assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []
+
+
+def test_a_sensor_fault_during_a_sign_on_is_shown_to_the_guard(start_kiosk, pages):
+    """Field trial: the chip froze while the guard faced it for the sign-on; the unlocked screen,
+    untouched for guard.urgent_lock_s, locked and sent them to the resident screen with no word
+    of why. The guard stands at the sensor: the sign-on says the fault instead."""
+    kiosk = start_kiosk(kiosk__result_hold_s=1.0, guard__urgent_lock_s=3)
+    add_guard(kiosk.ledger.connection(), "wang", "王师傅", "483190")
+    _, guard = pages
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='duty']")
+    guard.click("#visitors-at-home button[data-value='no']")
+    guard.click("#sign-on-start")
+    guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
+    guard.wait_for_timeout(3500)  # facing the sensor, not touching the screen
+    kiosk.hardware.simulator.inject("unplugged")
+    guard.wait_for_selector("#sign-on-message:has-text('测温设备故障')", timeout=10000)
+    guard.wait_for_timeout(1500)  # the page's next polls: still the guard's screen
+    assert guard.is_visible("#desk") and guard.url.endswith("/guard")
+    assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []

@@ -589,9 +589,14 @@ display.state.idleReturn = () => csrf === null;  // the locked sign-in page goes
 // A fever or a fault while nobody has touched the unlocked screen for guard.urgent_lock_s: lock it
 // and bring the resident screen forward (the person must not be able to clear themselves here).
 const urgentLockMs = Number(document.body.dataset.urgentLockS || 10) * 1000;
+// A sensor fault while this guard signs on: they stand at the sensor (not at the screen) and
+// read the fault on the sign-on itself; locking would send them away with no reason (field trial).
+const faultDuringSignOn = (screen) =>
+  screen.screen === "sensor_fault" && ["measuring", "confirm", "sensor_fault"].includes(lastSignOnState);
 display.state.onUrgent = (screen) => {
   if (csrf === null) display.toResident();
-  else if (Date.now() - display.state.lastTouch > urgentLockMs && screen.screen !== "guard_remeasure") lockAndLeave();
+  else if (Date.now() - display.state.lastTouch > urgentLockMs && screen.screen !== "guard_remeasure"
+    && !faultDuringSignOn(screen)) lockAndLeave();
   else showUrgent(screen);
 };
 
