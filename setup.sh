@@ -17,6 +17,7 @@ TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 
 check_python() {
     command -v "$PYTHON" >/dev/null || die "no $PYTHON found: install Python 3.11 or newer"
@@ -74,6 +75,13 @@ cmd_test() {
 }
 
 cmd_demo() {
+    case "${1:-}" in
+        -h | --help)
+            usage
+            echo "The demo picks free ports when 8080 (kiosk) or 8090 (hub) are taken, and says which."
+            return 0
+            ;;
+    esac
     # A .venv made by './setup.sh test' (same pyproject.toml) already holds all the demo needs.
     if [ -x "$VENV/bin/kiosk" ] && grep -q "^$(sha256sum pyproject.toml | cut -d' ' -f1) " \
         "$VENV/.menwei-installed" 2>/dev/null; then
@@ -437,5 +445,6 @@ case "${1:-}" in
     test) shift; cmd_test "$@" ;;
     install) shift; cmd_install "$@" ;;
     uninstall) shift; cmd_uninstall "$@" ;;
+    -h | --help | help) usage ;;
     *) die "usage: ./setup.sh demo | test | install [--hub] | uninstall [--purge]" ;;
 esac

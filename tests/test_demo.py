@@ -265,3 +265,15 @@ def test_a_demo_whose_hub_database_was_deleted_enrols_again(tmp_path):
     finally:
         assert second.stop() == 0
     assert second.nothing_left_running()
+
+
+@pytest.mark.parametrize("argv", [["demo", "--help"], ["--help"], ["demo", "-h"]])
+def test_help_prints_the_usage_and_starts_nothing(tmp_path, argv):
+    """Field trial: ./setup.sh demo --help started the whole demo."""
+    env = {**os.environ, "MENWEI_DEMO_DIR": str(tmp_path / "demo")}
+    done = subprocess.run(
+        [str(REPO / "setup.sh"), *argv], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert "./setup.sh demo" in done.stdout and "./setup.sh test" in done.stdout
+    assert not (tmp_path / "demo").exists()
