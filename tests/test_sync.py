@@ -403,3 +403,17 @@ def test_a_since_beyond_64_bits_is_a_400_not_a_500(hub):
         timeout=5,
     )
     assert response.status_code == 400
+
+
+def test_a_kiosk_with_nothing_to_send_is_still_seen(hub, tmp_path):
+    """Field trial: the dashboard's 最近联系 stayed at the last batch although the kiosk kept
+    syncing with nothing new; a manager could read it as offline."""
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
+    [after_batch] = [k["last_seen"] for k in hub.store.kiosks()]
+    with hub.store.transaction():
+        hub.store.execute("UPDATE kiosks SET last_seen = ?", ("2026-01-01T00:00:00+00:00",))
+    client.cycle()  # nothing to send: only the roster is asked for
+    [seen] = [k["last_seen"] for k in hub.store.kiosks()]
+    assert seen >= after_batch

@@ -225,6 +225,7 @@ def checkpoint() -> Any:
 def roster() -> Any:
     auth = _kiosk()
     since, limit = _page_args()
+    _store().kiosk_seen(auth.kiosk_id)
     changes = _store().roster_since(since, limit, auth.kiosk_id)
     version = changes[-1]["version"] if changes else since
     return jsonify(version=version, changes=changes, more=len(changes) == limit)

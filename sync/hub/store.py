@@ -976,6 +976,14 @@ class HubStore:
             for r in rows
         ]
 
+    def kiosk_seen(self, kiosk_id: str) -> None:
+        """A kiosk asked for its roster: it is alive even when it had nothing to send (field
+        trial: 最近联系 stayed at the last batch while the kiosk kept syncing)."""
+        with self.transaction():
+            self.execute(
+                "UPDATE kiosks SET last_seen = ? WHERE kiosk_id = ?", (now_iso(), kiosk_id)
+            )
+
     def kiosks(self) -> list[dict[str, Any]]:
         rows = self.fetch_all(
             "SELECT kiosk_id, enrolled_at, revoked_at, last_seen, queue_reported"
