@@ -199,3 +199,17 @@ def test_a_frozen_chip_never_admits_the_next_person_in_real_time(kiosk, mock_fac
     wait_for_screen(k.gate, "blocked")  # the chip is back: the 38.5 °C person is measured
     after = [e["verdict"] for e in screenings(k)[before:]]
     assert after[-1] == "blocked" and "admitted" not in after, after
+
+
+def test_the_gate_clock_and_direction_are_set_only_through_its_api(kiosk):
+    k = kiosk()
+    assert k.gate.clock is time.monotonic  # what the composition root gave its constructor
+    with pytest.raises(AttributeError):
+        k.gate.clock = time.time
+    with pytest.raises(AttributeError):
+        k.gate.direction = "out"
+    k.gate.set_direction("out")
+    assert (k.gate.direction, k.gate.status()["direction"]) == ("out", "out")
+    with pytest.raises(ValueError):
+        k.gate.set_direction("sideways")
+    assert k.gate.direction == "out"
