@@ -43,7 +43,7 @@ _INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(_APPEND_COLUMNS)})"
     f" VALUES ({', '.join('?' for _ in _APPEND_COLUMNS)})"
 )
-# The trigger events_continue_chain (kiosk/schema.py m011) refuses a row that does not continue
+# The trigger events_continue_chain (kiosk/schema.py m012) refuses a row that does not continue
 # the chain where chain_head stands; events_move_head then moves the head.
 _NOT_AT_HEAD = "not at the chain head"
 _DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)

@@ -246,8 +246,19 @@ def m010_places(db: Database) -> None:
     )
 
 
-# The events table as of m011, column order unchanged (RECORD_FIELDS first, tests/test_contract.py).
-_EVENTS_M011 = """
+@migrations()
+def m011_duty_clearances(db: Database) -> None:
+    # A manager's clearance of a staff member's fever block at sign-on, from the hub's roster
+    # (kind "duty_clearance", keyed by the blocked sign-on's event id): the PIN opens the guard
+    # screen again before the day ends.
+    db.execute(
+        "CREATE TABLE duty_clearances (block_id TEXT PRIMARY KEY, guard_id TEXT NOT NULL,"
+        " cleared_by TEXT NOT NULL, cleared_at TEXT NOT NULL)"
+    )
+
+
+# The events table as of m012, column order unchanged (RECORD_FIELDS first, tests/test_contract.py).
+_EVENTS_M012 = """
     CREATE TABLE {name} (
         id             TEXT NOT NULL UNIQUE,
         kiosk_id       TEXT NOT NULL,
@@ -282,7 +293,7 @@ _EVENTS_COLUMNS = (
 
 
 @migrations(transactional=False)
-def m011_lean_append(db: Database) -> None:
+def m012_lean_append(db: Database) -> None:
     # Fewer b-trees to write per durable append: seq becomes the rowid (the table is ordered by
     # it, and the UNIQUE (epoch, seq) index goes: one file holds one epoch, chain_head's), and
     # hash loses its UNIQUE index (nothing looks a record up by hash, and the hash covers the
@@ -296,13 +307,13 @@ def m011_lean_append(db: Database) -> None:
     try:
         db.execute("DROP TRIGGER events_append_only")
         db.execute("DROP TRIGGER events_keep_unsynced")
-        db.execute(_EVENTS_M011.format(name="events_m011"))
+        db.execute(_EVENTS_M012.format(name="events_m012"))
         db.execute(
-            f"INSERT INTO events_m011 ({_EVENTS_COLUMNS}) SELECT {_EVENTS_COLUMNS} FROM events"
+            f"INSERT INTO events_m012 ({_EVENTS_COLUMNS}) SELECT {_EVENTS_COLUMNS} FROM events"
             " ORDER BY seq"
         )
         db.execute("DROP TABLE events")
-        db.execute("ALTER TABLE events_m011 RENAME TO events")
+        db.execute("ALTER TABLE events_m012 RENAME TO events")
         db.execute("CREATE INDEX events_unsynced ON events (seq) WHERE synced_at IS NULL")
         db.execute("CREATE INDEX events_wall_time ON events (wall_time)")
         db.execute(f"CREATE INDEX events_unsynced_urgent ON events (seq) WHERE {URGENT_UNSENT}")
@@ -347,7 +358,7 @@ def m011_lean_append(db: Database) -> None:
         )
         broken = db.execute("PRAGMA foreign_key_check(events)").fetchall()
         if broken:
-            raise RuntimeError(f"m011: links_to names missing events: {broken[:3]}")
+            raise RuntimeError(f"m012: links_to names missing events: {broken[:3]}")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -180,7 +180,8 @@ def test_schema_migrations_are_recorded(ledger):
         "m008_chain_mac",
         "m009_utc_offset",
         "m010_places",
-        "m011_lean_append",
+        "m011_duty_clearances",
+        "m012_lean_append",
     ]
 
 
@@ -228,12 +229,12 @@ def _old_record(seq: int, prev_hash: str, **fields) -> dict:
     return record
 
 
-def test_m011_keeps_every_record_and_the_chain(tmp_path):
-    """A ledger written before m011 (seq not yet the rowid) is copied whole: rows, links, sync
+def test_m012_keeps_every_record_and_the_chain(tmp_path):
+    """A ledger written before m012 (seq not yet the rowid) is copied whole: rows, links, sync
     marks; the chain verifies and goes on; the append-only triggers still hold."""
     path = tmp_path / "ledger.sqlite3"
     conn = connect(path)
-    migrations.apply(Database(conn), stop_before="m011_lean_append")
+    migrations.apply(Database(conn), stop_before="m012_lean_append")
     first = _old_record(1, GENESIS_HASH)
     alarm = _old_record(2, first["hash"], kind="alarm", verdict="sounding", links_to="event-1")
     third = _old_record(3, alarm["hash"])
