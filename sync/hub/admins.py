@@ -278,7 +278,12 @@ def end_session(store: HubStore, sid: str) -> None:
 
 def audit(store: HubStore, username: str | None, action: str, detail: dict[str, Any]) -> None:
     """Append to the audit log (inside the caller's transaction when there is one), in the
-    store's compound (none: the hub's own, such as a sign-in)."""
+    store's compound; from the whole hub, in its only compound, or in none when it has several
+    (the hub's own entries: sign-ins, accounts, which no compound's admin reads)."""
+    compound = store.compound
+    if compound is None:
+        only = store.fetch_all("SELECT compound_id FROM compounds LIMIT 2")
+        compound = int(only[0][0]) if len(only) == 1 else None
     store.execute(
         "INSERT INTO audit (at, username, action, detail, compound_id) VALUES (?, ?, ?, ?, ?)",
         (
@@ -286,7 +291,7 @@ def audit(store: HubStore, username: str | None, action: str, detail: dict[str, 
             username,
             action,
             json.dumps(detail, ensure_ascii=False, sort_keys=True),
-            store.compound,
+            compound,
         ),
     )
 
