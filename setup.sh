@@ -67,6 +67,8 @@ cmd_test() {
     say "ruff"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
+    say "mypy"
+    "$VENV/bin/mypy"  # drivers/ kiosk/ sync/, as set in pyproject.toml; cache in .mypy_cache
     say "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
 }

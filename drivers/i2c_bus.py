@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.errors import BusMissingError, BusPermissionError, SensorError
+
+if TYPE_CHECKING:
+    from smbus2 import SMBus
 
 # Paths to /dev go through a prefix so that tests can point at a fake tree (as kvmd's env.py).
 DEV_PREFIX = os.environ.get("MENWEI_DEV_PREFIX", "")
@@ -15,7 +19,7 @@ def bus_path(bus_number: int) -> Path:
     return Path(f"{DEV_PREFIX}/dev/i2c-{bus_number}")
 
 
-def open_bus(bus_number: int):  # -> smbus2.SMBus
+def open_bus(bus_number: int) -> SMBus:
     """Open ``/dev/i2c-<bus_number>`` or raise a :class:`SensorError` that says how to fix it."""
     from smbus2 import SMBus
 

@@ -138,7 +138,8 @@ class MLX90614:
         write = i2c_msg.write(self.address, [command])
         read = i2c_msg.read(self.address, 3)
         self.bus.i2c_rdwr(write, read)
-        lsb, msb, pec = list(read)
+        # smbus2's stub says i2c_msg.__iter__ returns int; at run time it yields the bytes read.
+        lsb, msb, pec = list(read)  # type: ignore[call-overload]
         expected = read_word_pec(self.address, command, lsb, msb)
         if pec != expected:
             raise PECMismatch(f"PEC 0x{pec:02X}, expected 0x{expected:02X}")

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from kiosk.settings import BY_KEY, SETTINGS
 from sync.contract import Setting, SettingValueError, checked_value
@@ -20,21 +20,131 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range. The message names the key."""
 
 
+@dataclass(frozen=True)
+class KioskSettings:
+    """``[kiosk]``: this kiosk, its data and its screens."""
+
+    id: str
+    data_dir: str
+    language: Literal["zh", "en"]
+    timezone: str
+    identify: Literal["before", "after", "off"]
+    identify_required: bool
+    retention_days: int
+    store_temperatures: bool
+    result_hold_s: float
+    idle_return_s: float
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """``[sensor]``: the MLX90614 on the I2C bus (or its simulation)."""
+
+    simulate: bool
+    frozen_after_s: float
+    bus: int
+    address: int
+    retries: int
+
+
+@dataclass(frozen=True)
+class ScreeningSettings:
+    """``[screening]``: the rule that turns readings into a verdict."""
+
+    threshold_c: float
+    site: Literal["forehead", "wrist"]
+    forehead_offset_c: float
+    wrist_offset_c: float
+    site_offset_c: float
+    model: Literal["offset", "ambient"]
+    ambient_coeff: float
+    reference_ambient_c: float
+    plausible_min_c: float
+    plausible_max_c: float
+    presence_delta_c: float
+    settle_s: float
+    samples: int
+    sample_interval_s: float
+    max_spread_c: float
+    poll_interval_s: float
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    """``[gpio]``: buzzer, relay, LEDs and distance sensor (None: not fitted)."""
+
+    buzzer_pin: int | None
+    relay_pin: int | None
+    relay_active_high: bool
+    relay_pulse_s: float
+    led_green_pin: int | None
+    led_red_pin: int | None
+    distance_trigger_pin: int | None
+    distance_echo_pin: int | None
+    distance_min_m: float
+    distance_max_m: float
+    alarm_timeout_s: float
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """``[guard]``: the guard screen's locks."""
+
+    auto_lock_s: float
+    urgent_lock_s: float
+    pending_expire_s: float
+    max_pin_failures: int
+    lockout_s: float
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """``[sync]``: the hub this kiosk sends its records to (None: stand-alone)."""
+
+    hub_url: str | None
+    ca_file: str | None
+    batch_size: int
+    interval_s: float
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """``[web]``: the touchscreen server."""
+
+    host: str
+    port: int
+
+
+# Each section of kiosk/settings.py and the class that holds it; a test keeps the classes' fields
+# and types the same as the declared settings, so that a wrong name or type is a mypy error.
+SECTIONS: dict[str, type] = {
+    "kiosk": KioskSettings,
+    "sensor": SensorSettings,
+    "screening": ScreeningSettings,
+    "gpio": GpioSettings,
+    "guard": GuardSettings,
+    "sync": SyncSettings,
+    "web": WebSettings,
+}
+
+
 class Config:
-    """Validated settings, read as ``config.screening.threshold_c``."""
+    """Validated settings, typed: read as ``config.screening.threshold_c``."""
 
     def __init__(self, values: Mapping[str, Any], source: Path | None = None) -> None:
-        self.values = dict(values)
+        self.values: Mapping[str, Any] = MappingProxyType(dict(values))
         self.source = source
-        sections: dict[str, dict[str, Any]] = {}
+        sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
         for key, value in self.values.items():
             section, name = key.split(".", 1)
-            sections.setdefault(section, {})[name] = value
-        for section, names in sections.items():
-            setattr(self, section, SimpleNamespace(**names))
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+            sections[section][name] = value
+        self.kiosk = KioskSettings(**sections["kiosk"])
+        self.sensor = SensorSettings(**sections["sensor"])
+        self.screening = ScreeningSettings(**sections["screening"])
+        self.gpio = GpioSettings(**sections["gpio"])
+        self.guard = GuardSettings(**sections["guard"])
+        self.sync = SyncSettings(**sections["sync"])
+        self.web = WebSettings(**sections["web"])
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` (keys with '__' for '.'), validated again."""
@@ -46,11 +156,11 @@ class Config:
     @property
     def tz(self) -> tzinfo:
         """The zone of ``kiosk.timezone``: every time a person reads is shown in it."""
-        return zone(self.values["kiosk.timezone"])
+        return zone(self.kiosk.timezone)
 
     @property
     def data_dir(self) -> Path:
-        path = Path(self.values["kiosk.data_dir"])
+        path = Path(self.kiosk.data_dir)
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from sync.contract import HUB_SETTINGS, Setting
 
-GPIO_PIN = {"kind": int, "minimum": 2, "maximum": 27, "optional": True}
+
+def gpio_pin(key: str, default: int | None, help: str) -> Setting:
+    """A BCM pin number (2-27), or None for a part that is not fitted."""
+    return Setting(key, default, help, int, 2, 27, optional=True)
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("kiosk.id", "gate-1", "Name of this kiosk, unique within the hub.", str),
@@ -102,18 +106,18 @@ SETTINGS: tuple[Setting, ...] = (
         3,
     ),
     Setting("screening.poll_interval_s", 0.1, "Idle polling of the sensor.", float, 0.02, 2),
-    Setting("gpio.buzzer_pin", 18, "BCM pin of the active buzzer.", **GPIO_PIN),
-    Setting("gpio.relay_pin", None, "BCM pin of the gate relay (leave out if none).", **GPIO_PIN),
+    gpio_pin("gpio.buzzer_pin", 18, "BCM pin of the active buzzer."),
+    gpio_pin("gpio.relay_pin", None, "BCM pin of the gate relay (leave out if none)."),
     Setting(
         "gpio.relay_active_high", True, "False for relay modules that switch on a low input.", bool
     ),
     Setting(
         "gpio.relay_pulse_s", 1.0, "Seconds the gate is released on admission.", float, 0.1, 10
     ),
-    Setting("gpio.led_green_pin", None, "BCM pin of the green status LED.", **GPIO_PIN),
-    Setting("gpio.led_red_pin", None, "BCM pin of the red status LED.", **GPIO_PIN),
-    Setting("gpio.distance_trigger_pin", None, "BCM pin of the HC-SR04 trigger.", **GPIO_PIN),
-    Setting("gpio.distance_echo_pin", None, "BCM pin of the HC-SR04 echo.", **GPIO_PIN),
+    gpio_pin("gpio.led_green_pin", None, "BCM pin of the green status LED."),
+    gpio_pin("gpio.led_red_pin", None, "BCM pin of the red status LED."),
+    gpio_pin("gpio.distance_trigger_pin", None, "BCM pin of the HC-SR04 trigger."),
+    gpio_pin("gpio.distance_echo_pin", None, "BCM pin of the HC-SR04 echo."),
     Setting("gpio.distance_min_m", 0.03, "Nearest a person may stand.", float, 0, 1),
     Setting("gpio.distance_max_m", 0.15, "Farthest a person may stand.", float, 0.02, 2),
     Setting(

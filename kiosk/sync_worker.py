@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from kiosk.enrolment import read_token
 from kiosk.gate import Gate
@@ -21,14 +22,14 @@ class SyncWorker:
     gate commits, applies the roster and the hub's settings, and runs retention hourly. Wired by
     the composition root (``kiosk.server``); stops with ``stop()``."""
 
-    def __init__(self, gate: Gate, ledger: Ledger, token: str) -> None:
+    def __init__(self, gate: Gate, ledger: Ledger, hub_url: str, token: str) -> None:
         config = gate.config
         self.gate = gate
         self.ledger = ledger
         self.stopping = threading.Event()
         self.client = SyncClient(
             ledger,
-            config.sync.hub_url,
+            hub_url,
             token,
             ca_file=config.sync.ca_file,
             batch_size=config.sync.batch_size,
@@ -46,7 +47,7 @@ class SyncWorker:
             daemon=True,
         )
 
-    def _apply_roster(self, changes: list[dict]) -> None:
+    def _apply_roster(self, changes: list[dict[str, Any]]) -> None:
         self.gate.apply_settings(apply_changes(self.ledger, changes))
 
     def _after_cycle(self) -> None:
@@ -74,10 +75,11 @@ class SyncWorker:
 def maybe_sync_worker(gate: Gate, ledger: Ledger) -> SyncWorker | None:
     """The sync worker when a hub is configured and the kiosk is enrolled, else None."""
     config = gate.config
-    if config.sync.hub_url is None:
+    hub_url = config.sync.hub_url
+    if hub_url is None:
         return None
     token = read_token(config.data_dir)
     if token is None:
         log.error("sync.hub_url is set but this kiosk is not enrolled: run 'kiosk enrol --code …'")
         return None
-    return SyncWorker(gate, ledger, token)
+    return SyncWorker(gate, ledger, hub_url, token)

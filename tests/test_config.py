@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
+from types import UnionType
+from typing import Any
 
 import pytest
 
-from kiosk.config import ConfigError, load_config
+from kiosk.config import SECTIONS, ConfigError, GpioSettings, load_config
 from kiosk.settings import SETTINGS
 from kiosk.settings_doc import render_settings_doc
 
@@ -87,3 +91,36 @@ def test_every_setting_is_documented_and_the_reference_is_current():
 def test_defaults_pass_their_own_validation():
     for setting in SETTINGS:
         load_config(None, {setting.key: setting.default})
+
+
+def test_the_typed_sections_hold_exactly_the_declared_settings():
+    """Config's section classes are what mypy checks; they must match kiosk/settings.py: the same
+    names, the declared kind (None allowed only for optional settings), the declared choices."""
+    declared = {s.key: s for s in SETTINGS}
+    typed: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        for name, hint in typing.get_type_hints(cls).items():
+            typed[f"{section}.{name}"] = hint
+    assert sorted(typed) == sorted(declared)
+    for key, hint in typed.items():
+        setting = declared[key]
+        args = set(typing.get_args(hint)) if typing.get_origin(hint) is UnionType else {hint}
+        assert (type(None) in args) == setting.optional, key
+        args.discard(type(None))
+        (kind,) = args
+        if setting.choices:
+            assert typing.get_origin(kind) is typing.Literal, key
+            assert typing.get_args(kind) == setting.choices, key
+        else:
+            assert kind is setting.kind, key
+
+
+def test_a_config_reads_typed_values_by_section(tmp_path):
+    config = load_config(None, {"gpio.relay_pin": 23, "screening.samples": 7})
+    assert isinstance(config.gpio, GpioSettings)
+    assert config.gpio.relay_pin == 23
+    assert config.screening.samples == 7
+    changed = config.replace(screening__samples=9)
+    assert (changed.screening.samples, config.screening.samples) == (9, 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.screening.samples = 3  # type: ignore[misc]  # the test: a section is read-only

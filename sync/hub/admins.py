@@ -200,7 +200,9 @@ def sign_in(
     with store.transaction():
         if result.ok:
             store.execute("DELETE FROM sign_in_throttle WHERE bucket = ?", (bucket,))
-            if needs_rehash(row[0]):  # today's cost, now that the password is known
+            if row is not None and needs_rehash(
+                row[0]
+            ):  # today's cost, now that the password is known
                 store.execute(
                     "UPDATE admins SET password_hash = ? WHERE username = ?",
                     (hash_password(password), username),

@@ -8,6 +8,7 @@ import os
 import signal
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -521,7 +522,7 @@ TAIL_WIDTHS = (9, 14, 10, 19, 14, 14, 7, 10)
 TAIL_RIGHT = (0, 2, 6)
 
 
-def tail_row(event: dict, tz: tzinfo) -> tuple[object, ...]:
+def tail_row(event: dict[str, Any], tz: tzinfo) -> tuple[object, ...]:
     from sync.hub.labels import zh
     from sync.localtime import format_local
 

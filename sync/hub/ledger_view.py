@@ -85,21 +85,21 @@ class Filters:
 
     @classmethod
     def from_args(cls, args: Any) -> Filters:
-        values = {}
+        values: dict[str, str | None] = {}
         for name in ("day_from", "day_to", "kiosk", "kind", "verdict", "text"):
             value = (args.get(name) or "").strip()
             if len(value) > 64:
                 raise FilterError(f"查询条件过长（{name}）：请缩短后重试")
             values[name] = value or None
         for name in ("day_from", "day_to"):
-            if values[name]:
+            if day := values[name]:
                 try:
-                    parse_day(values[name], "2026-11-28")
+                    parse_day(day, "2026-11-28")
                 except DayError as exc:
                     raise FilterError(str(exc)) from None
         for name, allowed in (("kind", KINDS), ("verdict", VERDICTS)):
-            if values[name]:
-                code = labels.code_for(values[name], allowed)
+            if label := values[name]:
+                code = labels.code_for(label, allowed)
                 if code is None:
                     raise FilterError(
                         f"无法识别的{'事件' if name == 'kind' else '结果'}“{values[name]}”："

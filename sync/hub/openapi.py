@@ -49,9 +49,12 @@ def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def openapi_document() -> dict[str, Any]:
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
-    secured = [{"kioskToken": []}]
+    secured: list[dict[str, list[str]]] = [{"kioskToken": []}]
     page = [
         {
             "name": "since",

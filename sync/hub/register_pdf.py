@@ -19,7 +19,7 @@ QR_MM = 26.0
 def _document(day: Day, compound: str, seal: Seal | None) -> Any:
     from fpdf import FPDF
 
-    class Sheet(FPDF):  # type: ignore[misc]
+    class Sheet(FPDF):
         register_title = ""
 
         def header(self) -> None:

@@ -334,9 +334,9 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
     return Day(kiosk_id, day, registers, on_duty)
 
 
-def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple]:
+def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple[Any, ...]]:
     """event id → (reported_at, outcome, note, state) for these fever events."""
-    found: dict[str, tuple] = {}
+    found: dict[str, tuple[Any, ...]] = {}
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         rows = store.fetch_all(
@@ -349,7 +349,7 @@ def _followups(store: HubStore, event_ids: list[str]) -> dict[str, tuple]:
 
 
 def _fever_row(
-    followups: dict[str, tuple],
+    followups: dict[str, tuple[Any, ...]],
     record: dict[str, Any],
     homes: dict[str, tuple[str, str]],
     linked: dict[str, list[dict[str, Any]]],

@@ -90,6 +90,8 @@ def _rows_from_upload(filename: str, data: bytes) -> list[dict[str, str]]:
                 "不是可读取的 XLSX 文件（not a readable XLSX file）："
                 "请用 Excel 打开后另存为 .xlsx 再上传"
             ) from None
+        if sheet is None:
+            raise ImportError_("XLSX 文件里没有工作表（the workbook has no worksheet）")
         rows = [
             ["" if v is None else str(v).strip() for v in row]
             for row in sheet.iter_rows(values_only=True)
@@ -163,7 +165,7 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
             if problem:
                 rejected.append((number, problem))
                 continue
-            number = valid_id_number(row.get("id_number") or "")
+            id_number = valid_id_number(row.get("id_number") or "")
             inserted = store.fetch_one(
                 "INSERT INTO residents (resident_id, building, unit, room, name, phone, role,"
                 " created_at, id_masked, id_hash, compound_id)"
@@ -179,8 +181,8 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
                     row.get("phone") or None,
                     row["role"].lower(),
                     now_iso(),
-                    mask(number) if number else None,
-                    keyed_hash(key, number) if number else None,
+                    mask(id_number) if id_number else None,
+                    keyed_hash(key, id_number) if id_number else None,
                     compound_id,
                 ),
             )

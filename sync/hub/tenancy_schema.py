@@ -15,9 +15,12 @@ DEFAULT_NAME = "默认小区"
 MAX_NAME = 40
 
 
-class _Dialect(Protocol):
-    name: str
-    autoincrement: str
+class _Dialect(Protocol):  # sync.hub.store.Dialect (not imported: the store imports this)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def autoincrement(self) -> str: ...
 
 
 def _literal(text: str) -> str:
