@@ -430,3 +430,23 @@ def test_kiosk_and_reader_tokens_stay_in_their_compound(world):
         store.scoped(a.compound_id).create_enrol_code("gate-b8")
     bad = api.post("/api/v1/enrol", json={"code": "AAAAAA-BBBBBB-CCCCCC"})
     assert bad.status_code == 403
+
+
+def test_the_pass_sheets_hold_only_the_compounds_passes(world):
+    """The PDF's text is not searchable (CJK glyphs), so what went into it is read from its
+    audit entry and the printable sheet's codes."""
+    from sync.hub.admins import audit_log
+
+    store, a, b = world
+    app = create_hub(store)
+    client, _ = account_client(app, "admin-a")
+    sheet = client.get("/admin/passes/sheet").get_data(as_text=True)
+    assert all(code in sheet for code in a.pass_codes)
+    assert not leaked(sheet, b.markers(), "")
+    assert client.get("/admin/passes/sheet.pdf").status_code == 200
+    entries = audit_log(store.scoped(a.compound_id))
+    printed = [e for e in entries if e["action"] == "passes.print_pdf"]
+    assert printed[0]["detail"] == {"cards": len(a.pass_codes)}
+    assert not [
+        e for e in audit_log(store.scoped(b.compound_id)) if e["action"].startswith("passes.print")
+    ]
