@@ -450,3 +450,20 @@ def test_the_pass_sheets_hold_only_the_compounds_passes(world):
     assert not [
         e for e in audit_log(store.scoped(b.compound_id)) if e["action"].startswith("passes.print")
     ]
+
+
+def test_retention_keeps_each_compounds_latest_roster_row(hub_store):
+    """Another compound's newer row of the same key (a setting both set) is not a newer
+    version of this compound's: the purge of superseded roster rows must keep it."""
+    from sync.hub import compounds
+    from sync.hub.retention import purge
+
+    a = compounds.by_name(hub_store, "默认小区").compound_id
+    b = compounds.create(hub_store, "光明苑小区").compound_id
+    hub_store.scoped(a).roster_put("setting", "screening.threshold_c", {"value": 37.2})
+    hub_store.scoped(b).roster_put("setting", "screening.threshold_c", {"value": 37.4})
+    with hub_store.transaction():
+        hub_store.execute("UPDATE roster SET changed_at = '2020-01-01T00:00:00+00:00'")
+    purge(hub_store, 28)
+    kept = {int(r[0]): r[1] for r in hub_store.fetch_all("SELECT compound_id, data FROM roster")}
+    assert kept == {a: '{"value": 37.2}', b: '{"value": 37.4}'}
