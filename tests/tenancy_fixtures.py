@@ -36,6 +36,7 @@ class Tenant:
     note: str
     event_ids: list[str] = field(default_factory=list)
     fever_id: str = ""
+    staff_fever_id: str = ""  # a sign-on refused for a fever
     resident_ids: list[str] = field(default_factory=list)
     pass_codes: list[str] = field(default_factory=list)
     shift_id: int = 0
@@ -79,11 +80,20 @@ def fill(store: HubStore, tmp_path: Path, tenant: Tenant, prefix: str) -> None:
     ]
     fever = ledger.append("screening", verdict="blocked", estimate_c=38.4, threshold_c=37.3)
     records.append(fever)
+    staff = ledger.append(
+        "shift",
+        verdict="blocked",
+        estimate_c=38.1,
+        threshold_c=37.3,
+        detail={"guard_id": tenant.guard_id, "name": tenant.guard_name},
+    )
+    records.append(staff)
     ledger.close()
     answers = store.ingest(tenant.kiosk, records, 0)
     assert all(a["status"] == "stored" for a in answers), answers
     tenant.event_ids = [r["id"] for r in records]
     tenant.fever_id = fever["id"]
+    tenant.staff_fever_id = staff["id"]
     user = f"admin-{prefix}"
     rows = "楼栋,单元,房号,姓名,电话,身份,身份证号\n"
     rows += f"1,1,101,{tenant.residents[0]},13800000001,业主,{tenant.id_number}\n"
