@@ -41,6 +41,22 @@ class AwaitingGuard(RuntimeError):
     """A fever block is waiting for the guard: nothing on the resident screen clears it."""
 
 
+class LaneBusy(RuntimeError):
+    """A resident is being measured or still stands at the sensor: a staff sign-on now would
+    take their reading for the guard's."""
+
+
+class SensorFaulty(RuntimeError):
+    """The sensor is known faulty: nothing can be measured (the message says why, in Chinese)."""
+
+
+class StaffReadingGone(RuntimeError):
+    """No sign-on reading waits for this guard's confirmation (expired, discarded, or none)."""
+
+
+STAFF_CONFIRM_S = 30.0  # the guard confirms the sign-on reading is their own within this
+
+
 class _WatchedThermometer:
     """The thermometer as the gate reads it: every read (idle polls and measurement samples)
     goes through the liveness check."""
@@ -83,6 +99,16 @@ class StaffSignOn:
     visitors_at_home: bool  # the household question: someone from outside stays at home
     until: float
     requested_at: float
+
+
+@dataclass(frozen=True)
+class StaffReading:
+    """A normal sign-on reading waiting for the guard's 本人确认: it is recorded as theirs only
+    when they confirm it (a resident may have stepped up instead)."""
+
+    staff: StaffSignOn
+    measurement: Measurement
+    until: float
 
 
 @dataclass
@@ -151,6 +177,8 @@ class Gate:
         self._remeasure: Remeasure | None = None
         # A staff member's sign-on measurement, and how the last one went (for the guard page).
         self._staff: StaffSignOn | None = None
+        self._staff_reading: StaffReading | None = None
+        self._measuring = False  # a measurement (resident or staff) is being taken now
         self.staff_result: dict[str, Any] | None = None
         self.direction = "in"
         self._sync_status: Callable[[], Any] | None = None
@@ -205,14 +233,56 @@ class Gate:
         self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float = 60.0
     ) -> None:
         """Sign a staff member on: the next measurement is theirs (not a resident's), within
-        ``within_s``. Not while a fever block or a guard's re-measure waits."""
-        if self.awaiting_guard is not None or self._remeasure is not None:
-            raise AwaitingGuard("a fever block is waiting for the guard")
-        now = self.clock()
-        self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + within_s, now)
-        self.staff_result = {"guard_id": guard_id, "state": "measuring"}
+        ``within_s``. Not while a fever block or a guard's re-measure waits, not while the
+        sensor is known faulty (:class:`SensorFaulty`, at once: no 60 s wait), and not while a
+        resident is being measured or still stands at the sensor after their verdict
+        (:class:`LaneBusy`): their reading must never become the guard's."""
+        with self._lock:
+            if self.awaiting_guard is not None or self._remeasure is not None:
+                raise AwaitingGuard("a fever block is waiting for the guard")
+            if self._sensor_fault is not None:
+                raise SensorFaulty(self._sensor_fault)
+            if self._resident_busy():
+                raise LaneBusy("a resident is at the sensor")
+            now = self.clock()
+            self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + within_s, now)
+            self._staff_reading = None
+            self.staff_result = {"guard_id": guard_id, "state": "measuring"}
         self.screen.publish("staff_measuring")
         self._rearm.set()
+
+    def _resident_busy(self) -> bool:
+        """A resident's measurement is under way, their verdict is on the screen, or they are
+        still in front of the sensor after it (the lane is not re-armed until they leave)."""
+        if self._staff is not None or self._staff_reading is not None:
+            return False  # a sign-on already holds the lane
+        if self._measuring or self._hold_until is not None or not self._armed:
+            return True
+        return self._context is not None or self._valid_pass() is not None
+
+    def confirm_staff(self, guard_id: str, *, own: bool) -> dict[str, Any] | None:
+        """The guard's answer to 本人确认 on their sign-on reading. ``own``: it is recorded as
+        their sign-on (a ``shift`` event ``on``), returned. Not theirs: the reading is dropped
+        (nothing recorded) and the kiosk measures again, once whoever stood there has left."""
+        with self._lock:
+            pending = self._staff_reading
+            if pending is None or pending.staff.guard_id != guard_id:
+                raise StaffReadingGone("no sign-on reading waits for this guard")
+            self._staff_reading = None
+            if pending.until < self.clock() or self._sensor_fault is not None:
+                self.staff_result = {"guard_id": guard_id, "state": "expired"}
+                raise StaffReadingGone("the sign-on reading expired")
+            if not own:
+                now = self.clock()
+                staff = pending.staff
+                self._staff = StaffSignOn(
+                    staff.guard_id, staff.name, staff.visitors_at_home, now + 60.0, now
+                )
+                self.staff_result = {"guard_id": guard_id, "state": "measuring", "again": True}
+        if not own:
+            self.screen.publish("staff_measuring")
+            return None
+        return self._record_sign_on(pending.measurement, pending.staff)
 
     def guard_decided(self, event_id: str) -> None:
         """The guard decided on ``event_id``; if it was the block being waited on, the lane is
@@ -296,12 +366,14 @@ class Gate:
             reading = self.thermometer.read()
         except SensorError as exc:
             self._on_sensor_fault(type(exc).__name__, sensor_error_words(exc), technical=str(exc))
+            self._end_sign_on_for_fault()
             self._arm(now)
             return FAULT_POLL_S
         problem = self.liveness.problem
         if problem is not None:
             # The chip answers but does not measure: the same as no chip at all.
             self._on_sensor_fault(problem, PROBLEMS_ZH[problem])
+            self._end_sign_on_for_fault()
             self._arm(now)
             return poll
         if self._sensor_fault is not None:
@@ -321,6 +393,16 @@ class Gate:
             self._staff = None
             self.staff_result = {"guard_id": staff.guard_id, "state": "expired"}
             self._show_idle()
+        waiting = self._staff_reading
+        if waiting is not None and waiting.until < now:
+            with self._lock:
+                if self._staff_reading is waiting:
+                    self._staff_reading = None
+                    self.staff_result = {"guard_id": waiting.staff.guard_id, "state": "expired"}
+            self._show_idle()
+        if self._staff_reading is not None:
+            # A sign-on reading waits for the guard's 本人确认: nobody else is measured now.
+            return poll
         if self.awaiting_guard is not None and remeasure is None:
             # A fever block waits for the guard: nobody is measured and the verdict stays up.
             return poll
@@ -342,7 +424,10 @@ class Gate:
         if self._hold_until is None or now >= self._hold_until:
             self._hold_until = None
             lane_open = (
-                self.awaiting_guard is None and self._remeasure is None and self._staff is None
+                self.awaiting_guard is None
+                and self._remeasure is None
+                and self._staff is None
+                and self._staff_reading is None
             )
             # A verdict stays up after result_hold_s only while a fresh word from the chip says
             # somebody still stands there: a chip frozen on the last person must not keep their
@@ -380,8 +465,32 @@ class Gate:
             return None
         return pending.code
 
+    def _end_sign_on_for_fault(self) -> None:
+        """The sensor is faulty: a sign-on waiting for a measurement or for its confirmation
+        ends now (no faulty reading may count, and no guard waits for a timeout)."""
+        with self._lock:
+            pending = self._staff
+            if pending is None and self._staff_reading is not None:
+                pending = self._staff_reading.staff
+            if pending is None:
+                return
+            self._staff = None
+            self._staff_reading = None
+            self.staff_result = {
+                "guard_id": pending.guard_id,
+                "state": "sensor_fault",
+                "message": self._sensor_fault,
+            }
+
     def _screen_person(self) -> Verdict:
-        self.screen.publish("measuring")
+        self._measuring = True
+        try:
+            return self._measure_and_judge()
+        finally:
+            self._measuring = False
+
+    def _measure_and_judge(self) -> Verdict:
+        self.screen.publish("measuring" if self._staff is None else "staff_measuring")
         measurement = self.measurer.measure()
         problem = self.liveness.problem
         if problem is not None and measurement.decision.verdict is not Verdict.FAULT:
@@ -487,10 +596,13 @@ class Gate:
         return detail
 
     def _sign_on(self, measurement: Measurement, staff: StaffSignOn) -> Verdict:
-        """A staff member's sign-on measurement, by the residents' rules: normal signs them on,
-        a fever blocks the shift (a ``shift`` event with verdict ``blocked``, sent to the hub
-        first, where the manager sees it); a failed measurement records nothing and waits for
-        the next one. The gate never opens for it."""
+        """A staff member's sign-on measurement, by the residents' rules. Normal: the reading
+        waits for the guard's 本人确认 on the guard screen (:meth:`confirm_staff`) and only then
+        becomes their ``shift`` event ``on``: a resident who stepped up instead must not sign
+        the guard on. A fever blocks the shift at once (a ``shift`` event ``blocked``, sent to
+        the hub first), with no confirmation to escape it, and is also the gate's fever block.
+        A failed measurement records nothing and waits for the next one; a sensor fault ends
+        the sign-on at once. The gate never opens for it."""
         decision = measurement.decision
         verdict = decision.verdict
         result: dict[str, Any] = {
@@ -499,10 +611,47 @@ class Gate:
             "threshold_c": decision.threshold_c,
             "reason": decision.reason.value if decision.reason else None,
         }
+        if verdict is Verdict.FAULT and decision.reason is Reason.SENSOR:
+            with self._lock:
+                self._staff = None
+                self.staff_result = {
+                    **result,
+                    "state": "sensor_fault",
+                    "message": measurement.error or self._sensor_fault,
+                }
+            self.screen.publish("fault", reason=result["reason"])
+            self._play(FAULT_PATTERN)
+            return Verdict.FAULT
         if verdict not in (Verdict.ADMITTED, Verdict.BLOCKED):
             self.staff_result = {**result, "state": "retry"}
             self.screen.publish("staff_retry", reason=result["reason"])
             return Verdict.RETRY
+        if verdict is Verdict.ADMITTED:
+            with self._lock:
+                self._staff = None
+                self._staff_reading = StaffReading(
+                    staff, measurement, self.clock() + STAFF_CONFIRM_S
+                )
+                self.staff_result = {**result, "state": "confirm"}
+            self.screen.publish(
+                "staff_confirm", estimate_c=decision.estimate_c, threshold_c=decision.threshold_c
+            )
+            return verdict
+        return verdict if self._record_sign_on(measurement, staff) else Verdict.FAULT
+
+    def _record_sign_on(
+        self, measurement: Measurement, staff: StaffSignOn
+    ) -> dict[str, Any] | None:
+        """Record a sign-on reading as the guard's: ``on`` (confirmed) or ``blocked``. Returns
+        the record, or None when the ledger could not take it (nothing then counts)."""
+        decision = measurement.decision
+        verdict = decision.verdict
+        result: dict[str, Any] = {
+            "guard_id": staff.guard_id,
+            "estimate_c": decision.estimate_c,
+            "threshold_c": decision.threshold_c,
+            "reason": decision.reason.value if decision.reason else None,
+        }
         temperatures = self.config.kiosk.store_temperatures
         detail = {
             "guard_id": staff.guard_id,
@@ -510,6 +659,8 @@ class Gate:
             "visitors_at_home": staff.visitors_at_home,
             **self._measurement_detail(measurement),
         }
+        if verdict is Verdict.ADMITTED:
+            detail["confirmed_own"] = True  # the guard touched 本人确认 on the guard screen
         block: dict[str, Any] | None = None
         try:
             with self._lock:
@@ -537,7 +688,7 @@ class Gate:
             self.staff_result = {**result, "state": "not_recorded"}
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
-            return Verdict.FAULT
+            return None
         self._staff = None
         state = "on" if verdict is Verdict.ADMITTED else "blocked"
         self.staff_result = {**result, "state": state, "seq": record["seq"], "id": record["id"]}
@@ -553,7 +704,7 @@ class Gate:
             self._signal(decision, block, held=False)
         else:
             self._play(PASS_CHIRP)
-        return verdict
+        return record
 
     def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
         record = self.ledger.append(kind, **fields)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kiosk import clock, duty
-from kiosk.gate import AwaitingGuard, Gate
+from kiosk.gate import AwaitingGuard, Gate, LaneBusy, SensorFaulty, StaffReadingGone
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
@@ -198,7 +198,8 @@ class GuardDesk:
 
     def sign_on(self, guard: dict[str, str], *, visitors_at_home: bool) -> None:
         """Start the guard's sign-on: they answer the household question, then the kiosk's own
-        sensor measures them (the result comes in :meth:`duty_state`)."""
+        sensor measures them (the result comes in :meth:`duty_state`; a normal reading waits
+        for their 本人确认, :meth:`confirm_sign_on`)."""
         if guard["guard_id"] in duty.on_duty(self.ledger.connection()):
             raise FormError("shift", "上岗：您已在岗，无需重复上岗")
         try:
@@ -207,6 +208,48 @@ class GuardDesk:
             )
         except AwaitingGuard:
             raise FormError("shift", "上岗：请先处置待处理的体温异常，再上岗测温") from None
+        except SensorFaulty as fault:
+            raise FormError(
+                "shift",
+                f"上岗：测温设备故障（{fault}），现在不能测温上岗。请联系维护人员，"
+                "设备恢复后再点“上岗测温”",
+            ) from None
+        except LaneBusy:
+            raise FormError(
+                "shift", "上岗：住户正在测温或仍站在探头前，请等住户离开后再点“上岗测温”"
+            ) from None
+
+    def confirm_sign_on(self, guard: dict[str, str], *, own: bool) -> dict[str, Any] | None:
+        """本人确认: the sign-on reading is the guard's own (recorded, returned), or not (dropped;
+        the kiosk measures again once whoever stood at the sensor has left)."""
+        try:
+            record = self.gate.confirm_staff(guard["guard_id"], own=own)
+        except StaffReadingGone:
+            raise FormError(
+                "shift", "上岗：这次测温已失效（超时或设备故障），请重新点“上岗测温”"
+            ) from None
+        if own and record is None:
+            raise FormError("shift", "上岗：无法记录，请联系维护人员")
+        return record
+
+    def fever_barred(self, guard: dict[str, str], *, attempt: bool = True) -> str | None:
+        """If a fever at sign-on bars this guard today (see :func:`kiosk.duty.fever_block`):
+        the words for the guard. An ``attempt`` (their PIN typed again) is recorded, a
+        ``shift`` event ``refused`` linked to the block, which the hub's dashboard shows the
+        manager; the end of the session their own fever interrupted is not an attempt."""
+        block = duty.fever_block(self.ledger.connection(), guard["guard_id"], self.tz)
+        if block is None:
+            return None
+        if not attempt:
+            return duty.fever_block_words(block, self.tz)
+        self.gate.record(
+            "shift",
+            verdict="refused",
+            reason="fever_today",
+            links_to=block["id"],
+            detail={"guard_id": guard["guard_id"], "name": guard["name"], "tried": "unlock"},
+        )
+        return duty.fever_block_words(block, self.tz)
 
     def sign_off(self, guard: dict[str, str]) -> dict[str, Any]:
         signed_on = duty.on_duty(self.ledger.connection()).get(guard["guard_id"])

@@ -48,6 +48,8 @@ def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, An
                         " SET rounds_per_day = excluded.rounds_per_day",
                         (key, int(data.get("rounds_per_day") or 1)),
                     )
+            elif kind == "duty_clearance":
+                _clearance(conn, key, data)
             elif kind == "setting" and key in HUB_SETTINGS:
                 if data is None:
                     conn.execute("DELETE FROM hub_settings WHERE key = ?", (key,))
@@ -104,4 +106,22 @@ def _guard(conn: Any, guard_id: str, data: dict[str, Any] | None, now: str) -> N
         " pin_hash = excluded.pin_hash, active = 1, source = 'hub',"
         " updated_at = excluded.updated_at",
         (guard_id, data["name"], data["pin_hash"], now),
+    )
+
+
+def _clearance(conn: Any, block_id: str, data: dict[str, Any] | None) -> None:
+    """A manager cleared (or took back the clearance of) a staff fever block at sign-on."""
+    if data is None:
+        conn.execute("DELETE FROM duty_clearances WHERE block_id = ?", (block_id,))
+        return
+    conn.execute(
+        "INSERT INTO duty_clearances (block_id, guard_id, cleared_by, cleared_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (block_id) DO UPDATE SET guard_id = excluded.guard_id,"
+        " cleared_by = excluded.cleared_by, cleared_at = excluded.cleared_at",
+        (
+            block_id,
+            str(data.get("guard_id") or ""),
+            str(data.get("by") or ""),
+            str(data.get("at") or ""),
+        ),
     )

@@ -246,5 +246,16 @@ def m010_places(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_duty_clearances(db: Database) -> None:
+    # A manager's clearance of a staff member's fever block at sign-on, from the hub's roster
+    # (kind "duty_clearance", keyed by the blocked sign-on's event id): the PIN opens the guard
+    # screen again before the day ends.
+    db.execute(
+        "CREATE TABLE duty_clearances (block_id TEXT PRIMARY KEY, guard_id TEXT NOT NULL,"
+        " cleared_by TEXT NOT NULL, cleared_at TEXT NOT NULL)"
+    )
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

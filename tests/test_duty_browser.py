@@ -50,6 +50,12 @@ def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):
     guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
     check(guard, "duty-2-measuring")
     kiosk.hardware.simulator.scene.person(36.6)
+    # 本人确认: the reading is the guard's only when they say so (a resident may step up).
+    guard.wait_for_selector("#sign-on-confirm:not([hidden])", timeout=15000)
+    assert "36.6 °C" in guard.inner_text("#sign-on-confirm-text")
+    assert guard.is_hidden("#sign-on-start")
+    check(guard, "duty-2b-confirm")
+    tap("#sign-on-mine")
     guard.wait_for_selector("#signed-on:not([hidden])", timeout=15000)
     assert "36.6 °C 正常，已上岗" in guard.inner_text("#signed-on-text")
     assert "您已上岗" in guard.inner_text("#duty-status")
@@ -104,3 +110,48 @@ def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):
         ["垃圾箱", "75%酒精", "王师傅"],
     ]
     assert day.on_duty == ["王师傅（wang）"]
+
+
+def test_a_guard_barred_by_a_fever_reads_why_and_whom_to_call(kiosk, pages):
+    _, guard = pages
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='duty']")
+    guard.click("#visitors-at-home button[data-value='no']")
+    guard.click("#sign-on-start")
+    guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
+    kiosk.hardware.simulator.scene.person(38.5)
+    # The guard's own session ends at once: the sign-in page says why and whom to call.
+    guard.wait_for_selector("#login:not([hidden])", timeout=15000)
+    guard.wait_for_selector("#login-message:has-text('物业经理')")
+    assert "38.5 °C" in guard.inner_text("#login-message")
+    check(guard, "duty-6-barred-session")
+    kiosk.hardware.simulator.scene.leave()
+    # Their PIN again: refused with the same words, and the retry is recorded.
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#login-message:has-text('今天不能上岗')")
+    assert guard.is_hidden("#desk")
+    check(guard, "duty-7-barred-pin")
+    verdicts = [e["verdict"] for e in kiosk.ledger.events() if e["kind"] == "shift"]
+    assert verdicts == ["blocked", "refused"]
+
+
+def test_not_mine_measures_again(kiosk, pages):
+    _, guard = pages
+    scene = kiosk.hardware.simulator.scene
+    unlock(guard, kiosk.url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='duty']")
+    guard.click("#visitors-at-home button[data-value='yes']")
+    guard.click("#sign-on-start")
+    scene.person(36.9)  # a resident steps up
+    guard.wait_for_selector("#sign-on-confirm:not([hidden])", timeout=15000)
+    guard.click("#sign-on-not-mine")
+    guard.wait_for_selector("#sign-on-message:has-text('已作废这次读数')")
+    guard.wait_for_selector("#sign-on-confirm", state="hidden")
+    assert [e for e in kiosk.ledger.events() if e["kind"] == "shift"] == []
+    scene.leave()
+    scene.person(36.3)
+    guard.wait_for_selector("#sign-on-confirm-text:has-text('36.3 °C')", timeout=15000)
+    guard.click("#sign-on-mine")
+    guard.wait_for_selector("#signed-on-text:has-text('36.3 °C 正常，已上岗')")

@@ -331,7 +331,7 @@ def test_a_staff_fever_at_sign_on_shows_on_the_dashboard(app, staff, hub, tmp_pa
     drain(enrolled_client(hub.start(), ledger))
     client, _ = signed_in(app, "viewer")
     page = client.get("/admin/dashboard").get_data(as_text=True)
-    assert "员工上岗体温异常，已禁止上岗：张三 · east-gate" in page
+    assert "员工上岗体温异常，当日禁止上岗（门卫屏对其关闭）：张三 · east-gate" in page
 
 
 # -- registers -----------------------------------------------------------------------------

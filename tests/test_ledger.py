@@ -178,4 +178,5 @@ def test_schema_migrations_are_recorded(ledger):
         "m008_chain_mac",
         "m009_utc_offset",
         "m010_places",
+        "m011_duty_clearances",
     ]

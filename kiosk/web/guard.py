@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from kiosk import guard_accounts
+from kiosk import duty, guard_accounts
 from kiosk.guard_desk import GuardDesk
 from kiosk.overrides import parse_override
 from kiosk.plates import PlateError, validate_plate
@@ -60,6 +60,10 @@ def guard_required(view: Callable[..., Any]) -> Callable[..., Any]:
             request.headers.get("X-CSRF-Token"), info["csrf"]
         ):
             raise Forbidden("会话校验失败，请重新登录 (missing or wrong CSRF token)")
+        if duty.fever_block(_desk().ledger.connection(), info["guard_id"], _config().tz):
+            # A fever at their sign-on (this session's own, or one recorded since) ends it.
+            _end_session()
+            return _fever_barred({"guard_id": info["guard_id"], "name": info["name"]}, False)
         touched_at = _touched_at(time.monotonic())
         if touched_at is not None:
             _sessions().touch(session.get("guard_sid", ""), touched_at)
@@ -115,9 +119,19 @@ def unlock() -> Any:
             retry_after_s=result.retry_after_s,
             attempts_left=result.attempts_left,
         ), status
-    sid, csrf = _sessions().start(guard_id=result.guard_id or guard_id, name=result.name or "")
+    who = {"guard_id": result.guard_id or guard_id, "name": result.name or ""}
+    if duty.fever_block(_desk().ledger.connection(), who["guard_id"], _config().tz):
+        return _fever_barred(who)
+    sid, csrf = _sessions().start(guard_id=who["guard_id"], name=who["name"])
     session["guard_sid"] = sid
     return jsonify(ok=True, name=result.name, csrf=csrf, auto_lock_s=config.auto_lock_s)
+
+
+def _fever_barred(who: dict[str, str], attempt: bool = True) -> Any:
+    """A guard barred by a fever at sign-on: no session; an attempt is recorded and flagged
+    to the manager; the guard reads why and whom to call."""
+    message = _desk().fever_barred(who, attempt=attempt) or "门卫屏已对您关闭，请联系物业经理"
+    return jsonify(ok=False, reason="fever_blocked", message=message), 403
 
 
 def _check_pin(guard_id: str, pin: str) -> guard_accounts.UnlockResult:
@@ -265,6 +279,14 @@ def shift_on(who: dict[str, str]) -> Any:
     answer = choice_field(json_body(), "visitors_at_home", ("yes", "no"))
     _desk().sign_on(who, visitors_at_home=answer == "yes")
     return jsonify(ok=True)
+
+
+@guard.post("/api/guard/shift/confirm")
+@guard_required
+def shift_confirm(who: dict[str, str]) -> Any:
+    answer = choice_field(json_body(), "own", ("yes", "no"))
+    record = _desk().confirm_sign_on(who, own=answer == "yes")
+    return jsonify(ok=True, seq=record["seq"] if record else None)
 
 
 @guard.post("/api/guard/shift/off")

@@ -177,7 +177,8 @@ def shift_events(
 ) -> list[dict[str, Any]]:
     """The sign-on/off events in ``[start, end)`` (UTC ISO), oldest first, detail parsed."""
     sql = (
-        f"SELECT id, kiosk_id, wall_time, verdict, estimate_c, {json_field(store, 'detail')}"
+        f"SELECT id, kiosk_id, wall_time, verdict, estimate_c, {json_field(store, 'links_to')},"
+        f" {json_field(store, 'detail')}"
         " FROM events WHERE kind = 'shift' AND wall_time >= ? AND wall_time < ?"
         f" AND {store.gate_in_compound()}"
     )
@@ -186,7 +187,7 @@ def shift_events(
         sql += " AND kiosk_id = ?"
         params += (kiosk_id,)
     rows = store.fetch_all(sql + " ORDER BY wall_time", params)
-    names = ("id", "kiosk_id", "wall_time", "verdict", "estimate_c")
+    names = ("id", "kiosk_id", "wall_time", "verdict", "estimate_c", "links_to")
     events = []
     for row in rows:
         event = dict(zip(names, row, strict=False))
@@ -202,8 +203,9 @@ def signed_on(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, A
         key = (event["kiosk_id"], event["detail_"].get("guard_id", ""))
         if event["verdict"] == "on":
             open_[key] = event
-        else:  # off, or a blocked sign-on (a fever): not on duty
+        elif event["verdict"] in ("off", "blocked"):  # signed off, or refused for a fever
             open_.pop(key, None)
+        # "refused" (a barred guard's PIN turned away at the kiosk) changes nobody's duty
     return open_
 
 
@@ -231,8 +233,15 @@ def unmanned(
             [s for s in earlier if s.gate == gate],
         )
         for event in events:
-            if event["kiosk_id"] == gate and event["wall_time"] > since:
-                since = event["wall_time"]  # nobody has been on since the last one left
+            # Nobody has been on since the last accepted sign-on ended: only a sign-on that
+            # was accepted (and so its sign-off) manned the gate. A refused one (a fever, a
+            # barred guard's retry) did not, and must not restart the unmanned time.
+            if (
+                event["kiosk_id"] == gate
+                and event["verdict"] in ("on", "off")
+                and event["wall_time"] > since
+            ):
+                since = event["wall_time"]
         minutes = int((now - datetime.fromisoformat(since)).total_seconds() // 60)
         if minutes >= grace_min:
             findings.append(Unmanned(gate, since, minutes, [s.name for s in shifts]))
@@ -252,10 +261,61 @@ def _staffed_since(start: str, shifts: list[Shift]) -> str:
 
 
 def staff_fevers(store: HubStore, days: int = 14) -> list[dict[str, Any]]:
-    """Sign-ons blocked by a fever: the shift was refused and the manager must act."""
+    """Sign-ons blocked by a fever that no manager has cleared, newest first: the person is
+    barred from the kiosk's guard screen for that day and the manager must act. Each carries
+    ``retries``: the barred person's later tries at the kiosk (their PIN turned away)."""
     start = _utc(datetime.now(UTC) - timedelta(days=days))
-    return [
-        e
-        for e in shift_events(store, start, _utc(datetime.now(UTC) + timedelta(days=1)))
-        if e["verdict"] == "blocked"
-    ][::-1]
+    events = shift_events(store, start, _utc(datetime.now(UTC) + timedelta(days=1)))
+    cleared = roster_admin.current(store, "duty_clearance")
+    retries: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        if event["verdict"] == "refused" and event["links_to"]:
+            retries.setdefault(event["links_to"], []).append(event)
+    fevers = []
+    for event in events:
+        if event["verdict"] == "blocked" and event["id"] not in cleared:
+            fevers.append({**event, "retries": retries.get(event["id"], [])})
+    return fevers[::-1]
+
+
+def clear_fever(store: HubStore, event_id: str, username: str) -> dict[str, Any]:
+    """The manager clears a staff member's fever block at sign-on (解除): their PIN opens the
+    kiosk's guard screen again once the kiosk has the roster. Only a blocked sign-on can be
+    cleared; the block's record stays as it was, the clearance is in the audit log."""
+    event_id = (event_id or "").strip()[:64]
+    event = _blocked_sign_on(store, event_id)
+    if event is None:
+        raise DutyError("没有这条上岗体温异常记录：请刷新页面")
+    if event_id in roster_admin.current(store, "duty_clearance"):
+        raise DutyError("这条上岗体温异常已解除：请刷新页面")
+    data = {
+        "guard_id": event["detail_"].get("guard_id", ""),
+        "by": username,
+        "at": now_iso(),
+    }
+    store.roster_put("duty_clearance", event_id, data)
+    with store.transaction():
+        audit(
+            store,
+            username,
+            "duty.clear_fever",
+            {
+                "event_id": event_id,
+                "kiosk_id": event["kiosk_id"],
+                "guard_id": data["guard_id"],
+                "signed_on_at": event["wall_time"],
+            },
+        )
+    return event
+
+
+def _blocked_sign_on(store: HubStore, event_id: str) -> dict[str, Any] | None:
+    row = store.fetch_one(
+        "SELECT wall_time FROM events WHERE id = ? AND kind = 'shift' AND verdict = 'blocked'",
+        (event_id,),
+    )
+    if row is None:
+        return None
+    # The events of that very moment ("~" sorts after every digit of a time).
+    same = [e for e in shift_events(store, row[0], row[0] + "~") if e["id"] == event_id]
+    return same[0] if same else None

@@ -66,6 +66,17 @@ def duty_change(user: dict[str, str]) -> Any:
     return redirect(url_for("admin.duty_page", week=form.get("week") or None))
 
 
+@admin.post("/duty/fever/<event_id>/clear")
+@roles("admin")
+def duty_fever_clear(user: dict[str, str], event_id: str) -> Any:
+    """The manager clears a staff fever block at sign-on (解除): see duty.clear_fever."""
+    try:
+        duty.clear_fever(_store(), event_id, user["username"])
+    except duty.DutyError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.dashboard_page"))
+
+
 def _whole(raw: str | None) -> int:
     try:
         return int(raw or "")

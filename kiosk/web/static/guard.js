@@ -49,6 +49,7 @@ async function call(method, path, payload) {
   }
   const body = await response.json().catch(() => ({}));
   if (response.status === 401 && csrf) lockAndLeave();
+  else if (response.status === 403 && body.reason === "fever_blocked" && csrf) barred(body.message);
   return { ok: response.ok, status: response.status, body };
 }
 
@@ -157,13 +158,21 @@ async function lockAndLeave() {
   display.toResident();
 }
 
+async function barred(message) {
+  // A fever at this guard's sign-on: the session is over; they read why and whom to call.
+  clearForms();
+  csrf = null;
+  await showLogin();
+  $("login-message").textContent = message;
+}
+
 async function unlock() {
   const message = $("login-message");
   if (!selectedGuard) { message.textContent = "请先选择您的姓名 Choose your name"; return; }
   const { ok, body } = await call("POST", "/api/guard/unlock", { guard_id: selectedGuard, pin: $("pin").value });
   $("pin").value = "";
   if (!ok) {
-    message.textContent = body.reason === "locked"
+    message.textContent = body.reason === "fever_blocked" ? body.message : body.reason === "locked"
       ? `已锁定，请 ${body.retry_after_s} 秒后再试 Locked: try again in ${body.retry_after_s} s`
       : body.reason === "wrong_pin"
         ? `PIN 错误，还可尝试 ${body.attempts_left} 次 Wrong PIN: ${body.attempts_left} tries left`
@@ -286,6 +295,7 @@ const SIGN_ON_WORDS = {
   retry: ["", "没有测好：请正对探头，保持不动，再测一次"],
   expired: ["", "测温超时：请重新点“上岗测温”"],
   not_recorded: ["", "无法记录，请联系维护人员"],
+  sensor_fault: ["", "测温设备故障，不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”"],
 };
 
 function renderDuty(duty) {
@@ -298,6 +308,16 @@ function renderDuty(duty) {
   if (duty.on_duty) {
     $("signed-on-text").textContent = result?.state === "on"
       ? `体温 ${temperature} 正常，已上岗（记录 #${result.seq}）` : "";
+  }
+  const confirming = !duty.on_duty && result?.state === "confirm";
+  $("sign-on-confirm").hidden = !confirming;
+  $("sign-on-ask").hidden = confirming;
+  $("sign-on-start").hidden = confirming;
+  if (confirming) {
+    $("sign-on-confirm-text").textContent = `刚才测得 ${temperature}（正常）。这是您本人的体温吗？`;
+    $("sign-on-message").textContent = "";
+  } else if (duty.on_duty) {
+    // nothing more: the signed-on box says it
   } else if (result?.state === "blocked") {
     const message = $("sign-on-message");
     message.className = "message";
@@ -305,7 +325,8 @@ function renderDuty(duty) {
   } else if (result && SIGN_ON_WORDS[result.state]) {
     const [kind, text] = SIGN_ON_WORDS[result.state];
     $("sign-on-message").className = "message " + kind;
-    $("sign-on-message").textContent = text;
+    $("sign-on-message").textContent = result.state === "sensor_fault" && result.message
+      ? `测温设备故障（${result.message}），不能测温上岗：请联系维护人员，设备恢复后再点“上岗测温”` : text;
   }
   const lists = JSON.stringify([duty.places, duty.agents]);
   if (lists !== dutyLists) {
@@ -331,6 +352,16 @@ async function signOn() {
   message.className = result.ok ? "message ok" : "message";
   message.textContent = result.ok ? SIGN_ON_WORDS.measuring[1] : (result.body.message ?? "出错了，请重试");
   if (result.ok) refresh();
+}
+
+async function confirmSignOn(own) {
+  const result = await call("POST", "/api/guard/shift/confirm", { own });
+  const message = $("sign-on-message");
+  message.className = result.ok ? "message ok" : "message";
+  message.textContent = result.ok
+    ? (own === "yes" ? "" : "已作废这次读数：请等住户离开后，您本人正对探头重测")
+    : (result.body.message ?? "出错了，请重试");
+  refresh();
 }
 
 async function signOff() {
@@ -580,6 +611,8 @@ $("vehicle-done").addEventListener("click", async () => {
 });
 $("sign-on-start").addEventListener("click", signOn);
 $("sign-off").addEventListener("click", signOff);
+$("sign-on-mine").addEventListener("click", () => confirmSignOn("yes"));
+$("sign-on-not-mine").addEventListener("click", () => confirmSignOn("no"));
 $("round-log").addEventListener("click", logRound);
 $("pin").addEventListener("keydown", (event) => { if (event.key === "Enter") unlock(); });
 setInterval(() => {

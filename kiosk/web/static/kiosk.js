@@ -11,6 +11,7 @@ const TEXT = {
     not_recorded: "无法记录，请联系门卫", starting: "正在启动…", stopped: "暂停服务，请联系门卫",
     guard_remeasure: "门卫复测：请上前测温", guard_remeasure_detail: "请正对探头，保持不动",
     staff_measuring: "员工上岗测温：请员工正对探头，住户请稍候", staff_on: "体温正常，已上岗",
+    staff_confirm: "员工上岗：请在门卫屏确认是本人体温，住户请稍候",
     staff_blocked: "体温异常，本班不能上岗", staff_retry: "请正对探头，重新测温",
     held: "请稍候，门卫将为您办理", guard_admitted: "门卫已放行，请通行", guard_denied: "请听从门卫安排",
     too_cold: "读数偏低：请摘下帽子，额头对准探头", too_hot: "读数异常，请重新测温",
@@ -31,6 +32,7 @@ const TEXT = {
     guard_remeasure: "The guard measures you again: step up",
     guard_remeasure_detail: "Face the sensor and hold still",
     staff_measuring: "Staff sign-on: staff face the sensor, residents please wait", staff_on: "Normal temperature: on duty",
+    staff_confirm: "Staff sign-on: confirm the reading on the guard screen; residents please wait",
     staff_blocked: "High temperature: cannot go on duty", staff_retry: "Face the sensor and measure again",
     held: "Please wait: the guard will attend to you", guard_admitted: "The guard has let you in",
     guard_denied: "Please follow the guard's instructions",
@@ -42,7 +44,7 @@ const TEXT = {
     threshold: "limit ≤ ", offline: "Connection lost, reconnecting…", lang: "中文",
   },
 };
-const ICONS = { staff_measuring: "…", staff_on: "✔", staff_blocked: "✖", staff_retry: "↻", guard_remeasure: "☺", guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
+const ICONS = { staff_measuring: "…", staff_confirm: "…", staff_on: "✔", staff_blocked: "✖", staff_retry: "↻", guard_remeasure: "☺", guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
   not_recorded: "⚠", measuring: "…", need_pass: "▦", idle: "☺", starting: "…" };
 
 const body = document.body;
