@@ -28,6 +28,10 @@ class DutyError(ValueError):
     """A shift that cannot be kept; the message says in Chinese what to change."""
 
 
+class UnknownStaffFever(DutyError):
+    """No such refused sign-on in the compound (another compound's is not there either)."""
+
+
 @dataclass(frozen=True)
 class Shift:
     sid: int
@@ -285,7 +289,7 @@ def clear_fever(store: HubStore, event_id: str, username: str) -> dict[str, Any]
     event_id = (event_id or "").strip()[:64]
     event = _blocked_sign_on(store, event_id)
     if event is None:
-        raise DutyError("没有这条上岗体温异常记录：请刷新页面")
+        raise UnknownStaffFever("没有这条上岗体温异常记录：请刷新页面")
     if event_id in roster_admin.current(store, "duty_clearance"):
         raise DutyError("这条上岗体温异常已解除：请刷新页面")
     data = {
@@ -311,7 +315,8 @@ def clear_fever(store: HubStore, event_id: str, username: str) -> dict[str, Any]
 
 def _blocked_sign_on(store: HubStore, event_id: str) -> dict[str, Any] | None:
     row = store.fetch_one(
-        "SELECT wall_time FROM events WHERE id = ? AND kind = 'shift' AND verdict = 'blocked'",
+        "SELECT wall_time FROM events WHERE id = ? AND kind = 'shift' AND verdict = 'blocked'"
+        f" AND {store.gate_in_compound()}",
         (event_id,),
     )
     if row is None:
