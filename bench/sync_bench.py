@@ -1,7 +1,8 @@
 """Sync benchmarks, reported as ratios against a baseline measured in the same run.
 
   (a) a backlog drained from one kiosk to the hub on loopback: records/s and seconds, on SQLite
-      and on PostgreSQL, against the kiosk's own durable append rate (how fast it was made);
+      and on PostgreSQL, against the kiosk's own durable append rate (how fast it was made), in
+      batches of 200 (the kiosk's default) and of 500 (its largest, ``sync.batch_size``);
   (b) hub ingest from several kiosks at once, over HTTP and at the store (``HubStore.ingest``
       called from as many threads, no HTTP), against a bare
       ``INSERT … ON CONFLICT DO NOTHING`` of the same rows into the same database from as many
@@ -31,6 +32,7 @@ from kiosk.ledger import Ledger
 from sync.client import SyncClient
 from sync.hub.app import create_hub
 from sync.hub.store import HubStore
+from sync.protocol import MAX_BATCH_RECORDS
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 200
@@ -87,9 +89,11 @@ def token_for(store: HubStore, kiosk_id: str) -> str:
     return enrolled[1]
 
 
-def client_for(store: HubStore, server: BackgroundServer, ledger: Ledger) -> SyncClient:
+def client_for(
+    store: HubStore, server: BackgroundServer, ledger: Ledger, batch: int = BATCH
+) -> SyncClient:
     token = token_for(store, ledger.kiosk_id)
-    return SyncClient(ledger, f"http://127.0.0.1:{server.port}", token, batch_size=BATCH)
+    return SyncClient(ledger, f"http://127.0.0.1:{server.port}", token, batch_size=batch)
 
 
 def drain(client: SyncClient) -> None:
@@ -97,11 +101,13 @@ def drain(client: SyncClient) -> None:
         pass
 
 
-def backlog(kind: str, workdir: Path, ledger: Ledger, append_rate: float) -> dict[str, Any]:
+def backlog(
+    kind: str, workdir: Path, ledger: Ledger, append_rate: float, batch: int = BATCH
+) -> dict[str, Any]:
     store, schema = open_store(kind, workdir)
     server = serve(store)
     try:
-        client = client_for(store, server, ledger)
+        client = client_for(store, server, ledger, batch)
         started = time.perf_counter()
         drain(client)
         elapsed = time.perf_counter() - started
@@ -299,6 +305,10 @@ def main() -> None:
         results["kiosk_append_per_s"] = round(append_rate)
         for kind in stores:
             results[f"backlog_{kind}"] = backlog(kind, workdir, ledger, append_rate)
+            # The kiosk's largest batch (sync.batch_size = 500, the protocol's limit).
+            results[f"backlog_{kind}_batch_{MAX_BATCH_RECORDS}"] = backlog(
+                kind, workdir, ledger, append_rate, MAX_BATCH_RECORDS
+            )
         ledgers = [
             make_backlog(workdir / f"k{i}.sqlite3", f"gate-{i}", args.per_kiosk)[0]
             for i in range(max(args.kiosks, args.process_kiosks))

@@ -40,6 +40,9 @@ class SyncState:
     hub_records: int | None = None
 
 
+QUEUE_EVERY = 10  # while a backlog drains, the unsent count goes with every 10th batch
+
+
 class TokenRevoked(Exception):
     pass
 
@@ -71,6 +74,7 @@ class SyncClient:
         self._http.headers["Authorization"] = f"Bearer {token}"
         self._http.verify = ca_file if ca_file else True
         self._failures = 0
+        self._pushed = 0  # batches sent (for QUEUE_EVERY)
         self._checked_hub = False
         self.wake = threading.Event()
         self.state = SyncState()
@@ -129,12 +133,18 @@ class SyncClient:
 
     def push_batch(self) -> bool:
         """Send one batch; True if more remain unsent afterwards."""
-        batch = self.outbox.unsent_batch(self.batch_size)
+        # One record more than a batch says whether this is the last one. Counting what is
+        # unsent reads the whole backlog (most of the time of a 100,000-record drain went
+        # there), so the count goes with the last batch, whose count the hub needs exactly (0
+        # settles a gap: docs/sync-protocol.md), and with every QUEUE_EVERY-th one before it;
+        # the others send none and the hub keeps the last count.
+        batch = self.outbox.unsent_batch(self.batch_size + 1)
         if not batch:
             return False
-        response = self._request(
-            "POST", "/events", json={"records": batch, "queue": self.outbox.queue()[0]}
-        )
+        more, batch = len(batch) > self.batch_size, batch[: self.batch_size]
+        self._pushed += 1
+        queue = None if more and self._pushed % QUEUE_EVERY else self.outbox.queue()[0]
+        response = self._request("POST", "/events", json={"records": batch, "queue": queue})
         if response.status_code == 413:
             if self.batch_size == 1:
                 raise HubError("the hub refuses even a single record as too large")

@@ -1,4 +1,4 @@
-"""An existing single-compound hub (the schema up to 011) migrates into one default compound
+"""An existing single-compound hub (the schema before compounds) migrates into one default compound
 with nothing lost: every row survives, belongs to that compound, and the admin who had the
 hub sees it all after the migration."""
 
@@ -19,7 +19,7 @@ from tests.hub_helpers import PASSWORD
 from tests.sync_fixtures import PG_DSN, make_ledger, postgres_available
 from tests.tenancy_fixtures import body_text
 
-BEFORE = "011_duty_records"
+BEFORE = "012_events_partitions"
 TABLES = (
     "kiosks",
     "enrol_codes",
@@ -49,7 +49,7 @@ def old_hub(request, tmp_path) -> Iterator[HubStore]:
     """A hub whose schema stops at the migration before compounds."""
     if request.param == "sqlite":
         store = HubStore(f"sqlite:///{tmp_path}/old-hub.sqlite3")
-        store.migrate(until=BEFORE)
+        store.migrate(upto=BEFORE)
         yield store
         store.close()
         return
@@ -65,7 +65,7 @@ def old_hub(request, tmp_path) -> Iterator[HubStore]:
         admin.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in PG_DSN else "?"
     store = HubStore(f"{PG_DSN}{separator}options=-csearch_path%3D{schema}")
-    store.migrate(until=BEFORE)
+    store.migrate(upto=BEFORE)
     try:
         yield store
     finally:

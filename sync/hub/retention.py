@@ -2,15 +2,20 @@
 verdict are kept, and each run is in the audit log. The same run deletes refused records
 received before the cutoff, home-quarantine entries that ended before it, superseded roster
 history (a pass, guard or setting as it was before its latest change) and audit entries older
-than the audit period (180 days by default: who looked at what must outlive the data a while)."""
+than the audit period (180 days by default: who looked at what must outlive the data a while).
+
+On PostgreSQL the events are partitioned by the month received (sync/hub/partitions.py): a month
+wholly past the cutoff, by the hub's clock and by the kiosks', is dropped whole (its keys deleted
+from event_keys); the rest (the boundary month, the default partition) is deleted row by row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sync.hub import partitions
 from sync.hub.admins import audit
-from sync.hub.store import HubStore
+from sync.hub.store import POSTGRES, HubStore
 
 AUDIT_DAYS = 180
 
@@ -51,7 +56,8 @@ def purge(
             " DO UPDATE SET count = daily_counts.count + excluded.count",
             (cutoff, cutoff),
         )
-        purged = store.execute(f"DELETE FROM events WHERE {old}", (cutoff, cutoff)).rowcount
+        purged = drop_old_months(store, cutoff) if store.dialect is POSTGRES else 0
+        purged += store.execute(f"DELETE FROM events WHERE {old}", (cutoff, cutoff)).rowcount
         quarantined = store.execute(
             "DELETE FROM quarantine WHERE received_at < ?", (cutoff,)
         ).rowcount
@@ -83,6 +89,25 @@ def purge(
             },
         )
     return HubPurge(purged, quarantined, cutoff, register, roster, audited)
+
+
+def drop_old_months(store: HubStore, cutoff: str) -> int:
+    """Drop the partitions whose every row is old by both clocks (inside the purge's
+    transaction): received before the cutoff (the partition ends by then) and with the latest
+    ``wall_time`` before it too (one look-up in the partition's index; a kiosk's clock may run
+    up to a month fast). The number of events dropped."""
+    dropped = 0
+    for part in partitions.partitions(store):
+        if part.upper > cutoff:
+            break
+        latest = store.fetch_one(f"SELECT max(wall_time) FROM {part.name}")[0]
+        if latest is not None and latest >= cutoff:
+            continue  # deleted row by row below
+        dropped += store.execute(
+            f"DELETE FROM event_keys k USING {part.name} e WHERE k.id = e.id"
+        ).rowcount
+        store.execute(f"DROP TABLE {part.name}")
+    return dropped
 
 
 def daily_counts(store: HubStore) -> list[tuple[str, str, str, str, int]]:

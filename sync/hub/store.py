@@ -16,29 +16,30 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.hub import tenancy_schema
+from sync.hub import partitions, tenancy_schema
 from sync.hub.ingest_plan import MAC_MISMATCH as MAC_MISMATCH  # re-exported: the problems'
 from sync.hub.ingest_plan import MAC_MISSING as MAC_MISSING  # words are read from here
 from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
 from sync.hub.keys import HubKeys
-from sync.protocol import QUARANTINED, field_problem, problem_with
+from sync.protocol import QUARANTINED, STORED, field_problem, problem_with
 
 log = logging.getLogger(__name__)
 
-ANALYZE_EVERY = 20_000
+ANALYZE_EVERY = 20_000  # records stored by a process before its second ANALYZE
 WRITE_LOCK_ID = 0x6D656E77  # "menw": the PostgreSQL advisory lock for roster and schema writers
 SETTLE_TIMEOUT_S = 10.0  # how long a reader waits for the ingest transactions in flight
 # The PostgreSQL advisory lock (class, then the hub's schema) that ingest holds shared while it
 # draws ingest_seq numbers and a reader takes exclusive for an instant (docs/sync-protocol.md).
 INGEST_LOCK_CLASS = 0x6D656E69  # "meni"
 INGEST_LOCK = "?, hashtext(current_schema())"
+PLAN_ATTEMPTS = 20  # plans of one batch, each after another writer took one of its keys
 INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (13 columns: far below 32,766 values)
 # The columns ingest writes, with their PostgreSQL types (for the unnest() of a batch).
 EVENT_COLUMNS = {
@@ -110,7 +111,10 @@ SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT")
 POSTGRES = Dialect("postgresql", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
 
 
-def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[str, list[str]]]:
+Step = str | Callable[["HubStore"], None]  # a statement, or a function of the store
+
+
+def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[str, list[Step]]]:
     return [
         (
             "001_core",
@@ -258,7 +262,22 @@ def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[s
                 "CREATE INDEX events_kind_wall_time ON events (kind, wall_time)",
             ],
         ),
-        ("012_compounds", tenancy_schema.migration(d, default_compound, now_iso())),
+        (
+            "012_events_partitions",
+            # PostgreSQL: events by month received, the unique keys in event_keys
+            # (sync/hub/partitions.py, docs/schema.md). SQLite keeps the plain table.
+            [] if d is SQLITE else [partitions.partition_events],
+        ),
+        ("013_compounds", [*tenancy_schema.migration(d, default_compound, now_iso())]),
+    ]
+
+
+def _text_arrays(rows: list[tuple[Any, ...]]) -> list[list[str | None]]:
+    """One array of text per column, cast per column by the server (a column may mix int and
+    float)."""
+    return [
+        [None if value is None else str(value) for value in column]
+        for column in zip(*rows, strict=True)
     ]
 
 
@@ -296,8 +315,10 @@ class HubStore:
         self._local = threading.local()
         self._opened: list[Any] = []  # every thread's connection, to close them all at the end
         self._opened_lock = threading.Lock()
-        self._analyzed_bucket = -1
+        self._analyze_at = 1
+        self._stored = 0  # records this process stored (for _refresh_statistics)
         self._sequence_name: str | None = None
+        self._partition_months: set[str] = set()  # months whose partitions this process made
 
     # -- connections and transactions --------------------------------------------------------
 
@@ -397,10 +418,11 @@ class HubStore:
             raise CompoundError("中心有多个小区：请指定小区（--compound 小区名称）")
         return int(rows[0][0])
 
-    def migrate(self, *, until: str | None = None, default_compound: str | None = None) -> None:
-        """Apply the migrations not yet applied (``until``: stop after that one, for tests of
-        a migration). ``default_compound``: the name of the compound that an existing hub's
-        rows go to (``hub serve --compound``), else 默认小区."""
+    def migrate(self, *, upto: str | None = None, default_compound: str | None = None) -> None:
+        """Apply the migrations not applied yet (``upto``: stop after that one, for tests of a
+        migration), then make this month's and the next month's event partitions.
+        ``default_compound``: the name of the compound that an existing hub's rows go to
+        (``hub serve --compound``), else 默认小区."""
         with self.transaction(ordered=True):
             self.execute(
                 "CREATE TABLE IF NOT EXISTS hub_migrations (name TEXT PRIMARY KEY,"
@@ -408,16 +430,42 @@ class HubStore:
             )
         applied = {row[0] for row in self.fetch_all("SELECT name FROM hub_migrations")}
         for name, statements in _migrations(self.dialect, default_compound):
-            if name not in applied:
-                with self.transaction(ordered=True):
-                    for statement in statements:
+            if name in applied:
+                continue
+            with self.transaction(ordered=True):
+                for statement in statements:
+                    if callable(statement):
+                        statement(self)
+                    else:
                         self.execute(statement)
-                    self.execute(
-                        "INSERT INTO hub_migrations (name, applied_at) VALUES (?, ?)",
-                        (name, now_iso()),
-                    )
-            if name == until:
+                self.execute(
+                    "INSERT INTO hub_migrations (name, applied_at) VALUES (?, ?)", (name, now_iso())
+                )
+            if name == upto:
                 return
+        self._partition_months.clear()
+        self._ensure_partition(now_iso())
+
+    def _ensure_partition(self, received: str) -> None:
+        """PostgreSQL: the partitions of the month of ``received`` and the next one exist (made
+        ahead, once a month per process, before the first batch of a month). If one cannot be
+        made (the default partition holds rows of that month: the hub's clock went back), its
+        rows go on into the default partition, which retention empties by DELETE."""
+        month = received[:7]
+        if self.dialect is not POSTGRES or month in self._partition_months:
+            return
+        if (
+            self.fetch_one("SELECT 1 FROM hub_migrations WHERE name = '012_events_partitions'")
+            is None
+        ):
+            return
+        for wanted in partitions.months_from(month, 1 + partitions.AHEAD):
+            try:
+                with self.transaction(ordered=True):
+                    partitions.create(self, wanted)
+            except Exception:  # ingest goes on into the default partition
+                log.exception("事件分区 %s 无法创建，记录暂存入默认分区", wanted)
+        self._partition_months.add(month)
 
     # -- enrolment and tokens ----------------------------------------------------------------
 
@@ -609,6 +657,7 @@ class HubStore:
     ) -> list[dict[str, Any]]:
         """Store a batch in one transaction and say, per record, what became of it."""
         received = now_iso()
+        self._ensure_partition(received)
         with self.transaction(numbers_events=True):
             results = self._ingest_batch(kiosk_id, records, received)
             self.execute(
@@ -619,19 +668,33 @@ class HubStore:
                 # The kiosk counts the batch it is sending; what it still holds is the rest.
                 (received, None if queue is None else max(0, queue - len(records)), kiosk_id),
             )
-        self._refresh_statistics()
+        self._refresh_statistics(results, received)
         return results
 
-    def _refresh_statistics(self) -> None:
+    def _refresh_statistics(self, results: list[dict[str, Any]], received: str) -> None:
         """PostgreSQL plans the batch look-ups from table statistics. A hub that takes in a
         long backlog grows faster than autovacuum re-analyses, and plans made for an empty table
-        turn every look-up into a scan; so the hub analyses after each ANALYZE_EVERY records."""
+        turn every look-up into a scan; so each hub process analyses after its first batch and
+        then as the records it stored grow: the month's partition being filled and
+        event_keys (the parent of the partitions holds no rows, and analysing it would sample
+        every month again)."""
         if self.dialect is not POSTGRES:
             return
-        bucket = self.max_ingest_seq() // ANALYZE_EVERY
-        if bucket != self._analyzed_bucket:
-            self._analyzed_bucket = bucket
-            self.execute("ANALYZE events")
+        self._stored += sum(1 for r in results if r.get("status") == STORED)
+        if self._stored < self._analyze_at:
+            return
+        # After the first batch, at ANALYZE_EVERY, then each time the records stored have
+        # doubled: estimates need the right size, not the exact count, and autovacuum analyses
+        # the partitions of a hub in steady state.
+        self._analyze_at = max(2 * self._stored, ANALYZE_EVERY)
+        name = partitions.partition_for(received[:7]).name
+        found = self.fetch_one(
+            "SELECT to_regclass(?) IS NOT NULL, to_regclass('event_keys')", (name,)
+        )
+        if found[1] is None:
+            self.execute("ANALYZE events")  # not partitioned (yet)
+        else:
+            self.execute(f"ANALYZE event_keys, {name if found[0] else partitions.DEFAULT}")
 
     def _ingest_batch(
         self, kiosk_id: str, records: list[Any], received: str
@@ -670,17 +733,20 @@ class HubStore:
     ) -> IngestPlan:
         """Plan against what the hub holds, then insert. If another transaction committed a
         record with one of the batch's ids meanwhile (a kiosk sending another kiosk's id), the
-        insert skips it: undo the insert and plan again, now seeing that record."""
-        while True:
+        insert skips it (or, on partitioned events, is refused): undo the insert and plan
+        again, now seeing that record."""
+        for _ in range(PLAN_ATTEMPTS):
             held = self._held_records([item.record["id"] for item in valid])
             chain = self._neighbours(
                 kiosk_id, [(v.record["epoch"], v.record["seq"]) for v in valid]
             )
             plan = plan_batch(valid, held, chain, keying)
             self.execute("SAVEPOINT ingest_rows")
-            if self._insert_events(kiosk_id, plan, received) == len(plan.rows):
+            if self._inserted_all(kiosk_id, plan, received):
                 break
             self.execute("ROLLBACK TO SAVEPOINT ingest_rows")
+        else:
+            raise RuntimeError(f"ingest of {kiosk_id}: event keys held without their events")
         self.execute("RELEASE SAVEPOINT ingest_rows")
         self._quarantine(kiosk_id, plan.conflicts, received)
         for epoch, seq in plan.flag_stored:
@@ -694,6 +760,20 @@ class HubStore:
             [(kiosk_id, epoch, seq, problem, received) for epoch, seq, problem in plan.breaks],
         )
         return plan
+
+    def _inserted_all(self, kiosk_id: str, plan: IngestPlan, received: str) -> bool:
+        """Insert the plan's rows; False if a key was taken meanwhile by another transaction.
+        SQLite and a plain table: the insert skips the row. Partitioned events (PostgreSQL): the
+        keys go into event_keys by the insert's trigger, whose unique index waits for the
+        other transaction and then refuses the whole statement (docs/schema.md)."""
+        if self.dialect is not POSTGRES:
+            return self._insert_events(kiosk_id, plan, received) == len(plan.rows)
+        from psycopg.errors import UniqueViolation
+
+        try:
+            return self._insert_events(kiosk_id, plan, received) == len(plan.rows)
+        except UniqueViolation:
+            return False
 
     def _insert_events(self, kiosk_id: str, plan: IngestPlan, received: str) -> int:
         """Insert the plan's rows; how many were inserted."""
@@ -734,11 +814,7 @@ class HubStore:
         names = ", ".join(columns)
         conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
         if self.dialect is POSTGRES:
-            # Arrays of text, cast per column by the server: a column may mix int and float.
-            arrays = [
-                [None if value is None else str(value) for value in column]
-                for column in zip(*rows, strict=True)
-            ]
+            arrays = _text_arrays(rows)
             casts = ", ".join(f"c{i}::{kind}" for i, kind in enumerate(columns.values()))
             unnest = ", ".join("%b::text[]" for _ in columns)  # binary: no array-literal quoting
             aliases = ", ".join(f"c{i}" for i in range(len(columns)))

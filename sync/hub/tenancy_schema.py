@@ -28,7 +28,7 @@ def _literal(text: str) -> str:
 
 
 def migration(d: _Dialect, default_name: str | None, created_at: str) -> list[str]:
-    """The statements of ``012_compounds``. Every row the hub holds goes to the default
+    """The statements of ``013_compounds``. Every row the hub holds goes to the default
     compound, named from the hub's compound name (``hub serve --compound``) when it has one."""
     name = (default_name or "").strip()[:MAX_NAME] or DEFAULT_NAME
     default = "(SELECT min(compound_id) FROM compounds)"
