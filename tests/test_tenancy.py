@@ -106,12 +106,6 @@ def admin_cases(store: HubStore, a: Tenant, b: Tenant) -> dict[str, list[tuple]]
             (
                 "POST",
                 "/admin/settings",
-                {"action": "remove", "kind": "guard", "key": b.guard_id},
-                REFUSED,
-            ),
-            (
-                "POST",
-                "/admin/settings",
                 {"action": "remove", "kind": "risk_area", "key": b.risk_area},
                 REFUSED,
             ),
