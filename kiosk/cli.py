@@ -89,8 +89,7 @@ def sensor(
     config_path: str | None, simulate: bool, count: int, interval: float, person: float | None
 ) -> None:
     """Print live readings from the thermometer, with the verdict they would get."""
-    from drivers.mlx90614_sim import SimulatedMLX90614
-    from kiosk.hardware import open_thermometer
+    from kiosk.hardware import build_hardware
     from kiosk.sensor_check import describe_estimate, describe_reading
 
     config = _load(config_path, simulate)
@@ -99,12 +98,13 @@ def sensor(
     click.echo(describe_estimate(config))
     if count == 0:
         click.echo("持续读取，按 Ctrl-C 停止（until Ctrl-C; --count N stops after N readings）")
-    try:
-        thermometer = open_thermometer(config)
+    try:  # the sensor as `kiosk serve` makes it, without the gate's pins
+        hardware = build_hardware(config, sensor_only=True)
     except SensorError as exc:
         raise click.ClickException(str(exc)) from None
-    if person is not None and isinstance(thermometer.bus, SimulatedMLX90614):
-        thermometer.bus.scene.person(person)
+    thermometer = hardware.thermometer
+    if person is not None and hardware.simulator is not None:
+        hardware.simulator.scene.person(person)
     taken = 0
     failed = False
     try:
@@ -120,7 +120,7 @@ def sensor(
     except KeyboardInterrupt:
         pass
     finally:
-        thermometer.close()
+        hardware.close()
     if failed:
         sys.exit(1)
 
@@ -150,18 +150,22 @@ def calibrate(
     config_path: str | None, simulate: bool, reference: float, person: float | None, wait: float
 ) -> None:
     """Work out screening.site_offset_c from one person measured here and by a reference."""
-    from drivers.mlx90614_sim import SimulatedMLX90614
     from kiosk.calibration import calibrate_site_offset
-    from kiosk.hardware import open_thermometer
+    from kiosk.hardware import build_hardware
 
     config = _load(config_path, simulate)
+    try:  # the sensor as `kiosk serve` makes it, without the gate's pins
+        hardware = build_hardware(config, sensor_only=True)
+    except SensorError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
-        thermometer = open_thermometer(config)
-        if person is not None and isinstance(thermometer.bus, SimulatedMLX90614):
-            thermometer.bus.scene.person(person)
-        result = calibrate_site_offset(thermometer, config, reference, wait_s=wait)
+        if person is not None and hardware.simulator is not None:
+            hardware.simulator.scene.person(person)
+        result = calibrate_site_offset(hardware.thermometer, config, reference, wait_s=wait)
     except (SensorError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        hardware.close()
     click.echo(f"kiosk estimate without site offset: {result.uncorrected_c:.2f} °C")
     click.echo(f"reference thermometer:              {reference:.1f} °C")
     click.echo("Put this in the [screening] section of the config file and restart the kiosk:")

@@ -64,15 +64,15 @@ class _WatchedThermometer:
     def __init__(self, thermometer: Any, liveness: Liveness, clock: Callable[[], float]) -> None:
         self.thermometer = thermometer
         self.liveness = liveness
-        self.clock = clock
+        self._clock = clock
 
     def read(self) -> Reading:
         try:
             reading = self.thermometer.read()
         except SensorError:
-            self.liveness.reset(self.clock())
+            self.liveness.reset(self._clock())
             raise
-        self.liveness.observe(reading, self.clock())
+        self.liveness.observe(reading, self._clock())
         return reading
 
     def close(self) -> None:
@@ -147,7 +147,7 @@ class Gate:
         self.ledger = ledger
         # The clock seam: tests pass a fake clock (and a sleep that advances it) and drive the
         # loop with step(), so the timing rules are tested without waiting for them.
-        self.clock = clock
+        self._clock = clock
         self.rules = Rules.from_config(config)
         self.timing = Timing.from_config(config)
         self.liveness = Liveness(LivenessRules.from_config(config), clock())
@@ -180,7 +180,7 @@ class Gate:
         self._staff_reading: StaffReading | None = None
         self._measuring = False  # a measurement (resident or staff) is being taken now
         self.staff_result: dict[str, Any] | None = None
-        self.direction = "in"
+        self._direction = "in"
         self._sync_status: Callable[[], Any] | None = None
         self._context: Context | None = None
         # Notices for the guard's eyes only (a quarantined resident's pass was used).
@@ -207,6 +207,23 @@ class Gate:
             self._thread.join(5)
         self.screen.publish("stopped")
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The gate's clock (seconds), as given to the constructor; only the constructor sets
+        it (tests give a fake clock there and advance that)."""
+        return self._clock
+
+    @property
+    def direction(self) -> str:
+        """Which way the gate is taking people: "in" or "out" (the guard screen sets it)."""
+        return self._direction
+
+    def set_direction(self, direction: str) -> None:
+        if direction not in ("in", "out"):
+            raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+        with self._lock:
+            self._direction = direction
+
     # -- actions from the touchscreen --------------------------------------------------------
 
     @property
@@ -224,7 +241,7 @@ class Gate:
     def remeasure_for_guard(self, block_id: str, guard_id: str, within_s: float = 60.0) -> None:
         """The guard's re-measure of a blocked person: the next measurement is a new screening
         linked to the block, and it ends the wait for the guard."""
-        now = self.clock()
+        now = self._clock()
         self._remeasure = Remeasure(block_id, guard_id, now + within_s, requested_at=now)
         self.screen.publish("guard_remeasure")
         self._rearm.set()
@@ -244,7 +261,7 @@ class Gate:
                 raise SensorFaulty(self._sensor_fault)
             if self._resident_busy():
                 raise LaneBusy("a resident is at the sensor")
-            now = self.clock()
+            now = self._clock()
             self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + within_s, now)
             self._staff_reading = None
             self.staff_result = {"guard_id": guard_id, "state": "measuring"}
@@ -269,11 +286,11 @@ class Gate:
             if pending is None or pending.staff.guard_id != guard_id:
                 raise StaffReadingGone("no sign-on reading waits for this guard")
             self._staff_reading = None
-            if pending.until < self.clock() or self._sensor_fault is not None:
+            if pending.until < self._clock() or self._sensor_fault is not None:
                 self.staff_result = {"guard_id": guard_id, "state": "expired"}
                 raise StaffReadingGone("the sign-on reading expired")
             if not own:
-                now = self.clock()
+                now = self._clock()
                 staff = pending.staff
                 self._staff = StaffSignOn(
                     staff.guard_id, staff.name, staff.visitors_at_home, now + 60.0, now
@@ -303,7 +320,7 @@ class Gate:
             if (
                 self.config.kiosk.identify == "after"
                 and last is not None
-                and self.clock() - self._last_screening_at < PASS_VALID_FOR_S
+                and self._clock() - self._last_screening_at < PASS_VALID_FOR_S
             ):
                 links_to = last["id"]
             record = self._record(
@@ -316,7 +333,7 @@ class Gate:
             if check.quarantined:
                 self.guard_notices.append(self._quarantine_notice(check.code, record))
             if check.ok and check.code is not None:
-                self._pending_pass = _PendingPass(check.code, self.clock() + PASS_VALID_FOR_S)
+                self._pending_pass = _PendingPass(check.code, self._clock() + PASS_VALID_FOR_S)
                 if (
                     links_to
                     and last is not None
@@ -359,7 +376,7 @@ class Gate:
     def step(self) -> float:
         """One pass of the loop: read the chip, start a measurement or move the screen on.
         Returns the seconds to wait before the next pass."""
-        now = self.clock()
+        now = self._clock()
         self.heartbeat = now
         poll = self.timing.poll_interval_s
         try:
@@ -418,8 +435,8 @@ class Gate:
                 return poll
             verdict = self._screen_person()
             self._armed = False
-            self._rearm_at = self.clock() + RETRY_PAUSE_S if verdict is Verdict.RETRY else None
-            self._hold_until = self.clock() + self.config.kiosk.result_hold_s
+            self._rearm_at = self._clock() + RETRY_PAUSE_S if verdict is Verdict.RETRY else None
+            self._hold_until = self._clock() + self.config.kiosk.result_hold_s
             return 0.0
         if self._hold_until is None or now >= self._hold_until:
             self._hold_until = None
@@ -461,7 +478,7 @@ class Gate:
 
     def _valid_pass(self) -> str | None:
         pending = self._pending_pass
-        if pending is None or pending.until < self.clock():
+        if pending is None or pending.until < self._clock():
             return None
         return pending.code
 
@@ -513,7 +530,7 @@ class Gate:
             with self._lock:
                 record = self._record_screening(measurement, pass_code, context, remeasure)
                 self._last_screening = record
-                self._last_screening_at = self.clock()
+                self._last_screening_at = self._clock()
                 self._last_held = context is not None and context.held
                 self._pending_pass = None
                 if context is not None and context.kind == "visitor" and not context.held:
@@ -546,7 +563,7 @@ class Gate:
     ) -> dict[str, Any]:
         decision = measurement.decision
         detail: dict[str, Any] = {
-            "direction": self.direction,
+            "direction": self._direction,
             **self._measurement_detail(measurement),
         }
         if remeasure is not None:
@@ -630,7 +647,7 @@ class Gate:
             with self._lock:
                 self._staff = None
                 self._staff_reading = StaffReading(
-                    staff, measurement, self.clock() + STAFF_CONFIRM_S
+                    staff, measurement, self._clock() + STAFF_CONFIRM_S
                 )
                 self.staff_result = {**result, "state": "confirm"}
             self.screen.publish(
@@ -681,7 +698,7 @@ class Gate:
                     # as for anyone; the block is the guards' to clear.
                     block = self._record_screening(measurement, None, None)
                     self._last_screening = block
-                    self._last_screening_at = self.clock()
+                    self._last_screening_at = self._clock()
                     self.awaiting_guard = block
         except LedgerError as exc:
             log.error("sign-on not recorded: %s", exc)
@@ -807,7 +824,7 @@ class Gate:
     ) -> None:
         """The next screenings belong to this visitor or vehicle for ``window_s`` seconds."""
         with self._lock:
-            self._context = Context(kind, event_id, self.clock() + window_s, held=held)
+            self._context = Context(kind, event_id, self._clock() + window_s, held=held)
 
     def end_context(self, *, kind: str | None = None, event_id: str | None = None) -> None:
         """End the current context (only if it is of ``kind`` / for ``event_id``, when given)."""
@@ -823,7 +840,7 @@ class Gate:
     def active_context(self) -> Context | None:
         with self._lock:
             context = self._context
-            if context is not None and context.until < self.clock():
+            if context is not None and context.until < self._clock():
                 self._context = None
                 return None
             return context
@@ -907,18 +924,18 @@ class Gate:
 
     def alive(self, within_s: float) -> bool:
         """Has the loop run in the last ``within_s`` seconds?"""
-        return self.clock() - self.heartbeat < within_s
+        return self._clock() - self.heartbeat < within_s
 
     def status(self) -> dict[str, Any]:
         ok_at = self.sensor_ok_at
         return {
             "sensor_fault": self._sensor_fault,
-            "sensor_ok_s_ago": None if ok_at is None else round(self.clock() - ok_at, 1),
+            "sensor_ok_s_ago": None if ok_at is None else round(self._clock() - ok_at, 1),
             "awaiting_guard": self.awaiting_guard is not None,
             "screen": self.screen.snapshot()["screen"],
             "events": self.ledger.count(),
             "unsynced": self.ledger.unsynced_count(),
-            "direction": self.direction,
+            "direction": self._direction,
         }
 
 

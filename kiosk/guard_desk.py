@@ -192,7 +192,7 @@ class GuardDesk:
     def set_direction(self, direction: str) -> None:
         if direction not in ("in", "out"):
             raise FormError("direction", "请选择进或出 in or out")
-        self.gate.direction = direction
+        self.gate.set_direction(direction)
 
     # -- duty: sign-on, sign-off, disinfection ------------------------------------------------
 

@@ -53,11 +53,17 @@ def open_thermometer(config: Config) -> MLX90614:
     return MLX90614(bus, config.sensor.address, retries=config.sensor.retries)
 
 
-def build_hardware(config: Config, *, pin_factory: Factory | None = None) -> Hardware:
+def build_hardware(
+    config: Config, *, pin_factory: Factory | None = None, sensor_only: bool = False
+) -> Hardware:
     """Open the sensor and the pins. With ``sensor.simulate`` the MLX90614 is the simulated one and,
-    unless a factory is given, the pins are gpiozero's mock pins."""
+    unless a factory is given, the pins are gpiozero's mock pins. ``sensor_only``: the sensor
+    alone, for the technician's commands (``kiosk sensor``, ``calibrate``), which must not claim
+    the pins of a gate that is running."""
     thermometer = open_thermometer(config)
     simulator = thermometer.bus if isinstance(thermometer.bus, SimulatedMLX90614) else None
+    if sensor_only:
+        return Hardware(thermometer, None, None, None, None, None, simulator)
     if simulator is not None and pin_factory is None:
         pin_factory = MockFactory()
     hardware = Hardware(thermometer, None, None, None, None, pin_factory, simulator)

@@ -37,6 +37,18 @@ class LedgerError(RuntimeError):
     """The ledger could not record an event (disk full, read-only, corrupt). Nothing was stored."""
 
 
+# An appended record is the wire record (sync.contract), all of it.
+_APPEND_COLUMNS = WIRE_FIELDS
+_INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(_APPEND_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _APPEND_COLUMNS)})"
+)
+# The trigger events_continue_chain (kiosk/schema.py m012) refuses a row that does not continue
+# the chain where chain_head stands; events_move_head then moves the head.
+_NOT_AT_HEAD = "not at the chain head"
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
@@ -96,6 +108,9 @@ class Ledger:
         self.tz = tz if tz is not None else zone(DEFAULT_ZONE)
         self._local = threading.local()
         self._chain_key: bytes | None = None
+        # (epoch, next_seq, last_hash) as this process last wrote or read it: an append then needs
+        # no read. Only a hint: the trigger that guards the chain checks it inside the transaction.
+        self._head: tuple[str, int, str] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self.connection()
@@ -173,49 +188,55 @@ class Ledger:
         facts = clock.now()
         key = self.chain_key()
         conn = self.connection()
-        try:
-            with write_transaction(conn):
-                head = conn.execute(
-                    "SELECT epoch, next_seq, last_hash FROM chain_head WHERE kiosk_id = ?",
-                    (self.kiosk_id,),
-                ).fetchone()
-                record: dict[str, Any] = {
-                    "id": str(uuid.uuid4()),
-                    "kiosk_id": self.kiosk_id,
-                    "epoch": head["epoch"],
-                    "seq": head["next_seq"],
-                    "kind": kind,
-                    "wall_time": facts.wall_time,
-                    "clock_synced": int(facts.clock_synced),
-                    "boot_id": facts.boot_id,
-                    "boottime_ns": facts.boottime_ns,
-                    "verdict": verdict,
-                    "reason": reason,
-                    "estimate_c": estimate_c,
-                    "threshold_c": threshold_c,
-                    "object_c": object_c,
-                    "ambient_c": ambient_c,
-                    "pass_code": pass_code,
-                    "links_to": links_to,
-                    "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-                    "prev_hash": head["last_hash"],
-                    "utc_offset_min": utc_offset_min(facts.wall_time, self.tz),
-                }
-                record["hash"] = record_hash(record)
-                record["mac"] = None if key is None else chain_mac(key, record["hash"])
-                columns = ", ".join(record)
-                marks = ", ".join("?" for _ in record)
-                conn.execute(
-                    f"INSERT INTO events ({columns}) VALUES ({marks})", tuple(record.values())
-                )
-                conn.execute(
-                    "UPDATE chain_head SET next_seq = next_seq + 1, last_hash = ?"
-                    " WHERE kiosk_id = ?",
-                    (record["hash"], self.kiosk_id),
-                )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"could not record the {kind} event: {exc}") from exc
-        return record
+        detail_json = _DETAIL_JSON.encode(detail or {})
+        offset_min = utc_offset_min(facts.wall_time, self.tz)
+        for remembered in (self._head, None):
+            try:
+                with write_transaction(conn):
+                    epoch, seq, prev_hash = remembered or self._read_head(conn)
+                    record: dict[str, Any] = {
+                        "id": str(uuid.uuid4()),
+                        "kiosk_id": self.kiosk_id,
+                        "epoch": epoch,
+                        "seq": seq,
+                        "kind": kind,
+                        "wall_time": facts.wall_time,
+                        "clock_synced": int(facts.clock_synced),
+                        "boot_id": facts.boot_id,
+                        "boottime_ns": facts.boottime_ns,
+                        "verdict": verdict,
+                        "reason": reason,
+                        "estimate_c": estimate_c,
+                        "threshold_c": threshold_c,
+                        "object_c": object_c,
+                        "ambient_c": ambient_c,
+                        "pass_code": pass_code,
+                        "links_to": links_to,
+                        "detail": detail_json,
+                        "prev_hash": prev_hash,
+                        "utc_offset_min": offset_min,
+                    }
+                    record["hash"] = record_hash(record)
+                    record["mac"] = None if key is None else chain_mac(key, record["hash"])
+                    conn.execute(_INSERT_EVENT, [record[name] for name in _APPEND_COLUMNS])
+            except sqlite3.IntegrityError as exc:
+                self._head = None
+                if remembered is not None and _NOT_AT_HEAD in str(exc):
+                    continue  # another connection appended since: again, from the file's head
+                raise LedgerError(f"could not record the {kind} event: {exc}") from exc
+            except sqlite3.Error as exc:
+                self._head = None
+                raise LedgerError(f"could not record the {kind} event: {exc}") from exc
+            self._head = (epoch, seq + 1, record["hash"])
+            return record
+        raise LedgerError(f"could not record the {kind} event: the chain head kept moving")
+
+    def _read_head(self, conn: sqlite3.Connection) -> tuple[str, int, str]:
+        row = conn.execute(
+            "SELECT epoch, next_seq, last_hash FROM chain_head WHERE kiosk_id = ?",
+            (self.kiosk_id,),
+        ).fetchone()
+        return row[0], int(row[1]), row[2]
 
     # -- reading -----------------------------------------------------------------------------
 

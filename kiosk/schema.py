@@ -257,5 +257,115 @@ def m011_duty_clearances(db: Database) -> None:
     )
 
 
+# The events table as of m012, column order unchanged (RECORD_FIELDS first, tests/test_contract.py).
+_EVENTS_M012 = """
+    CREATE TABLE {name} (
+        id             TEXT NOT NULL UNIQUE,
+        kiosk_id       TEXT NOT NULL,
+        epoch          TEXT NOT NULL,
+        seq            INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL,
+        wall_time      TEXT NOT NULL,
+        clock_synced   INTEGER NOT NULL,
+        boot_id        TEXT NOT NULL,
+        boottime_ns    INTEGER NOT NULL,
+        verdict        TEXT,
+        reason         TEXT,
+        estimate_c     REAL,
+        threshold_c    REAL,
+        object_c       REAL,
+        ambient_c      REAL,
+        pass_code      TEXT,
+        links_to       TEXT REFERENCES events(id),
+        detail         TEXT NOT NULL DEFAULT '{{}}',
+        prev_hash      TEXT NOT NULL,
+        hash           TEXT NOT NULL,
+        synced_at      TEXT,
+        mac            TEXT,
+        utc_offset_min INTEGER
+    )
+    """
+_EVENTS_COLUMNS = (
+    "id, kiosk_id, epoch, seq, kind, wall_time, clock_synced, boot_id, boottime_ns, verdict,"
+    " reason, estimate_c, threshold_c, object_c, ambient_c, pass_code, links_to, detail,"
+    " prev_hash, hash, synced_at, mac, utc_offset_min"
+)
+
+
+@migrations(transactional=False)
+def m012_lean_append(db: Database) -> None:
+    # Fewer b-trees to write per durable append: seq becomes the rowid (the table is ordered by
+    # it, and the UNIQUE (epoch, seq) index goes: one file holds one epoch, chain_head's), and
+    # hash loses its UNIQUE index (nothing looks a record up by hash, and the hash covers the
+    # unique id). id stays UNIQUE: links_to refers to it. The rows are copied as they are.
+    # Fewer statements: the chain head moves by trigger (below).
+    # SQLite's procedure for changing a table: foreign keys off (links_to refers to events), one
+    # transaction, the keys checked before the commit. Run again after a crash before sqlite-utils
+    # records it, it copies the same rows again.
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("DROP TRIGGER events_append_only")
+        db.execute("DROP TRIGGER events_keep_unsynced")
+        db.execute(_EVENTS_M012.format(name="events_m012"))
+        db.execute(
+            f"INSERT INTO events_m012 ({_EVENTS_COLUMNS}) SELECT {_EVENTS_COLUMNS} FROM events"
+            " ORDER BY seq"
+        )
+        db.execute("DROP TABLE events")
+        db.execute("ALTER TABLE events_m012 RENAME TO events")
+        db.execute("CREATE INDEX events_unsynced ON events (seq) WHERE synced_at IS NULL")
+        db.execute("CREATE INDEX events_wall_time ON events (wall_time)")
+        db.execute(f"CREATE INDEX events_unsynced_urgent ON events (seq) WHERE {URGENT_UNSENT}")
+        fields = (
+            "id kiosk_id epoch seq kind wall_time clock_synced boot_id boottime_ns verdict reason"
+            " estimate_c threshold_c object_c ambient_c pass_code links_to detail prev_hash"
+            " utc_offset_min hash mac"
+        )
+        db.execute(_append_only_trigger(tuple(fields.split())))
+        db.execute(
+            """
+            CREATE TRIGGER events_keep_unsynced BEFORE DELETE ON events
+            WHEN OLD.synced_at IS NULL
+            BEGIN
+                SELECT RAISE(ABORT, 'an event the hub does not hold yet cannot be deleted');
+            END
+            """
+        )
+        # The chain head moves with the insert, inside SQLite: an append is one INSERT (no read of
+        # the head, no UPDATE from Python), and a row that does not continue the chain exactly
+        # where the head stands is refused, whoever writes it.
+        db.execute(
+            """
+            CREATE TRIGGER events_continue_chain BEFORE INSERT ON events
+            WHEN NOT EXISTS (
+                SELECT 1 FROM chain_head WHERE kiosk_id = NEW.kiosk_id AND epoch = NEW.epoch
+                AND next_seq = NEW.seq AND last_hash = NEW.prev_hash
+            )
+            BEGIN
+                SELECT RAISE(ABORT, 'not at the chain head');
+            END
+            """
+        )
+        db.execute(
+            """
+            CREATE TRIGGER events_move_head AFTER INSERT ON events
+            BEGIN
+                UPDATE chain_head SET next_seq = NEW.seq + 1, last_hash = NEW.hash
+                WHERE kiosk_id = NEW.kiosk_id;
+            END
+            """
+        )
+        broken = db.execute("PRAGMA foreign_key_check(events)").fetchall()
+        if broken:
+            raise RuntimeError(f"m012: links_to names missing events: {broken[:3]}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

@@ -144,6 +144,10 @@ FIELD_RULES: dict[str, FieldRule] = {
 assert tuple(FIELD_RULES) == WIRE_FIELDS
 
 
+# json.dumps(values, ensure_ascii=False, separators=(",", ":")), made once (it is on every append).
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def record_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 over the record's fields in a canonical JSON form; ``prev_hash`` links the chain.
 
@@ -154,8 +158,7 @@ def record_hash(record: Mapping[str, Any]) -> str:
     later = {n: record[n] for n in LATER_RECORD_FIELDS if record.get(n) is not None}
     if later:
         values.append(later)
-    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL_JSON.encode(values).encode()).hexdigest()
 
 
 def chain_mac(key: bytes, record_hash_hex: str) -> str:

@@ -36,6 +36,20 @@ def wait_for_screen(gate: Gate, *screens: str, timeout: float = 5.0) -> dict[str
     return state
 
 
+def wait_for_loop_past(gate: Gate, seconds: float = 0.0, timeout: float = 10.0) -> None:
+    """Wait until the gate loop has finished a whole pass that began ``seconds`` (gate clock)
+    from now: whatever the gate would do by then is done. For checking that something did *not*
+    happen (nobody measured twice, the relay left shut), without a fixed sleep."""
+    until = gate.clock() + seconds
+    [started] = wait_until(
+        lambda: [gate.heartbeat] if gate.heartbeat >= until else None,
+        timeout + seconds,
+        what=f"a pass of the gate loop {seconds:g} s on",
+    )
+    # The pass that began at ``started`` is over once a later one has begun.
+    wait_until(lambda: gate.heartbeat > started, timeout, what="the next pass of the gate loop")
+
+
 def pin_went_high(pin) -> bool:
     return any(change.state for change in pin.states[1:])
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from kiosk.passes import upsert
 from tests.browser_helpers import screen_is
-from tests.gate_helpers import pin_went_high, resident_pass, wait_for_screen
+from tests.gate_helpers import (
+    pin_went_high,
+    resident_pass,
+    wait_for_loop_past,
+    wait_for_screen,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +60,7 @@ def test_a_resident_at_38_2_is_blocked_and_the_buzzer_sounds_the_alarm(kiosk, pa
     screen_is(page, "blocked")
     assert page.inner_text("#temperature") == "38.2 °C"
     assert "禁止通行" in page.inner_text("#headline")
-    time.sleep(1.3)
+    wait_until(lambda: len(buzzer.states) >= 6, what="the alarm's first beeps")
     ons = [i for i, change in enumerate(buzzer.states) if change.state]
     assert len(ons) >= 2  # the alarm repeats: 0.4 s on, 0.2 s off
     intervals = [round(c.timestamp, 1) for c in buzzer.states[2:5]]
@@ -73,7 +77,7 @@ def test_a_sensor_fault_never_admits(kiosk, page, mock_factory):
     k.hardware.simulator.scene.person(36.6)
     screen_is(page, "sensor_fault")
     assert "联系门卫" in page.inner_text("#headline")
-    time.sleep(1.0)
+    wait_for_loop_past(k.gate, 1.0)
     assert not pin_went_high(mock_factory.pin(23))
     assert all(e["verdict"] != "admitted" for e in k.ledger.events())
 

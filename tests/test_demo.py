@@ -8,13 +8,14 @@ import os
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
+from tests.gate_helpers import wait_until
 from tests.sync_fixtures import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,17 +84,20 @@ class Demo:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, text: str, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def printed_or_ended() -> str | None:
             if any(text in line for line in self.lines):
-                return
+                return "printed"
             if self.process.poll() is not None:
                 self._reader.join(5)
-                if any(text in line for line in self.lines):
-                    return
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} in:\n" + "\n".join(self.lines))
+                return "printed" if any(text in line for line in self.lines) else "ended"
+            return None
+
+        try:
+            outcome = wait_until(printed_or_ended, timeout_s, interval=0.1, what=repr(text))
+        except AssertionError:
+            outcome = "timed out"
+        if outcome != "printed":
+            raise AssertionError(f"no {text!r} ({outcome}) in:\n" + "\n".join(self.lines))
 
     def line_with(self, text: str) -> str:
         return next(line for line in self.lines if text in line)
@@ -113,6 +117,10 @@ class Demo:
         except ProcessLookupError:
             return True
         return False
+
+
+def screen_of(kiosk_url: str) -> str:
+    return requests.get(f"{kiosk_url}/api/state", timeout=5).json()["screen"]
 
 
 def run(args: list[str], transcript: list[str]) -> str:
@@ -147,23 +155,32 @@ def test_demo_with_both_ports_taken_runs_on_free_ports_with_its_own_hub(tmp_path
         config = str(tmp_path / "demo" / "kiosk.toml")
         hub_db = f"sqlite:///{tmp_path / 'demo' / 'hub.sqlite3'}"
         kiosk = str(BIN / "kiosk")
-        for step in (["person", "36.6"], ["leave"], ["person", "38.2"], ["leave"]):
+
+        def shows(screen: str) -> Callable[[], bool]:
+            return lambda: screen_of(kiosk_url) == screen
+
+        for step, screen in (
+            (["person", "36.6"], "admitted"),
+            (["leave"], "idle"),
+            (["person", "38.2"], "blocked"),
+        ):
             run([kiosk, "sim", "--url", kiosk_url, *step], transcript)
-            time.sleep(2.5 if step[0] == "person" else 0.5)
+            wait_until(shows(screen), 30, interval=0.1, what=f"the kiosk's {screen} screen")
+        run([kiosk, "sim", "--url", kiosk_url, "leave"], transcript)  # the block awaits a guard
         run([kiosk, "sim", "--url", kiosk_url, "fault", "unplugged"], transcript)
-        time.sleep(1.5)
+        wait_until(shows("sensor_fault"), 30, interval=0.1, what="the sensor fault screen")
         run([kiosk, "sim", "--url", kiosk_url, "clear"], transcript)
-        time.sleep(1.5)
+        wait_until(lambda: screen_of(kiosk_url) != "sensor_fault", 30, what="the sensor back")
         assert "哈希链完好" in run([kiosk, "verify", "--config", config], transcript)
         counts = run([kiosk, "counts", "--config", config, "--json"], transcript)
         assert json.loads(counts)["counts"]["admitted"] >= 1
         run([kiosk, "sensor", "--simulate", "--person", "37.0", "--count", "2"], transcript)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
+
+        def all_sent() -> bool:
             status = json.loads(run([kiosk, "status", "--config", config, "--json"], []))
-            if status["queue"] == 0 and status.get("last_success"):
-                break
-            time.sleep(1)
+            return status["queue"] == 0 and bool(status.get("last_success"))
+
+        wait_until(all_sent, 40, interval=1, what="the kiosk's records at the hub")
         run([kiosk, "status", "--config", config], transcript)
         tail = run([str(BIN / "hub"), "tail", "--db", hub_db], transcript)
         # The demo's own hub holds the kiosk's records: the kiosk enrolled with it...
@@ -238,15 +255,13 @@ def test_a_demo_whose_hub_database_was_deleted_enrols_again(tmp_path):
     try:
         second.wait_for(READY_LINE)
         config = str(demo_dir / "kiosk.toml")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            status = json.loads(
-                run([str(BIN / "kiosk"), "status", "-q", "--config", config, "--json"], [])
-            )
-            if status.get("last_success"):
-                break
-            time.sleep(1)
-        assert status.get("last_success") and not status.get("revoked"), status
+
+        def status() -> dict:
+            command = [str(BIN / "kiosk"), "status", "-q", "--config", config, "--json"]
+            return json.loads(run(command, []))
+
+        wait_until(lambda: status().get("last_success"), 30, interval=1, what="a sync")
+        assert not status().get("revoked"), status()
     finally:
         assert second.stop() == 0
     assert second.nothing_left_running()

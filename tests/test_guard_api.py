@@ -9,7 +9,13 @@ import pytest
 from kiosk.guard_accounts import add_guard
 from kiosk.passes import upsert
 from kiosk.web import create_app
-from tests.gate_helpers import resident_pass, sign_in, wait_for_screen
+from tests.gate_helpers import (
+    pin_went_high,
+    resident_pass,
+    sign_in,
+    wait_for_screen,
+    wait_until,
+)
 
 GUARD_POSTS = [
     (
@@ -174,15 +180,14 @@ def test_override_of_a_blocked_person(client, kiosk, mock_factory):
         headers=headers,
     )
     assert again.status_code == 400
-    time.sleep(0.1)
-    assert any(change.state for change in mock_factory.pin(23).states[1:])
+    wait_until(lambda: pin_went_high(mock_factory.pin(23)), what="the relay")
 
 
 def test_silence_is_recorded(client, kiosk):
     headers = sign_in(client)
     kiosk.hardware.simulator.scene.person(38.2)
     wait_for_screen(kiosk.gate, "blocked")
-    time.sleep(0.1)
+    wait_until(lambda: kiosk.hardware.buzzer.playing == "fever", what="the fever alarm")
     response = client.post("/api/guard/silence", json={}, headers=headers)
     assert response.get_json()["was_sounding"] is True
     assert kiosk.hardware.buzzer.playing is None

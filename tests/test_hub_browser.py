@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 
 import pytest
 
@@ -15,7 +14,7 @@ from kiosk.server import start_in_background
 from sync.hub.admins import create_admin
 from sync.hub.store import HubStore
 from tests.browser_helpers import screen_is
-from tests.gate_helpers import wait_for_screen
+from tests.gate_helpers import wait_for_screen, wait_until
 from tests.sync_fixtures import Faults, RunningHub, free_port
 
 pytestmark = pytest.mark.browser
@@ -82,11 +81,11 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
     assert len(codes) == 2 and all(re.fullmatch(r"\d{10}", c) for c in codes)
 
     # The kiosk receives the passes through the roster and accepts one typed on its keypad.
-    deadline = time.monotonic() + 20
-    while not lookup(kiosk.ledger.connection(), codes[0]).ok:
-        assert time.monotonic() < deadline, "the pass never reached the kiosk"
+    def pass_arrived() -> bool:
         kiosk.sync.client.wake.set()
-        time.sleep(0.3)
+        return lookup(kiosk.ledger.connection(), codes[0]).ok
+
+    wait_until(pass_arrived, timeout=20, interval=0.3, what="the pass to reach the kiosk")
     resident_screen = context.new_page()
     resident_screen.set_viewport_size({"width": 800, "height": 480})
     resident_screen.goto(kiosk.url)
@@ -99,14 +98,12 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
     wait_for_screen(kiosk.gate, "blocked")
 
     # The fever event reaches the hub's dashboard and is followed up there.
-    deadline = time.monotonic() + 20
-    while True:
+    def fever_on_dashboard() -> int:
         kiosk.sync.client.wake.set()
         page.goto(hub.url + "/admin/dashboard")
-        if page.locator("#fevers tr[data-event]").count():
-            break
-        assert time.monotonic() < deadline, "the fever event never reached the hub"
-        time.sleep(0.5)
+        return page.locator("#fevers tr[data-event]").count()
+
+    wait_until(fever_on_dashboard, timeout=20, interval=0.5, what="the fever on the dashboard")
     assert "38.4" in page.inner_text("#fevers")
     page.click("#fevers button[value=acknowledged]")
     page.click("#fevers button[value=reported]")

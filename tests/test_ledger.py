@@ -7,9 +7,11 @@ import sqlite3
 from datetime import date
 
 import pytest
+from sqlite_utils import Database
 
-from kiosk.ledger import Ledger, LedgerError
-from sync.contract import GENESIS_HASH, record_hash
+from kiosk.ledger import ChainReport, Ledger, LedgerError, connect
+from kiosk.schema import migrations
+from sync.contract import GENESIS_HASH, WIRE_FIELDS, record_hash
 from sync.localtime import local_today, parse_utc, zone
 
 
@@ -179,4 +181,100 @@ def test_schema_migrations_are_recorded(ledger):
         "m009_utc_offset",
         "m010_places",
         "m011_duty_clearances",
+        "m012_lean_append",
     ]
+
+
+def test_two_writers_on_one_file_keep_one_unbroken_chain(tmp_path):
+    """Each Ledger remembers the chain head to append without reading it; a head another writer
+    moved is caught inside the transaction and the append is made from the file's head."""
+    gate = Ledger(tmp_path / "ledger.sqlite3", "gate-1")
+    cli = Ledger(tmp_path / "ledger.sqlite3", "gate-1")  # e.g. `kiosk calibrate` beside the gate
+    seqs = []
+    for writer in (gate, gate, cli, gate, cli, cli, gate):
+        seqs.append(writer.append("screening", verdict="admitted")["seq"])
+    assert seqs == [1, 2, 3, 4, 5, 6, 7]
+    assert gate.verify_chain().ok and gate.verify_chain().checked == 7
+    assert gate.head()[1] == 8
+
+
+def test_a_failed_append_leaves_the_head_where_the_file_has_it(ledger):
+    first = ledger.append("screening", verdict="admitted")
+    with pytest.raises(LedgerError):  # links_to must name a recorded event
+        ledger.append("override", verdict="admitted", links_to="no-such-event")
+    second = ledger.append("screening", verdict="admitted")
+    assert (second["seq"], second["prev_hash"]) == (2, first["hash"])
+    assert ledger.verify_chain().ok
+
+
+def _old_record(seq: int, prev_hash: str, **fields) -> dict:
+    record = dict.fromkeys(WIRE_FIELDS)
+    record.update(
+        id=f"event-{seq}",
+        kiosk_id="gate-1",
+        epoch="e1",
+        seq=seq,
+        kind="screening",
+        wall_time=f"2026-11-2{seq}T08:00:00.000000+00:00",
+        clock_synced=1,
+        boot_id="boot",
+        boottime_ns=seq,
+        verdict="admitted",
+        detail="{}",
+        prev_hash=prev_hash,
+        utc_offset_min=480,
+    )
+    record.update(fields)
+    record["hash"] = record_hash(record)
+    return record
+
+
+def test_m012_keeps_every_record_and_the_chain(tmp_path):
+    """A ledger written before m012 (seq not yet the rowid) is copied whole: rows, links, sync
+    marks; the chain verifies and goes on; the append-only triggers still hold."""
+    path = tmp_path / "ledger.sqlite3"
+    conn = connect(path)
+    migrations.apply(Database(conn), stop_before="m012_lean_append")
+    first = _old_record(1, GENESIS_HASH)
+    alarm = _old_record(2, first["hash"], kind="alarm", verdict="sounding", links_to="event-1")
+    third = _old_record(3, alarm["hash"])
+    for record, synced_at in ((first, "2026-11-28T00:00:00+00:00"), (alarm, None), (third, None)):
+        columns = ", ".join(record)
+        conn.execute(
+            f"INSERT INTO events ({columns}, synced_at) VALUES ({', '.join('?' * len(record))}, ?)",
+            (*record.values(), synced_at),
+        )
+    conn.execute("INSERT INTO chain_head VALUES ('gate-1', 'e1', 4, ?)", (third["hash"],))
+    conn.close()
+
+    ledger = Ledger(path, "gate-1")
+    assert ledger.verify_chain() == ChainReport(True, 3)
+    events = ledger.events()
+    assert [(e["seq"], e["id"], e["links_to"]) for e in events] == [
+        (1, "event-1", None),
+        (2, "event-2", "event-1"),
+        (3, "event-3", None),
+    ]
+    assert [e["hash"] for e in events] == [first["hash"], alarm["hash"], third["hash"]]
+    assert ledger.unsynced_count() == 2
+    fourth = ledger.append("screening", verdict="blocked")
+    assert (fourth["seq"], fourth["epoch"], fourth["prev_hash"]) == (4, "e1", third["hash"])
+    assert ledger.verify_chain().ok
+    conn = ledger.connection()
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE events SET verdict = 'blocked' WHERE seq = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
+        conn.execute("DELETE FROM events WHERE seq = 3")
+    # The head moves inside SQLite: a row that does not continue the chain where the head stands
+    # is refused, whoever writes it; a sequence number is never taken twice.
+    insert = (
+        "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, clock_synced, boot_id,"
+        " boottime_ns, prev_hash, hash) VALUES (?, 'gate-1', 'e1', ?, 'screening', ?, 1, 'b', 1,"
+        " ?, ?)"
+    )
+    when = fourth["wall_time"]
+    for seq, prev_hash in ((2, alarm["hash"]), (5, third["hash"]), (6, fourth["hash"])):
+        with pytest.raises(sqlite3.IntegrityError, match="not at the chain head"):
+            conn.execute(insert, (f"x-{seq}", seq, when, prev_hash, "h"))
+    assert ledger.head() == ("e1", 5)

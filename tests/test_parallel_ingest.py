@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from sync.contract import record_hash
 from sync.hub.store import HubStore
 from sync.protocol import CONFLICT, STORED
+from tests.gate_helpers import wait_until
 from tests.sync_fixtures import PG_DSN, hub_store, make_ledger  # noqa: F401 (fixture)
 
 TIMEOUT_S = 60.0
@@ -23,14 +23,6 @@ def pg_store(hub_store: HubStore) -> Iterator[HubStore]:  # noqa: F811
     if hub_store.dialect.name != "postgresql":
         pytest.skip("parallel writers: PostgreSQL only (SQLite has one writer at a time)")
     yield hub_store
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def kiosk_records(tmp_path, kiosk_id: str, count: int) -> list[dict[str, Any]]:
@@ -96,11 +88,16 @@ def test_a_reader_waits_for_a_batch_in_flight_instead_of_skipping_it(pg_store, t
         return answers
 
     writer = in_thread(slow_batch)
-    wait_until(inserted.is_set, "gate 1's rows inserted, uncommitted")
+    wait_until(inserted.is_set, TIMEOUT_S, 0.01, "gate 1's rows inserted, uncommitted")
     assert all(a["status"] == STORED for a in pg_store.ingest("gate-2", second))
 
     reader = in_thread(lambda: pg_store.events_since(0, 100))
-    wait_until(lambda: session_ran(pg_store, "SELECT pg_advisory_xact_lock("), "the reader waiting")
+    wait_until(
+        lambda: session_ran(pg_store, "SELECT pg_advisory_xact_lock("),
+        TIMEOUT_S,
+        0.01,
+        "the reader waiting",
+    )
     assert reader[0].is_alive() and not reader[1], "the reader answered with gate 1 in flight"
     release.set()
     assert all(a["status"] == STORED for a in result_of(*writer))
@@ -192,7 +189,7 @@ def test_an_id_committed_by_another_writer_meanwhile_is_a_conflict(pg_store, tmp
         return answers
 
     writer = in_thread(slow_batch)
-    wait_until(inserted.is_set, "gate 1's row inserted, uncommitted")
+    wait_until(inserted.is_set, TIMEOUT_S, 0.01, "gate 1's row inserted, uncommitted")
     forger = in_thread(lambda: pg_store.ingest("gate-2", [forged]))
     wait_until(
         lambda: (
@@ -203,6 +200,8 @@ def test_an_id_committed_by_another_writer_meanwhile_is_a_conflict(pg_store, tmp
             )[0]
             > 0
         ),
+        TIMEOUT_S,
+        0.01,
         "gate 2's insert waiting on gate 1's",
     )
     release.set()
@@ -237,7 +236,7 @@ def test_batches_of_one_kiosk_queue_so_a_break_between_them_is_seen(pg_store, tm
         return answers
 
     writer = in_thread(slow_batch)
-    wait_until(inserted.is_set, "records 1-5 inserted, uncommitted")
+    wait_until(inserted.is_set, TIMEOUT_S, 0.01, "records 1-5 inserted, uncommitted")
     second = in_thread(lambda: pg_store.ingest("gate-1", later))
     wait_until(
         lambda: (
@@ -248,6 +247,8 @@ def test_batches_of_one_kiosk_queue_so_a_break_between_them_is_seen(pg_store, tm
             )[0]
             > 0
         ),
+        TIMEOUT_S,
+        0.01,
         "the second batch waiting for the first",
     )
     release.set()

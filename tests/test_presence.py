@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 from gpiozero import DistanceSensor
 from gpiozero.exc import PWMSoftwareFallback
@@ -9,6 +7,7 @@ from gpiozero.pins.mock import MockTriggerPin
 
 from drivers import Reading
 from drivers.presence import DistanceWindow, thermal_presence
+from tests.gate_helpers import wait_until
 
 
 def reading(object_c: float, ambient_c: float) -> Reading:
@@ -37,9 +36,7 @@ def test_distance_window_with_a_mock_hc_sr04(mock_factory, distance_m, inside):
         sensor = DistanceSensor(echo=17, trigger=4, max_distance=1, pin_factory=mock_factory)
     window = DistanceWindow(sensor, 0.03, 0.15)
     try:
-        deadline = time.monotonic() + 2
-        while sensor.distance >= 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: sensor.distance < 1, timeout=2, interval=0.05, what="an echo")
         assert window.in_range() is inside
     finally:
         window.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from drivers.signals import (
@@ -14,6 +12,7 @@ from drivers.signals import (
     GateRelay,
     StatusLeds,
 )
+from tests.gate_helpers import wait_until
 
 
 def transitions(pin) -> list[tuple[float, bool]]:
@@ -43,14 +42,14 @@ def test_fever_alarm_repeats_until_silenced(mock_factory):
     pin = mock_factory.pin(18)
     pin.clear_states()
     buzzer.play(FEVER_ALARM, timeout_s=30)
-    time.sleep(1.5)
+    wait_until(lambda: len([s for _, s in transitions(pin) if s]) >= 2, what="two beeps")
     assert buzzer.playing == "fever"
     buzzer.silence()
     assert not pin.state
     ons = [t for t, state in transitions(pin) if state]
     assert len(ons) >= 2
     assert ons[1] - ons[0] == pytest.approx(0.6, abs=0.1)  # 0.4 s on, 0.2 s off
-    time.sleep(0.3)
+    buzzer.wait(2)  # the pattern's thread has ended: nothing turns the buzzer on again
     assert not pin.state
 
 
@@ -91,8 +90,10 @@ def test_relay_pulses_once_and_releases(mock_factory, active_high, on_level):
     assert pin.state == (not on_level)  # closed at start
     pin.clear_states()
     relay.pulse()
-    time.sleep(0.4)
-    assert [s for _, s in transitions(pin)][-2:] == [on_level, not on_level]
+    wait_until(
+        lambda: [s for _, s in transitions(pin)][-2:] == [on_level, not on_level],
+        what="the pulse on and off",
+    )
     assert pin.state == (not on_level)
     on_at, off_at = (t for t, _ in transitions(pin)[-2:])
     assert off_at - on_at == pytest.approx(0.2, abs=0.06)
@@ -101,7 +102,7 @@ def test_relay_pulses_once_and_releases(mock_factory, active_high, on_level):
 def test_relay_is_released_when_closed_mid_pulse(mock_factory):
     relay = GateRelay(23, pulse_s=5, pin_factory=mock_factory)
     relay.pulse()
-    time.sleep(0.05)
+    wait_until(lambda: mock_factory.pin(23).state, what="the pulse under way")
     relay.close()
     assert not mock_factory.pin(23).state
 
@@ -114,11 +115,9 @@ def test_relay_pulse_length_is_bounded(mock_factory):
 def test_status_leds(mock_factory):
     leds = StatusLeds(5, 6, pin_factory=mock_factory)
     leds.show("block", hold_s=0.2)
-    time.sleep(0.05)
-    assert mock_factory.pin(6).state and not mock_factory.pin(5).state
-    time.sleep(0.3)
-    assert not mock_factory.pin(6).state
+    wait_until(lambda: mock_factory.pin(6).state, what="the red LED")
+    assert not mock_factory.pin(5).state
+    wait_until(lambda: not mock_factory.pin(6).state, what="the red LED off after its hold")
     leds.show("pass", hold_s=1)
-    time.sleep(0.05)
-    assert mock_factory.pin(5).state
+    wait_until(lambda: mock_factory.pin(5).state, what="the green LED")
     leds.close()
