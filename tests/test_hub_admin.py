@@ -138,7 +138,7 @@ def test_xlsx_export_re_reads_as_the_database(app, hub_store, stored_ledger):
     rows = list(sheet.iter_rows(values_only=True))
     title, header, body = rows[0], rows[1], rows[2:]
     # Whose ledger, which gate and days, in which time (found in a field trial: "门岗台账" only).
-    assert title[0] == "小区 门岗台账 · 全部门岗 · 全部日期 · 时间为 Asia/Shanghai 当地时间"
+    assert title[0] == "默认小区 门岗台账 · 全部门岗 · 全部日期 · 时间为 Asia/Shanghai 当地时间"
     assert sheet.freeze_panes == "A3"
     expected = [
         (seq, rid)

@@ -51,6 +51,14 @@ def old_pg_hub() -> Iterator[HubStore]:
 
 
 def enrol(store: HubStore, kiosk_id: str) -> None:
+    if store.fetch_one("SELECT 1 FROM hub_migrations WHERE name = '013_compounds'") is None:
+        # A hub from before compounds (013): its gate's row as that hub's enrolment made it.
+        with store.transaction():
+            store.execute(
+                "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at) VALUES (?, ?, ?)",
+                (kiosk_id, f"token-{kiosk_id}", "2026-07-01T00:00:00+00:00"),
+            )
+        return
     assert store.enrol(store.create_enrol_code(kiosk_id)) is not None
 
 

@@ -475,8 +475,9 @@ def test_retention_purges_audit_register_and_roster_history(hub_store):
         store.execute("UPDATE audit SET at = ?", (long_ago,))
         audit(store, "admin", "recent.thing", {})
         store.execute(
-            "INSERT INTO residents (resident_id, building, unit, room, name, role, created_at)"
-            " VALUES ('r1', '1', '1', '101', '张三', 'resident', ?)",
+            "INSERT INTO residents (resident_id, building, unit, room, name, role, created_at,"
+            " compound_id) VALUES ('r1', '1', '1', '101', '张三', 'resident', ?,"
+            " (SELECT min(compound_id) FROM compounds))",
             (long_ago,),
         )
         for ends in ((now - timedelta(days=60)).date(), (now + timedelta(days=3)).date()):

@@ -18,6 +18,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -26,12 +27,13 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from sync.auth import csrf_ok, new_csrf
 from sync.contract import HUB_SETTINGS, mask_phone
 from sync.hub import (
     audit_words,
+    compounds,
     dashboard,
     disinfection,
     duty,
@@ -49,10 +51,11 @@ from sync.hub.admins import (
     audit_log,
     current_session,
     end_session,
+    pick_compound,
     sign_in,
     start_session,
 )
-from sync.hub.store import HubStore
+from sync.hub.store import CompoundError, HubStore
 from sync.localtime import DEFAULT_ZONE, DayError, format_local, parse_day, zone
 
 admin = Blueprint(
@@ -63,11 +66,26 @@ admin = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-EVERYONE = ("admin", "viewer", "health")
+EVERYONE = ("admin", "viewer", "health", "district")  # district: reads, never writes
+
+
+def _base_store() -> HubStore:
+    """The whole hub: only for signing in and finding an account's compounds."""
+    return current_app.extensions["hub_store"]
 
 
 def _store() -> HubStore:
-    return current_app.extensions["hub_store"]
+    """The hub as the signed-in account's current compound sees it: every page reads and
+    writes through this, so nothing of another compound can be read or changed."""
+    compound = g.get("compound")
+    if compound is None:
+        raise RuntimeError("a page read the hub before its compound was known")
+    return _base_store().scoped(compound.compound_id)
+
+
+def compound_name() -> str:
+    """The current compound's name, for titles of pages, registers and exports."""
+    return g.compound.name
 
 
 def hub_zone() -> tzinfo:
@@ -80,6 +98,13 @@ def local_time(value: Any) -> str:
     return format_local(value, hub_zone())
 
 
+@admin.app_template_filter("role_words")
+def role_words(role: str) -> str:
+    from sync.hub.admins import ROLE_WORDS
+
+    return ROLE_WORDS.get(role, role)
+
+
 @admin.app_template_filter("label")
 def label(code: str | None) -> str:
     return labels.bilingual(code)
@@ -87,11 +112,27 @@ def label(code: str | None) -> str:
 
 def current_user() -> dict[str, str] | None:
     sid = session.get("sid")
-    live = current_session(_store(), sid) if isinstance(sid, str) else None
+    live = current_session(_base_store(), sid) if isinstance(sid, str) else None
     if live is None:
         session.pop("sid", None)
         return None
-    return {"username": live.username, "role": live.role, "csrf": live.csrf, "sid": live.sid}
+    return {
+        "username": live.username,
+        "role": live.role,
+        "csrf": live.csrf,
+        "sid": live.sid,
+        "picked": "" if live.compound_id is None else str(live.compound_id),
+    }
+
+
+def _enter_compound(user: dict[str, str]) -> None:
+    """The compounds the account sees and the one its pages show now (the session's pick,
+    else the first): kept in ``g`` for this request."""
+    seen = compounds.of_account(_base_store(), user["username"])
+    if not seen:
+        raise Forbidden("您的账户还没有分配小区：请联系中心管理员")
+    g.compounds = seen
+    g.compound = next((c for c in seen if str(c.compound_id) == user["picked"]), seen[0])
 
 
 def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -105,6 +146,7 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise Forbidden("您的账户角色不能使用此页面：如需要，请联系管理员")
             if request.method == "POST" and not csrf_ok(request.form.get("csrf"), user["csrf"]):
                 raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
+            _enter_compound(user)
             return view(user, *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -132,7 +174,7 @@ def login_post() -> Any:
         return render_template("login.html", message=message, csrf=_login_csrf()), 400
     username = (request.form.get("username") or "").strip()[:64]
     password = (request.form.get("password") or "")[:256]
-    result = sign_in(_store(), username, password, source=request.remote_addr or "")
+    result = sign_in(_base_store(), username, password, source=request.remote_addr or "")
     if not result.ok:
         if result.reason == "wait":
             wait = result.retry_after_s
@@ -146,7 +188,7 @@ def login_post() -> Any:
         if status == 429:
             response.headers["Retry-After"] = str(result.retry_after_s)
         return response
-    live = start_session(_store(), result.username or username)
+    live = start_session(_base_store(), result.username or username)
     session.clear()
     session["sid"] = live.sid
     target = request.args.get("next") or ""
@@ -158,7 +200,7 @@ def login_post() -> Any:
 @admin.post("/logout")
 @roles(*EVERYONE)
 def logout(user: dict[str, str]) -> Any:
-    end_session(_store(), user["sid"])
+    end_session(_base_store(), user["sid"])
     session.clear()
     return redirect(url_for("admin.login"))
 
@@ -167,6 +209,21 @@ def logout(user: dict[str, str]) -> Any:
 @roles(*EVERYONE)
 def home(user: dict[str, str]) -> Any:
     return redirect(url_for("admin.dashboard_page"))
+
+
+@admin.post("/compound")
+@roles(*EVERYONE)
+def compound_pick(user: dict[str, str]) -> Any:
+    """The compound picker: only one of the account's own compounds can be picked."""
+    wanted = (request.form.get("compound") or "").strip()[:20]
+    chosen = next((c for c in g.compounds if str(c.compound_id) == wanted), None)
+    if chosen is None:
+        raise NotFound("没有这个小区：请从页面上方的小区列表中选择")
+    pick_compound(_base_store(), user["sid"], chosen.compound_id)
+    target = request.form.get("next") or ""
+    if not target.startswith("/admin/") or target.startswith("//") or "\\" in target:
+        target = url_for("admin.dashboard_page")
+    return redirect(target)
 
 
 @admin.get("/summary")
@@ -230,6 +287,8 @@ def fever_follow_up(user: dict[str, str], event_id: str) -> Any:
             outcome=outcome,
             note=note,
         )
+    except dashboard.UnknownFever as exc:
+        raise NotFound(str(exc)) from None
     except dashboard.FollowupError as exc:
         raise BadRequest(str(exc)) from None
     return redirect(url_for("admin.dashboard_page"))
@@ -293,7 +352,7 @@ def export(user: dict[str, str], fmt: str) -> Response:
                 rows,
                 ledger_view.export_title(
                     filters,
-                    current_app.config.get("HUB_COMPOUND") or "小区",
+                    compound_name(),
                     current_app.config.get("HUB_TIMEZONE", DEFAULT_ZONE),
                 ),
             )
@@ -323,7 +382,10 @@ def enrol_code(user: dict[str, str]) -> Any:
     if not kiosk_id or len(kiosk_id) > 32 or not kiosk_id.replace("-", "").isalnum():
         raise BadRequest("门岗编号只能用字母、数字和“-”，最多 32 位：请改正后再生成登记码")
     store = _store()
-    code = store.create_enrol_code(kiosk_id)
+    try:
+        code = store.create_enrol_code(kiosk_id)
+    except CompoundError as exc:
+        raise BadRequest(str(exc)) from None
     with store.transaction():
         audit(store, user["username"], "kiosk.enrol_code", {"kiosk_id": kiosk_id})
     return render_template(
@@ -409,7 +471,7 @@ def passes_issue(user: dict[str, str]) -> Any:
 @roles("admin")
 def passes_revoke(user: dict[str, str], code: str) -> Any:
     if not residents.revoke_pass(_store(), code[:32], user["username"]):
-        raise BadRequest("没有这张有效通行证（可能已吊销或过期）：请刷新住户列表")
+        raise NotFound("没有这张有效通行证（可能已吊销或过期）：请刷新住户列表")
     return redirect(url_for("admin.residents_page"))
 
 
@@ -463,7 +525,7 @@ def quarantine_add(user: dict[str, str]) -> Any:
 def phone_reveal(user: dict[str, str], resident_id: str) -> Any:
     phone = residents.reveal_phone(_store(), resident_id[:64], user["username"])
     if phone is None:
-        raise BadRequest("没有这位住户：请刷新住户列表")
+        raise NotFound("没有这位住户：请刷新住户列表")
     return _residents_view(user, report=None, revealed=(resident_id, phone or "—"))
 
 

@@ -32,7 +32,9 @@ from sync.auth import (
 )
 from sync.hub.store import HubStore, now_iso
 
-ROLES = ("admin", "viewer", "health")  # manages / reads / fever events and quarantine
+# manages / reads / fever events and quarantine (each in its compounds) / reads a district
+ROLES = ("admin", "viewer", "health", "district")
+ROLE_WORDS = {"admin": "管理员", "viewer": "查看", "health": "卫生专员", "district": "街道/社区"}
 USERNAME = re.compile(r"^[a-z0-9_.-]{2,32}$")
 FREE_TRIES = 5
 MAX_WAIT_S = 900.0
@@ -60,6 +62,7 @@ class Session:
     username: str
     role: str
     csrf: str
+    compound_id: int | None = None  # the compound picked on the pages (None: the first)
 
 
 def wait_after(failures: int) -> float:
@@ -67,23 +70,66 @@ def wait_after(failures: int) -> float:
     return auth.wait_after(failures, free_tries=FREE_TRIES, first_wait_s=1.0, max_wait_s=MAX_WAIT_S)
 
 
-def create_admin(store: HubStore, username: str, password: str, role: str) -> None:
-    """Create an account, or reset its password and role; its sessions end."""
+def create_admin(
+    store: HubStore,
+    username: str,
+    password: str,
+    role: str,
+    compounds: list[str] | None = None,
+    district: str | None = None,
+) -> None:
+    """Create an account, or reset its password, role and compounds; its sessions end.
+    ``compounds``: the names of the compounds it sees (none given: the hub's only compound);
+    a district account (role ``district``) names its district instead."""
     if not USERNAME.fullmatch(username):
         raise AccountError("username: 2-32 lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise AccountError("role: one of " + ", ".join(ROLES))
     if len(password) < 10:
         raise AccountError("password: at least 10 characters")
+    district = (district or "").strip()
+    if role == "district":
+        if not district or compounds:
+            raise AccountError("街道/社区账户须用 --district 指定所辖街道或社区（不用 --compound）")
+        ids: list[int] = []
+    else:
+        if district:
+            raise AccountError("只有街道/社区账户（--role district）才指定 --district")
+        ids = _compound_ids(store, compounds)
     with store.transaction():
         store.execute(
-            "INSERT INTO admins (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
+            "INSERT INTO admins (username, password_hash, role, created_at, district)"
+            " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,"
-            " role = excluded.role, failures = 0, locked_until = 0, active = 1",
-            (username, hash_password(password), role, now_iso()),
+            " role = excluded.role, district = excluded.district, failures = 0,"
+            " locked_until = 0, active = 1",
+            (username, hash_password(password), role, now_iso(), district or None),
         )
+        store.execute("DELETE FROM account_compounds WHERE username = ?", (username,))
+        for compound_id in ids:
+            store.execute(
+                "INSERT INTO account_compounds (username, compound_id) VALUES (?, ?)",
+                (username, compound_id),
+            )
         store.execute("DELETE FROM admin_sessions WHERE username = ?", (username,))
-        audit(store, None, "account.set", {"username": username, "role": role})
+        audit(
+            store,
+            None,
+            "account.set",
+            {"username": username, "role": role, "compounds": ids, "district": district},
+        )
+
+
+def _compound_ids(store: HubStore, names: list[str] | None) -> list[int]:
+    from sync.hub import compounds
+    from sync.hub.store import CompoundError
+
+    try:
+        if not names:
+            return [store.write_compound()]
+        return sorted({compounds.by_name(store, name).compound_id for name in names})
+    except CompoundError as exc:
+        raise AccountError(str(exc)) from None
 
 
 def set_active(store: HubStore, username: str, active: bool) -> bool:
@@ -200,7 +246,7 @@ def current_session(store: HubStore, sid: str, *, now: float | None = None) -> S
     moves its idle deadline. None when it ended, expired or its account is disabled."""
     now = time.time() if now is None else now
     row = store.fetch_one(
-        "SELECT s.username, a.role, s.csrf FROM admin_sessions s"
+        "SELECT s.username, a.role, s.csrf, s.compound_id FROM admin_sessions s"
         " JOIN admins a ON a.username = s.username AND a.active = 1"
         " WHERE s.sid_hash = ? AND s.seen_at > ? AND s.created_at > ?",
         (session_digest(sid), now - SESSION_IDLE_S, now - SESSION_MAX_S),
@@ -211,7 +257,16 @@ def current_session(store: HubStore, sid: str, *, now: float | None = None) -> S
         store.execute(
             "UPDATE admin_sessions SET seen_at = ? WHERE sid_hash = ?", (now, session_digest(sid))
         )
-    return Session(sid, row[0], row[1], row[2])
+    return Session(sid, row[0], row[1], row[2], None if row[3] is None else int(row[3]))
+
+
+def pick_compound(store: HubStore, sid: str, compound_id: int) -> None:
+    """Remember the compound a session's pages show (the caller checked the account may)."""
+    with store.transaction():
+        store.execute(
+            "UPDATE admin_sessions SET compound_id = ? WHERE sid_hash = ?",
+            (compound_id, session_digest(sid)),
+        )
 
 
 def end_session(store: HubStore, sid: str) -> None:
@@ -224,16 +279,39 @@ def end_session(store: HubStore, sid: str) -> None:
 
 
 def audit(store: HubStore, username: str | None, action: str, detail: dict[str, Any]) -> None:
-    """Append to the audit log (inside the caller's transaction when there is one)."""
+    """Append to the audit log (inside the caller's transaction when there is one), in the
+    store's compound; from the whole hub, in its only compound, or in none when it has several
+    (the hub's own entries: sign-ins, accounts, which no compound's admin reads)."""
+    compound = store.compound
+    if compound is None:
+        only = store.fetch_all("SELECT compound_id FROM compounds LIMIT 2")
+        compound = int(only[0][0]) if len(only) == 1 else None
     store.execute(
-        "INSERT INTO audit (at, username, action, detail) VALUES (?, ?, ?, ?)",
-        (now_iso(), username, action, json.dumps(detail, ensure_ascii=False, sort_keys=True)),
+        "INSERT INTO audit (at, username, action, detail, compound_id) VALUES (?, ?, ?, ?, ?)",
+        (
+            now_iso(),
+            username,
+            action,
+            json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            compound,
+        ),
     )
 
 
 def audit_log(store: HubStore, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest entries: for a compound, its own and the sign-ins of its accounts."""
+    scope = "1 = 1"
+    if store.compound is not None:
+        own = int(store.compound)
+        scope = (
+            f"(compound_id = {own} OR (compound_id IS NULL AND action IN ('sign_in.ok',"
+            " 'sign_in.wrong', 'sign_in.wait') AND"
+            " username IN (SELECT username FROM account_compounds"
+            f" WHERE compound_id = {own})))"
+        )
     rows = store.fetch_all(
-        "SELECT at, username, action, detail FROM audit ORDER BY aid DESC LIMIT ?", (limit,)
+        f"SELECT at, username, action, detail FROM audit WHERE {scope} ORDER BY aid DESC LIMIT ?",
+        (limit,),
     )
     return [
         {"at": r[0], "username": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows

@@ -15,12 +15,12 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
-from sync.hub import duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
+from sync.hub import compounds, district_web, duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user
 from sync.hub.admins import audit
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
-from sync.hub.store import HubStore, KioskAuth
+from sync.hub.store import CompoundError, HubStore, KioskAuth
 from sync.localtime import DEFAULT_ZONE, zone
 from sync.protocol import (
     MAX_BATCH_RECORDS,
@@ -65,7 +65,9 @@ def create_hub(
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
-    app.config["HUB_COMPOUND"] = compound.strip()[:40]
+    # The compound's name from before compounds were kept in the database: the name a hub's
+    # only compound takes when the migration named it 默认小区.
+    compounds.name_default(store, compound)
     if behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -170,7 +172,10 @@ def enrol() -> Any:
     ):
         raise BadRequest("'epoch' and 'next_seq' go together: the kiosk ledger's head")
     store = _store()
-    enrolled = store.enrol(code, epoch=epoch, next_seq=next_seq)
+    try:
+        enrolled = store.enrol(code, epoch=epoch, next_seq=next_seq)
+    except CompoundError as exc:
+        raise Forbidden(str(exc)) from None
     if enrolled is None:
         raise Forbidden("this enrolment code is unknown, used or expired")
     kiosk_id, token = enrolled
@@ -239,9 +244,11 @@ def ledger() -> Any:
     if reader is None:
         raise Unauthorized("unknown or revoked reader token")
     since, limit = _page_args()
-    events = store.events_since(since, limit)
+    compound = store.reader_compound(reader)  # a reader token reads its own compound only
+    events = store.events_since(since, limit, compound=compound)
     last = events[-1]["ingest_seq"] if events else since
-    with store.transaction():  # every read is in the audit log: who read which records
-        store.reader_read(reader)
-        audit(store, f"reader:{reader}", "reader.read", {"since": since, "count": len(events)})
+    scoped = store.scoped(compound)
+    with scoped.transaction():  # every read is in the audit log: who read which records
+        scoped.reader_read(reader)
+        audit(scoped, f"reader:{reader}", "reader.read", {"since": since, "count": len(events)})
     return jsonify(next_since=last, events=events, more=len(events) == limit)

@@ -56,6 +56,7 @@ ACTIONS: dict[str, str] = {
     "supply.set": "设置物资",
     "supply.receipt": "物资入库",
     "supply.issue": "物资领用",
+    "district.csv": "导出街道/社区日报（CSV）",
 }
 PREFIXES: dict[str, str] = {
     "sign_in.": "登录失败",

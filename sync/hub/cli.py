@@ -14,7 +14,7 @@ import click
 
 from sync.hub.extras import missing_message, missing_packages
 from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
-from sync.hub.store import HubStore
+from sync.hub.store import CompoundError, HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
 from sync.ops.logs import add_log_options, configure_from_context
 from sync.ops.table import render_table
@@ -58,10 +58,12 @@ timezone_option = click.option(
 )
 
 
-def _store(db_url: str, keys_dir: Path | None = None) -> HubStore:
+def _store(
+    db_url: str, keys_dir: Path | None = None, *, default_compound: str | None = None
+) -> HubStore:
     try:
         store = HubStore(db_url)
-        store.migrate()
+        store.migrate(default_compound=default_compound)
     except Exception as exc:  # a bad URL, an unreachable server: say which
         raise click.ClickException(f"cannot open the hub database {db_url}: {exc}") from None
     if keys_dir is not None:
@@ -70,6 +72,31 @@ def _store(db_url: str, keys_dir: Path | None = None) -> HubStore:
         except KeyError_ as exc:
             raise click.ClickException(f"密钥 keys: {exc}") from None
     return store
+
+
+compound_option = click.option(
+    "--compound",
+    "compound_name",
+    default=None,
+    metavar="小区名称",
+    help="The compound (小区) this is for; may be left out on a hub with one compound.",
+)
+
+
+def _in_compound(store: HubStore, name: str | None) -> HubStore:
+    """The store seen from the named compound; without a name, the whole hub (whose writes
+    go to its only compound, or are refused when it has several)."""
+    from sync.hub import compounds
+
+    if name is None:
+        try:
+            return store.scoped(store.write_compound())
+        except CompoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        return store.scoped(compounds.by_name(store, name).compound_id)
+    except CompoundError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -139,7 +166,7 @@ def serve(
     from sync.ops.notify import notify
     from sync.ops.ports import listen_error
 
-    store = _store(db_url, keys_dir)
+    store = _store(db_url, keys_dir, default_compound=compound)
     app = create_hub(
         store,
         timezone=timezone,
@@ -205,9 +232,74 @@ def verify_sheet(db_url: str, timezone: str, seal_text: str) -> None:
 @db_option
 @click.argument("kiosk_id")
 @click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.1, 720))
-def enrol_code(db_url: str, kiosk_id: str, hours: float) -> None:
-    """Make a one-time code that enrols KIOSK_ID (kiosk enrol --code …)."""
-    click.echo(_store(db_url).create_enrol_code(kiosk_id, hours * 3600))
+@compound_option
+def enrol_code(db_url: str, kiosk_id: str, hours: float, compound_name: str | None) -> None:
+    """Make a one-time code that enrols KIOSK_ID into a compound (kiosk enrol --code …)."""
+    store = _store(db_url)
+    compound = _in_compound(store, compound_name).compound
+    try:
+        click.echo(store.create_enrol_code(kiosk_id, hours * 3600, compound=compound))
+    except CompoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("compound-create")
+@db_option
+@click.argument("name")
+@click.option("--district", default="", help="The 街道/社区 it belongs to (its district report).")
+def compound_create(db_url: str, name: str, district: str) -> None:
+    """Create a compound (小区)."""
+    from sync.hub import compounds
+
+    try:
+        made = compounds.create(_store(db_url), name, district)
+    except CompoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已创建小区 {made.name}" + (f"（{made.district}）" if made.district else ""))
+
+
+@main.command("compound-set")
+@db_option
+@click.argument("name")
+@click.option("--rename", "new_name", default=None, help="A new name for the compound.")
+@click.option("--district", default=None, help="The 街道/社区 it belongs to ('' for none).")
+def compound_set(db_url: str, name: str, new_name: str | None, district: str | None) -> None:
+    """Rename a compound or set its district."""
+    from sync.hub import compounds
+
+    try:
+        made = compounds.update(_store(db_url), name, new_name, district)
+    except CompoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"小区 {made.name}：街道/社区 {made.district or '—'}")
+
+
+@main.command("compounds")
+@db_option
+def compounds_list(db_url: str) -> None:
+    """List the compounds with their district, gates and accounts."""
+    from sync.hub import compounds
+
+    store = _store(db_url)
+    rows = []
+    for c in compounds.all_compounds(store):
+        view = store.scoped(c.compound_id)
+        accounts = store.fetch_all(
+            "SELECT username FROM account_compounds WHERE compound_id = ? ORDER BY username",
+            (c.compound_id,),
+        )
+        rows.append(
+            (
+                c.name,
+                c.district or "—",
+                ", ".join(k["kiosk_id"] for k in view.kiosks()) or "—",
+                ", ".join(a[0] for a in accounts) or "—",
+            )
+        )
+    store.close()
+    click.echo(
+        render_table(("小区 compound", "街道/社区 district", "门岗 gates", "账户 accounts"), rows)
+    )
 
 
 @main.command()
@@ -224,8 +316,21 @@ def revoke(db_url: str, kiosk_id: str) -> None:
 @db_option
 @click.argument("username")
 @click.option(
-    "--role", type=click.Choice(["admin", "viewer", "health"]), default="admin", show_default=True
+    "--role",
+    type=click.Choice(["admin", "viewer", "health", "district"]),
+    default="admin",
+    show_default=True,
+    help="admin 管理员, viewer 查看, health 卫生专员 (of their compounds); district 街道/社区"
+    " (reads every compound of its district).",
 )
+@click.option(
+    "--compound",
+    "compound_names",
+    multiple=True,
+    metavar="小区名称",
+    help="A compound the account sees (repeat for several; left out: the hub's only one).",
+)
+@click.option("--district", default=None, help="For --role district: the 街道/社区 it reads.")
 @click.option(
     "--password",
     prompt=True,
@@ -233,15 +338,25 @@ def revoke(db_url: str, kiosk_id: str) -> None:
     confirmation_prompt=True,
     help="At least 10 characters; asked for when not given.",
 )
-def admin_create(db_url: str, username: str, role: str, password: str) -> None:
-    """Create an admin account (or reset its password and role)."""
+def admin_create(
+    db_url: str,
+    username: str,
+    role: str,
+    compound_names: tuple[str, ...],
+    district: str | None,
+    password: str,
+) -> None:
+    """Create an account (or reset its password, role and compounds)."""
     from sync.hub.admins import AccountError, create_admin
 
     try:
-        create_admin(_store(db_url), username, password, role)
+        create_admin(
+            _store(db_url), username, password, role, list(compound_names) or None, district
+        )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{username} ({role}) can sign in at /admin/")
+    scope = f"街道/社区 {district}" if role == "district" else "、".join(compound_names)
+    click.echo(f"{username} ({role}{'，' + scope if scope else ''}) can sign in at /admin/")
 
 
 @main.command("admin-disable")
@@ -290,11 +405,12 @@ def purge(db_url: str, days: int, audit_days: int) -> None:
 @main.command("reader-token")
 @db_option
 @click.argument("name")
-def reader_token(db_url: str, name: str) -> None:
-    """Make (or replace) a token for another system to read /api/v1/ledger."""
+@compound_option
+def reader_token(db_url: str, name: str, compound_name: str | None) -> None:
+    """Make (or replace) a token for another system to read one compound's /api/v1/ledger."""
     from sync.hub.admins import audit
 
-    store = _store(db_url)
+    store = _in_compound(_store(db_url), compound_name)
     token = store.create_reader(name)
     with store.transaction():
         audit(store, None, "reader.token", {"name": name})
@@ -448,11 +564,12 @@ def roster() -> None:
 @roster.command("passes")
 @db_option
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-def roster_passes(db_url: str, csv_file: str) -> None:
-    """Send the passes of a CSV file (same columns as 'kiosk passes load')."""
+@compound_option
+def roster_passes(db_url: str, csv_file: str, compound_name: str | None) -> None:
+    """Send the passes of a CSV file to a compound's kiosks (columns of 'kiosk passes load')."""
     from sync.contract import parse_pass_row
 
-    store = _store(db_url)
+    store = _in_compound(_store(db_url), compound_name)
     rows = csv.DictReader(Path(csv_file).read_text(encoding="utf-8-sig").splitlines())
     sent = 0
     for line, raw in enumerate(rows, start=2):
@@ -478,12 +595,21 @@ def roster_passes(db_url: str, csv_file: str) -> None:
     required=True,
     help="A kiosk id whose gate this guard works at (repeat for several).",
 )
-def roster_guard(db_url: str, guard_id: str, name: str, pin: str, gates: tuple[str, ...]) -> None:
+@compound_option
+def roster_guard(
+    db_url: str,
+    guard_id: str,
+    name: str,
+    pin: str,
+    gates: tuple[str, ...],
+    compound_name: str | None,
+) -> None:
     """Send a guard to the kiosks of its gates (they receive the PIN's hash, never the PIN)."""
     from sync.hub.roster_admin import RosterError, set_guard
 
     try:
-        set_guard(_store(db_url), guard_id, name, pin, "cli", list(gates))
+        store = _in_compound(_store(db_url), compound_name)
+        set_guard(store, guard_id, name, pin, "cli", list(gates))
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"guard {guard_id} queued for the kiosks")
@@ -493,11 +619,12 @@ def roster_guard(db_url: str, guard_id: str, name: str, pin: str, gates: tuple[s
 @db_option
 @click.argument("name")
 @click.option("--remove", is_flag=True)
-def roster_risk_area(db_url: str, name: str, remove: bool) -> None:
+@compound_option
+def roster_risk_area(db_url: str, name: str, remove: bool, compound_name: str | None) -> None:
     """Add (or --remove) a risk area."""
     from sync.hub import roster_admin
 
-    store = _store(db_url)
+    store = _in_compound(_store(db_url), compound_name)
     try:
         if remove:
             roster_admin.remove(store, "risk_area", name, "cli")
@@ -512,12 +639,14 @@ def roster_risk_area(db_url: str, name: str, remove: bool) -> None:
 @db_option
 @click.argument("key")
 @click.argument("value")
-def roster_setting(db_url: str, key: str, value: str) -> None:
-    """Set a kiosk setting centrally, e.g. screening.threshold_c 37.2"""
+@compound_option
+def roster_setting(db_url: str, key: str, value: str, compound_name: str | None) -> None:
+    """Set a compound's kiosk setting centrally, e.g. screening.threshold_c 37.2"""
     from sync.hub.roster_admin import RosterError, set_setting
 
     try:
-        parsed = set_setting(_store(db_url), key, value, "cli")
+        store = _in_compound(_store(db_url), compound_name)
+        parsed = set_setting(store, key, value, "cli")
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key} = {parsed!r} queued for the kiosks")

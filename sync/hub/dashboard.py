@@ -22,6 +22,10 @@ class FollowupError(ValueError):
     pass
 
 
+class UnknownFever(FollowupError):
+    """No such fever event in the compound (another compound's is not there either)."""
+
+
 def day_bounds(day: date, tz: tzinfo = CHINA) -> tuple[str, str]:
     """A local day as a [start, end) range of UTC ISO times, as wall_time is stored."""
     return day_bounds_utc(day, tz)
@@ -54,6 +58,7 @@ def counts_for_day(
         " sum(CASE WHEN kind = 'visitor' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN kind = 'vehicle' THEN 1 ELSE 0 END)"
         f" FROM events WHERE wall_time >= ? AND wall_time < ?{gate}"
+        f" AND {store.gate_in_compound()}"
         " GROUP BY kiosk_id ORDER BY kiosk_id",
         (start, end, *([kiosk] if kiosk else [])),
     )
@@ -110,6 +115,7 @@ def fever_events(store: HubStore, days: int = 14, tz: tzinfo = CHINA) -> list[di
         "SELECT e.id, e.kiosk_id, e.wall_time, e.estimate_c, f.state, f.reported_at, f.outcome,"
         " f.note, f.updated_by FROM events e LEFT JOIN followups f ON f.event_id = e.id"
         " WHERE e.kind = 'screening' AND e.verdict = 'blocked' AND e.wall_time >= ?"
+        f" AND {store.gate_in_compound('e.kiosk_id')}"
         " ORDER BY e.wall_time DESC LIMIT 200",
         (start,),
     )
@@ -144,11 +150,12 @@ def follow_up(
         raise FollowupError("备注最多 200 字，不能含 < 或 >：请修改后再提交")
     with store.transaction():
         row = store.fetch_one(
-            "SELECT 1 FROM events WHERE id = ? AND kind = 'screening' AND verdict = 'blocked'",
+            "SELECT 1 FROM events WHERE id = ? AND kind = 'screening' AND verdict = 'blocked'"
+            f" AND {store.gate_in_compound()}",
             (event_id,),
         )
         if row is None:
-            raise FollowupError("中心没有这条发热记录：请刷新概览页面")
+            raise UnknownFever("中心没有这条发热记录：请刷新概览页面")
         reported_at = now_iso() if state == "reported" else None
         store.execute(
             "INSERT INTO followups (event_id, state, reported_at, outcome, note, updated_by,"

@@ -114,7 +114,8 @@ def log_round(
         )
     with store.transaction():
         same = store.fetch_one(
-            "SELECT 1 FROM disinfection_rounds WHERE place = ? AND done_at = ?",
+            f"SELECT 1 FROM disinfection_rounds WHERE place = ? AND done_at = ?"
+            f" AND {store.in_compound()}",
             (place, moment.isoformat(timespec="seconds")),
         )
         if same is not None:
@@ -122,9 +123,16 @@ def log_round(
                 f"{place}在这个时间的消毒已经登记过（可能重复提交）：无需再登记"
             )
         store.execute(
-            "INSERT INTO disinfection_rounds (place, agent, done_at, done_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (place, agent, moment.isoformat(timespec="seconds"), by, now_iso()),
+            "INSERT INTO disinfection_rounds (place, agent, done_at, done_by, created_at,"
+            " compound_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                place,
+                agent,
+                moment.isoformat(timespec="seconds"),
+                by,
+                now_iso(),
+                store.write_compound(),
+            ),
         )
         audit(store, username, "disinfection.log", {"place": place, "agent": agent, "by": by})
 
@@ -144,6 +152,7 @@ def rounds_of_day(
     sql = (
         f"SELECT kiosk_id, wall_time, {json_field(store, 'detail')} FROM events"
         " WHERE kind = 'disinfection' AND wall_time >= ? AND wall_time < ?"
+        f" AND {store.gate_in_compound()}"
     )
     params: tuple[Any, ...] = (start, end)
     if kiosk_id is not None:
@@ -164,7 +173,7 @@ def rounds_of_day(
     if hub_rounds or (hub_rounds is None and kiosk_id is None):
         for place, agent, done_at, done_by in store.fetch_all(
             "SELECT place, agent, done_at, done_by FROM disinfection_rounds"
-            " WHERE done_at >= ? AND done_at < ?",
+            f" WHERE done_at >= ? AND done_at < ? AND {store.in_compound()}",
             (start, end),
         ):
             rounds.append(

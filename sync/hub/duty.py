@@ -27,6 +27,10 @@ class DutyError(ValueError):
     """A shift that cannot be kept; the message says in Chinese what to change."""
 
 
+class UnknownStaffFever(DutyError):
+    """No such refused sign-on in the compound (another compound's is not there either)."""
+
+
 @dataclass(frozen=True)
 class Shift:
     sid: int
@@ -68,8 +72,12 @@ def parse_local(raw: str, tz: tzinfo, what: str) -> datetime:
 def known_gates(store: HubStore) -> set[str]:
     """Gates a shift may be put on: enrolled and not revoked, or with an enrolment code issued
     (a gate being installed)."""
-    enrolled = store.fetch_all("SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL")
-    coming = store.fetch_all("SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL")
+    enrolled = store.fetch_all(
+        f"SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL AND {store.in_compound()}"
+    )
+    coming = store.fetch_all(
+        f"SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND {store.in_compound()}"
+    )
     return {row[0] for row in [*enrolled, *coming]}
 
 
@@ -109,7 +117,7 @@ def add_shift(
     with store.transaction(ordered=True):
         clash = store.fetch_one(
             "SELECT gate, starts_at, ends_at FROM duty_shifts WHERE person = ?"
-            " AND removed_at IS NULL AND starts_at < ? AND ends_at > ?",
+            f" AND removed_at IS NULL AND starts_at < ? AND ends_at > ? AND {store.in_compound()}",
             (person, _utc(end), _utc(start)),
         )
         if clash:
@@ -119,9 +127,9 @@ def add_shift(
                 "重叠：请调整时间或先删除原班次"
             )
         row = store.fetch_one(
-            "INSERT INTO duty_shifts (person, gate, starts_at, ends_at, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING sid",
-            (person, gate, _utc(start), _utc(end), username, now_iso()),
+            "INSERT INTO duty_shifts (person, gate, starts_at, ends_at, created_by, created_at,"
+            " compound_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING sid",
+            (person, gate, _utc(start), _utc(end), username, now_iso(), store.write_compound()),
         )
         audit(
             store,
@@ -136,7 +144,7 @@ def remove_shift(store: HubStore, sid: int, username: str) -> None:
     with store.transaction():
         row = store.fetch_one(
             "UPDATE duty_shifts SET removed_at = ? WHERE sid = ? AND removed_at IS NULL"
-            " RETURNING sid",
+            f" AND {store.in_compound()} RETURNING sid",
             (now_iso(), sid),
         )
         if row is None:
@@ -149,7 +157,7 @@ def shifts_between(store: HubStore, start: str, end: str) -> list[Shift]:
     names = _names(store)
     rows = store.fetch_all(
         "SELECT sid, person, gate, starts_at, ends_at FROM duty_shifts WHERE removed_at IS NULL"
-        " AND starts_at < ? AND ends_at > ? ORDER BY starts_at, gate",
+        f" AND starts_at < ? AND ends_at > ? AND {store.in_compound()} ORDER BY starts_at, gate",
         (end, start),
     )
     return [Shift(r[0], r[1], names.get(r[1], r[1]), r[2], r[3], r[4]) for r in rows]
@@ -175,6 +183,7 @@ def shift_events(
         f"SELECT id, kiosk_id, wall_time, verdict, estimate_c, {json_field(store, 'links_to')},"
         f" {json_field(store, 'detail')}"
         " FROM events WHERE kind = 'shift' AND wall_time >= ? AND wall_time < ?"
+        f" AND {store.gate_in_compound()}"
     )
     params: tuple[Any, ...] = (start, end)
     if kiosk_id is not None:
@@ -382,7 +391,7 @@ def clear_fever(store: HubStore, event_id: str, username: str) -> dict[str, Any]
     event_id = (event_id or "").strip()[:64]
     event = _blocked_sign_on(store, event_id)
     if event is None:
-        raise DutyError("没有这条上岗体温异常记录：请刷新页面")
+        raise UnknownStaffFever("没有这条上岗体温异常记录：请刷新页面")
     if event_id in roster_admin.current(store, "duty_clearance"):
         raise DutyError("这条上岗体温异常已解除：请刷新页面")
     data = {
@@ -408,7 +417,8 @@ def clear_fever(store: HubStore, event_id: str, username: str) -> dict[str, Any]
 
 def _blocked_sign_on(store: HubStore, event_id: str) -> dict[str, Any] | None:
     row = store.fetch_one(
-        "SELECT wall_time FROM events WHERE id = ? AND kind = 'shift' AND verdict = 'blocked'",
+        "SELECT wall_time FROM events WHERE id = ? AND kind = 'shift' AND verdict = 'blocked'"
+        f" AND {store.gate_in_compound()}",
         (event_id,),
     )
     if row is None:

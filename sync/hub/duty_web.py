@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 
 from sync.contract import DISINFECTANTS
 from sync.hub import disinfection, duty, duty_settings, roster_admin, supplies
@@ -76,6 +76,8 @@ def duty_fever_clear(user: dict[str, str], event_id: str) -> Any:
     """The manager clears a staff fever block at sign-on (解除): see duty.clear_fever."""
     try:
         duty.clear_fever(_store(), event_id, user["username"])
+    except duty.UnknownStaffFever as exc:
+        raise NotFound(str(exc)) from None
     except duty.DutyError as exc:
         raise BadRequest(str(exc)) from None
     return redirect(url_for("admin.dashboard_page"))

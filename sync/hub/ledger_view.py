@@ -191,7 +191,7 @@ def page(
             clause += " AND ingest_seq < ?"
             args.append(before)
         rows = store.fetch_all(
-            f"SELECT ingest_seq, record FROM events WHERE {clause}"
+            f"SELECT ingest_seq, record FROM events WHERE {clause} AND {store.gate_in_compound()}"
             " ORDER BY ingest_seq DESC LIMIT ?",
             (*args, PAGE),
         )
@@ -214,6 +214,7 @@ def iter_rows(
     while True:
         rows = store.fetch_all(
             f"SELECT ingest_seq, record FROM events WHERE {where} AND ingest_seq > ?"
+            f" AND {store.gate_in_compound()}"
             " ORDER BY ingest_seq LIMIT ?",
             (*params, after, chunk),
         )

@@ -215,7 +215,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/roster": {
                 "get": {
-                    "summary": "Roster changes after a version: passes, guards, areas, settings",
+                    "summary": "Roster changes of the kiosk's compound (passes, guards, settings)",
                     "security": secured,
                     "parameters": page,
                     "responses": {
@@ -238,7 +238,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/ledger": {
                 "get": {
-                    "summary": "All stored events for other systems, paged by ingest sequence",
+                    "summary": "The events of the reader token's compound, by ingest sequence",
                     "security": [{"readerToken": []}],
                     "parameters": page,
                     "responses": {

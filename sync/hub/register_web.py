@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Response, render_template, request, stream_with_context
 from werkzeug.exceptions import BadRequest, NotFound
 
 from sync.hub import register_pdf, registers, seal, sheets
-from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
+from sync.hub.admin_web import EVERYONE, _store, admin, compound_name, hub_zone, roles
 from sync.hub.admins import audit
 from sync.hub.pass_pdf import PassPdfError
 from sync.localtime import DayError, parse_day
@@ -22,7 +22,7 @@ MAX_DAYS = 30
 
 
 def compound() -> str:
-    return current_app.config.get("HUB_COMPOUND") or DEFAULT_COMPOUND
+    return compound_name() or DEFAULT_COMPOUND
 
 
 def _day_and_gate() -> tuple[date, str | None, list[str]]:

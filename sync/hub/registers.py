@@ -143,7 +143,8 @@ def day_records(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> list[d
     detail = f"CASE WHEN kind = 'screening' THEN NULL ELSE {json_field(store, 'detail')} END"
     rows = store.fetch_all(
         f"SELECT {', '.join(RECORD_COLUMNS)}, {fields}, {detail} FROM events"
-        " WHERE kiosk_id = ? AND wall_time >= ? AND wall_time < ? ORDER BY epoch, seq",
+        " WHERE kiosk_id = ? AND wall_time >= ? AND wall_time < ?"
+        f" AND {store.gate_in_compound()} ORDER BY epoch, seq",
         (kiosk_id, start, end),
     )
     names = (*RECORD_COLUMNS, *SHOWN_FIELDS)
@@ -165,7 +166,8 @@ def _homes(store: HubStore, codes: set[str]) -> dict[str, tuple[str, str]]:
         rows = store.fetch_all(
             "SELECT p.code, r.building, r.unit, r.room, r.name FROM passes p"
             " JOIN residents r ON r.resident_id = p.resident_id"
-            f" WHERE p.code IN ({', '.join('?' * len(chunk))})",
+            f" WHERE p.code IN ({', '.join('?' * len(chunk))})"
+            f" AND {store.in_compound('r.compound_id')}",
             tuple(chunk),
         )
         for code, building, unit, room, name in rows:
@@ -365,7 +367,7 @@ def _remeasured_by(store: HubStore, event_ids: list[str]) -> list[str | None]:
         chunk = event_ids[start : start + 500]
         rows = store.fetch_all(
             f"SELECT id, {json_field(store, 'detail')} FROM events"
-            f" WHERE id IN ({', '.join('?' * len(chunk))})",
+            f" WHERE id IN ({', '.join('?' * len(chunk))}) AND {store.gate_in_compound()}",
             tuple(chunk),
         )
         for event_id, detail in rows:
@@ -458,17 +460,18 @@ def gates_of_day(store: HubStore, day: date, tz: tzinfo) -> list[str]:
     start, end = day_bounds_utc(day, tz)
     rows = store.fetch_all(
         "SELECT DISTINCT kiosk_id FROM events WHERE wall_time >= ? AND wall_time < ?"
-        " ORDER BY kiosk_id",
+        f" AND {store.gate_in_compound()} ORDER BY kiosk_id",
         (start, end),
     )
     return [row[0] for row in rows]
 
 
 def gate_known(store: HubStore, kiosk_id: str) -> bool:
-    """An enrolled gate, or one that has records (a day without records is still its day)."""
+    """One of the compound's gates (a day without records is still its day)."""
     return (
-        store.fetch_one("SELECT 1 FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)) is not None
-        or store.fetch_one("SELECT 1 FROM events WHERE kiosk_id = ? LIMIT 1", (kiosk_id,))
+        store.fetch_one(
+            f"SELECT 1 FROM kiosks WHERE kiosk_id = ? AND {store.in_compound()}", (kiosk_id,)
+        )
         is not None
     )
 

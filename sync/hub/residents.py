@@ -153,6 +153,7 @@ def _check(row: dict[str, str]) -> str | None:
 def import_residents(store: HubStore, filename: str, data: bytes, username: str) -> ImportReport:
     rows = _rows_from_upload(filename, data)
     key = id_key(store)
+    compound_id = store.write_compound()
     rejected: list[tuple[int, str]] = []
     imported = duplicates = 0
     with store.transaction():
@@ -167,8 +168,10 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
             id_number = valid_id_number(row.get("id_number") or "")
             inserted = store.fetch_one(
                 "INSERT INTO residents (resident_id, building, unit, room, name, phone, role,"
-                " created_at, id_masked, id_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (building, unit, room, name) DO NOTHING RETURNING resident_id",
+                " created_at, id_masked, id_hash, compound_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (compound_id, building, unit, room, name) DO NOTHING"
+                " RETURNING resident_id",
                 (
                     str(uuid.uuid4()),
                     row["building"],
@@ -180,6 +183,7 @@ def import_residents(store: HubStore, filename: str, data: bytes, username: str)
                     now_iso(),
                     mask(id_number) if id_number else None,
                     keyed_hash(key, id_number) if id_number else None,
+                    compound_id,
                 ),
             )
             if inserted is None:
@@ -206,7 +210,7 @@ def find_by_id_number(store: HubStore, raw: str) -> dict[str, Any] | None:
     if number is None:
         return None
     row = store.fetch_one(
-        "SELECT resident_id FROM residents WHERE id_hash = ?",
+        f"SELECT resident_id FROM residents WHERE id_hash = ? AND {store.in_compound()}",
         (keyed_hash(id_key(store), number),),
     )
     if row is None:
@@ -216,7 +220,9 @@ def find_by_id_number(store: HubStore, raw: str) -> dict[str, Any] | None:
 
 def residents(store: HubStore, *, resident_id: str | None = None) -> list[dict[str, Any]]:
     """Every resident with their current pass (or the one resident asked for)."""
-    where = " WHERE r.resident_id = ?" if resident_id else ""
+    where = f" WHERE {store.in_compound('r.compound_id')}" + (
+        " AND r.resident_id = ?" if resident_id else ""
+    )
     rows = store.fetch_all(
         "SELECT r.resident_id, r.building, r.unit, r.room, r.name, r.phone, r.role, r.id_masked,"
         " (SELECT p.code FROM passes p WHERE p.resident_id = r.resident_id AND p.revoked = 0"
@@ -253,8 +259,9 @@ def quarantined_residents(store: HubStore, day: date | None = None) -> set[str]:
     """Who is in home quarantine on ``day`` (today)."""
     today = (day or local_today(zone())).isoformat()
     rows = store.fetch_all(
-        "SELECT DISTINCT resident_id FROM quarantine_register"
-        " WHERE starts_on <= ? AND ends_on >= ?",
+        "SELECT DISTINCT q.resident_id FROM quarantine_register q"
+        " JOIN residents r ON r.resident_id = q.resident_id"
+        f" WHERE q.starts_on <= ? AND q.ends_on >= ? AND {store.in_compound('r.compound_id')}",
         (today, today),
     )
     return {row[0] for row in rows}
@@ -283,7 +290,10 @@ def _roster_pass(
 
 def refresh_quarantine_flags(store: HubStore, day: date | None = None) -> int:
     """Send again the valid passes whose quarantine flag changed (a period began or ended);
-    returns how many were sent."""
+    returns how many were sent. The whole hub: each compound's, to its own kiosks."""
+    if store.compound is None:
+        compounds = store.fetch_all("SELECT compound_id FROM compounds ORDER BY compound_id")
+        return sum(refresh_quarantine_flags(store.scoped(int(c[0])), day) for c in compounds)
     now_in = quarantined_residents(store, day)
     sent = 0
     for code, data in _current_passes(store).items():
@@ -296,8 +306,10 @@ def refresh_quarantine_flags(store: HubStore, day: date | None = None) -> int:
 
 def _current_passes(store: HubStore) -> dict[str, dict[str, Any]]:
     rows = store.fetch_all(
-        "SELECT key, data FROM roster r WHERE kind = 'pass' AND version ="
-        " (SELECT max(version) FROM roster WHERE kind = 'pass' AND key = r.key)"
+        "SELECT key, data FROM roster r WHERE kind = 'pass'"
+        f" AND {store.in_compound('r.compound_id')}"
+        " AND version = (SELECT max(version) FROM roster WHERE kind = 'pass' AND key = r.key"
+        " AND compound_id = r.compound_id)"
     )
     passes = {}
     for key, data in rows:
@@ -324,8 +336,14 @@ def register_quarantine(
         raise ValueError("the end must follow the start, within 60 days")
     if note is not None and (len(note) > 200 or any(c in note for c in "<>")):
         raise ValueError("note: at most 200 characters, without < or >")
-    if store.fetch_one("SELECT 1 FROM residents WHERE resident_id = ?", (resident_id,)) is None:
-        raise ValueError("no such resident")
+    if (
+        store.fetch_one(
+            f"SELECT 1 FROM residents WHERE resident_id = ? AND {store.in_compound()}",
+            (resident_id,),
+        )
+        is None
+    ):
+        raise ValueError("没有这位住户：请从住户列表中选择")
     with store.transaction():
         store.execute(
             "INSERT INTO quarantine_register (resident_id, starts_on, ends_on, note, created_by,"
@@ -353,7 +371,8 @@ def quarantine_register(store: HubStore) -> list[dict[str, Any]]:
     rows = store.fetch_all(
         "SELECT q.resident_id, r.building, r.unit, r.room, r.name, q.starts_on, q.ends_on,"
         " q.note, q.created_by FROM quarantine_register q"
-        " JOIN residents r ON r.resident_id = q.resident_id ORDER BY q.ends_on DESC"
+        " JOIN residents r ON r.resident_id = q.resident_id"
+        f" WHERE {store.in_compound('r.compound_id')} ORDER BY q.ends_on DESC"
     )
     keys = (
         "resident_id",
@@ -371,7 +390,10 @@ def quarantine_register(store: HubStore) -> list[dict[str, Any]]:
 
 def reveal_phone(store: HubStore, resident_id: str, username: str) -> str | None:
     """The full phone number, for a role that needs it; every reveal is audited."""
-    row = store.fetch_one("SELECT phone FROM residents WHERE resident_id = ?", (resident_id,))
+    row = store.fetch_one(
+        f"SELECT phone FROM residents WHERE resident_id = ? AND {store.in_compound()}",
+        (resident_id,),
+    )
     if row is None:
         return None
     with store.transaction():
@@ -404,7 +426,8 @@ def issue_passes(store: HubStore, username: str, *, days: int = 180) -> int:
 def revoke_pass(store: HubStore, code: str, username: str) -> bool:
     row = store.fetch_one(
         "SELECT r.resident_id, r.building, r.unit, r.room, p.expires_on FROM passes p"
-        " JOIN residents r ON r.resident_id = p.resident_id WHERE p.code = ? AND p.revoked = 0",
+        " JOIN residents r ON r.resident_id = p.resident_id WHERE p.code = ? AND p.revoked = 0"
+        f" AND {store.in_compound('r.compound_id')}",
         (code,),
     )
     if row is None:

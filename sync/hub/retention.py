@@ -64,10 +64,12 @@ def purge(
         register = store.execute(
             "DELETE FROM quarantine_register WHERE ends_on < ?", (cutoff[:10],)
         ).rowcount
-        # A kiosk behind a superseded row receives the newer one for the same item anyway.
+        # A kiosk behind a superseded row receives the newer one for the same item anyway (of
+        # its compound: another compound's row of the same key supersedes nothing).
         roster = store.execute(
             "DELETE FROM roster WHERE changed_at < ? AND version < (SELECT max(newer.version)"
-            " FROM roster AS newer WHERE newer.kind = roster.kind AND newer.key = roster.key)",
+            " FROM roster AS newer WHERE newer.compound_id = roster.compound_id"
+            " AND newer.kind = roster.kind AND newer.key = roster.key)",
             (cutoff,),
         ).rowcount
         audited = store.execute("DELETE FROM audit WHERE at < ?", (audit_cutoff,)).rowcount

@@ -28,8 +28,9 @@ class RosterError(ValueError):
 def current(store: HubStore, kind: str) -> dict[str, Any]:
     """The latest value of each key of a kind (removed keys left out)."""
     rows = store.fetch_all(
-        "SELECT key, data FROM roster r WHERE kind = ? AND version ="
-        " (SELECT max(version) FROM roster WHERE kind = r.kind AND key = r.key) ORDER BY key",
+        f"SELECT key, data FROM roster r WHERE kind = ? AND {store.in_compound('r.compound_id')}"
+        " AND version = (SELECT max(version) FROM roster WHERE compound_id = r.compound_id"
+        " AND kind = r.kind AND key = r.key) ORDER BY key",
         (kind,),
     )
     return {row[0]: json.loads(row[1]) for row in rows if row[1] is not None}
@@ -41,7 +42,8 @@ def guard_names_as_of(store: HubStore, moment: str) -> dict[str, str]:
     after ``moment`` gets their first name."""
     names: dict[str, str] = {}
     for key, data, changed_at in store.fetch_all(
-        "SELECT key, data, changed_at FROM roster WHERE kind = 'guard' ORDER BY version"
+        f"SELECT key, data, changed_at FROM roster WHERE kind = 'guard' AND {store.in_compound()}"
+        " ORDER BY version"
     ):
         if data is not None and (changed_at <= moment or key not in names):
             names[key] = json.loads(data).get("name") or key
@@ -74,7 +76,7 @@ def upcoming_shifts(store: HubStore, person: str | None = None) -> dict[str, lis
     """Person → their shifts on the schedule not yet over (gate, starts_at, ends_at; UTC)."""
     sql = (
         "SELECT person, gate, starts_at, ends_at FROM duty_shifts WHERE removed_at IS NULL"
-        " AND ends_at > ?"
+        f" AND ends_at > ? AND {store.in_compound()}"
     )
     params: tuple[Any, ...] = (now_iso(),)
     if person is not None:

@@ -92,7 +92,8 @@ def seal_for_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Seal 
     start, end = day_bounds_utc(day, tz)
     last = store.fetch_one(
         "SELECT epoch, seq, hash FROM events WHERE kiosk_id = ? AND wall_time >= ?"
-        " AND wall_time < ? ORDER BY wall_time DESC, seq DESC LIMIT 1",
+        f" AND wall_time < ? AND {store.gate_in_compound()}"
+        " ORDER BY wall_time DESC, seq DESC LIMIT 1",
         (kiosk_id, start, end),
     )
     if last is None:
@@ -109,7 +110,7 @@ def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
     """Does the sheet match the hub's records of that gate's local day (in ``tz``)?"""
     rows = store.fetch_all(
         "SELECT seq, record, hash FROM events WHERE kiosk_id = ? AND epoch = ?"
-        " AND seq >= ? AND seq <= ? ORDER BY seq",
+        f" AND seq >= ? AND seq <= ? AND {store.gate_in_compound()} ORDER BY seq",
         (seal.kiosk_id, seal.epoch, seal.first_seq, seal.last_seq),
     )
     expected = seal.last_seq - seal.first_seq + 1

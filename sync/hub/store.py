@@ -8,6 +8,7 @@ Ingest runs in parallel on PostgreSQL (several hub processes); a reader paging e
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.hub import partitions
+from sync.hub import partitions, tenancy_schema
 from sync.hub.ingest_plan import MAC_MISMATCH as MAC_MISMATCH  # re-exported: the problems'
 from sync.hub.ingest_plan import MAC_MISSING as MAC_MISSING  # words are read from here
 from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
@@ -113,7 +114,7 @@ POSTGRES = Dialect("postgresql", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KE
 Step = str | Callable[["HubStore"], None]  # a statement, or a function of the store
 
 
-def _migrations(d: Dialect) -> list[tuple[str, list[Step]]]:
+def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[str, list[Step]]]:
     return [
         (
             "001_core",
@@ -267,6 +268,7 @@ def _migrations(d: Dialect) -> list[tuple[str, list[Step]]]:
             # (sync/hub/partitions.py, docs/schema.md). SQLite keeps the plain table.
             [] if d is SQLITE else [partitions.partition_events],
         ),
+        ("013_compounds", [*tenancy_schema.migration(d, default_compound, now_iso())]),
     ]
 
 
@@ -285,8 +287,18 @@ def _stored_record(text: str) -> dict[str, Any]:
     return json.loads(text, parse_constant=lambda _: None)
 
 
+class CompoundError(ValueError):
+    """Which compound is meant is unclear, or a kiosk cannot move; the message says why."""
+
+
 class HubStore:
-    """All of the hub's reads and writes. One connection per thread."""
+    """All of the hub's reads and writes. One connection per thread.
+
+    ``compound``: None for the whole hub (the ``hub`` command, the kiosks' API); a compound's
+    id for a copy made by :meth:`scoped`, which the pages use: every read of a compound's data
+    is then limited to that compound (:meth:`in_compound`, :meth:`gate_in_compound`)."""
+
+    compound: int | None = None
 
     def __init__(self, url: str, keys: HubKeys | None = None) -> None:
         self.url = url
@@ -376,16 +388,48 @@ class HubStore:
             raise
         conn.execute("COMMIT")
 
-    def migrate(self, *, upto: str | None = None) -> None:
+    # -- compounds (tenancy) -----------------------------------------------------------------
+
+    def scoped(self, compound_id: int) -> HubStore:
+        """This store seen from one compound: the same connections, every read limited."""
+        view = copy.copy(self)
+        view.compound = int(compound_id)
+        return view
+
+    def in_compound(self, column: str = "compound_id") -> str:
+        """SQL: the row's compound is this store's (always true for the whole hub). The id is
+        an int written into the statement, so callers' placeholders keep their order."""
+        if self.compound is None:
+            return "1 = 1"
+        return f"{column} = {int(self.compound)}"
+
+    def gate_in_compound(self, column: str = "kiosk_id") -> str:
+        """SQL: the row's gate (an event's, a refused record's) is one of this compound's."""
+        if self.compound is None:
+            return "1 = 1"
+        return f"{column} IN (SELECT kiosk_id FROM kiosks WHERE compound_id = {int(self.compound)})"
+
+    def write_compound(self) -> int:
+        """The compound a write goes to: this store's, or the hub's only one."""
+        if self.compound is not None:
+            return self.compound
+        rows = self.fetch_all("SELECT compound_id FROM compounds ORDER BY compound_id LIMIT 2")
+        if len(rows) != 1:
+            raise CompoundError("中心有多个小区：请指定小区（--compound 小区名称）")
+        return int(rows[0][0])
+
+    def migrate(self, *, upto: str | None = None, default_compound: str | None = None) -> None:
         """Apply the migrations not applied yet (``upto``: stop after that one, for tests of a
-        migration), then make this month's and the next month's event partitions."""
+        migration), then make this month's and the next month's event partitions.
+        ``default_compound``: the name of the compound that an existing hub's rows go to
+        (``hub serve --compound``), else 默认小区."""
         with self.transaction(ordered=True):
             self.execute(
                 "CREATE TABLE IF NOT EXISTS hub_migrations (name TEXT PRIMARY KEY,"
                 " applied_at TEXT NOT NULL)"
             )
         applied = {row[0] for row in self.fetch_all("SELECT name FROM hub_migrations")}
-        for name, statements in _migrations(self.dialect):
+        for name, statements in _migrations(self.dialect, default_compound):
             if name in applied:
                 continue
             with self.transaction(ordered=True):
@@ -425,15 +469,49 @@ class HubStore:
 
     # -- enrolment and tokens ----------------------------------------------------------------
 
-    def create_enrol_code(self, kiosk_id: str, ttl_s: float = 86400) -> str:
+    def create_enrol_code(
+        self, kiosk_id: str, ttl_s: float = 86400, *, compound: int | None = None
+    ) -> str:
+        """A one-time code that enrols ``kiosk_id`` into a compound (``compound``, else this
+        store's, else the hub's only one). A gate that has records stays in its compound:
+        moving it would hand its history to another tenant. From a page (a scoped store) a
+        gate id in use by another compound is refused outright."""
+        compound_id = compound if compound is not None else self.write_compound()
         code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
-        with self.transaction():
+        with self.transaction(ordered=True):
+            self._check_kiosk_move(kiosk_id, compound_id, strict=self.compound is not None)
             self.execute(
-                "INSERT INTO enrol_codes (code_hash, kiosk_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (digest(code), kiosk_id, now_iso(), time.time() + ttl_s),
+                "INSERT INTO enrol_codes (code_hash, kiosk_id, created_at, expires_at,"
+                " compound_id) VALUES (?, ?, ?, ?, ?)",
+                (digest(code), kiosk_id, now_iso(), time.time() + ttl_s, compound_id),
             )
         return code
+
+    def _check_kiosk_move(self, kiosk_id: str, compound_id: int, *, strict: bool) -> None:
+        """Refuse a gate id that belongs to another compound: always once it has records;
+        ``strict``: also when it has none, or another compound's code is waiting for it."""
+        row = self.fetch_one("SELECT compound_id FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
+        if row is not None and int(row[0]) != compound_id:
+            held = self.fetch_one(
+                "SELECT 1 FROM events WHERE kiosk_id = ? UNION ALL"
+                " SELECT 1 FROM quarantine WHERE kiosk_id = ? LIMIT 1",
+                (kiosk_id, kiosk_id),
+            )
+            if held is not None:
+                raise CompoundError(
+                    f"门岗 {kiosk_id} 已有记录，属于另一个小区，不能改到本小区"
+                    "（否则它的历史记录会交给另一个小区）：新门岗请另起编号"
+                )
+            if strict:
+                raise CompoundError(f"门岗编号 {kiosk_id} 已被其他小区使用：请另起编号")
+        if strict:
+            waiting = self.fetch_one(
+                "SELECT 1 FROM enrol_codes WHERE kiosk_id = ? AND compound_id <> ?"
+                " AND used_at IS NULL AND expires_at > ?",
+                (kiosk_id, compound_id, time.time()),
+            )
+            if waiting is not None:
+                raise CompoundError(f"门岗编号 {kiosk_id} 已被其他小区使用：请另起编号")
 
     def enrol(
         self, code: str, *, epoch: str | None = None, next_seq: int | None = None
@@ -446,12 +524,14 @@ class HubStore:
         token = secrets.token_urlsafe(32)
         with self.transaction():
             row = self.fetch_one(
-                "SELECT kiosk_id, expires_at, used_at FROM enrol_codes WHERE code_hash = ?",
+                "SELECT kiosk_id, expires_at, used_at, compound_id FROM enrol_codes"
+                " WHERE code_hash = ?",
                 (digest(code.strip().upper()),),
             )
             if row is None or row[2] is not None or row[1] < time.time():
                 return None
-            kiosk_id = row[0]
+            kiosk_id, compound_id = row[0], int(row[3])
+            self._check_kiosk_move(kiosk_id, compound_id, strict=False)
             self.execute(
                 "UPDATE enrol_codes SET used_at = ? WHERE code_hash = ?",
                 (now_iso(), digest(code.strip().upper())),
@@ -459,8 +539,9 @@ class HubStore:
             keyed = epoch is not None and next_seq is not None
             self.execute(
                 "INSERT INTO kiosks (kiosk_id, token_hash, enrolled_at, chain_key, keyed_epoch,"
-                " keyed_from_seq) VALUES (?, ?, ?, ?, ?, ?)"
+                " keyed_from_seq, compound_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (kiosk_id) DO UPDATE SET token_hash = excluded.token_hash,"
+                " compound_id = excluded.compound_id,"
                 " enrolled_at = excluded.enrolled_at, revoked_at = NULL,"
                 " chain_key = coalesce(kiosks.chain_key, excluded.chain_key),"
                 " keyed_epoch = CASE WHEN ? THEN excluded.keyed_epoch"
@@ -474,6 +555,7 @@ class HubStore:
                     secrets.token_hex(32),
                     epoch if keyed else None,
                     next_seq if keyed else None,
+                    compound_id,
                     keyed,
                     keyed,
                 ),
@@ -506,21 +588,30 @@ class HubStore:
     def revoke(self, kiosk_id: str) -> bool:
         with self.transaction():
             cursor = self.execute(
-                "UPDATE kiosks SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL",
+                "UPDATE kiosks SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL"
+                f" AND {self.in_compound()}",
                 (now_iso(), kiosk_id),
             )
         return cursor.rowcount == 1
 
-    def create_reader(self, name: str) -> str:
+    def create_reader(self, name: str, *, compound: int | None = None) -> str:
+        """A token for another system to read one compound's events (``/api/v1/ledger``)."""
+        compound_id = compound if compound is not None else self.write_compound()
         token = secrets.token_urlsafe(32)
         with self.transaction():
             self.execute(
-                "INSERT INTO readers (name, token_hash, created_at) VALUES (?, ?, ?)"
+                "INSERT INTO readers (name, token_hash, created_at, compound_id)"
+                " VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash,"
-                " created_at = excluded.created_at, revoked_at = NULL",
-                (name, digest(token), now_iso()),
+                " created_at = excluded.created_at, revoked_at = NULL,"
+                " compound_id = excluded.compound_id",
+                (name, digest(token), now_iso(), compound_id),
             )
         return token
+
+    def reader_compound(self, name: str) -> int:
+        """The compound whose events a reader token reads."""
+        return int(self.fetch_one("SELECT compound_id FROM readers WHERE name = ?", (name,))[0])
 
     def reader_for_token(self, token: str) -> str | None:
         """The reader's name, unless the token is unknown or revoked."""
@@ -532,10 +623,18 @@ class HubStore:
 
     def readers(self) -> list[dict[str, Any]]:
         rows = self.fetch_all(
-            "SELECT name, created_at, revoked_at, last_read_at FROM readers ORDER BY name"
+            "SELECT r.name, r.created_at, r.revoked_at, r.last_read_at, c.name FROM readers r"
+            " JOIN compounds c ON c.compound_id = r.compound_id"
+            f" WHERE {self.in_compound('r.compound_id')} ORDER BY r.name"
         )
         return [
-            {"name": r[0], "created_at": r[1], "revoked_at": r[2], "last_read_at": r[3]}
+            {
+                "name": r[0],
+                "created_at": r[1],
+                "revoked_at": r[2],
+                "last_read_at": r[3],
+                "compound": r[4],
+            }
             for r in rows
         ]
 
@@ -810,23 +909,26 @@ class HubStore:
         return [{"epoch": r[0], "count": int(r[1]), "max_seq": int(r[2])} for r in rows]
 
     def roster_put(self, kind: str, key: str, data: dict[str, Any] | None) -> int:
+        """A change for the kiosks of one compound (this store's, or the hub's only one)."""
+        compound_id = self.write_compound()
         with self.transaction(ordered=True):
             row = self.fetch_one(
-                "INSERT INTO roster (kind, key, data, changed_at) VALUES (?, ?, ?, ?)"
-                " RETURNING version",
+                "INSERT INTO roster (kind, key, data, changed_at, compound_id)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING version",
                 (
                     kind,
                     key,
                     None if data is None else json.dumps(data, ensure_ascii=False, sort_keys=True),
                     now_iso(),
+                    compound_id,
                 ),
             )
             if kind == "guard":
                 # A superseded PIN hash is never sent again, so it is not kept either.
                 for version, old in self.fetch_all(
                     "SELECT version, data FROM roster WHERE kind = 'guard' AND key = ?"
-                    " AND version < ? AND data LIKE ?",
-                    (key, row[0], "%pin_hash%"),
+                    " AND version < ? AND data LIKE ? AND compound_id = ?",
+                    (key, row[0], "%pin_hash%", compound_id),
                 ):
                     scrubbed = {k: v for k, v in json.loads(old).items() if k != "pin_hash"}
                     self.execute(
@@ -839,12 +941,16 @@ class HubStore:
         self, version: int, limit: int, kiosk_id: str | None = None
     ) -> list[dict[str, Any]]:
         """The roster changes after ``version``: only the latest of each key (a superseded
-        change is skipped). For a kiosk: a guard not assigned to its gate comes as a removal,
-        and the list of gates is not sent."""
+        change is skipped). For a kiosk: only its compound's changes; a guard not assigned
+        to its gate comes as a removal, and the list of gates is not sent."""
+        scope = self.in_compound("r.compound_id")
+        if kiosk_id is not None:
+            owner = self.fetch_one("SELECT compound_id FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
+            scope = f"r.compound_id = {int(owner[0]) if owner else -1}"
         rows = self.fetch_all(
-            "SELECT version, kind, key, data FROM roster r WHERE version > ? AND version ="
-            " (SELECT max(version) FROM roster WHERE kind = r.kind AND key = r.key)"
-            " ORDER BY version LIMIT ?",
+            f"SELECT version, kind, key, data FROM roster r WHERE {scope} AND version > ?"
+            " AND version = (SELECT max(version) FROM roster WHERE compound_id = r.compound_id"
+            " AND kind = r.kind AND key = r.key) ORDER BY version LIMIT ?",
             (version, limit),
         )
         changes = []
@@ -859,7 +965,9 @@ class HubStore:
 
     # -- readers and admins ------------------------------------------------------------------
 
-    def events_since(self, ingest_seq: int, limit: int) -> list[dict[str, Any]]:
+    def events_since(
+        self, ingest_seq: int, limit: int, compound: int | None = None
+    ) -> list[dict[str, Any]]:
         """Events after ``ingest_seq`` in its order. Writers ingest in parallel on PostgreSQL,
         so a number may commit before a smaller one: only numbers below which nothing more can
         commit are read (:meth:`_settled_seq`); a page is then never followed by a smaller
@@ -867,8 +975,10 @@ class HubStore:
         settled = self._settled_seq()
         if settled is not None and settled <= ingest_seq:
             return []
+        gates = "" if compound is None else f" AND {self.scoped(compound).gate_in_compound()}"
         rows = self.fetch_all(
             "SELECT ingest_seq, record, chain_ok FROM events WHERE ingest_seq > ?"
+            + gates
             + ("" if settled is None else f" AND ingest_seq <= {int(settled)}")
             + " ORDER BY ingest_seq LIMIT ?",
             (ingest_seq, limit),
@@ -927,14 +1037,17 @@ class HubStore:
         }
 
     def chain_breaks(self) -> list[dict[str, Any]]:
-        rows = self.fetch_all("SELECT kiosk_id, epoch, seq, problem FROM chain_breaks ORDER BY bid")
+        rows = self.fetch_all(
+            "SELECT kiosk_id, epoch, seq, problem FROM chain_breaks"
+            f" WHERE {self.gate_in_compound()} ORDER BY bid"
+        )
         return [{"kiosk_id": r[0], "epoch": r[1], "seq": int(r[2]), "problem": r[3]} for r in rows]
 
     def quarantined(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Refused and conflicting records, newest last (``limit``: only the newest)."""
         sql = (
             "SELECT qid, kiosk_id, record_id, reason, received_at, epoch, seq, body FROM quarantine"
-            " ORDER BY qid"
+            f" WHERE {self.gate_in_compound()} ORDER BY qid"
         )
         if limit is not None:
             sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) AS newest ORDER BY qid"
@@ -963,7 +1076,8 @@ class HubStore:
             " SELECT kiosk_id, epoch, seq FROM quarantine WHERE epoch IS NOT NULL"
             " AND seq IS NOT NULL) AS present) AS g"
             " LEFT JOIN kiosks k ON k.kiosk_id = g.kiosk_id"
-            " WHERE g.seq > g.prev + 1 ORDER BY g.kiosk_id, g.epoch, g.seq"
+            f" WHERE g.seq > g.prev + 1 AND {self.gate_in_compound('g.kiosk_id')}"
+            " ORDER BY g.kiosk_id, g.epoch, g.seq"
         )
         return [
             {
@@ -987,7 +1101,7 @@ class HubStore:
     def kiosks(self) -> list[dict[str, Any]]:
         rows = self.fetch_all(
             "SELECT kiosk_id, enrolled_at, revoked_at, last_seen, queue_reported"
-            " FROM kiosks ORDER BY kiosk_id"
+            f" FROM kiosks WHERE {self.in_compound()} ORDER BY kiosk_id"
         )
         return [
             {

@@ -104,13 +104,15 @@ def set_item(
     keeper = _text(keeper, "负责人")
     days = _whole(reserve_days, "储备天数", 1, 90)
     margin = _whole(margin_pct, "预留比例（%）", 0, 100)
+    compound_id = store.write_compound()
     with store.transaction():
         store.execute(
-            "INSERT INTO supplies (item, unit, keeper, reserve_days, margin_pct, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item) DO UPDATE SET unit = excluded.unit,"
+            "INSERT INTO supplies (item, unit, keeper, reserve_days, margin_pct, created_at,"
+            " compound_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (compound_id, item)"
+            " DO UPDATE SET unit = excluded.unit,"
             " keeper = excluded.keeper, reserve_days = excluded.reserve_days,"
             " margin_pct = excluded.margin_pct",
-            (item, unit, keeper, days, margin, now_iso()),
+            (item, unit, keeper, days, margin, now_iso(), compound_id),
         )
         audit(
             store,
@@ -135,8 +137,15 @@ def move(
     count = _whole(quantity, "数量", 1, MAX_QUANTITY)
     note = _text(note, "备注", 64, required=False)
     moment = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    compound_id = store.write_compound()
+    store = store.scoped(compound_id)
     with store.transaction(ordered=True):  # two issues at once must not both pass the check
-        if store.fetch_one("SELECT 1 FROM supplies WHERE item = ?", (item,)) is None:
+        if (
+            store.fetch_one(
+                f"SELECT 1 FROM supplies WHERE item = ? AND {store.in_compound()}", (item,)
+            )
+            is None
+        ):
             raise SupplyError(f"没有名为“{item[:32]}”的物资：请先添加该物资")
         stock = _stock(store, item)
         if direction == "issue" and count > stock:
@@ -144,9 +153,9 @@ def move(
                 f"{item}库存只有 {stock}，不能领用 {count}：库存不能为负数，请先登记入库"
             )
         store.execute(
-            "INSERT INTO supply_moves (item, direction, quantity, note, moved_at, moved_by)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (item, direction, count, note or None, moment, username),
+            "INSERT INTO supply_moves (item, direction, quantity, note, moved_at, moved_by,"
+            " compound_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (item, direction, count, note or None, moment, username, compound_id),
         )
         audit(store, username, f"supply.{direction}", {"item": item, "quantity": count})
 
@@ -154,7 +163,7 @@ def move(
 def _stock(store: HubStore, item: str) -> int:
     row = store.fetch_one(
         "SELECT coalesce(sum(CASE WHEN direction = 'receipt' THEN quantity ELSE -quantity END), 0)"
-        " FROM supply_moves WHERE item = ?",
+        f" FROM supply_moves WHERE item = ? AND {store.in_compound()}",
         (item,),
     )
     return int(row[0])
@@ -169,7 +178,10 @@ def supplies(store: HubStore, now: datetime | None = None) -> list[Supply]:
         " coalesce(sum(CASE WHEN m.direction = 'issue' AND m.moved_at >= ? THEN m.quantity"
         "                   ELSE 0 END), 0)"
         " FROM supplies s LEFT JOIN supply_moves m ON m.item = s.item"
-        " GROUP BY s.item, s.unit, s.keeper, s.reserve_days, s.margin_pct ORDER BY s.item",
+        " AND m.compound_id = s.compound_id"
+        f" WHERE {store.in_compound('s.compound_id')}"
+        " GROUP BY s.compound_id, s.item, s.unit, s.keeper, s.reserve_days, s.margin_pct"
+        " ORDER BY s.item",
         (since.isoformat(timespec="seconds"),),
     )
     return [Supply(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in rows]
@@ -178,7 +190,7 @@ def supplies(store: HubStore, now: datetime | None = None) -> list[Supply]:
 def moves(store: HubStore, limit: int = 50) -> list[dict[str, object]]:
     rows = store.fetch_all(
         "SELECT item, direction, quantity, note, moved_at, moved_by FROM supply_moves"
-        " ORDER BY moved_at DESC LIMIT ?",
+        f" WHERE {store.in_compound()} ORDER BY moved_at DESC LIMIT ?",
         (limit,),
     )
     keys = ("item", "direction", "quantity", "note", "moved_at", "moved_by")
