@@ -63,6 +63,16 @@ STAFF_MEASURE_S = 20.0
 STAFF_CONFIRM_S = 15.0
 
 
+def _staff_result(staff: StaffSignOn, decision: Decision) -> dict[str, Any]:
+    """What the guard screen shows of a sign-on measurement, before its state is added."""
+    return {
+        "guard_id": staff.guard_id,
+        "estimate_c": decision.estimate_c,
+        "threshold_c": decision.threshold_c,
+        "reason": decision.reason.value if decision.reason else None,
+    }
+
+
 class _WatchedThermometer:
     """The thermometer as the gate reads it: every read (idle polls and measurement samples)
     goes through the liveness check."""
@@ -655,12 +665,7 @@ class Gate:
         the sign-on at once. The gate never opens for it."""
         decision = measurement.decision
         verdict = decision.verdict
-        result: dict[str, Any] = {
-            "guard_id": staff.guard_id,
-            "estimate_c": decision.estimate_c,
-            "threshold_c": decision.threshold_c,
-            "reason": decision.reason.value if decision.reason else None,
-        }
+        result = _staff_result(staff, decision)
         if verdict is Verdict.FAULT and decision.reason is Reason.SENSOR:
             with self._lock:
                 self._staff = None
@@ -696,12 +701,7 @@ class Gate:
         the record, or None when the ledger could not take it (nothing then counts)."""
         decision = measurement.decision
         verdict = decision.verdict
-        result: dict[str, Any] = {
-            "guard_id": staff.guard_id,
-            "estimate_c": decision.estimate_c,
-            "threshold_c": decision.threshold_c,
-            "reason": decision.reason.value if decision.reason else None,
-        }
+        result = _staff_result(staff, decision)
         temperatures = self.config.kiosk.store_temperatures
         detail = {
             "guard_id": staff.guard_id,
