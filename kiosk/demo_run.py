@@ -192,22 +192,23 @@ def run_demo(demo_dir: Path, bin_dir: Path, kiosk_port: int, hub_port: int, guar
                 cmd = [hub, "admin-create", "--db", hub_db, "--password", password, "admin"]
                 _run(cmd, "创建中心管理员 ")
                 password_file.write_text(password + "\n")
+            if new_hub or not token_path(settings.data_dir).exists():
+                code = _run([hub, "enrol-code", "--db", hub_db, settings.kiosk.id], "生成注册码 ")
+                _run(
+                    [kiosk, "-q", "enrol", "--config", str(config), "--code", code],
+                    f"门岗向中心 {hub_url} 注册 ",
+                )
             if new_hub:
                 # The demo guard is the hub's, as a compound's guards are: the hub's settings
                 # list them, 排班 can schedule them, and the roster the hub sends keeps them
-                # on the kiosk whatever else is added there (README: 演示门卫).
+                # on the kiosk whatever else is added there (README: 演示门卫). After the
+                # enrolment: a guard goes only on a gate the compound has.
                 _run(
                     [
                         *(hub, "roster", "guard", "--db", hub_db, "--pin", guard_pin),
                         *("--gate", settings.kiosk.id, "demo", "演示门卫"),
                     ],
                     "在中心添加演示门卫 ",
-                )
-            if new_hub or not token_path(settings.data_dir).exists():
-                code = _run([hub, "enrol-code", "--db", hub_db, settings.kiosk.id], "生成注册码 ")
-                _run(
-                    [kiosk, "-q", "enrol", "--config", str(config), "--code", code],
-                    f"门岗向中心 {hub_url} 注册 ",
                 )
             kiosk_child = Child(
                 "门岗 kiosk", [kiosk, "serve", "--config", str(config)], Path(workdir)

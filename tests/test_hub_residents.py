@@ -172,7 +172,10 @@ def test_settings_page_feeds_the_roster(hub_store):
     def post(**form):
         return client.post("/admin/settings", data={"csrf": csrf, **form})
 
+    hub_store.create_enrol_code("gate-1")  # a gate being installed
     guard = {"action": "guard", "guard_id": "li", "name": "李师傅", "gates": "gate-1"}
+    unknown = post(**{**guard, "gates": "gate-9"}, pin="592731")  # a gate the compound lacks
+    assert unknown.status_code == 400 and "没有门岗 gate-9" in unknown.get_data(as_text=True)
     assert post(**guard, pin="592731").status_code == 302
     assert post(**guard, pin="111111").status_code == 400
     assert post(**{**guard, "gates": ""}, pin="592731").status_code == 400  # no gate

@@ -46,6 +46,7 @@ def day(hub, hub_store, tmp_path):
     residents.import_residents(hub_store, "r.csv", data.encode(), "manager")
     residents.issue_passes(hub_store, "manager", days=180)
     codes = {p["name"]: p["code"] for p in residents.residents(hub_store)}
+    hub_store.create_enrol_code("east-gate")  # the gate being installed: guards may be put on it
     roster_admin.set_guard(hub_store, "wang", "王强", "246813", "manager", ["east-gate"])
     roster_admin.set_guard(hub_store, "liu", "刘军", "135792", "manager", ["east-gate"])
     ledger = Ledger(tmp_path / "east.sqlite3", "east-gate")
@@ -145,6 +146,7 @@ def test_each_register_is_filled_from_the_day(hub_store, day):
 
 def test_a_guards_remeasure_at_the_kiosk_decides_the_fever_row(hub, hub_store, tmp_path):
     """Field trial: 发热人员处置记录 stayed 待处置 after the guard's 复测 admitted the person."""
+    hub_store.create_enrol_code("east-gate")
     roster_admin.set_guard(hub_store, "wang", "王强", "246813", "manager", ["east-gate"])
     ledger = Ledger(tmp_path / "east.sqlite3", "east-gate")
 

@@ -123,6 +123,19 @@ def admin_cases(store: HubStore, a: Tenant, b: Tenant) -> dict[str, list[tuple]]
                 {"action": "setting", "key": "screening.threshold_c", "value": "37.3"},
                 OK,
             ),
+            # A guard of A put on B's gate: refused, as a shift on it is (attacker trial).
+            (
+                "POST",
+                "/admin/settings",
+                {
+                    "action": "guard",
+                    "guard_id": "zhao",
+                    "name": "赵师傅",
+                    "pin": "583920",
+                    "gates": b.kiosk,
+                },
+                REFUSED,
+            ),
         ],
         "admin.district_page": [("GET", "/admin/district", None, OK)],
         "admin.district_csv": [("GET", "/admin/district.csv", None, OK)],

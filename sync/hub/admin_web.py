@@ -538,7 +538,7 @@ def settings_page(user: dict[str, str]) -> str:
         user=user,
         guards=roster_admin.current(store, "guard"),
         upcoming=roster_admin.upcoming_shifts(store),
-        gates=[k["kiosk_id"] for k in store.kiosks() if not k["revoked_at"]],
+        gates=sorted(roster_admin.known_gates(store)),
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
         keys=sorted(HUB_SETTINGS),

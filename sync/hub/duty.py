@@ -69,18 +69,6 @@ def parse_local(raw: str, tz: tzinfo, what: str) -> datetime:
     return moment.replace(tzinfo=tz).astimezone(UTC)
 
 
-def known_gates(store: HubStore) -> set[str]:
-    """Gates a shift may be put on: enrolled and not revoked, or with an enrolment code issued
-    (a gate being installed)."""
-    enrolled = store.fetch_all(
-        f"SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL AND {store.in_compound()}"
-    )
-    coming = store.fetch_all(
-        f"SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND {store.in_compound()}"
-    )
-    return {row[0] for row in [*enrolled, *coming]}
-
-
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -107,7 +95,7 @@ def add_shift(
         raise DutyError(f"没有编号为“{person[:32]}”的值班人员：请先在“设置”里添加该门卫或员工")
     if not roster_admin.GATE.fullmatch(gate):
         raise DutyError("门岗编号须为 1–32 个字母、数字或“-”：请从列表中选择门岗")
-    if gate not in known_gates(store):
+    if gate not in roster_admin.known_gates(store):
         raise DutyError(f"没有门岗 {gate}：请从列表中选择已注册的门岗（新门岗请先生成注册码）")
     start, end = parse_local(starts, tz, "开始时间"), parse_local(ends, tz, "结束时间")
     if end <= start:

@@ -38,7 +38,7 @@ def duty_page(user: dict[str, str]) -> str:
         monday=monday,
         days=duty.week(store, monday, tz),
         people=roster_admin.current(store, "guard"),
-        gates=[k["kiosk_id"] for k in store.kiosks() if not k["revoked_at"]],
+        gates=sorted(roster_admin.known_gates(store)),
         unmanned=duty.unmanned(store),
         grace_min=duty_settings.current(store)["duty.grace_min"],
         prev_week=(monday - timedelta(days=7)).isoformat(),

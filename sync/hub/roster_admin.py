@@ -53,6 +53,18 @@ def guard_names_as_of(store: HubStore, moment: str) -> dict[str, str]:
 GATE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 
+def known_gates(store: HubStore) -> set[str]:
+    """The compound's gates a guard or a shift may be put on: enrolled and not revoked, or with
+    an enrolment code issued (a gate being installed)."""
+    enrolled = store.fetch_all(
+        f"SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL AND {store.in_compound()}"
+    )
+    coming = store.fetch_all(
+        f"SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND {store.in_compound()}"
+    )
+    return {row[0] for row in [*enrolled, *coming]}
+
+
 def set_guard(
     store: HubStore, guard_id: str, name: str, pin: str, username: str, gates: list[str]
 ) -> None:
@@ -63,8 +75,16 @@ def set_guard(
     except GuardError as exc:
         raise RosterError(str(exc)) from None
     gates = sorted({gate.strip() for gate in gates if gate.strip()})
-    if not gates or not all(GATE.fullmatch(gate) for gate in gates):
-        raise RosterError("门岗 gates: pick at least one gate (kiosk ids) for this guard")
+    if not gates:
+        raise RosterError("请至少选择一个门岗：门卫只在所选门岗的终端上能用口令解锁")
+    unknown = [gate for gate in gates if not GATE.fullmatch(gate)] or sorted(
+        set(gates) - known_gates(store)
+    )
+    if unknown:
+        raise RosterError(
+            f"没有门岗 {'、'.join(g[:32] for g in unknown[:3])}：请从列表中选择本小区已注册的门岗"
+            "（新门岗请先生成注册码）"
+        )
     store.roster_put(
         "guard", guard_id, {"name": name, "pin_hash": hash_password(pin), "gates": gates}
     )
