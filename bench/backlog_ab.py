@@ -2,9 +2,10 @@
 
 On a shared machine the absolute speed of a drain moves by a factor of several with the load;
 two versions measured alternately see the same load. Each round drains the same kind of backlog
-(one kiosk, ``--records`` records, made before the clock starts) to a fresh hub on loopback, once
-with the earlier commit's code (``git archive`` into a temporary folder) and once with this
-tree's, for each database and batch size; the medians and their ratio are reported.
+(one kiosk, ``--records`` records, made before the clock starts) through the kiosk's own sync
+loop to a fresh ``hub serve`` process on loopback, once with the earlier commit's code (``git
+archive`` into a temporary folder) and once with this tree's, for each database and batch size;
+the medians and their ratio are reported.
 
 Run: .venv/bin/python -m bench.backlog_ab --before 7cbcd0d [--records 20000] [--rounds 3]
 """
@@ -24,20 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 ONE = """
 import json, sys, tempfile, time
 from pathlib import Path
-from bench.sync_bench import client_for, drain, drop, make_backlog, open_store, serve
+from bench.hub_fleet import hub_processes
+from bench.sync_bench import drop, make_backlog, open_store, token_for
+from sync.client import SyncClient
 kind, records, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 work = Path(tempfile.mkdtemp())
 ledger, _ = make_backlog(work / "k.sqlite3", "backlog", records)
 store, schema = open_store(kind, work)
-server = serve(store)
 try:
-    client = client_for(store, server, ledger)
-    client.batch_size = batch
-    started = time.perf_counter()
-    drain(client)
-    print(json.dumps(time.perf_counter() - started))
+    token = token_for(store, ledger.kiosk_id)
+    with hub_processes(store.url, work / "keys", 1) as [port]:
+        client = SyncClient(ledger, f"http://127.0.0.1:{port}", token, batch_size=batch)
+        started = time.perf_counter()
+        while client.cycle() == 0.0:  # the kiosk's own loop, as bench.sync_bench.drain
+            pass
+        print(json.dumps(time.perf_counter() - started))
+        assert not client.state.last_error, client.state.last_error
+        assert client.outbox.queue()[0] == 0
 finally:
-    server.stop()
     store.close()
     drop(schema)
 """
