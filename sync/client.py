@@ -114,7 +114,10 @@ class SyncClient:
         self.state.revoked = False
         self.state.last_success = _now()
         self.state.last_error = None
-        self._refresh_queue()
+        if not more or self._pushed % QUEUE_EVERY == 0:
+            # While a backlog drains, the count (and the state saved for ``kiosk status``) goes
+            # with every QUEUE_EVERY-th batch and the last, as the count sent to the hub does.
+            self._refresh_queue()
         return 0.0 if more else self.idle_interval_s
 
     def _backoff(self) -> float:

@@ -37,3 +37,41 @@ def test_new_records_during_a_drain_are_counted_with_the_last_batch(hub, tmp_pat
     add_records(ledger, 3)
     client.push_batch()
     assert reported(hub) == 0
+
+
+class CountingOutbox:
+    """The ledger, counting how often the sync client counts the backlog."""
+
+    def __init__(self, ledger) -> None:
+        self.ledger = ledger
+        self.counted = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.ledger, name)
+
+    def queue(self) -> tuple[int, str | None]:
+        self.counted += 1
+        return self.ledger.queue()
+
+
+def test_the_sync_loop_counts_a_draining_backlog_with_every_tenth_batch_not_each(hub, tmp_path):
+    """The count for the hub went with every 10th batch, but the loop around it counted again
+    (and saved its state) after every batch: a scan of the backlog per batch, 500 of them for
+    100,000 records."""
+    batches = 2 * QUEUE_EVERY + 1
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=5 * (batches - 1) + 2)
+    client = enrolled_client(hub.start(), ledger, batch_size=5)
+    client.outbox = outbox = CountingOutbox(ledger)
+    drain(client)
+    # The 10th, the 20th and the last batch: once for the hub, once for the state each.
+    assert outbox.counted == 6, outbox.counted
+    assert reported(hub) == 0 and ledger.queue() == (0, None)
+    assert ledger.load_sync_state()["queue"] == 0  # what `kiosk status` reads
+
+
+def test_the_oldest_unsent_record_is_the_first_still_waiting(tmp_path):
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=3)
+    first, second, _ = ledger.events()
+    assert ledger.queue() == (3, first["wall_time"])
+    ledger.mark_sent([first["id"]], "2026-11-29T08:00:00+00:00")
+    assert ledger.queue() == (2, second["wall_time"])
