@@ -19,11 +19,11 @@ class Calibration:
 
 def site_offset_for(uncorrected_c: float, reference_c: float) -> float:
     """The offset that makes the kiosk agree with the reference, rounded to 0.1 °C."""
-    offset = round(reference_c - uncorrected_c, 1)
+    offset = round(reference_c - uncorrected_c, 1) + 0.0  # + 0.0: never "-0.0" in the config
     if not -3.0 <= offset <= 3.0:
         raise ValueError(
-            f"the kiosk and the reference differ by {offset:+.1f} °C, more than ±3 °C: check the"
-            " sensor's position, that the person stood still, and the reference thermometer"
+            f"门岗与参考体温计相差 {offset:+.1f} °C，超过 ±3 °C：请检查传感器的位置、"
+            "被测人是否站稳，以及参考体温计 (the kiosk and the reference differ by more than ±3 °C)"
         )
     return offset
 
@@ -46,13 +46,15 @@ def calibrate_site_offset(
     while not measurer.present(thermometer.read()):
         if time.monotonic() >= deadline:
             raise ValueError(
-                f"nobody in front of the sensor within {wait_s:g} s: have the person step up,"
-                " then run again"
+                f"{wait_s:g} 秒内传感器前没有人：请被测人站到传感器前，再运行一次"
+                " (nobody in front of the sensor)"
             )
         time.sleep(timing.poll_interval_s)
     measurement = measurer.measure()
     decision = measurement.decision
     if decision.verdict is not Verdict.ADMITTED or decision.object_c is None:
-        raise ValueError(f"no steady reading ({decision.reason}); run again")
+        raise ValueError(
+            f"读数不稳（{decision.reason}）：请被测人站稳，再运行一次 (no steady reading)"
+        )
     uncorrected = estimate_core_c(decision.object_c, decision.ambient_c or 0.0, rules)
     return Calibration(round(uncorrected, 2), site_offset_for(uncorrected, reference_c))

@@ -166,9 +166,11 @@ def calibrate(
         raise click.ClickException(str(exc)) from None
     finally:
         hardware.close()
-    click.echo(f"kiosk estimate without site offset: {result.uncorrected_c:.2f} °C")
-    click.echo(f"reference thermometer:              {reference:.1f} °C")
-    click.echo("Put this in the [screening] section of the config file and restart the kiosk:")
+    click.echo(f"门岗估计体温（未加现场校准） kiosk estimate: {result.uncorrected_c:.2f} °C")
+    click.echo(f"参考体温计 reference thermometer:          {reference:.1f} °C")
+    click.echo(
+        "请把下面一行写进配置文件的 [screening] 一节，然后重启门岗 (then restart the kiosk):"
+    )
     click.echo(f"site_offset_c = {result.site_offset_c:.1f}")
 
 

@@ -97,7 +97,18 @@ def test_calibrate_suggests_a_site_offset(run):
     assert "site_offset_c = 0.4" in result.output
 
 
+def test_calibrate_at_agreement_suggests_zero_not_minus_zero(run):
+    """Field trial: a kiosk that agreed with the reference was told ``site_offset_c = -0.0``."""
+    from kiosk.calibration import site_offset_for
+
+    assert f"{site_offset_for(36.54, 36.5):.1f}" == "0.0"
+    assert f"{site_offset_for(36.46, 36.5):.1f}" == "0.0"
+    result = run("calibrate", "--simulate", "--person", "36.5", "--reference", "36.5")
+    assert result.exit_code == 0, result.output
+    assert "site_offset_c = 0.0" in result.output and "门岗估计体温" in result.output
+
+
 def test_calibrate_with_nobody_in_front(run):
     result = run("calibrate", "--simulate", "--reference", "36.8", "--wait", "0.3")
     assert result.exit_code == 1
-    assert "nobody in front" in result.output
+    assert "传感器前没有人" in result.output and "nobody in front" in result.output
