@@ -225,3 +225,18 @@ def test_the_audit_log_reads_in_words_and_local_time(hub_store, night):
     assert "登录失败（" in page
     assert "some.new_action" in page  # a code without words is shown, never hidden
     assert "duty.add" not in page and "export.csv" not in page and "{&#39;" not in page
+
+
+def test_every_setting_a_hub_sends_has_chinese_words():
+    """The settings page showed ``screening.threshold_c = 37.2``: a code, not a word."""
+    from sync.contract import HUB_SETTINGS
+
+    assert set(labels.SETTING_NAMES) == set(HUB_SETTINGS)
+    for key, setting in HUB_SETTINGS.items():
+        for choice in setting.choices or ():
+            assert (key, choice) in labels.SETTING_CHOICES, (key, choice)
+            word = labels.SETTING_CHOICES[(key, choice)]
+            assert labels.setting_code(key, word) == choice
+        assert labels.setting_allowed(key)
+    assert labels.setting_value("kiosk.identify", "off") == "不验码，只测温 off"
+    assert labels.setting_allowed("kiosk.retention_days") == "1 至 365 的整数"

@@ -183,14 +183,27 @@ def test_settings_page_feeds_the_roster(hub_store):
     assert post(action="setting", key="screening.threshold_c", value="37.2").status_code == 302
     bad = post(action="setting", key="screening.threshold_c", value="45")
     assert bad.status_code == 400 and "37 to 38.5" in bad.get_data(as_text=True)
+    assert "“发热阈值（°C，高于即拦截）”不能设为 45：可设 37 至 38.5" in bad.get_data(as_text=True)
     assert post(action="setting", key="gpio.buzzer_pin", value="5").status_code == 400
-    assert roster_admin.current(hub_store, "setting") == {"screening.threshold_c": {"value": 37.2}}
+    # The Chinese words on the page are taken for the values they stand for.
+    assert post(action="setting", key="screening.site", value="手腕").status_code == 302
+    assert post(action="setting", key="kiosk.identify_required", value="是").status_code == 302
+    assert roster_admin.current(hub_store, "setting") == {
+        "screening.threshold_c": {"value": 37.2},
+        "screening.site": {"value": "wrist"},
+        "kiosk.identify_required": {"value": True},
+    }
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "测温部位：<b>手腕 wrist</b>" in page and "必须出示通行码：<b>是 true</b>" in page
+    assert '<option value="kiosk.identify">验码时机</option>' in page
+    for key in ("screening.site", "kiosk.identify_required"):
+        post(action="remove", kind="setting", key=key)
     assert list(roster_admin.current(hub_store, "guard")) == ["li"]
     assert post(action="remove", kind="risk_area", key="某区").status_code == 302
     assert roster_admin.current(hub_store, "risk_area") == {}
     assert "592731" not in str(hub_store.roster_since(0, 100))  # the PIN's hash only
     actions = [e["action"] for e in audit_log(hub_store)][:4]
-    assert actions == ["risk_area.remove", "setting.set", "risk_area.add", "guard.set"]
+    assert actions == ["risk_area.remove", "setting.remove", "setting.remove", "setting.set"]
 
 
 def test_find_a_resident_by_id_number_through_the_page(hub_store):

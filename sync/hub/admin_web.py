@@ -110,6 +110,16 @@ def label(code: str | None) -> str:
     return labels.bilingual(code)
 
 
+@admin.app_template_filter("setting_name")
+def setting_name(key: str) -> str:
+    return labels.setting_name(key)
+
+
+@admin.app_template_filter("setting_value")
+def setting_value(value: Any, key: str) -> str:
+    return labels.setting_value(key, value)
+
+
 def current_user() -> dict[str, str] | None:
     sid = session.get("sid")
     live = current_session(_base_store(), sid) if isinstance(sid, str) else None
@@ -541,7 +551,9 @@ def settings_page(user: dict[str, str]) -> str:
         gates=sorted(roster_admin.known_gates(store)),
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
-        keys=sorted(HUB_SETTINGS),
+        keys=list(HUB_SETTINGS),  # in the declaration's order: the screening ones together
+        allowed={key: labels.setting_allowed(key) for key in HUB_SETTINGS},
+        defaults={key: setting.default for key, setting in HUB_SETTINGS.items()},
     )
 
 

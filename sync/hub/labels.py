@@ -5,6 +5,8 @@ code."""
 
 from __future__ import annotations
 
+from typing import Any
+
 LABELS: dict[str, str] = {
     # event kinds
     "screening": "测温",
@@ -151,3 +153,65 @@ def code_for(text: str, allowed: tuple[str, ...] | None = None) -> str | None:
         if wanted.lower() in (code, bilingual(code).lower()) or wanted == LABELS.get(code):
             return code
     return None
+
+
+# The settings a hub may send (sync.contract.HUB_SETTINGS): what the settings page calls each
+# and the words for their values (a test keeps these in step with the declaration).
+SETTING_NAMES: dict[str, str] = {
+    "screening.threshold_c": "发热阈值（°C，高于即拦截）",
+    "screening.site": "测温部位",
+    "screening.forehead_offset_c": "额温补偿（°C，加到额头皮温上）",
+    "screening.wrist_offset_c": "腕温补偿（°C，加到手腕皮温上）",
+    "screening.model": "补偿方式",
+    "screening.ambient_coeff": "环境温度系数（气温每低 1 °C 多加的 °C）",
+    "kiosk.identify": "验码时机",
+    "kiosk.identify_required": "必须出示通行码",
+    "kiosk.retention_days": "门岗本机记录保留天数（已上传的）",
+    "kiosk.store_temperatures": "台账保存体温读数",
+}
+SETTING_CHOICES: dict[tuple[str, str], str] = {
+    ("screening.site", "forehead"): "额头",
+    ("screening.site", "wrist"): "手腕",
+    ("screening.model", "offset"): "固定补偿",
+    ("screening.model", "ambient"): "随气温补偿",
+    ("kiosk.identify", "before"): "先验码后测温",
+    ("kiosk.identify", "after"): "先测温后验码",
+    ("kiosk.identify", "off"): "不验码，只测温",
+}
+
+
+def setting_name(key: str) -> str:
+    return SETTING_NAMES.get(key, key)
+
+
+def setting_value(key: str, value: Any) -> str:
+    """``额头 forehead``, ``是 true``, ``37.2``: a setting's value as the settings page shows it."""
+    if isinstance(value, bool):
+        return "是 true" if value else "否 false"
+    if (key, value) in SETTING_CHOICES:
+        return f"{SETTING_CHOICES[(key, value)]} {value}"
+    return str(value)
+
+
+def setting_code(key: str, typed: str) -> str:
+    """What an admin typed for a setting, with a Chinese word (额头, 是) turned into its value."""
+    wanted = typed.strip()
+    for (setting, code), word in SETTING_CHOICES.items():
+        if setting == key and wanted in (word, f"{word} {code}"):
+            return code
+    return {"是": "true", "否": "false"}.get(wanted, wanted)
+
+
+def setting_allowed(key: str) -> str:
+    """What a setting may be set to, in words: ``额头 / 手腕``, ``37 至 38.5``."""
+    from sync.contract import HUB_SETTINGS
+
+    setting = HUB_SETTINGS[key]
+    if setting.choices:
+        return " / ".join(setting_value(key, choice) for choice in setting.choices)
+    if setting.kind is bool:
+        return "是 / 否"
+    if setting.minimum is not None and setting.maximum is not None:
+        whole = " 的整数" if setting.kind is int else ""
+        return f"{setting.minimum:g} 至 {setting.maximum:g}{whole}"
+    return "文字"

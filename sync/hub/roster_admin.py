@@ -16,6 +16,7 @@ from sync.contract import (
     check_guard,
     checked_value,
 )
+from sync.hub import labels
 from sync.hub.admins import audit
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import format_local
@@ -151,15 +152,21 @@ def add_risk_area(store: HubStore, name: str, username: str) -> None:
 
 def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
     if key not in HUB_SETTINGS:
-        raise RosterError("中心只能设置这些项目：" + "、".join(sorted(HUB_SETTINGS)))
+        raise RosterError(
+            "中心只能设置这些项目：" + "、".join(labels.setting_name(k) for k in HUB_SETTINGS)
+        )
+    typed = labels.setting_code(key, raw)
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        value = tomllib.loads(f"v = {typed}")["v"]
     except tomllib.TOMLDecodeError:
-        value = raw.strip()
+        value = typed
     try:
         value = checked_value(HUB_SETTINGS[key], value)
     except SettingValueError as exc:
-        raise RosterError(str(exc)) from None
+        raise RosterError(
+            f"“{labels.setting_name(key)}”不能设为 {raw.strip()[:32]}：可设 "
+            f"{labels.setting_allowed(key)}（{exc}）"
+        ) from None
     store.roster_put("setting", key, {"value": value})
     with store.transaction():
         audit(store, username, "setting.set", {"key": key, "value": value})
