@@ -95,3 +95,25 @@ def test_compounds_accounts_and_codes_from_the_command_line(tmp_path):
         store.scoped(compounds.by_name(store, "幸福里小区").compound_id).roster_since(0, 10) == []
     )
     store.close()
+
+
+def test_the_hubs_own_audit_entries_are_read_with_hub_audit(tmp_path):
+    """On a hub of several compounds, the entries of no compound (an account made, a compound
+    made, a sign-in) were on no page: ``hub audit`` shows them, in words and Beijing time."""
+    db = f"sqlite:///{tmp_path}/hub.sqlite3"
+    assert hub(db, "compound-create", "光明苑小区").exit_code == 0
+    made = hub(db, "admin-create", "wang", "--password", PASSWORD, "--compound", "光明苑小区")
+    assert made.exit_code == 0
+    guard = ("g1", "王师傅", "--pin", "274951", "--gate", "gate-9", "--compound", "光明苑小区")
+    assert hub(db, "enrol-code", "gate-9", "--compound", "光明苑小区").exit_code == 0
+    assert hub(db, "roster guard", *guard).exit_code == 0
+    whole = hub(db, "audit")
+    assert whole.exit_code == 0, whole.output
+    # The account, in the hub's own entries, names its compound; the guard is the compound's.
+    assert "全中心 hub" in whole.output and "设置管理账户" in whole.output
+    assert "小区：光明苑小区" in whole.output and "账户：wang" in whole.output
+    assert "设置门卫" in whole.output and "+00:00" not in whole.output
+    one = hub(db, "audit", "--compound", "光明苑小区")
+    assert "设置门卫" in one.output and "全中心 hub" not in one.output
+    nowhere = hub(db, "audit", "--compound", "无此小区")
+    assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output

@@ -112,11 +112,16 @@ def create_admin(
                 (username, compound_id),
             )
         store.execute("DELETE FROM admin_sessions WHERE username = ?", (username,))
+        names = [  # the audit log keeps the compounds' names, as its reader knows them
+            name
+            for compound_id, name in store.fetch_all("SELECT compound_id, name FROM compounds")
+            if compound_id in ids
+        ]
         audit(
             store,
             None,
             "account.set",
-            {"username": username, "role": role, "compounds": ids, "district": district},
+            {"username": username, "role": role, "compounds": names, "district": district},
         )
 
 
@@ -299,20 +304,30 @@ def audit(store: HubStore, username: str | None, action: str, detail: dict[str, 
 
 
 def audit_log(store: HubStore, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest entries: for a compound, its own and the sign-ins of its accounts."""
+    """The newest entries: for a compound, its own and the sign-ins of its accounts; for the
+    whole hub (``hub audit``), every entry, with its compound's name (None: the hub's own)."""
     scope = "1 = 1"
     if store.compound is not None:
         own = int(store.compound)
         scope = (
-            f"(compound_id = {own} OR (compound_id IS NULL AND action IN ('sign_in.ok',"
+            f"(a.compound_id = {own} OR (a.compound_id IS NULL AND a.action IN ('sign_in.ok',"
             " 'sign_in.wrong', 'sign_in.wait') AND"
-            " username IN (SELECT username FROM account_compounds"
+            " a.username IN (SELECT username FROM account_compounds"
             f" WHERE compound_id = {own})))"
         )
     rows = store.fetch_all(
-        f"SELECT at, username, action, detail FROM audit WHERE {scope} ORDER BY aid DESC LIMIT ?",
+        "SELECT a.at, a.username, a.action, a.detail, c.name FROM audit a"
+        f" LEFT JOIN compounds c ON c.compound_id = a.compound_id WHERE {scope}"
+        " ORDER BY a.aid DESC LIMIT ?",
         (limit,),
     )
     return [
-        {"at": r[0], "username": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows
+        {
+            "at": r[0],
+            "username": r[1],
+            "action": r[2],
+            "detail": json.loads(r[3]),
+            "compound": r[4],
+        }
+        for r in rows
     ]

@@ -86,6 +86,8 @@ KEYS: dict[str, str] = {
     "note": "备注",
     "username": "账户",
     "role": "角色",
+    "compounds": "小区",
+    "district": "街道/社区",
     "source": "来源",
     "key": "项目",
     "name": "名称",
