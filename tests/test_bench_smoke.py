@@ -1,0 +1,23 @@
+"""The benchmarks run, at a size that takes seconds: the fever-block rule (a blocked person is
+the guard's to clear) broke the verdict-latency benchmark and nothing noticed until it was run
+for a figure. The figures themselves come from full runs (docs/benchmarks.md), not from here."""
+
+from __future__ import annotations
+
+from bench.kiosk_bench import ledger_throughput, memory_after_screenings, verdict_latency
+from bench.sync_bench import backlog, make_backlog
+
+
+def test_the_kiosk_benchmarks_run(tmp_path):
+    latency = verdict_latency(tmp_path / "latency", people=4)  # the 1st and 4th have a fever
+    assert latency["people"] == 4 and latency["ratio"] > 0
+    appends = ledger_throughput(tmp_path, appends=40, rounds=4)
+    assert appends["appends"] == 40 and appends["ratio"] > 0
+    memory = memory_after_screenings(tmp_path, screenings=5)
+    assert memory["screenings"] == 5
+
+
+def test_the_backlog_benchmark_drains_through_a_hub_process(tmp_path):
+    ledger, rate = make_backlog(tmp_path / "k.sqlite3", "backlog", 450)
+    drained = backlog("sqlite", tmp_path, ledger, rate)
+    assert drained["records"] == 450 and ledger.queue() == (450, ledger.events()[0]["wall_time"])
