@@ -40,6 +40,7 @@ def fill(url: str, events: int, days: float = 30) -> None:
     store.migrate()
     rng = random.Random(7)
     codes = []
+    compound = store.write_compound()  # the hub's one compound
     with store.transaction():
         for index in range(RESIDENTS):
             resident_id = str(uuid.uuid4())
@@ -47,7 +48,7 @@ def fill(url: str, events: int, days: float = 30) -> None:
             codes.append(code)
             store.execute(
                 "INSERT INTO residents (resident_id, building, unit, room, name, phone, role,"
-                " created_at) VALUES (?, ?, ?, ?, ?, NULL, 'owner', ?)",
+                " created_at, compound_id) VALUES (?, ?, ?, ?, ?, NULL, 'owner', ?, ?)",
                 (
                     resident_id,
                     str(1 + index // 100),
@@ -55,6 +56,7 @@ def fill(url: str, events: int, days: float = 30) -> None:
                     str(101 + index % 25),
                     f"住户{index}",
                     now_iso(),
+                    compound,
                 ),
             )
             store.execute(

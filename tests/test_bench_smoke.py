@@ -21,3 +21,11 @@ def test_the_backlog_benchmark_drains_through_a_hub_process(tmp_path):
     ledger, rate = make_backlog(tmp_path / "k.sqlite3", "backlog", 450)
     drained = backlog("sqlite", tmp_path, ledger, rate)
     assert drained["records"] == 450 and ledger.queue() == (450, ledger.events()[0]["wall_time"])
+
+
+def test_the_register_benchmark_fills_a_hub_of_compounds(tmp_path):
+    """It wrote residents without a compound once compounds came, and failed at the first row."""
+    from bench.register_bench import measure
+
+    report = measure(400, 7.5, str(tmp_path))
+    assert report["events"] == 400, report
