@@ -16,6 +16,7 @@ from kiosk.config import Config, ConfigError, find_config, load_config
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.words import word
 from sync.localtime import format_local, local_today
+from sync.ops.cli_types import FiniteRange
 from sync.ops.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
 from sync.ops.table import render_pairs, render_table
 
@@ -76,12 +77,10 @@ def serve(config_path: str | None, simulate: bool) -> None:
 @click.option(
     "--count", type=click.IntRange(0), default=0, help="Readings to take (0: until Ctrl-C)."
 )
-@click.option(
-    "--interval", type=click.FloatRange(0.05, 10), default=0.5, help="Seconds between reads."
-)
+@click.option("--interval", type=FiniteRange(0.05, 10), default=0.5, help="Seconds between reads.")
 @click.option(
     "--person",
-    type=click.FloatRange(20, 45),
+    type=FiniteRange(20, 45),
     default=None,
     help="With --simulate: a person with this core temperature steps up.",
 )
@@ -130,19 +129,19 @@ def sensor(
 @simulate_option
 @click.option(
     "--reference",
-    type=click.FloatRange(35.0, 42.0),
+    type=FiniteRange(35.0, 42.0),
     required=True,
     help="The same person's temperature from a reference (contact) thermometer.",
 )
 @click.option(
     "--person",
-    type=click.FloatRange(20, 45),
+    type=FiniteRange(20, 45),
     default=None,
     help="With --simulate: the simulated person's core temperature.",
 )
 @click.option(
     "--wait",
-    type=click.FloatRange(0, 120),
+    type=FiniteRange(0, 120),
     default=10.0,
     help="Seconds to wait for the person to step up.",
 )
@@ -334,7 +333,7 @@ def risk_areas_load(config_path: str | None, text_file: str) -> None:
 @click.option(
     "--set",
     "value",
-    type=click.FloatRange(0.1, 1.0),
+    type=FiniteRange(0.1, 1.0),
     default=None,
     help="Write a new emissivity (maintenance; power-cycle the sensor afterwards).",
 )

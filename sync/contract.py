@@ -187,14 +187,22 @@ class GuardError(ValueError):
 def check_guard(guard_id: str, name: str, pin: str) -> str:
     """The rules for a guard account, wherever it is made; returns the name, trimmed."""
     if not GUARD_ID_PATTERN.fullmatch(guard_id):
-        raise GuardError("guard id: 1-32 lower-case letters, digits, '-' or '_'")
+        raise GuardError(
+            "门卫编号须为 1-32 位小写字母、数字、- 或 _（如 wang-01）"
+            " guard id: 1-32 lower-case letters, digits, '-' or '_'"
+        )
     name = name.strip()
     if not name or len(name) > 32 or any(c in name for c in "<>&\"'"):
-        raise GuardError("name: 1-32 characters, without < > & or quotes")
+        raise GuardError(
+            "姓名须为 1-32 个字，不含 < > & 或引号 name: 1-32 characters, without < > & or quotes"
+        )
     if not PIN_PATTERN.fullmatch(pin):
         raise GuardError("PIN 须为 6-8 位数字 PIN: 6 to 8 digits")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
-        raise GuardError("PIN: too easy to guess (all the same digit, or a run)")
+        raise GuardError(
+            "PIN 太容易猜（全是同一个数字或连号），请换一个"
+            " PIN: too easy to guess (all the same digit, or a run)"
+        )
     return name
 
 
@@ -310,7 +318,10 @@ def checked_value(setting: Setting, value: Any) -> Any:
     elif kind is float:
         if not isinstance(value, int | float):
             raise bad()
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise bad() from None
     elif kind is str and (not isinstance(value, str) or not value.strip()):
         raise bad()
     if setting.choices and value not in setting.choices:

@@ -108,6 +108,14 @@ def test_calibrate_at_agreement_suggests_zero_not_minus_zero(run):
     assert "site_offset_c = 0.0" in result.output and "门岗估计体温" in result.output
 
 
+def test_calibrate_refuses_nan_as_a_temperature(run):
+    """Field trial: ``--reference nan`` was told the kiosk differs by +nan °C."""
+    for option in ("--reference", "--person"):
+        args = {"--reference": "36.5", "--person": "36.5", option: "nan"}
+        result = run("calibrate", "--simulate", *[x for kv in args.items() for x in kv])
+        assert result.exit_code == 2 and "不是有效的数" in result.output, result.output
+
+
 def test_calibrate_with_nobody_in_front(run):
     result = run("calibrate", "--simulate", "--reference", "36.8", "--wait", "0.3")
     assert result.exit_code == 1

@@ -196,6 +196,7 @@ def test_settings_page_feeds_the_roster(hub_store):
     page = client.get("/admin/settings").get_data(as_text=True)
     assert "测温部位：<b>手腕 wrist</b>" in page and "必须出示通行码：<b>是 true</b>" in page
     assert '<option value="kiosk.identify">验码时机</option>' in page
+    assert "恢复门岗默认（额头 forehead） Reset" in page  # each set value can go back
     for key in ("screening.site", "kiosk.identify_required"):
         post(action="remove", kind="setting", key=key)
     assert list(roster_admin.current(hub_store, "guard")) == ["li"]
@@ -204,6 +205,72 @@ def test_settings_page_feeds_the_roster(hub_store):
     assert "592731" not in str(hub_store.roster_since(0, 100))  # the PIN's hash only
     actions = [e["action"] for e in audit_log(hub_store)][:4]
     assert actions == ["risk_area.remove", "setting.remove", "setting.remove", "setting.set"]
+
+
+def test_settings_take_what_people_type_and_refuse_what_they_do_not_mean(hub_store):
+    """Field trial: 0x25 was stored as 37 °C, ３７．２ from an input method was refused, and 400
+    nines gave a 500."""
+    from sync.hub import roster_admin
+    from sync.hub.roster_admin import RosterError
+
+    def put(key: str, raw: str):
+        return roster_admin.set_setting(hub_store, key, raw, "manager")
+
+    assert put("screening.threshold_c", "３７．２") == 37.2
+    assert put("screening.threshold_c", " 37。4 ") == 37.4
+    assert put("kiosk.retention_days", "１４") == 14
+    refusals = {
+        ("screening.threshold_c", "0x25"): "请填写数字",
+        ("screening.threshold_c", "3_7"): "请填写数字",
+        ("screening.threshold_c", "nan"): "请填写数字",
+        ("kiosk.retention_days", "0b1110"): "请填写整数",
+        ("kiosk.retention_days", "14.0"): "请填写整数",
+        ("screening.threshold_c", "9" * 400): "的值过长",
+        ("screening.threshold_c", "  "): "请填写“发热阈值",
+    }
+    for (key, raw), words in refusals.items():
+        try:
+            put(key, raw)
+        except RosterError as exc:
+            assert words in str(exc), (raw, str(exc))
+        else:
+            raise AssertionError(f"{raw!r} was taken")
+    assert roster_admin.current(hub_store, "setting") == {
+        "screening.threshold_c": {"value": 37.4},
+        "kiosk.retention_days": {"value": 14},
+    }
+
+
+def test_an_expired_enrolment_code_is_no_gate_for_guards_or_shifts(hub_store):
+    """Field trial: a gate whose code had expired (and which another compound then enrolled)
+    stayed on the settings and duty lists, and a guard could be put on it."""
+    from sync.hub import roster_admin
+    from sync.hub.roster_admin import RosterError
+
+    hub_store.create_enrol_code("gate-new")
+    hub_store.create_enrol_code("gate-old", ttl_s=-1)  # expired
+    assert roster_admin.known_gates(hub_store) == {"gate-new"}
+    with pytest.raises(RosterError, match="没有门岗 gate-old"):
+        roster_admin.set_guard(hub_store, "li", "李师傅", "592731", "manager", ["gate-old"])
+
+
+def test_a_guards_refusals_are_in_chinese_first():
+    from sync.contract import GuardError, check_guard
+
+    for guard_id, name, pin, words in (
+        ("王师傅", "王师傅", "592731", "门卫编号须为"),
+        ("li", '王"师傅', "592731", "姓名须为"),
+        ("li", "李师傅", "111111", "PIN 太容易猜"),
+    ):
+        with pytest.raises(GuardError, match=words):
+            check_guard(guard_id, name, pin)
+
+
+def test_a_huge_number_in_a_setting_is_refused_not_a_crash():
+    from sync.contract import HUB_SETTINGS, SettingValueError, checked_value
+
+    with pytest.raises(SettingValueError):
+        checked_value(HUB_SETTINGS["screening.threshold_c"], 10**400)
 
 
 def test_find_a_resident_by_id_number_through_the_page(hub_store):

@@ -419,6 +419,37 @@ def test_an_account_of_two_compounds_picks_one_at_a_time(world):
     assert b.residents[0] in page and a.residents[0] not in page
 
 
+def test_a_form_of_a_page_shown_for_one_compound_is_not_saved_into_another(world):
+    """Field trial: with 光明苑小区's settings page open in one tab and 幸福里小区 picked in a
+    second, the threshold typed in the first went to 幸福里小区's gates."""
+    from sync.hub import roster_admin
+    from sync.hub.admins import create_admin
+
+    store, a, b = world
+    create_admin(store, "admin-ab", PASSWORD, "admin", [a.name, b.name])
+    client, first_tab = account_client(create_hub(store), "admin-ab")  # a page of A
+    second_tab = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/seal").text)[1]
+    switched = client.post("/admin/compound", data={"csrf": second_tab, "compound": b.compound_id})
+    assert switched.status_code == 302
+    threshold = {"action": "setting", "key": "screening.threshold_c", "value": "38.5"}
+    stale = client.post("/admin/settings", data={"csrf": first_tab, **threshold})
+    assert stale.status_code == 409
+    assert f"打开时显示的是“{a.name}”，现在已切换到“{b.name}”" in stale.text
+
+    def threshold_of(compound):
+        settings = roster_admin.current(store.scoped(compound.compound_id), "setting")
+        return settings.get("screening.threshold_c", {}).get("value")
+
+    assert threshold_of(a) != 38.5 and threshold_of(b) != 38.5  # nothing saved, in either
+    # Switching back and signing out work from any page; a page of B saves into B.
+    fresh = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/settings").text)[1]
+    assert client.post("/admin/settings", data={"csrf": fresh, **threshold}).status_code == 302
+    assert threshold_of(b) == 38.5 and threshold_of(a) != 38.5
+    back = client.post("/admin/compound", data={"csrf": first_tab, "compound": a.compound_id})
+    assert back.status_code == 302
+    assert client.post("/admin/logout", data={"csrf": fresh}).status_code == 302
+
+
 def test_kiosk_and_reader_tokens_stay_in_their_compound(world):
     store, a, b = world
     app = create_hub(store)

@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound
 
 from sync.auth import csrf_ok, new_csrf
 from sync.contract import HUB_SETTINGS, mask_phone
@@ -145,6 +145,28 @@ def _enter_compound(user: dict[str, str]) -> None:
     g.compound = next((c for c in seen if str(c.compound_id) == user["picked"]), seen[0])
 
 
+# Forms that mean the same whichever compound their page showed: switching compound and signing
+# out. Every other form is refused once another compound was picked since its page was shown.
+ANY_COMPOUND_FORMS = frozenset({"compound_pick", "logout"})
+
+
+def _check_form(user: dict[str, str], *, any_compound: bool) -> None:
+    """A form's token is the session's CSRF token and the compound its page showed. An account
+    of several compounds that switched compound in another tab must not have a form of the
+    first compound's page written into the second (field trial: a fever threshold typed on
+    光明苑小区's page went to 幸福里小区)."""
+    token, _, shown = (request.form.get("csrf") or "").rpartition(".")
+    if not csrf_ok(token, user["csrf"]):
+        raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
+    if any_compound or shown == str(g.compound.compound_id):
+        return
+    was = next((c.name for c in g.compounds if str(c.compound_id) == shown), None)
+    raise Conflict(
+        f"这个页面打开时显示的是“{was or '另一个小区'}”，现在已切换到“{g.compound.name}”："
+        "为免改错小区，这次没有保存。请在当前小区的页面上重新填写提交"
+    )
+
+
 def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -154,9 +176,11 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 return redirect(url_for("admin.login", next=request.path))
             if user["role"] not in allowed:
                 raise Forbidden("您的账户角色不能使用此页面：如需要，请联系管理员")
-            if request.method == "POST" and not csrf_ok(request.form.get("csrf"), user["csrf"]):
-                raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
             _enter_compound(user)
+            if request.method == "POST":
+                _check_form(user, any_compound=view.__name__ in ANY_COMPOUND_FORMS)
+            # The pages' forms carry the compound they were shown for (see _check_form).
+            user = {**user, "csrf": f"{user['csrf']}.{g.compound.compound_id}"}
             return view(user, *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]

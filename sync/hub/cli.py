@@ -16,6 +16,7 @@ from sync.hub.extras import missing_message, missing_packages
 from sync.hub.keys import DEFAULT_KEY_DIR, KeyError_, load_keys
 from sync.hub.store import CompoundError, HubStore
 from sync.localtime import DEFAULT_ZONE, UnknownZoneError, zone
+from sync.ops.cli_types import FiniteRange
 from sync.ops.logs import add_log_options, configure_from_context
 from sync.ops.table import render_table
 
@@ -231,7 +232,7 @@ def verify_sheet(db_url: str, timezone: str, seal_text: str) -> None:
 @main.command("enrol-code")
 @db_option
 @click.argument("kiosk_id")
-@click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.1, 720))
+@click.option("--hours", default=24.0, show_default=True, type=FiniteRange(0.1, 720))
 @compound_option
 def enrol_code(db_url: str, kiosk_id: str, hours: float, compound_name: str | None) -> None:
     """Make a one-time code that enrols KIOSK_ID into a compound (kiosk enrol --code …)."""
@@ -615,7 +616,7 @@ def roster_passes(db_url: str, csv_file: str, compound_name: str | None) -> None
             continue
         store.roster_put("pass", row["code"], row)
         sent += 1
-    click.echo(f"{sent} passes queued for the kiosks")
+    click.echo(f"已发出 {sent} 张通行码，门岗下次同步时收到 ({sent} passes queued for the kiosks)")
 
 
 @roster.command("guard")
@@ -647,7 +648,7 @@ def roster_guard(
         set_guard(store, guard_id, name, pin, "cli", list(gates))
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"guard {guard_id} queued for the kiosks")
+    click.echo(f"门卫 {guard_id} 已设置，所选门岗下次同步时收到 (guard queued for the kiosks)")
 
 
 @roster.command("risk-area")
@@ -667,7 +668,8 @@ def roster_risk_area(db_url: str, name: str, remove: bool, compound_name: str | 
             roster_admin.add_risk_area(store, name, "cli")
     except roster_admin.RosterError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"risk area {name} {'removed' if remove else 'added'}")
+    done = "已删除 removed" if remove else "已添加 added"
+    click.echo(f"风险地区 {name} {done}，门岗下次同步时收到")
 
 
 @roster.command("setting")
@@ -684,7 +686,12 @@ def roster_setting(db_url: str, key: str, value: str, compound_name: str | None)
         parsed = set_setting(store, key, value, "cli")
     except RosterError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{key} = {parsed!r} queued for the kiosks")
+    from sync.hub import labels
+
+    shown = labels.setting_value(key, parsed)
+    click.echo(
+        f"“{labels.setting_name(key)}”已设为 {shown}，门岗下次同步时收到 ({key} = {parsed!r})"
+    )
 
 
 add_log_options(main)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import tomllib
+import unicodedata
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -60,8 +62,10 @@ def known_gates(store: HubStore) -> set[str]:
     enrolled = store.fetch_all(
         f"SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL AND {store.in_compound()}"
     )
-    coming = store.fetch_all(
-        f"SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND {store.in_compound()}"
+    coming = store.fetch_all(  # a code not yet used nor expired
+        "SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND expires_at > ?"
+        f" AND {store.in_compound()}",
+        (time.time(),),
     )
     return {row[0] for row in [*enrolled, *coming]}
 
@@ -150,23 +154,41 @@ def add_risk_area(store: HubStore, name: str, username: str) -> None:
         audit(store, username, "risk_area.add", {"name": name})
 
 
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
 def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
     if key not in HUB_SETTINGS:
         raise RosterError(
             "中心只能设置这些项目：" + "、".join(labels.setting_name(k) for k in HUB_SETTINGS)
         )
+    setting, name, allowed = (
+        HUB_SETTINGS[key],
+        labels.setting_name(key),
+        labels.setting_allowed(key),
+    )
+    # What an input method gives: full-width digits (３７．２) and the ideographic full stop.
+    raw = unicodedata.normalize("NFKC", raw).strip()
+    if not raw:
+        raise RosterError(f"请填写“{name}”的值：可设 {allowed}")
+    if len(raw) > 32:
+        raise RosterError(f"“{name}”的值过长：可设 {allowed}")
     typed = labels.setting_code(key, raw)
+    if setting.kind in (int, float):
+        typed = typed.replace("。", ".")
+        # Plain decimals only: TOML would also read 0x25, 0o45 and 3_7 as 37.
+        if not (INTEGER if setting.kind is int else DECIMAL).fullmatch(typed):
+            number = "整数" if setting.kind is int else "数字"
+            raise RosterError(f"“{name}”不能设为 {raw}：请填写{number}，可设 {allowed}")
     try:
         value = tomllib.loads(f"v = {typed}")["v"]
     except tomllib.TOMLDecodeError:
         value = typed
     try:
-        value = checked_value(HUB_SETTINGS[key], value)
+        value = checked_value(setting, value)
     except SettingValueError as exc:
-        raise RosterError(
-            f"“{labels.setting_name(key)}”不能设为 {raw.strip()[:32]}：可设 "
-            f"{labels.setting_allowed(key)}（{exc}）"
-        ) from None
+        raise RosterError(f"“{name}”不能设为 {raw}：可设 {allowed}（{exc}）") from None
     store.roster_put("setting", key, {"value": value})
     with store.transaction():
         audit(store, username, "setting.set", {"key": key, "value": value})
