@@ -13,8 +13,8 @@ def test_the_kiosk_benchmarks_run(tmp_path):
     assert latency["people"] == 4 and latency["ratio"] > 0
     appends = ledger_throughput(tmp_path, appends=40, rounds=4)
     assert appends["appends"] == 40 and appends["ratio"] > 0
-    memory = memory_after_screenings(tmp_path, screenings=5)
-    assert memory["screenings"] == 5
+    memory = memory_after_screenings(tmp_path, screenings=12)  # the 10th has a fever
+    assert memory["screenings"] == 12
 
 
 def test_the_backlog_benchmark_drains_through_a_hub_process(tmp_path):
