@@ -227,7 +227,10 @@ def test_settings_take_what_people_type_and_refuse_what_they_do_not_mean(hub_sto
         ("kiosk.retention_days", "14.0"): "请填写整数",
         ("screening.threshold_c", "9" * 400): "的值过长",
         ("screening.threshold_c", "  "): "请填写“发热阈值",
+        ("screening.threshold_c", "37.123"): "最多两位小数",
+        ("kiosk.identify", "不验码，只测温"): "不能要求“必须出示通行码”",  # required is set below
     }
+    put("kiosk.identify_required", "是")
     for (key, raw), words in refusals.items():
         try:
             put(key, raw)
@@ -238,7 +241,12 @@ def test_settings_take_what_people_type_and_refuse_what_they_do_not_mean(hub_sto
     assert roster_admin.current(hub_store, "setting") == {
         "screening.threshold_c": {"value": 37.4},
         "kiosk.retention_days": {"value": 14},
+        "kiosk.identify_required": {"value": True},
     }
+    put("kiosk.identify_required", "否")
+    assert put("kiosk.identify", "不验码，只测温") == "off"
+    with pytest.raises(RosterError, match="请先把验码时机改为"):
+        put("kiosk.identify_required", "是")
 
 
 def test_an_expired_enrolment_code_is_no_gate_for_guards_or_shifts(hub_store):

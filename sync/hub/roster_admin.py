@@ -154,8 +154,21 @@ def add_risk_area(store: HubStore, name: str, username: str) -> None:
         audit(store, username, "risk_area.add", {"name": name})
 
 
+def _refuse_contradiction(store: HubStore, key: str, value: Any) -> None:
+    """Settings that contradict each other (field trial: 不验码 with 必须出示通行码 was taken,
+    and the kiosk then measured everyone without a pass, as 不验码 means)."""
+    after = {name: setting.default for name, setting in HUB_SETTINGS.items()}
+    after.update({name: data["value"] for name, data in current(store, "setting").items()})
+    after[key] = value
+    if after["kiosk.identify"] == "off" and after["kiosk.identify_required"]:
+        raise RosterError(
+            "“验码时机”为“不验码，只测温”时不能要求“必须出示通行码”：门岗不收通行码。"
+            "请先把验码时机改为先验码后测温或先测温后验码，或把必须出示通行码设为否"
+        )
+
+
 INTEGER = re.compile(r"[+-]?[0-9]+")
-DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]{1,2})?")  # 37.25, not 37.123456789
 
 
 def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
@@ -168,18 +181,18 @@ def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
         labels.setting_name(key),
         labels.setting_allowed(key),
     )
-    # What an input method gives: full-width digits (３７．２) and the ideographic full stop.
-    raw = unicodedata.normalize("NFKC", raw).strip()
+    raw = raw.strip()
     if not raw:
         raise RosterError(f"请填写“{name}”的值：可设 {allowed}")
     if len(raw) > 32:
         raise RosterError(f"“{name}”的值过长：可设 {allowed}")
     typed = labels.setting_code(key, raw)
     if setting.kind in (int, float):
-        typed = typed.replace("。", ".")
+        # What an input method gives: full-width digits (３７．２) and the ideographic full stop.
+        typed = unicodedata.normalize("NFKC", typed).replace("。", ".")
         # Plain decimals only: TOML would also read 0x25, 0o45 and 3_7 as 37.
         if not (INTEGER if setting.kind is int else DECIMAL).fullmatch(typed):
-            number = "整数" if setting.kind is int else "数字"
+            number = "整数" if setting.kind is int else "数字（最多两位小数）"
             raise RosterError(f"“{name}”不能设为 {raw}：请填写{number}，可设 {allowed}")
     try:
         value = tomllib.loads(f"v = {typed}")["v"]
@@ -189,6 +202,7 @@ def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
         value = checked_value(setting, value)
     except SettingValueError as exc:
         raise RosterError(f"“{name}”不能设为 {raw}：可设 {allowed}（{exc}）") from None
+    _refuse_contradiction(store, key, value)
     store.roster_put("setting", key, {"value": value})
     with store.transaction():
         audit(store, username, "setting.set", {"key": key, "value": value})
