@@ -14,7 +14,7 @@ import click
 from drivers import SensorError
 from kiosk.config import Config, ConfigError, find_config, load_config
 from kiosk.ledger import Ledger, LedgerError
-from kiosk.words import word
+from kiosk.words import sensor_error_words, word
 from sync.localtime import format_local, local_today
 from sync.ops.cli_types import FiniteRange
 from sync.ops.logs import add_log_options, configure_from_context, is_quiet, set_log_zone
@@ -57,6 +57,23 @@ def main() -> None:
     configure_from_context()  # --verbose/--quiet: added to every command by add_log_options
 
 
+def _person_only_simulated(config: Config, person: float | None) -> None:
+    """``--person`` steps a simulated person up; on a real sensor it would be ignored unseen."""
+    if person is not None and not config.sensor.simulate:
+        raise click.UsageError(
+            "--person 只用于模拟传感器 (--simulate)：真实传感器前请站一位真人"
+            " (--person needs --simulate)"
+        )
+
+
+def _failed(exc: Exception) -> click.ClickException:
+    """A command's failure in Chinese first: a sensor error in the words the guard screen uses,
+    the driver's own text beside it as the technical detail."""
+    if isinstance(exc, SensorError):
+        return click.ClickException(f"{sensor_error_words(exc)}：{exc}")
+    return click.ClickException(str(exc))
+
+
 @main.command()
 @config_option
 @simulate_option
@@ -68,7 +85,7 @@ def serve(config_path: str | None, simulate: bool) -> None:
     try:
         serve_forever(config)
     except (SensorError, LedgerError, ListenError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failed(exc) from None
 
 
 @main.command()
@@ -92,6 +109,7 @@ def sensor(
     from kiosk.sensor_check import describe_estimate, describe_reading
 
     config = _load(config_path, simulate)
+    _person_only_simulated(config, person)
     where = "模拟总线 simulated bus" if config.sensor.simulate else f"/dev/i2c-{config.sensor.bus}"
     click.echo(f"MLX90614 地址 0x{config.sensor.address:02X}，{where}")
     click.echo(describe_estimate(config))
@@ -100,7 +118,7 @@ def sensor(
     try:  # the sensor as `kiosk serve` makes it, without the gate's pins
         hardware = build_hardware(config, sensor_only=True)
     except SensorError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failed(exc) from None
     thermometer = hardware.thermometer
     if person is not None and hardware.simulator is not None:
         hardware.simulator.scene.person(person)
@@ -115,7 +133,7 @@ def sensor(
                 click.echo(describe_reading(thermometer.read(), config))
             except SensorError as exc:
                 failed = True
-                click.echo(f"故障 FAULT {type(exc).__name__}: {exc}", err=True)
+                click.echo(f"故障 FAULT {sensor_error_words(exc)}：{exc}", err=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -153,16 +171,17 @@ def calibrate(
     from kiosk.hardware import build_hardware
 
     config = _load(config_path, simulate)
+    _person_only_simulated(config, person)
     try:  # the sensor as `kiosk serve` makes it, without the gate's pins
         hardware = build_hardware(config, sensor_only=True)
     except SensorError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failed(exc) from None
     try:
         if person is not None and hardware.simulator is not None:
             hardware.simulator.scene.person(person)
         result = calibrate_site_offset(hardware.thermometer, config, reference, wait_s=wait)
     except (SensorError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failed(exc) from None
     finally:
         hardware.close()
     click.echo(f"门岗估计体温（未加现场校准） kiosk estimate: {result.uncorrected_c:.2f} °C")
@@ -350,7 +369,7 @@ def emissivity(config_path: str | None, simulate: bool, value: float | None) -> 
             click.echo(f"emissivity written: {value}; power-cycle the sensor to apply it")
         click.echo(f"emissivity: {read_emissivity(thermometer)}")
     except SensorError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failed(exc) from None
 
 
 @main.command()

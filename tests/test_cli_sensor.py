@@ -54,6 +54,12 @@ def test_sensor_diagnoses_a_missing_bus(run, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "I2C is not enabled" in result.output
     assert "raspi-config" in result.output
+    # Chinese first, as on the guard screen (field trial: calibrate said it in English only).
+    assert "找不到 I2C 总线" in result.output
+    calibrate = run("calibrate", "--reference", "36.5")
+    assert calibrate.exit_code == 1 and "找不到 I2C 总线" in calibrate.output
+    calibrate = run("calibrate", "--reference", "36.5", "--person", "36.5")
+    assert calibrate.exit_code == 2 and "--person 只用于模拟传感器" in calibrate.output
 
 
 def test_sensor_diagnoses_permission(run, monkeypatch):
