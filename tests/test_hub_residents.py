@@ -262,6 +262,22 @@ def test_an_expired_enrolment_code_is_no_gate_for_guards_or_shifts(hub_store):
         roster_admin.set_guard(hub_store, "li", "李师傅", "592731", "manager", ["gate-old"])
 
 
+def test_the_kiosks_page_lists_the_gates_waiting_to_enrol(hub_store):
+    """Field trial: a gate with a code issued was on the guard and duty lists but on no page
+    with a state."""
+    from sync.hub.admins import create_admin
+    from sync.hub.app import create_hub
+    from tests.hub_helpers import PASSWORD, signed_in
+
+    hub_store.create_enrol_code("gate-new")
+    hub_store.create_enrol_code("gate-old", ttl_s=-1)  # expired: not waiting
+    create_admin(hub_store, "admin-user", PASSWORD, "admin")
+    client, _ = signed_in(create_hub(hub_store), "admin")
+    page = client.get("/admin/kiosks").get_data(as_text=True)
+    assert "gate-new</td><td>待注册 waiting（登记码有效至 20" in page
+    assert "gate-old" not in page
+
+
 def test_a_guards_refusals_are_in_chinese_first():
     from sync.contract import GuardError, check_guard
 

@@ -404,6 +404,7 @@ def kiosks(user: dict[str, str]) -> str:
         "kiosks.html",
         user=user,
         kiosks=store.kiosks(),
+        waiting=store.waiting_enrolments(),
         integrity=integrity.report(store),
         code=None,
     )
@@ -426,6 +427,7 @@ def enrol_code(user: dict[str, str]) -> Any:
         "kiosks.html",
         user=user,
         kiosks=store.kiosks(),
+        waiting=store.waiting_enrolments(),
         integrity=integrity.report(store),
         code=(kiosk_id, code),
     )

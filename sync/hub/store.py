@@ -1098,6 +1098,24 @@ class HubStore:
                 "UPDATE kiosks SET last_seen = ? WHERE kiosk_id = ?", (now_iso(), kiosk_id)
             )
 
+    def waiting_enrolments(self) -> list[dict[str, Any]]:
+        """Gates with an enrolment code issued, not yet used nor expired (gates being installed),
+        with when the newest code for each runs out (UTC ISO)."""
+        rows = self.fetch_all(
+            "SELECT kiosk_id, max(expires_at) FROM enrol_codes WHERE used_at IS NULL"
+            f" AND expires_at > ? AND {self.in_compound()} GROUP BY kiosk_id ORDER BY kiosk_id",
+            (time.time(),),
+        )
+        return [
+            {
+                "kiosk_id": r[0],
+                "expires_at": datetime.fromtimestamp(float(r[1]), UTC).isoformat(
+                    timespec="seconds"
+                ),
+            }
+            for r in rows
+        ]
+
     def kiosks(self) -> list[dict[str, Any]]:
         rows = self.fetch_all(
             "SELECT kiosk_id, enrolled_at, revoked_at, last_seen, queue_reported"
