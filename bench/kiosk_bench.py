@@ -25,6 +25,7 @@ import requests
 from gpiozero.pins.mock import MockFactory
 
 from kiosk.config import load_config
+from kiosk.gate import Gate
 from kiosk.guard_desk import GuardDesk
 from kiosk.ledger import Ledger, connect, save_chain_key
 from kiosk.overrides import Override
@@ -32,6 +33,14 @@ from kiosk.server import start_in_background
 
 VERDICTS = {"admitted", "blocked", "retry", "fault"}
 GUARD = {"guard_id": "bench", "name": "测试门卫"}
+
+
+def guard_clears_a_fever_block(gate: Gate, desk: GuardDesk) -> None:
+    """A fever block is the guard's to clear, as at a real gate (the kiosk measures nobody
+    again until then): the guard denies entry."""
+    block = gate.awaiting_guard
+    if block is not None:
+        desk.override(Override(block["id"], "deny", "fever_confirmed", None, None), GUARD)
 
 
 def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
@@ -80,9 +89,7 @@ def verdict_latency(data_dir: Path, people: int) -> dict[str, float]:
             latencies.append(at - samples[-1])
             windows.append(samples[-1] - samples[0])
             sim.scene.leave()
-            block = kiosk.gate.awaiting_guard
-            if block is not None:  # a fever block is the guard's to clear, as at a real gate
-                desk.override(Override(block["id"], "deny", "fever_confirmed", None, None), GUARD)
+            guard_clears_a_fever_block(kiosk.gate, desk)
             time.sleep(0.4)
             kiosk.gate.measure_again()
     finally:
@@ -197,9 +204,7 @@ def memory_after_screenings(data_dir: Path, screenings: int) -> dict[str, float]
             assert recorded_one.acquire(timeout=30), f"no screening {count} within 30 s"
             if count == 1:
                 baseline = rss_kib()
-            block = kiosk.gate.awaiting_guard
-            if block is not None:
-                desk.override(Override(block["id"], "deny", "fever_confirmed", None, None), GUARD)
+            guard_clears_a_fever_block(kiosk.gate, desk)
         after = rss_kib()
     finally:
         kiosk.stop()

@@ -342,13 +342,17 @@ class Ledger:
 
     def queue(self) -> tuple[int, str | None]:
         """How many records are unsent (counted in the unsent index alone) and the wall time of
-        the first of them (one index look-up; min(wall_time) read every unsent row)."""
-        conn = self.connection()
-        count = conn.execute("SELECT count(*) FROM events WHERE synced_at IS NULL").fetchone()[0]
-        first = conn.execute(
-            "SELECT wall_time FROM events WHERE synced_at IS NULL ORDER BY seq LIMIT 1"
-        ).fetchone()
-        return int(count), first[0] if first else None
+        the first of them (one index look-up; min(wall_time) read every unsent row), in one
+        statement, so that the two agree while records are appended."""
+        row = (
+            self.connection()
+            .execute(
+                "SELECT count(*), (SELECT wall_time FROM events WHERE synced_at IS NULL"
+                " ORDER BY seq LIMIT 1) FROM events WHERE synced_at IS NULL"
+            )
+            .fetchone()
+        )
+        return int(row[0]), row[1]
 
     def load_sync_state(self) -> dict[str, Any]:
         rows = self.connection().execute("SELECT key, value FROM sync_state")

@@ -114,9 +114,10 @@ class SyncClient:
         self.state.revoked = False
         self.state.last_success = _now()
         self.state.last_error = None
-        if not more or self._pushed % QUEUE_EVERY == 0:
+        if not more or self._pushed == 1 or self._pushed % QUEUE_EVERY == 0:
             # While a backlog drains, the count (and the state saved for ``kiosk status``) goes
-            # with every QUEUE_EVERY-th batch and the last, as the count sent to the hub does.
+            # with the first batch after a start (the screen would say 0 until the 10th), every
+            # QUEUE_EVERY-th and the last, as the count sent to the hub does.
             self._refresh_queue()
         return 0.0 if more else self.idle_interval_s
 
@@ -167,7 +168,7 @@ class SyncClient:
                 log.error("sync: hub %s record %s: %s", r["status"], r.get("id"), r.get("reason"))
         if done:
             self.outbox.mark_sent(done, _now())
-        return len(batch) == self.batch_size
+        return more
 
     def reconcile(self) -> int:
         """Ask the hub what it holds; records it lost (restored from an older backup) are marked

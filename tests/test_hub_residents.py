@@ -219,6 +219,9 @@ def test_settings_take_what_people_type_and_refuse_what_they_do_not_mean(hub_sto
     assert put("screening.threshold_c", "３７．２") == 37.2
     assert put("screening.threshold_c", " 37。4 ") == 37.4
     assert put("kiosk.retention_days", "１４") == 14
+    assert put("screening.ambient_coeff", "-0") == 0.0 and put("screening.ambient_coeff", "0.10")
+    assert put("kiosk.retention_days", "028") == 28  # a leading zero is still 28 days
+    assert put("kiosk.store_temperatures", "是 true") is True  # as the page shows it
     refusals = {
         ("screening.threshold_c", "0x25"): "请填写数字",
         ("screening.threshold_c", "3_7"): "请填写数字",
@@ -240,9 +243,12 @@ def test_settings_take_what_people_type_and_refuse_what_they_do_not_mean(hub_sto
             raise AssertionError(f"{raw!r} was taken")
     assert roster_admin.current(hub_store, "setting") == {
         "screening.threshold_c": {"value": 37.4},
-        "kiosk.retention_days": {"value": 14},
+        "screening.ambient_coeff": {"value": 0.1},
+        "kiosk.retention_days": {"value": 28},
+        "kiosk.store_temperatures": {"value": True},
         "kiosk.identify_required": {"value": True},
     }
+    assert str(roster_admin.current(hub_store, "setting")).count("-0.0") == 0
     put("kiosk.identify_required", "否")
     assert put("kiosk.identify", "不验码，只测温") == "off"
     with pytest.raises(RosterError, match="请先把验码时机改为"):
@@ -271,11 +277,13 @@ def test_the_kiosks_page_lists_the_gates_waiting_to_enrol(hub_store):
 
     hub_store.create_enrol_code("gate-new")
     hub_store.create_enrol_code("gate-old", ttl_s=-1)  # expired: not waiting
+    hub_store.enrol(hub_store.create_enrol_code("gate-on"))
+    hub_store.create_enrol_code("gate-on")  # a working gate given a new code stays one row
     create_admin(hub_store, "admin-user", PASSWORD, "admin")
     client, _ = signed_in(create_hub(hub_store), "admin")
     page = client.get("/admin/kiosks").get_data(as_text=True)
     assert "gate-new</td><td>待注册 waiting（登记码有效至 20" in page
-    assert "gate-old" not in page
+    assert "gate-old" not in page and page.count("<td>gate-on</td>") == 1
 
 
 def test_a_guards_refusals_are_in_chinese_first():

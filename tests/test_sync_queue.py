@@ -62,16 +62,28 @@ def test_the_sync_loop_counts_a_draining_backlog_with_every_tenth_batch_not_each
     ledger = make_ledger(tmp_path / "k.sqlite3", records=5 * (batches - 1) + 2)
     client = enrolled_client(hub.start(), ledger, batch_size=5)
     client.outbox = outbox = CountingOutbox(ledger)
+    client.cycle()  # the first batch after a start: the screen shows the backlog at once
+    assert client.state.queue == 5 * (batches - 2) + 2 and outbox.counted == 1
+    assert ledger.load_sync_state()["queue"] == client.state.queue
     drain(client)
-    # The 10th, the 20th and the last batch: once for the hub, once for the state each.
-    assert outbox.counted == 6, outbox.counted
+    # The first batch for the state; the 10th, the 20th and the last for the hub and the state.
+    assert outbox.counted == 7, outbox.counted
     assert reported(hub) == 0 and ledger.queue() == (0, None)
     assert ledger.load_sync_state()["queue"] == 0  # what `kiosk status` reads
 
 
 def test_the_oldest_unsent_record_is_the_first_still_waiting(tmp_path):
-    ledger = make_ledger(tmp_path / "k.sqlite3", records=3)
-    first, second, _ = ledger.events()
+    """The one waiting longest is the first appended, whatever the wall clock said after it
+    (a clock stepped back one hour does not make a later record older)."""
+    from unittest import mock
+
+    from kiosk import clock
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=2)
+    first, second = ledger.events()
+    stepped_back = clock.ClockFacts("2026-11-29T00:00:00.000000+00:00", False, "b", 1)
+    with mock.patch.object(clock, "now", lambda: stepped_back):
+        add_records(ledger, 1)
     assert ledger.queue() == (3, first["wall_time"])
     ledger.mark_sent([first["id"]], "2026-11-29T08:00:00+00:00")
     assert ledger.queue() == (2, second["wall_time"])

@@ -450,6 +450,39 @@ def test_a_form_of_a_page_shown_for_one_compound_is_not_saved_into_another(world
     assert client.post("/admin/logout", data={"csrf": fresh}).status_code == 302
 
 
+def test_the_header_forms_of_an_error_page_work(world):
+    """Review: the 409 page's own 切换 and 退出 were refused (its header carried the bare
+    token), and so were those of a 404 page."""
+    from sync.hub.admins import create_admin
+
+    store, a, b = world
+    create_admin(store, "admin-ab", PASSWORD, "admin", [a.name, b.name])
+    app = create_hub(store)
+    client, stale = account_client(app, "admin-ab")
+    fresh = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/seal").text)[1]
+    client.post("/admin/compound", data={"csrf": fresh, "compound": b.compound_id})
+    threshold = {"action": "setting", "key": "screening.threshold_c", "value": "37.5"}
+    conflict = client.post("/admin/settings", data={"csrf": stale, **threshold})
+    assert conflict.status_code == 409 and "页面已过期" in conflict.text
+    on_409 = re.search(r'name="csrf" value="([^"]+)"', conflict.text)[1]
+    back = client.post("/admin/compound", data={"csrf": on_409, "compound": a.compound_id})
+    assert back.status_code == 302
+    missing = client.get("/admin/no-such-page")
+    assert missing.status_code == 404
+    on_404 = re.search(r'name="csrf" value="([^"]+)"', missing.text)[1]
+    assert client.post("/admin/settings", data={"csrf": on_404, **threshold}).status_code == 403
+    assert client.post("/admin/logout", data={"csrf": on_404}).status_code == 302
+    assert client.get("/admin/settings").status_code == 302  # signed out: to the login page
+
+
+def test_an_account_left_without_a_compound_can_still_sign_out(world):
+    store, _, _ = world
+    client, csrf = account_client(create_hub(store), "admin-a")
+    store.execute("DELETE FROM account_compounds WHERE username = 'admin-a'")
+    assert client.get("/admin/settings").status_code == 403
+    assert client.post("/admin/logout", data={"csrf": csrf}).status_code == 302
+
+
 def test_kiosk_and_reader_tokens_stay_in_their_compound(world):
     store, a, b = world
     app = create_hub(store)

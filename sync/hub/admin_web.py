@@ -146,23 +146,37 @@ def _enter_compound(user: dict[str, str]) -> None:
 
 
 # Forms that mean the same whichever compound their page showed: switching compound and signing
-# out. Every other form is refused once another compound was picked since its page was shown.
-ANY_COMPOUND_FORMS = frozenset({"compound_pick", "logout"})
+# out (also from an error page, whose header has them). Every other form is refused once another
+# compound was picked since its page was shown.
+ANY_COMPOUND_FORMS = frozenset({"admin.compound_pick", "admin.logout"})
+
+
+def page_user(user: dict[str, str] | None) -> dict[str, str] | None:
+    """The account as a page shows it: its forms' token is the session's CSRF token and the
+    compound the page shows (``token.compound_id``), which :func:`_check_form` checks."""
+    compound = getattr(g, "compound", None)
+    if user is None or compound is None:
+        return user
+    return {**user, "csrf": f"{user['csrf']}.{compound.compound_id}"}
 
 
 def _check_form(user: dict[str, str], *, any_compound: bool) -> None:
-    """A form's token is the session's CSRF token and the compound its page showed. An account
-    of several compounds that switched compound in another tab must not have a form of the
-    first compound's page written into the second (field trial: a fever threshold typed on
-    光明苑小区's page went to 幸福里小区)."""
-    token, _, shown = (request.form.get("csrf") or "").rpartition(".")
+    """An account of several compounds that switched compound in another tab must not have a
+    form of the first compound's page written into the second (field trial: a fever threshold
+    typed on 光明苑小区's page went to 幸福里小区)."""
+    raw = request.form.get("csrf") or ""
+    token, dot, shown = raw.rpartition(".")
+    if not dot:  # a page drawn before a compound was known (an error page's header)
+        token, shown = raw, ""
     if not csrf_ok(token, user["csrf"]):
         raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
     if any_compound or shown == str(g.compound.compound_id):
         return
     was = next((c.name for c in g.compounds if str(c.compound_id) == shown), None)
+    if was is None:
+        raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
     raise Conflict(
-        f"这个页面打开时显示的是“{was or '另一个小区'}”，现在已切换到“{g.compound.name}”："
+        f"这个页面打开时显示的是“{was}”，现在已切换到“{g.compound.name}”："
         "为免改错小区，这次没有保存。请在当前小区的页面上重新填写提交"
     )
 
@@ -176,12 +190,15 @@ def roles(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 return redirect(url_for("admin.login", next=request.path))
             if user["role"] not in allowed:
                 raise Forbidden("您的账户角色不能使用此页面：如需要，请联系管理员")
-            _enter_compound(user)
+            any_compound = request.endpoint in ANY_COMPOUND_FORMS
+            try:
+                _enter_compound(user)
+            except Forbidden:
+                if request.endpoint != "admin.logout":  # an account of no compound signs out
+                    raise
             if request.method == "POST":
-                _check_form(user, any_compound=view.__name__ in ANY_COMPOUND_FORMS)
-            # The pages' forms carry the compound they were shown for (see _check_form).
-            user = {**user, "csrf": f"{user['csrf']}.{g.compound.compound_id}"}
-            return view(user, *args, **kwargs)
+                _check_form(user, any_compound=any_compound)
+            return view(page_user(user), *args, **kwargs)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
         return checked

@@ -16,7 +16,7 @@ from werkzeug.exceptions import (
 )
 
 from sync.hub import compounds, district_web, duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
-from sync.hub.admin_web import admin, current_user
+from sync.hub.admin_web import admin, current_user, page_user
 from sync.hub.admins import audit
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
@@ -97,7 +97,8 @@ def create_hub(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
-            return error_page(exc, current_user())  # a page in Chinese that says what to do
+            # A page in Chinese that says what to do; its header's forms carry the same token.
+            return error_page(exc, page_user(current_user()))
         response = jsonify(error=exc.name, message=exc.description)
         response.status_code = exc.code or 500
         if isinstance(exc, TooManyRequests):

@@ -28,7 +28,7 @@ ACTIONS: dict[str, str] = {
     "export.xlsx": "导出台账（XLSX）",
     "guard.set": "设置门卫",
     "guard.remove": "删除门卫",
-    "kiosk.enrol_code": "生成门岗注册码",
+    "kiosk.enrol_code": "生成门岗登记码",
     "kiosk.revoke": "吊销门岗",
     "passes.issue": "发放通行码",
     "passes.print": "打印通行码",

@@ -312,28 +312,26 @@ def audit_command(db_url: str, compound_name: str | None, timezone: str, limit: 
     """Show the audit log, newest first: one compound's (as its admins see it on 审计), or
     without --compound the whole hub's, with the hub's own entries (accounts, compounds,
     sign-ins) that no compound's page shows."""
-    from sync.hub import audit_words, compounds
+    from sync.hub import audit_words
     from sync.hub.admins import audit_log
     from sync.localtime import format_local
 
     store = _store(db_url)
     try:
-        if compound_name is not None:
-            store = store.scoped(compounds.by_name(store, compound_name).compound_id)
-    except CompoundError as exc:
-        raise click.ClickException(str(exc)) from None
-    tz = zone(timezone)
-    rows = [
-        (
-            format_local(entry["at"], tz),
-            entry["compound"] or "全中心 hub",
-            entry["username"] or "系统 system",
-            audit_words.action_words(entry["action"]),
-            audit_words.detail_words(entry["detail"], tz),
-        )
-        for entry in audit_log(store, limit)
-    ]
-    store.close()
+        view = store if compound_name is None else _in_compound(store, compound_name)
+        tz = zone(timezone)
+        rows = [
+            (
+                format_local(entry["at"], tz),
+                entry["compound"] or "全中心 hub",
+                entry["username"] or "系统 system",
+                audit_words.action_words(entry["action"]),
+                audit_words.detail_words(entry["detail"], tz),
+            )
+            for entry in audit_log(view, limit)
+        ]
+    finally:
+        store.close()
     header = ("时间 at", "小区 compound", "用户 user", "操作 action", "内容 detail")
     click.echo(render_table(header, rows) if rows else "审计日志为空 the audit log is empty")
 

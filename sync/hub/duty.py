@@ -96,7 +96,9 @@ def add_shift(
     if not roster_admin.GATE.fullmatch(gate):
         raise DutyError("门岗编号须为 1–32 个字母、数字或“-”：请从列表中选择门岗")
     if gate not in roster_admin.known_gates(store):
-        raise DutyError(f"没有门岗 {gate}：请从列表中选择已注册的门岗（新门岗请先生成注册码）")
+        raise DutyError(
+            f"没有门岗 {gate}：请从列表中选择已注册的门岗（新门岗请先在“门岗”页生成登记码）"
+        )
     start, end = parse_local(starts, tz, "开始时间"), parse_local(ends, tz, "结束时间")
     if end <= start:
         raise DutyError("结束时间须晚于开始时间：请修改后再保存")

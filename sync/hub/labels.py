@@ -199,7 +199,8 @@ def setting_code(key: str, typed: str) -> str:
     for (setting, code), word in SETTING_CHOICES.items():
         if setting == key and wanted in (word, f"{word} {code}"):
             return code
-    return {"是": "true", "否": "false"}.get(wanted, wanted)
+    yes_no = {"是": "true", "是 true": "true", "否": "false", "否 false": "false"}
+    return yes_no.get(wanted, wanted)
 
 
 def setting_allowed(key: str) -> str:

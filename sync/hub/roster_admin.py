@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import tomllib
 import unicodedata
 from datetime import UTC, tzinfo
@@ -59,15 +58,8 @@ GATE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 def known_gates(store: HubStore) -> set[str]:
     """The compound's gates a guard or a shift may be put on: enrolled and not revoked, or with
     an enrolment code issued (a gate being installed)."""
-    enrolled = store.fetch_all(
-        f"SELECT kiosk_id FROM kiosks WHERE revoked_at IS NULL AND {store.in_compound()}"
-    )
-    coming = store.fetch_all(  # a code not yet used nor expired
-        "SELECT kiosk_id FROM enrol_codes WHERE used_at IS NULL AND expires_at > ?"
-        f" AND {store.in_compound()}",
-        (time.time(),),
-    )
-    return {row[0] for row in [*enrolled, *coming]}
+    enrolled = {kiosk["kiosk_id"] for kiosk in store.kiosks() if not kiosk["revoked_at"]}
+    return enrolled | {gate["kiosk_id"] for gate in store.waiting_enrolments()}
 
 
 def set_guard(
@@ -88,7 +80,7 @@ def set_guard(
     if unknown:
         raise RosterError(
             f"没有门岗 {'、'.join(g[:32] for g in unknown[:3])}：请从列表中选择本小区已注册的门岗"
-            "（新门岗请先生成注册码）"
+            "（新门岗请先在“门岗”页生成登记码）"
         )
     store.roster_put(
         "guard", guard_id, {"name": name, "pin_hash": hash_password(pin), "gates": gates}
@@ -190,14 +182,16 @@ def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
     if setting.kind in (int, float):
         # What an input method gives: full-width digits (３７．２) and the ideographic full stop.
         typed = unicodedata.normalize("NFKC", typed).replace("。", ".")
-        # Plain decimals only: TOML would also read 0x25, 0o45 and 3_7 as 37.
+        # Plain decimals only: float() or TOML would also take 1e1, nan, 0x25 or 3_7.
         if not (INTEGER if setting.kind is int else DECIMAL).fullmatch(typed):
             number = "整数" if setting.kind is int else "数字（最多两位小数）"
             raise RosterError(f"“{name}”不能设为 {raw}：请填写{number}，可设 {allowed}")
-    try:
-        value = tomllib.loads(f"v = {typed}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = typed
+        value: Any = int(typed) if setting.kind is int else float(typed) + 0.0  # 037; never -0.0
+    else:
+        try:
+            value = tomllib.loads(f"v = {typed}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = typed
     try:
         value = checked_value(setting, value)
     except SettingValueError as exc:

@@ -1099,11 +1099,14 @@ class HubStore:
             )
 
     def waiting_enrolments(self) -> list[dict[str, Any]]:
-        """Gates with an enrolment code issued, not yet used nor expired (gates being installed),
-        with when the newest code for each runs out (UTC ISO)."""
+        """Gates being installed: an enrolment code issued, not yet used nor expired, and not
+        enrolled already (a working gate given a new code stays one gate), with when the newest
+        code for each runs out (UTC ISO)."""
         rows = self.fetch_all(
             "SELECT kiosk_id, max(expires_at) FROM enrol_codes WHERE used_at IS NULL"
-            f" AND expires_at > ? AND {self.in_compound()} GROUP BY kiosk_id ORDER BY kiosk_id",
+            " AND expires_at > ? AND kiosk_id NOT IN (SELECT kiosk_id FROM kiosks"
+            f" WHERE revoked_at IS NULL) AND {self.in_compound()}"
+            " GROUP BY kiosk_id ORDER BY kiosk_id",
             (time.time(),),
         )
         return [
