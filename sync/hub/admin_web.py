@@ -177,7 +177,7 @@ def _check_form(user: dict[str, str], *, any_compound: bool) -> None:
         raise Forbidden("表单已过期或来源不对：请刷新页面后重新提交")
     raise Conflict(
         f"这个页面打开时显示的是“{was}”，现在已切换到“{g.compound.name}”："
-        "为免改错小区，这次没有保存。请在当前小区的页面上重新填写提交"
+        "为免改错小区，这次没有保存"
     )
 
 
