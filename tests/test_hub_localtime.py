@@ -227,6 +227,21 @@ def test_the_audit_log_reads_in_words_and_local_time(hub_store, night):
     assert "duty.add" not in page and "export.csv" not in page and "{&#39;" not in page
 
 
+def test_a_retention_run_and_a_guard_read_in_words_in_the_audit(hub_store):
+    """Seen in the demo's `hub audit`: a retention run listed audit_days, cutoff, events … and a
+    guard its gates, as codes."""
+    from sync.hub import retention, roster_admin
+
+    hub_store.create_enrol_code("east-gate")
+    roster_admin.set_guard(hub_store, "g1", "张三", "246813", "boss", ["east-gate"])
+    retention.purge(hub_store, 28, audit_days=180)
+    client = admin_client(hub_store)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "门岗：east-gate" in page and "审计保留天数：180" in page and "清理截止：" in page
+    for code in ("audit_days", "cutoff", "roster_history", "quarantine_register", "gates："):
+        assert code not in page, code
+
+
 def test_every_setting_a_hub_sends_has_chinese_words():
     """The settings page showed ``screening.threshold_c = 37.2``: a code, not a word."""
     from sync.contract import HUB_SETTINGS
