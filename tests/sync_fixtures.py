@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,17 @@ def postgres_available() -> str | None:
         return str(exc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub_store(request, tmp_path) -> Iterator[HubStore]:
-    if request.param == "sqlite":
-        store = HubStore(f"sqlite:///{tmp_path}/hub.sqlite3")
-        store.migrate()
-        yield store
-        store.close()
+@contextmanager
+def hub_database(kind: str, tmp_path: Path, *, upto: str | None = None) -> Iterator[HubStore]:
+    """A migrated hub on SQLite, or in a schema of its own on the local PostgreSQL (dropped
+    afterwards); ``upto``: a hub as it stood after that migration."""
+    if kind == "sqlite":
+        store = HubStore(f"sqlite:///{tmp_path}/{'hub' if upto is None else 'old-hub'}.sqlite3")
+        store.migrate(upto=upto)
+        try:
+            yield store
+        finally:
+            store.close()
         return
     problem = postgres_available()
     if problem is not None:
@@ -53,13 +58,19 @@ def hub_store(request, tmp_path) -> Iterator[HubStore]:
         admin.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in PG_DSN else "?"
     store = HubStore(f"{PG_DSN}{separator}options=-csearch_path%3D{schema}")
-    store.migrate()
     try:
+        store.migrate(upto=upto)
         yield store
     finally:
         store.close()
         with psycopg.connect(PG_DSN, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_store(request, tmp_path) -> Iterator[HubStore]:
+    with hub_database(request.param, tmp_path) as store:
+        yield store
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sync.hub.retention import daily_counts
 from sync.hub.retention import purge as hub_purge
 from sync.hub.store import HubStore
 from sync.protocol import CONFLICT, DUPLICATE, STORED
-from tests.sync_fixtures import PG_DSN, hub_store, postgres_available  # noqa: F401 (fixture)
+from tests.sync_fixtures import hub_database, hub_store  # noqa: F401 (fixture)
 
 ROW = (
     "SELECT ingest_seq, id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c, record,"
@@ -30,24 +30,10 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def old_pg_hub() -> Iterator[HubStore]:
+def old_pg_hub(tmp_path) -> Iterator[HubStore]:
     """A PostgreSQL hub as it stood before the partitions (migrations up to 011)."""
-    problem = postgres_available()
-    if problem is not None:
-        pytest.skip(f"no PostgreSQL at {PG_DSN}: {problem}")
-    import psycopg
-
-    schema = f"hubtest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    store = HubStore(f"{PG_DSN}?options=-csearch_path%3D{schema}")
-    store.migrate(upto="011_duty_records")
-    try:
+    with hub_database("postgresql", tmp_path, upto="011_duty_records") as store:
         yield store
-    finally:
-        store.close()
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def enrol(store: HubStore, kiosk_id: str) -> None:

@@ -5,8 +5,6 @@ hub sees it all after the migration."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +14,7 @@ from sync.auth import hash_password
 from sync.hub.app import create_hub
 from sync.hub.store import HubStore, now_iso
 from tests.hub_helpers import PASSWORD
-from tests.sync_fixtures import PG_DSN, make_ledger, postgres_available
+from tests.sync_fixtures import hub_database, make_ledger
 from tests.tenancy_fixtures import body_text
 
 BEFORE = "012_events_partitions"
@@ -47,31 +45,8 @@ OWNED += ("disinfection_rounds", "supplies", "supply_moves", "audit")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_hub(request, tmp_path) -> Iterator[HubStore]:
     """A hub whose schema stops at the migration before compounds."""
-    if request.param == "sqlite":
-        store = HubStore(f"sqlite:///{tmp_path}/old-hub.sqlite3")
-        store.migrate(upto=BEFORE)
+    with hub_database(request.param, tmp_path, upto=BEFORE) as store:
         yield store
-        store.close()
-        return
-    problem = postgres_available()
-    if problem is not None:
-        if os.environ.get("MENWEI_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here but not reachable at {PG_DSN}: {problem}")
-        pytest.skip(f"no PostgreSQL at {PG_DSN}: {problem}")
-    import psycopg
-
-    schema = f"hubtest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in PG_DSN else "?"
-    store = HubStore(f"{PG_DSN}{separator}options=-csearch_path%3D{schema}")
-    store.migrate(upto=BEFORE)
-    try:
-        yield store
-    finally:
-        store.close()
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def fill_old(store: HubStore, tmp_path) -> dict[str, str]:
