@@ -17,6 +17,14 @@ from tests.sync_fixtures import drain, enrolled_client
 pytestmark = pytest.mark.browser
 
 
+def open_sign_on(guard, url: str, *, visitors_at_home: str) -> None:
+    """The guard unlocks the screen, opens 值班 and answers the household question."""
+    unlock(guard, url)
+    guard.wait_for_selector("#desk:not([hidden])")
+    guard.click("nav button[data-tab='duty']")
+    guard.click(f"#visitors-at-home button[data-value='{visitors_at_home}']")
+
+
 @pytest.fixture
 def kiosk(start_kiosk):
     k = start_kiosk(kiosk__result_hold_s=1.0)
@@ -115,10 +123,7 @@ def test_a_guard_signs_on_logs_two_rounds_and_signs_off(kiosk, hub, pages):
 
 def test_a_guard_barred_by_a_fever_reads_why_and_whom_to_call(kiosk, pages):
     _, guard = pages
-    unlock(guard, kiosk.url)
-    guard.wait_for_selector("#desk:not([hidden])")
-    guard.click("nav button[data-tab='duty']")
-    guard.click("#visitors-at-home button[data-value='no']")
+    open_sign_on(guard, kiosk.url, visitors_at_home="no")
     guard.click("#sign-on-start")
     guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
     kiosk.hardware.simulator.scene.person(38.5)
@@ -148,10 +153,7 @@ def test_a_guard_barred_by_a_fever_reads_why_and_whom_to_call(kiosk, pages):
 def test_not_mine_measures_again(kiosk, pages):
     _, guard = pages
     scene = kiosk.hardware.simulator.scene
-    unlock(guard, kiosk.url)
-    guard.wait_for_selector("#desk:not([hidden])")
-    guard.click("nav button[data-tab='duty']")
-    guard.click("#visitors-at-home button[data-value='yes']")
+    open_sign_on(guard, kiosk.url, visitors_at_home="yes")
     guard.click("#sign-on-start")
     scene.person(36.9)  # a resident steps up
     guard.wait_for_selector("#sign-on-confirm:not([hidden])", timeout=15000)
@@ -180,10 +182,7 @@ def test_a_sign_on_left_by_a_guard_who_walked_away_locks_the_screen(start_kiosk,
     kiosk = start_kiosk(kiosk__result_hold_s=1.0, guard__urgent_lock_s=3)
     add_guard(kiosk.ledger.connection(), "wang", "王师傅", "483190")
     _, guard = pages
-    unlock(guard, kiosk.url)
-    guard.wait_for_selector("#desk:not([hidden])")
-    guard.click("nav button[data-tab='duty']")
-    guard.click("#visitors-at-home button[data-value='no']")
+    open_sign_on(guard, kiosk.url, visitors_at_home="no")
     kiosk.gate.measure_staff("wang", "王师傅", visitors_at_home=False, within_s=5.0)
     on_resident_screen(guard, kiosk.url, timeout=15000)  # lapsed, untouched: locked
     # the session is over: going back to /guard shows the sign-in, not the desk
@@ -200,10 +199,7 @@ def test_a_sensor_fault_during_a_sign_on_is_shown_to_the_guard(start_kiosk, page
     kiosk = start_kiosk(kiosk__result_hold_s=1.0, guard__urgent_lock_s=3)
     add_guard(kiosk.ledger.connection(), "wang", "王师傅", "483190")
     _, guard = pages
-    unlock(guard, kiosk.url)
-    guard.wait_for_selector("#desk:not([hidden])")
-    guard.click("nav button[data-tab='duty']")
-    guard.click("#visitors-at-home button[data-value='no']")
+    open_sign_on(guard, kiosk.url, visitors_at_home="no")
     guard.click("#sign-on-start")
     guard.wait_for_selector("#sign-on-message:has-text('请正对测温探头')")
     guard.wait_for_timeout(3500)  # facing the sensor, not touching the screen
