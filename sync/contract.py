@@ -319,7 +319,7 @@ def checked_value(setting: Setting, value: Any) -> Any:
         if not isinstance(value, int | float):
             raise bad()
         try:
-            value = float(value)
+            value = float(value) + 0.0  # + 0.0: -0 is held, shown and sent as 0.0
         except OverflowError:  # an integer of hundreds of digits
             raise bad() from None
     elif kind is str and (not isinstance(value, str) or not value.strip()):

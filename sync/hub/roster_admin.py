@@ -186,7 +186,7 @@ def set_setting(store: HubStore, key: str, raw: str, username: str) -> Any:
         if not (INTEGER if setting.kind is int else DECIMAL).fullmatch(typed):
             number = "整数" if setting.kind is int else "数字（最多两位小数）"
             raise RosterError(f"“{name}”不能设为 {raw}：请填写{number}，可设 {allowed}")
-        value: Any = int(typed) if setting.kind is int else float(typed) + 0.0  # 037; never -0.0
+        value: Any = int(typed) if setting.kind is int else float(typed)  # 037 is 37
     else:
         try:
             value = tomllib.loads(f"v = {typed}")["v"]
