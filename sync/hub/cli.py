@@ -89,15 +89,13 @@ def _in_compound(store: HubStore, name: str | None) -> HubStore:
     go to its only compound, or are refused when it has several)."""
     from sync.hub import compounds
 
-    if name is None:
-        try:
-            return store.scoped(store.write_compound())
-        except CompoundError as exc:
-            raise click.ClickException(str(exc)) from None
     try:
-        return store.scoped(compounds.by_name(store, name).compound_id)
+        compound_id = (
+            store.write_compound() if name is None else compounds.by_name(store, name).compound_id
+        )
     except CompoundError as exc:
         raise click.ClickException(str(exc)) from None
+    return store.scoped(compound_id)
 
 
 @click.group()
