@@ -3,15 +3,19 @@
 One request in flight, bounded batches, explicit timeouts, exponential backoff with jitter while
 the hub cannot be reached. Records are marked sent only from the hub's answer, and that mark is
 the only state kept: a crash at any moment leaves records unsent (sent again, stored once by the
-hub) or sent (the hub has them), never lost.
+hub) or sent (the hub has them), never lost. While a backlog drains, the next batch is read and
+encoded while the hub works on the current one (the request waits in a thread of its own; the
+ledger is only touched from the caller's).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +45,16 @@ class SyncState:
 
 
 QUEUE_EVERY = 10  # while a backlog drains, the unsent count goes with every 10th batch
+JSON_BODY = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The next records to send, read and encoded ahead of their request."""
+
+    ids: frozenset[str]
+    records_json: bytes  # the JSON list of the wire records
+    more: bool  # more were unsent when it was read
 
 
 class TokenRevoked(Exception):
@@ -75,6 +89,8 @@ class SyncClient:
         self._http.verify = ca_file if ca_file else True
         self._failures = 0
         self._pushed = 0  # batches sent (for QUEUE_EVERY)
+        self._next: Batch | None = None  # read while the batch before it was at the hub
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send")
         self._checked_hub = False
         self.wake = threading.Event()
         self.state = SyncState()
@@ -142,13 +158,22 @@ class SyncClient:
         # there), so the count goes with the last batch, whose count the hub needs exactly (0
         # settles a gap: docs/sync-protocol.md), and with every QUEUE_EVERY-th one before it;
         # the others send none and the hub keeps the last count.
-        batch = self.outbox.unsent_batch(self.batch_size + 1)
-        if not batch:
+        batch, self._next = self._next or self._read_batch(frozenset()), None
+        if batch is None:
             return False
-        more, batch = len(batch) > self.batch_size, batch[: self.batch_size]
         self._pushed += 1
-        queue = None if more and self._pushed % QUEUE_EVERY else self.outbox.queue()[0]
-        response = self._request("POST", "/events", json={"records": batch, "queue": queue})
+        # Counted now, after the batch before was marked sent: what is unsent, this batch in it.
+        queue = None if batch.more and self._pushed % QUEUE_EVERY else self.outbox.queue()[0]
+        body = b'{"queue":%s,"records":%s}' % (json.dumps(queue).encode(), batch.records_json)
+        sending = self._sender.submit(
+            self._request, "POST", "/events", data=body, headers=JSON_BODY
+        )
+        try:
+            # While the hub works: the batch after this one (its records are still unsent
+            # until the answer comes, so they are left out by id).
+            upcoming = self._read_batch(batch.ids) if batch.more else None
+        finally:
+            response = sending.result()  # the hub's answer, or its failure, raised here
         if response.status_code == 413:
             if self.batch_size == 1:
                 raise HubError("the hub refuses even a single record as too large")
@@ -168,7 +193,22 @@ class SyncClient:
                 log.error("sync: hub %s record %s: %s", r["status"], r.get("id"), r.get("reason"))
         if done:
             self.outbox.mark_sent(done, _now())
-        return more
+        self._next = upcoming if set(done) >= batch.ids else None  # else read again, afresh
+        return batch.more
+
+    def _read_batch(self, leaving_out: frozenset[str]) -> Batch | None:
+        """The next batch (and whether more wait behind it), without the records of
+        ``leaving_out``, which are at the hub now; encoded as requests would (no NaN)."""
+        rows = self.outbox.unsent_batch(self.batch_size + 1 + len(leaving_out))
+        rows = [row for row in rows if row["id"] not in leaving_out]
+        if not rows:
+            return None
+        more, rows = len(rows) > self.batch_size, rows[: self.batch_size]
+        return Batch(
+            ids=frozenset(row["id"] for row in rows),
+            records_json=json.dumps(rows, allow_nan=False).encode(),
+            more=more,
+        )
 
     def reconcile(self) -> int:
         """Ask the hub what it holds; records it lost (restored from an older backup) are marked

@@ -190,7 +190,10 @@ def _detail_problem(detail: str) -> str | None:
     try:
         parsed = _DETAIL_DECODER.decode(detail)
         if plain:
-            _depth_ok(parsed, depth=2)
+            # Every object or list opens with a bracket: with fewer brackets than the depth
+            # left (a record is 2 deep) none can be too deep, and no walk is needed.
+            if detail.count("{") + detail.count("[") > MAX_JSON_DEPTH - 2:
+                _depth_ok(parsed, depth=2)
         else:
             _depth_and_text(parsed, depth=2)
     except (ValueError, RecursionError):

@@ -112,6 +112,17 @@ class FaultInjector:
             if len(json.loads(body)["records"]) > self.faults.max_records:
                 start_response("413 Request Entity Too Large", [("Content-Type", "text/plain")])
                 return [b"too large"]
+        if fault == "drop_last_result":  # the hub stored the batch; its answer omits one record
+            import json
+
+            answered: list[Any] = []  # status and headers, sent once the body is changed
+            body = b"".join(self.app(environ, lambda *given: answered.extend(given)))
+            answer = json.loads(body)
+            answer["results"] = answer["results"][:-1]
+            body = json.dumps(answer).encode()
+            headers = [(k, v) for k, v in answered[1] if k.lower() != "content-length"]
+            start_response(answered[0], [*headers, ("Content-Length", str(len(body)))])
+            return [body]
         result = self.app(environ, start_response)
         if fault == "lose_answer":
             body = b"".join(result)  # the hub has committed; the answer never arrives in time

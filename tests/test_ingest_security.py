@@ -65,6 +65,8 @@ RECORD_ATTACKS = {
     "detail not JSON": {"detail": "{oops"},
     "detail NaN": {"detail": '{"x": NaN}'},
     "detail 200 KB": {"detail": json.dumps({"x": "a" * 200_000})},
+    # The batch is 1 deep, a record 2: a detail's own objects go from 3, and the 32nd is too deep.
+    "detail nested past the limit": {"detail": '{"a": ' * 32 + "1" + "}" * 32},
     "year 9999, clock synced": {
         "wall_time": "9999-12-31T23:59:59.000000+00:00",
         "clock_synced": 1,
@@ -118,6 +120,18 @@ def test_a_bad_record_is_quarantined_alone_with_its_reason(api, tmp_path, attack
         assert store.gaps() == []
     else:
         assert [(g["first"], g["last"]) for g in store.gaps()] == [(2, 2)]
+
+
+def test_a_detail_nested_to_the_limit_is_stored(api, tmp_path):
+    """The depth a detail may reach, whichever way the hub checks it (few brackets, or brackets
+    inside its strings too)."""
+    client, headers, store = api
+    records = fresh_records(tmp_path, 2)
+    records[0]["detail"] = '{"a": ' * 31 + "1" + "}" * 31
+    records[1]["detail"] = '{"note": "' + "[" * 40 + '", "a": ' + '{"a": ' * 30 + "1" + "}" * 31
+    response = post_raw(client, headers, json.dumps({"records": records}))
+    assert [r["status"] for r in response.get_json()["results"]] == ["stored", "stored"]
+    assert store.quarantined() == []
 
 
 def test_a_record_with_a_nul_is_quarantined_and_shown_without_breaking_pages(api, tmp_path):
