@@ -101,7 +101,12 @@ def admin_cases(store: HubStore, a: Tenant, b: Tenant) -> dict[str, list[tuple]]
         "admin.resident_by_id": [
             ("POST", "/admin/residents/by-id", {"id_number": b.id_number}, REFUSED),
         ],
-        "admin.settings_page": [("GET", "/admin/settings", None, OK)],
+        "admin.settings_page": [
+            ("GET", "/admin/settings", None, OK),
+            # The notice after a change reads A's roster only (the guard id is in both).
+            ("GET", f"/admin/settings?saved=guard:{b.guard_id}", None, OK),
+            ("GET", f"/admin/settings?saved=risk_area:{b.risk_area}", None, OK),
+        ],
         "admin.settings_change": [
             # A's own guard, whose id B's guard has too: removing it touches only A's, and a
             # refusal that lists the guard's shifts lists A's only.

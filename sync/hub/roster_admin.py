@@ -27,6 +27,46 @@ class RosterError(ValueError):
     pass
 
 
+SAVED_KINDS = ("guard", "risk_area", "setting")
+
+
+def saved_notice(saved: str, store: HubStore) -> str | None:
+    """What the settings page says after a change (``kind:key`` from the redirect), read from
+    what the compound now holds, so that an address typed by hand can say nothing untrue."""
+    kind, _, key = saved.partition(":")
+    if kind not in SAVED_KINDS or not key:
+        return None
+    held = current(store, kind)
+    if key not in held and not _ever_held(store, kind, key):
+        return None  # neither there nor removed: nothing to say
+    later = "门岗下次同步时生效"
+    if kind == "setting":
+        if key not in HUB_SETTINGS:
+            return None
+        name = labels.setting_name(key)
+        if key in held:
+            return f"已保存：{name} 现为 {labels.setting_value(key, held[key]['value'])}，{later}"
+        default = labels.setting_value(key, HUB_SETTINGS[key].default)
+        return f"已恢复门岗默认：{name}（{default}），{later}"
+    if kind == "guard":
+        if key in held:
+            gates = "、".join(held[key].get("gates") or ["全部门岗"])
+            return f"已保存门卫 {key} · {held[key]['name']}（门岗：{gates}），{later}"
+        return f"已删除门卫 {key}，{later}"
+    if key in held:
+        return f"已添加风险地区 {key}，{later}"
+    return f"已删除风险地区 {key}，{later}"
+
+
+def _ever_held(store: HubStore, kind: str, key: str) -> bool:
+    return bool(
+        store.fetch_one(
+            f"SELECT count(*) FROM roster WHERE kind = ? AND key = ? AND {store.in_compound()}",
+            (kind, key),
+        )[0]
+    )
+
+
 def current(store: HubStore, kind: str) -> dict[str, Any]:
     """The latest value of each key of a kind (removed keys left out)."""
     rows = store.fetch_all(
