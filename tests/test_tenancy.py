@@ -555,8 +555,8 @@ def test_retention_keeps_each_compounds_latest_roster_row(hub_store):
     from sync.hub.retention import purge
 
     a = compounds.by_name(hub_store, "默认小区").compound_id
-    b = compounds.create(hub_store, "光明苑小区").compound_id
     hub_store.scoped(a).roster_put("setting", "screening.threshold_c", {"value": 37.2})
+    b = compounds.create(hub_store, "光明苑小区").compound_id
     hub_store.scoped(b).roster_put("setting", "screening.threshold_c", {"value": 37.4})
     with hub_store.transaction():
         hub_store.execute("UPDATE roster SET changed_at = '2020-01-01T00:00:00+00:00'")

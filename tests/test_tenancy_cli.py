@@ -97,11 +97,52 @@ def test_compounds_accounts_and_codes_from_the_command_line(tmp_path):
     store.close()
 
 
+def test_the_first_compound_of_a_new_hub_takes_the_place_of_its_empty_default(tmp_path):
+    """Field trial: a new hub kept an empty 默认小区 beside the first compound made, in every
+    list and in the district report. Once anything is in it, it stays."""
+    db = f"sqlite:///{tmp_path}/hub.sqlite3"
+    made = hub(db, "compound-create", "光明苑小区", "--district", "和平街道")
+    assert made.exit_code == 0 and "空“默认小区”由它代替" in made.output
+    assert hub(db, "compound-create", "幸福里小区").exit_code == 0
+    store = HubStore(db)
+    assert [(c.name, c.district) for c in compounds.all_compounds(store)] == [
+        ("光明苑小区", "和平街道"),
+        ("幸福里小区", ""),
+    ]
+    store.close()
+    kept = f"sqlite:///{tmp_path}/kept.sqlite3"
+    assert hub(kept, "enrol-code", "gate-1").exit_code == 0  # a gate on the way in it
+    made = hub(kept, "compound-create", "光明苑小区")
+    assert made.exit_code == 0 and "代替" not in made.output
+    store = HubStore(kept)
+    assert [c.name for c in compounds.all_compounds(store)] == ["默认小区", "光明苑小区"]
+    store.close()
+
+
+def test_the_list_of_tables_a_compound_owns_is_the_schemas(tmp_path):
+    store = HubStore(f"sqlite:///{tmp_path}/hub.sqlite3")
+    store.migrate()
+    tables = [
+        row[0] for row in store.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    owning = {
+        table
+        for table in tables
+        if table != "compounds"
+        and any(
+            column[1] == "compound_id" for column in store.fetch_all(f"PRAGMA table_info({table})")
+        )
+    }
+    store.close()
+    assert owning == set(compounds.OWNING_TABLES)
+
+
 def test_the_hubs_own_audit_entries_are_read_with_hub_audit(tmp_path):
     """On a hub of several compounds, the entries of no compound (an account made, a compound
     made, a sign-in) were on no page: ``hub audit`` shows them, in words and Beijing time."""
     db = f"sqlite:///{tmp_path}/hub.sqlite3"
     assert hub(db, "compound-create", "光明苑小区").exit_code == 0
+    assert hub(db, "compound-create", "幸福里小区").exit_code == 0
     made = hub(db, "admin-create", "wang", "--password", PASSWORD, "--compound", "光明苑小区")
     assert made.exit_code == 0
     guard = ("g1", "王师傅", "--pin", "274951", "--gate", "gate-9", "--compound", "光明苑小区")

@@ -250,11 +250,15 @@ def compound_create(db_url: str, name: str, district: str) -> None:
     """Create a compound (小区)."""
     from sync.hub import compounds
 
+    store = _store(db_url)
+    before = compounds.all_compounds(store)
     try:
-        made = compounds.create(_store(db_url), name, district)
+        made = compounds.create(store, name, district)
     except CompoundError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已创建小区 {made.name}" + (f"（{made.district}）" if made.district else ""))
+    if [c.compound_id for c in before] == [made.compound_id]:
+        click.echo(f"（新中心原有的空“{before[0].name}”由它代替，不再列出）")
 
 
 @main.command("compound-set")

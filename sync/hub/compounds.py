@@ -31,18 +31,58 @@ def _check_name(name: str, what: str) -> str:
     return name
 
 
+# Every table whose rows belong to a compound (tests/test_tenancy_cli.py checks the list
+# against the schema).
+OWNING_TABLES = (
+    "kiosks",
+    "enrol_codes",
+    "roster",
+    "readers",
+    "audit",
+    "admin_sessions",
+    "duty_shifts",
+    "disinfection_rounds",
+    "account_compounds",
+    "residents",
+    "supplies",
+    "supply_moves",
+)
+
+
 def create(store: HubStore, name: str, district: str = "") -> Compound:
+    """A new compound; on a new hub, the first one takes the place of the 默认小区 the hub
+    was made with, as long as nothing (no gate, account, setting, entry …) is in it yet."""
     name = _check_name(name, "小区名称")
     district = _check_name(district, "街道/社区名称") if district.strip() else ""
     with store.transaction(ordered=True):
         if store.fetch_one("SELECT 1 FROM compounds WHERE name = ?", (name,)) is not None:
             raise CompoundError(f"已有名为“{name}”的小区：请换一个名称")
+        unused = _unused_default(store)
+        if unused is not None:
+            store.execute(
+                "UPDATE compounds SET name = ?, district = ? WHERE compound_id = ?",
+                (name, district, unused),
+            )
+            return Compound(unused, name, district)
         row = store.fetch_one(
             "INSERT INTO compounds (name, district, created_at) VALUES (?, ?, ?)"
             " RETURNING compound_id",
             (name, district, now_iso()),
         )
     return Compound(int(row[0]), name, district)
+
+
+def _unused_default(store: HubStore) -> int | None:
+    """The id of the hub's only compound if it is still the untouched 默认小区."""
+    rows = store.fetch_all("SELECT compound_id, name, district FROM compounds LIMIT 2")
+    if len(rows) != 1 or rows[0][1] != DEFAULT_NAME or rows[0][2]:
+        return None
+    compound_id = int(rows[0][0])
+    for table in OWNING_TABLES:
+        sql = f"SELECT 1 FROM {table} WHERE compound_id = ? LIMIT 1"
+        if store.fetch_one(sql, (compound_id,)) is not None:
+            return None
+    return compound_id
 
 
 def update(store: HubStore, name: str, new_name: str | None, district: str | None) -> Compound:
