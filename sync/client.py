@@ -15,7 +15,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,7 +89,6 @@ class SyncClient:
         self._failures = 0
         self._pushed = 0  # batches sent (for QUEUE_EVERY)
         self._next: Batch | None = None  # read while the batch before it was at the hub
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-send")
         self._checked_hub = False
         self.wake = threading.Event()
         self.state = SyncState()
@@ -102,7 +100,12 @@ class SyncClient:
         """Sync until ``stop`` is set. New records call ``wake`` to cut the idle wait short;
         ``after_cycle`` runs after each round (the kiosk's retention)."""
         while not stop.is_set():
-            delay = self.cycle()
+            try:
+                delay = self.cycle()
+            except Exception as exc:  # the ledger itself (a full disk, a lock held too long)
+                log.exception("sync: the round failed on this kiosk")
+                self.state.last_error = f"本机台账读写出错，稍后重试 ledger failed: {exc}"
+                delay = self._backoff()
             if after_cycle is not None:
                 after_cycle()
             self.wake.wait(delay)
@@ -165,15 +168,16 @@ class SyncClient:
         # Counted now, after the batch before was marked sent: what is unsent, this batch in it.
         queue = None if batch.more and self._pushed % QUEUE_EVERY else self.outbox.queue()[0]
         body = b'{"queue":%s,"records":%s}' % (json.dumps(queue).encode(), batch.records_json)
-        sending = self._sender.submit(
-            self._request, "POST", "/events", data=body, headers=JSON_BODY
-        )
-        try:
+        answer = self._post_in_background(body)
+        upcoming = None
+        if batch.more:
             # While the hub works: the batch after this one (its records are still unsent
             # until the answer comes, so they are left out by id).
-            upcoming = self._read_batch(batch.ids) if batch.more else None
-        finally:
-            response = sending.result()  # the hub's answer, or its failure, raised here
+            try:
+                upcoming = self._read_batch(batch.ids)
+            except Exception as exc:  # as if not read ahead: read again after the answer
+                log.warning("sync: reading the next batch ahead failed: %s", exc)
+        response = answer()  # the hub's answer, or its failure, raised here
         if response.status_code == 413:
             if self.batch_size == 1:
                 raise HubError("the hub refuses even a single record as too large")
@@ -193,8 +197,34 @@ class SyncClient:
                 log.error("sync: hub %s record %s: %s", r["status"], r.get("id"), r.get("reason"))
         if done:
             self.outbox.mark_sent(done, _now())
-        self._next = upcoming if set(done) >= batch.ids else None  # else read again, afresh
+        # Read again, afresh, when a record of this batch was not answered for (it goes next)
+        # or a record was written meanwhile (a fever goes ahead of what was read).
+        if set(done) >= batch.ids and not self.wake.is_set():
+            self._next = upcoming
         return batch.more
+
+    def _post_in_background(self, body: bytes) -> Callable[[], requests.Response]:
+        """POST a batch from a thread of its own, a daemon as the sync thread is (a request in
+        flight never holds up the kiosk's exit); the call returned waits for the answer."""
+        outcome: list[requests.Response | Exception] = []
+
+        def post() -> None:
+            try:
+                outcome.append(self._request("POST", "/events", data=body, headers=JSON_BODY))
+            except Exception as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=post, name="sync-send", daemon=True)
+        thread.start()
+
+        def answer() -> requests.Response:
+            thread.join()
+            [result] = outcome
+            if isinstance(result, Exception):
+                raise result
+            return result
+
+        return answer
 
     def _read_batch(self, leaving_out: frozenset[str]) -> Batch | None:
         """The next batch (and whether more wait behind it), without the records of
