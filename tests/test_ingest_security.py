@@ -65,7 +65,8 @@ RECORD_ATTACKS = {
     "detail not JSON": {"detail": "{oops"},
     "detail NaN": {"detail": '{"x": NaN}'},
     "detail 200 KB": {"detail": json.dumps({"x": "a" * 200_000})},
-    # The batch is 1 deep, a record 2: a detail's own objects go from 3, and the 32nd is too deep.
+    # A detail's outer object stands where the record does (2 deep): 32 nested objects reach
+    # 33, one past the limit.
     "detail nested past the limit": {"detail": '{"a": ' * 32 + "1" + "}" * 32},
     "year 9999, clock synced": {
         "wall_time": "9999-12-31T23:59:59.000000+00:00",

@@ -594,7 +594,7 @@ def settings_page(user: dict[str, str]) -> str:
         gates=sorted(roster_admin.known_gates(store)),
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
-        notice=roster_admin.saved_notice(request.args.get("saved", "")[:100], store),
+        notice=roster_admin.saved_notice(request.args.get("saved", "")[:120], store),
         keys=list(HUB_SETTINGS),  # in the declaration's order: the screening ones together
         allowed={key: labels.setting_allowed(key) for key in HUB_SETTINGS},
         defaults={key: setting.default for key, setting in HUB_SETTINGS.items()},
@@ -606,7 +606,7 @@ def settings_page(user: dict[str, str]) -> str:
 def settings_change(user: dict[str, str]) -> Any:
     form, store = request.form, _store()
     action = form.get("action")
-    saved = ""
+    changed = ("", "")  # kind, key
     try:
         if action == "guard":
             roster_admin.set_guard(
@@ -617,15 +617,15 @@ def settings_change(user: dict[str, str]) -> Any:
                 user["username"],
                 form.getlist("gates"),
             )
-            saved = f"guard:{form.get('guard_id', '')}"
+            changed = ("guard", form.get("guard_id", ""))
         elif action == "risk_area":
             roster_admin.add_risk_area(store, form.get("name", ""), user["username"])
-            saved = f"risk_area:{form.get('name', '').strip()}"
+            changed = ("risk_area", form.get("name", "").strip())
         elif action == "setting":
             roster_admin.set_setting(
                 store, form.get("key", ""), form.get("value", ""), user["username"]
             )
-            saved = f"setting:{form.get('key', '')}"
+            changed = ("setting", form.get("key", ""))
         elif action == "remove":
             roster_admin.remove(
                 store,
@@ -635,11 +635,12 @@ def settings_change(user: dict[str, str]) -> Any:
                 confirmed=form.get("confirm") == "yes",
                 tz=hub_zone(),
             )
-            saved = f"{form.get('kind', '')}:{form.get('key', '')[:64]}"
+            changed = (form.get("kind", ""), form.get("key", "")[:64])
         else:
             raise BadRequest("无法识别的操作：请从设置页面上的按钮提交")
     except roster_admin.RosterError as exc:
         raise BadRequest(str(exc)) from None
+    saved = roster_admin.saved_mark(store, *changed)
     return redirect(url_for("admin.settings_page", saved=saved))
 
 

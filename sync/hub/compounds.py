@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sync.hub.store import CompoundError, HubStore, now_iso
+from sync.hub.store import POSTGRES, CompoundError, HubStore, now_iso
 from sync.hub.tenancy_schema import DEFAULT_NAME, MAX_NAME
 
 NAME = re.compile(r"^[^<>&\"'\x00-\x1f]{1,40}$")
@@ -78,6 +78,11 @@ def _unused_default(store: HubStore) -> int | None:
     if len(rows) != 1 or rows[0][1] != DEFAULT_NAME or rows[0][2]:
         return None
     compound_id = int(rows[0][0])
+    if store.dialect is POSTGRES:
+        # A row that refers to the compound holds a key-share lock on it until its transaction
+        # ends (SQLite: the whole write transaction is one at a time already): wait for such
+        # writers, then look; and none can start referring to it before the rename commits.
+        store.execute("SELECT 1 FROM compounds WHERE compound_id = ? FOR UPDATE", (compound_id,))
     for table in OWNING_TABLES:
         sql = f"SELECT 1 FROM {table} WHERE compound_id = ? LIMIT 1"
         if store.fetch_one(sql, (compound_id,)) is not None:

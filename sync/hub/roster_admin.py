@@ -27,44 +27,43 @@ class RosterError(ValueError):
     pass
 
 
-SAVED_KINDS = ("guard", "risk_area", "setting")
+KINDS = ("guard", "risk_area", "setting")  # what the settings page changes
+
+
+def saved_mark(store: HubStore, kind: str, key: str) -> str:
+    """What the settings page's address carries after a change: the change's roster row."""
+    row = store.fetch_one(
+        f"SELECT max(version) FROM roster WHERE kind = ? AND key = ? AND {store.in_compound()}",
+        (kind, key),
+    )
+    return "" if row is None or row[0] is None else f"{kind}:{key}@{int(row[0])}"
 
 
 def saved_notice(saved: str, store: HubStore) -> str | None:
-    """What the settings page says after a change (``kind:key`` from the redirect), read from
-    what the compound now holds, so that an address typed by hand can say nothing untrue."""
-    kind, _, key = saved.partition(":")
-    if kind not in SAVED_KINDS or not key:
+    """What the settings page says after a change (``saved_mark``), while that change is still
+    the latest of its key in this compound: an address kept or typed by hand says nothing
+    untrue, and nothing of another compound."""
+    place, _, version = saved.rpartition("@")
+    kind, _, key = place.partition(":")
+    if kind not in KINDS or not key or not version.isdigit():
         return None
+    if saved_mark(store, kind, key) != saved:
+        return None  # changed since, or never this compound's
     held = current(store, kind)
-    if key not in held and not _ever_held(store, kind, key):
-        return None  # neither there nor removed: nothing to say
-    later = "门岗下次同步时生效"
     if kind == "setting":
         if key not in HUB_SETTINGS:
             return None
         name = labels.setting_name(key)
         if key in held:
-            return f"已保存：{name} 现为 {labels.setting_value(key, held[key]['value'])}，{later}"
+            return f"已保存：{name} 现为 {labels.setting_value(key, held[key]['value'])}"
         default = labels.setting_value(key, HUB_SETTINGS[key].default)
-        return f"已恢复门岗默认：{name}（{default}），{later}"
+        return f"已恢复门岗默认：{name}（{default}）"
     if kind == "guard":
         if key in held:
-            gates = "、".join(held[key].get("gates") or ["全部门岗"])
-            return f"已保存门卫 {key} · {held[key]['name']}（门岗：{gates}），{later}"
-        return f"已删除门卫 {key}，{later}"
-    if key in held:
-        return f"已添加风险地区 {key}，{later}"
-    return f"已删除风险地区 {key}，{later}"
-
-
-def _ever_held(store: HubStore, kind: str, key: str) -> bool:
-    return bool(
-        store.fetch_one(
-            f"SELECT count(*) FROM roster WHERE kind = ? AND key = ? AND {store.in_compound()}",
-            (kind, key),
-        )[0]
-    )
+            gates = "、".join(held[key].get("gates") or ["全部门岗（旧设置）"])
+            return f"已保存门卫 {key} · {held[key]['name']}（门岗：{gates}）"
+        return f"已删除门卫 {key}"
+    return f"已添加风险地区 {key}" if key in held else f"已删除风险地区 {key}"
 
 
 def current(store: HubStore, kind: str) -> dict[str, Any]:
@@ -157,7 +156,7 @@ def remove(
     """Remove a guard, risk area or setting. A guard still on the schedule (a shift not yet
     over) is removed only when ``confirmed``: the refusal lists the shifts, which would be left
     with nobody to sign on (漏岗)."""
-    if kind not in ("guard", "risk_area", "setting") or key not in current(store, kind):
+    if kind not in KINDS or key not in current(store, kind):
         raise RosterError(f"没有可删除的“{key}”（{kind}）：请刷新设置页面")
     shifts = upcoming_shifts(store, key).get(key, []) if kind == "guard" else []
     if shifts and not confirmed:
