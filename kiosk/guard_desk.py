@@ -425,9 +425,9 @@ class GuardDesk:
             rows.append(("待同步", f"{sync.get('queue', 0)} 条"))
             rows.append(("最近同步", format_local(sync.get("last_success"), tz) or "尚未同步"))
             rows.append(("最早未同步", format_local(sync.get("oldest_unsent"), tz) or "无"))
-            error = sync.get("last_error")
+            error = sync.get("last_error")  # in words (sync.client.problem_words)
             if sync.get("revoked"):
-                rows.append(("同步错误", f"本机令牌已被吊销，请联系管理员（{error}）"))
+                rows.append(("同步错误", error or "本机令牌已被中心吊销，请联系管理员"))
             else:
                 rows.append(("同步错误", error or "无"))
         return [{"label": k, "value": v} for k, v in rows]

@@ -92,7 +92,11 @@ class SyncClient:
         self._checked_hub = False
         self.wake = threading.Event()
         self.state = SyncState()
-        self.state.roster_version = int(self._load_state().get("roster_version", 0))
+        saved = self._load_state()
+        self.state.roster_version = int(saved.get("roster_version", 0))
+        # A restart does not make a gate that synced an hour ago "never synced".
+        self.state.last_success = saved.get("last_success")
+        self._woken = False  # the last wait was cut short by a new record
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -108,7 +112,7 @@ class SyncClient:
                 delay = self._backoff()
             if after_cycle is not None:
                 after_cycle()
-            self.wake.wait(delay)
+            self._woken = self.wake.wait(delay)
             self.wake.clear()
 
     def cycle(self) -> float:
@@ -120,14 +124,14 @@ class SyncClient:
             more = self.push_batch()
             if not more:
                 self.pull_roster()
-        except TokenRevoked:
-            self._fail("the hub revoked this kiosk's token", revoked=True)
+        except TokenRevoked as exc:
+            self._fail(str(exc), revoked=True)
             return self.backoff_cap_s  # no tight loop: wait for an admin to re-enrol
         except RetryAfter as exc:
             self._fail(str(exc))
             return exc.seconds
         except (requests.RequestException, HubError, ValueError) as exc:
-            self._fail(str(exc))
+            self._fail(problem_words(exc), detail=str(exc))
             return self._backoff()
         self._failures = 0
         self.state.revoked = False
@@ -141,13 +145,16 @@ class SyncClient:
         return 0.0 if more else self.idle_interval_s
 
     def _backoff(self) -> float:
-        self._failures += 1
+        # A round a new record started (a person at the gate) tries again without waiting
+        # longer next time: a dozen people in an outage must not push the next try to the cap.
+        if not self._woken:
+            self._failures += 1
         base = min(self.backoff_cap_s, 2 ** min(self._failures, 16))
         return base * self._rng.uniform(0.5, 1.0)
 
-    def _fail(self, message: str, *, revoked: bool = False) -> None:
-        if message != self.state.last_error:
-            log.warning("sync: %s", message)  # once per change, not every retry
+    def _fail(self, message: str, *, revoked: bool = False, detail: str = "") -> None:
+        if message != self.state.last_error:  # once per change, not every retry
+            log.warning("sync: %s%s", message, f" ({detail})" if detail else "")
         self.state.last_error = message
         self.state.revoked = revoked
         self._refresh_queue()
@@ -180,13 +187,13 @@ class SyncClient:
         response = answer()  # the hub's answer, or its failure, raised here
         if response.status_code == 413:
             if self.batch_size == 1:
-                raise HubError("the hub refuses even a single record as too large")
+                raise HubError("中心拒收单条记录（过大）：请联系管理员查看这台门岗的记录")
             self.batch_size = max(1, self.batch_size // 2)
             log.warning("sync: batch too large, now %d records", self.batch_size)
             return True
         results = self._json(response).get("results")
         if not isinstance(results, list):
-            raise HubError("the hub's answer has no results")
+            raise HubError("中心的应答无法识别（没有逐条结果）：稍后自动重试")
         done = [
             r["id"]
             for r in results
@@ -284,21 +291,24 @@ class SyncClient:
         response = self._http.request(
             method, f"{self.hub_url}{API}{path}", timeout=self.timeout, **kwargs
         )
-        if response.status_code in (401, 403) and path != "/enrol":
-            raise TokenRevoked(response.text)
-        if response.status_code == 429:
+        code = response.status_code
+        if code in (401, 403) and path != "/enrol":
+            raise TokenRevoked(
+                f"中心不认本门岗的令牌（HTTP {code}）：请管理员发新的注册码，再运行 kiosk enrol"
+            )
+        if code == 429:
             raise RetryAfter(_retry_after(response))
-        if response.status_code >= 500:
-            raise HubError(f"hub answered {response.status_code}")
-        if response.status_code >= 400 and response.status_code != 413:
-            raise HubError(f"hub refused the request: {response.status_code} {response.text[:200]}")
+        if code >= 500:
+            raise HubError(f"中心出错（HTTP {code}）：记录已存本机，稍后自动重试")
+        if code >= 400 and code != 413:
+            raise HubError(f"中心拒收了这次请求（HTTP {code}）：{_hub_message(response)}")
         return response
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:
         body = response.json()
         if not isinstance(body, dict):
-            raise HubError("the hub's answer is not a JSON object")
+            raise HubError("中心的应答无法识别（不是 JSON 对象）：稍后自动重试")
         return body
 
     def _refresh_queue(self) -> None:
@@ -318,8 +328,34 @@ class HubError(Exception):
 
 class RetryAfter(Exception):
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the hub is busy; retrying in {seconds:g} s")
+        super().__init__(f"中心繁忙：{seconds:g} 秒后自动重试（the hub is busy）")
         self.seconds = seconds
+
+
+def problem_words(exc: BaseException) -> str:
+    """What the guard screen and ``kiosk status`` say for a failed round (the exception's own
+    text goes to the log): what happened, and that the records are safe on the kiosk."""
+    kept = "记录已存本机，恢复后自动上传"
+    if isinstance(exc, HubError):
+        return str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"与中心的加密连接失败（证书不符？请检查 sync.ca_file）：{kept}"
+    if isinstance(exc, requests.Timeout):
+        return f"中心没有及时应答：{kept}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"连不上中心（网络断开或中心未运行）：{kept}"
+    if isinstance(exc, ValueError):  # the answer is not JSON
+        return "中心的应答无法识别：稍后自动重试"
+    return f"与中心通信出错：{kept}"
+
+
+def _hub_message(response: requests.Response) -> str:
+    """The hub's own words for a refusal (its error bodies are JSON with a message)."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message)[:200] if message else response.text[:200]
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -11,6 +11,7 @@ import threading
 from unittest import mock
 
 from kiosk import clock
+from sync.client import SyncClient
 from tests.sync_fixtures import add_records, drain, enrolled_client, ledger_ids, make_ledger
 
 
@@ -28,7 +29,9 @@ def test_hub_down_then_up(hub, tmp_path):
     client = enrolled_client(hub, ledger)  # enrolled, but the server is not listening yet
     delays = [client.cycle() for _ in range(3)]
     assert all(d > 0 for d in delays)
-    assert client.state.last_error and "Connection refused" in client.state.last_error
+    # In words a guard reads (field trial: "HTTPConnectionPool(host=…): Max retries exceeded").
+    offline = "连不上中心（网络断开或中心未运行）：记录已存本机，恢复后自动上传"
+    assert client.state.last_error == offline
     assert ledger.unsynced_count() == 30
     # Later records keep being recorded while the hub is away.
     add_records(ledger, 5)
@@ -46,11 +49,42 @@ def test_backoff_grows_with_jitter_and_is_capped(hub, tmp_path):
     assert all(d <= 60 for d in delays) and delays[-1] >= 30
 
 
+def test_people_at_the_gate_during_an_outage_do_not_push_the_next_try_to_the_cap(hub, tmp_path):
+    """Field trial: every screening in an outage started a failed round that doubled the wait,
+    so a dozen people put the next try 5 minutes off, and the gate stayed offline that long
+    after the hub was back. A round a new record started keeps the wait where it was."""
+    import random
+
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=1)
+    client = enrolled_client(hub, ledger, rng=random.Random(7))
+    timed = [client.cycle() for _ in range(3)]  # the timer's rounds: 2, 4, 8 s × jitter
+    client._woken = True  # each of the next rounds started by a person at the gate
+    by_people = [client.cycle() for _ in range(12)]
+    assert max(by_people) <= 16 and max(by_people) < 2 * max(timed) + 1
+    client._woken = False
+    assert client.cycle() > max(by_people) / 2  # the timer goes on from where it was
+
+
+def test_the_last_success_outlives_a_restart(hub, tmp_path):
+    """Field trial: after a restart the guard screen said 尚未同步 for a gate synced minutes
+    before."""
+    ledger = make_ledger(tmp_path / "k.sqlite3", records=3)
+    client = enrolled_client(hub.start(), ledger)
+    drain(client)
+    synced = client.state.last_success
+    assert synced
+    hub.stop()
+    restarted = SyncClient(ledger, hub.url, "token", timeout=(1.0, 1.0))
+    assert restarted.state.last_success == synced
+    restarted.cycle()
+    assert restarted.state.last_success == synced and restarted.state.last_error
+
+
 def test_server_errors_are_retried(hub, tmp_path):
     ledger = make_ledger(tmp_path / "k.sqlite3", records=20)
     hub.faults.plan = ["503", "503", "503"]
     client = enrolled_client(hub.start(), ledger)
-    assert client.cycle() > 0 and "503" in client.state.last_error
+    assert client.cycle() > 0 and "中心出错（HTTP 503）" in client.state.last_error
     drain(client)
     assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
 
@@ -146,7 +180,7 @@ def test_a_revoked_token_stops_the_kiosk_visibly(hub, tmp_path, make_config):
     hub.store.revoke("gate-1")
     delay = client.cycle()
     assert delay >= 300  # no tight retry loop
-    assert client.state.revoked and "revoked" in client.state.last_error
+    assert client.state.revoked and "中心不认本门岗的令牌（HTTP 403）" in client.state.last_error
     requests_before = len(hub.faults.seen)
     assert client.state.queue == 3
     # The guard screen shows it.
@@ -181,7 +215,7 @@ def test_429_retry_after_is_honoured(hub, tmp_path):
     add_records(ledger, 4)
     hub.faults.plan = ["429"]
     assert client.cycle() == 7
-    assert "busy" in client.state.last_error
+    assert "中心繁忙：7 秒后自动重试" in client.state.last_error
     drain(client)
     assert hub.store.event_ids("gate-1") == ledger_ids(ledger)
 
