@@ -237,7 +237,7 @@ def test_each_change_on_the_settings_page_is_said_back_in_words(hub_store):
     added = change(**guard, pin="592731")
     assert notice(added) == "已保存门卫 li · 李师傅（门岗：gate-1）"
     removed = change(action="remove", kind="guard", key="li")
-    assert notice(removed) == "已删除门卫 li"
+    assert notice(removed) == "已删除门卫 li · 李师傅"
     assert notice(added) is None  # the guard was removed since: no "已保存" any more
     change(**guard, pin="592731")
     assert notice(removed) is None  # and added again: no "已删除"

@@ -461,8 +461,11 @@ def test_a_form_of_a_page_shown_for_one_compound_is_not_saved_into_another(world
     assert threshold_of(a) != 38.5 and threshold_of(b) != 38.5  # nothing saved, in either
     # Switching back and signing out work from any page; a page of B saves into B.
     fresh = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/settings").text)[1]
-    assert client.post("/admin/settings", data={"csrf": fresh, **threshold}).status_code == 302
+    saved = client.post("/admin/settings", data={"csrf": fresh, **threshold})
+    assert saved.status_code == 302
     assert threshold_of(b) == 38.5 and threshold_of(a) != 38.5
+    # The notice names the compound the change went to (the account has two).
+    assert f"{b.name} · 已保存：发热阈值" in client.get(saved.headers["Location"]).text
     back = client.post("/admin/compound", data={"csrf": first_tab, "compound": a.compound_id})
     assert back.status_code == 302
     assert client.post("/admin/logout", data={"csrf": fresh}).status_code == 302

@@ -594,11 +594,20 @@ def settings_page(user: dict[str, str]) -> str:
         gates=sorted(roster_admin.known_gates(store)),
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
-        notice=roster_admin.saved_notice(request.args.get("saved", "")[:120], store),
+        notice=_in_words_of_compound(
+            roster_admin.saved_notice(request.args.get("saved", "")[:120], store)
+        ),
         keys=list(HUB_SETTINGS),  # in the declaration's order: the screening ones together
         allowed={key: labels.setting_allowed(key) for key in HUB_SETTINGS},
         defaults={key: setting.default for key, setting in HUB_SETTINGS.items()},
     )
+
+
+def _in_words_of_compound(notice: str | None) -> str | None:
+    """An account of several compounds is told which one a change went to."""
+    if notice is None or len(g.compounds) < 2:
+        return notice
+    return f"{g.compound.name} · {notice}"
 
 
 @admin.post("/settings")

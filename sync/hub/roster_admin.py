@@ -62,7 +62,13 @@ def saved_notice(saved: str, store: HubStore) -> str | None:
         if key in held:
             gates = "、".join(held[key].get("gates") or ["全部门岗（旧设置）"])
             return f"已保存门卫 {key} · {held[key]['name']}（门岗：{gates}）"
-        return f"已删除门卫 {key}"
+        row = store.fetch_one(
+            "SELECT data FROM roster WHERE kind = 'guard' AND key = ? AND data IS NOT NULL"
+            f" AND {store.in_compound()} ORDER BY version DESC LIMIT 1",
+            (key,),
+        )
+        was = json.loads(row[0]).get("name") if row is not None else None
+        return f"已删除门卫 {key}" + (f" · {was}" if was else "")
     return f"已添加风险地区 {key}" if key in held else f"已删除风险地区 {key}"
 
 
