@@ -80,6 +80,16 @@ def drop(schema: str | None) -> None:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def run_all(threads: list[threading.Thread]) -> float:
+    """Start the threads together and wait for all: the seconds it took."""
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def serve(store: HubStore) -> BackgroundServer:
     return BackgroundServer(
         create_hub(store, max_concurrent_ingests=8), host="127.0.0.1", port=0, threads=8
@@ -145,13 +155,7 @@ def concurrent_ingest(kind: str, workdir: Path, ledgers: list[Ledger]) -> dict[s
     server = serve(store)
     try:
         clients = [client_for(store, server, ledger) for ledger in ledgers]
-        threads = [threading.Thread(target=drain, args=(c,)) for c in clients]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        hub_elapsed = time.perf_counter() - started
+        hub_elapsed = run_all([threading.Thread(target=drain, args=(c,)) for c in clients])
         total = sum(len(store.event_ids(ledger.kiosk_id)) for ledger in ledgers)
         per_row = bare_inserts(store, ledgers, multi_row=False)
         multi_row = bare_inserts(store, ledgers, multi_row=True)
@@ -196,13 +200,7 @@ def store_ingest(kind: str, workdir: Path, ledgers: list[Ledger]) -> float:
             for start in range(0, len(records), BATCH):
                 store.ingest(kiosk_id, records[start : start + BATCH])
 
-        threads = [threading.Thread(target=push, args=item) for item in per_kiosk.items()]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        elapsed = run_all([threading.Thread(target=push, args=item) for item in per_kiosk.items()])
         assert len(store.event_ids()) == sum(len(r) for r in per_kiosk.values())
     finally:
         store.close()
@@ -240,13 +238,7 @@ def bare_inserts(store: HubStore, ledgers: list[Ledger], *, multi_row: bool) -> 
                         f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row
                     )
 
-    threads = [threading.Thread(target=insert, args=(rows,)) for rows in per_kiosk]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+    return run_all([threading.Thread(target=insert, args=(rows,)) for rows in per_kiosk])
 
 
 def premade_bodies(ledgers: list[Ledger]) -> dict[str, list[bytes]]:
@@ -284,12 +276,7 @@ def push_to_hub_processes(
                 for link, kiosk_id in zip(links, bodies, strict=True)
             ]
             with cpu_busy() as busy:
-                started = time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                elapsed = time.perf_counter() - started
+                elapsed = run_all(threads)
             for link in links:
                 link.close()
         held = len(store.event_ids())
