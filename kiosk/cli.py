@@ -378,13 +378,14 @@ def emissivity(config_path: str | None, simulate: bool, value: float | None) -> 
 @click.option("--hub", "hub_url", default=None, help="Hub URL (default: sync.hub_url).")
 def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
     """Enrol this kiosk with the hub: trade the code for this kiosk's own token."""
-    from kiosk.enrolment import enrol_kiosk
+    from kiosk.enrolment import enrol_kiosk, read_token
     from sync.enrolment import EnrolmentError
 
     config = _load(config_path, need_file=True)
     url = hub_url or config.sync.hub_url
     if not url:
         raise click.ClickException("请用 --hub 指定中心网址，或在配置里设置 sync.hub_url")
+    enrolled_before = read_token(config.data_dir) is not None
     ledger = _open(config, create=True)
     try:
         kiosk_id = enrol_kiosk(config, ledger, code, url)
@@ -393,6 +394,10 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
     finally:
         ledger.close()
     click.echo(f"已注册为 {kiosk_id}，中心 {url}（enrolled as {kiosk_id} with {url}）")
+    if enrolled_before:  # the running kiosk's sync, stopped by the hub, picks the new token up
+        click.echo("运行中的门岗程序会在一分钟内改用新的登记（within a minute）")
+    else:
+        click.echo("请重启门岗程序开始同步：sudo systemctl restart menwei-kiosk")
 
 
 @main.command()

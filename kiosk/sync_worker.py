@@ -26,6 +26,7 @@ class SyncWorker:
         config = gate.config
         self.gate = gate
         self.ledger = ledger
+        self.token = token
         self.stopping = threading.Event()
         self.client = SyncClient(
             ledger,
@@ -51,7 +52,16 @@ class SyncWorker:
         self.gate.apply_settings(apply_changes(self.ledger, changes))
 
     def _after_cycle(self) -> None:
-        """Once an hour, after a successful round, apply the retention period."""
+        """A kiosk the hub stopped takes the token of a new ``kiosk enrol`` without a restart;
+        once an hour, after a successful round, the retention period is applied."""
+        if self.client.state.revoked:
+            token = read_token(self.gate.config.data_dir)
+            if token is not None and token != self.token:
+                log.info("sync: enrolled again; sending the new token")
+                self.token = token
+                self.client.use_token(token)
+                self.client.wake.set()
+            return
         if self.client.state.last_error is not None or time.monotonic() - self._purged_at < 3600:
             return
         self._purged_at = time.monotonic()

@@ -44,6 +44,7 @@ class SyncState:
 
 
 QUEUE_EVERY = 10  # while a backlog drains, the unsent count goes with every 10th batch
+REVOKED_RETRY_S = 60.0  # a revoked kiosk asks again this often (it may have been enrolled anew)
 JSON_BODY = {"Content-Type": "application/json"}
 
 
@@ -85,7 +86,9 @@ class SyncClient:
         self._rng = rng or random.Random()
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
-        self._http.verify = ca_file if ca_file else True
+        # Given with each request: on the session alone, requests lets REQUESTS_CA_BUNDLE from
+        # the environment win over sync.ca_file (a private CA then fails, or is not checked).
+        self._verify: str | bool = ca_file if ca_file else True
         self._failures = 0
         self._pushed = 0  # batches sent (for QUEUE_EVERY)
         self._next: Batch | None = None  # read while the batch before it was at the hub
@@ -97,6 +100,10 @@ class SyncClient:
         # A restart does not make a gate that synced an hour ago "never synced".
         self.state.last_success = saved.get("last_success")
         self._woken = False  # the last wait was cut short by a new record
+
+    def use_token(self, token: str) -> None:
+        """The kiosk was enrolled again (``kiosk enrol`` while it runs): send the new token."""
+        self._http.headers["Authorization"] = f"Bearer {token}"
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -126,11 +133,13 @@ class SyncClient:
                 self.pull_roster()
         except TokenRevoked as exc:
             self._fail(str(exc), revoked=True)
-            return self.backoff_cap_s  # no tight loop: wait for an admin to re-enrol
+            # No tight loop, but a kiosk enrolled again (``use_token``) goes on within a minute.
+            return min(self.backoff_cap_s, REVOKED_RETRY_S)
         except RetryAfter as exc:
             self._fail(str(exc))
             return exc.seconds
-        except (requests.RequestException, HubError, ValueError) as exc:
+        except (requests.RequestException, HubError, ValueError, OSError) as exc:
+            # OSError: requests' own, for a sync.ca_file that does not exist
             self._fail(problem_words(exc), detail=str(exc))
             return self._backoff()
         self._failures = 0
@@ -289,20 +298,30 @@ class SyncClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self._http.request(
-            method, f"{self.hub_url}{API}{path}", timeout=self.timeout, **kwargs
+            method,
+            f"{self.hub_url}{API}{path}",
+            timeout=self.timeout,
+            verify=self._verify,
+            **kwargs,
         )
         code = response.status_code
-        if code in (401, 403) and path != "/enrol":
+        if code < 400 or code == 413:
+            return response
+        said = _hub_message(response)  # None: the answer is not the hub's (a proxy's page)
+        if code in (401, 403) and path != "/enrol" and said is not None:
             raise TokenRevoked(
-                f"中心不认本门岗的令牌（HTTP {code}）：请管理员发新的注册码，再运行 kiosk enrol"
+                "本门岗的登记已被中心停用：请联系管理员发新的注册码，重新登记（kiosk enrol）"
             )
         if code == 429:
             raise RetryAfter(_retry_after(response))
         if code >= 500:
             raise HubError(f"中心出错（HTTP {code}）：记录已存本机，稍后自动重试")
-        if code >= 400 and code != 413:
-            raise HubError(f"中心拒收了这次请求（HTTP {code}）：{_hub_message(response)}")
-        return response
+        if said is None:
+            raise HubError(
+                f"应答不是中心的（HTTP {code}）：中心地址可能有误或被拦截，请联系安装人员"
+                "检查 sync.hub_url；记录已存本机"
+            )
+        raise HubError(f"中心拒收了这次请求（HTTP {code}）：{said}")
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:
@@ -328,7 +347,7 @@ class HubError(Exception):
 
 class RetryAfter(Exception):
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"中心繁忙：{seconds:g} 秒后自动重试（the hub is busy）")
+        super().__init__("中心繁忙：稍后自动重试，记录已存本机")
         self.seconds = seconds
 
 
@@ -338,6 +357,17 @@ def problem_words(exc: BaseException) -> str:
     kept = "记录已存本机，恢复后自动上传"
     if isinstance(exc, HubError):
         return str(exc)
+    if isinstance(
+        exc,
+        requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.InvalidURL,
+    ):
+        return f"中心地址（sync.hub_url）写法有误，例如应为 https://hub.example.cn：请联系安装人员；{kept}"
+    if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+        if "certificate" in str(exc).lower():  # requests: "Could not find a suitable TLS CA …"
+            return f"找不到 sync.ca_file 指定的证书文件：请联系安装人员；{kept}"
+        return f"与中心通信出错：{kept}"
     if isinstance(exc, requests.exceptions.SSLError):
         return f"与中心的加密连接失败（证书不符？请检查 sync.ca_file）：{kept}"
     if isinstance(exc, requests.Timeout):
@@ -349,13 +379,14 @@ def problem_words(exc: BaseException) -> str:
     return f"与中心通信出错：{kept}"
 
 
-def _hub_message(response: requests.Response) -> str:
-    """The hub's own words for a refusal (its error bodies are JSON with a message)."""
+def _hub_message(response: requests.Response) -> str | None:
+    """The hub's own words for a refusal (its error bodies are JSON with a message), or None
+    when the answer is someone else's (a proxy's or a firewall's HTML page)."""
     try:
         message = response.json().get("message")
     except (ValueError, AttributeError):
-        message = None
-    return str(message)[:200] if message else response.text[:200]
+        return None
+    return str(message)[:200] if message else None
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -249,6 +249,7 @@ def test_each_change_on_the_settings_page_is_said_back_in_words(hub_store):
         "admin:root@1",
         "<script>@1",
         "risk_area:@1",
+        "guard:a\x00b@1",  # was a 500 on PostgreSQL
     ):
         page = client.get("/admin/settings", query_string={"saved": saved})
         assert 'role="status"' not in page.get_data(as_text=True), saved

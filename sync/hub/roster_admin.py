@@ -21,6 +21,7 @@ from sync.hub import labels
 from sync.hub.admins import audit
 from sync.hub.store import HubStore, now_iso
 from sync.localtime import format_local
+from sync.protocol import bad_text
 
 
 class RosterError(ValueError):
@@ -45,8 +46,8 @@ def saved_notice(saved: str, store: HubStore) -> str | None:
     untrue, and nothing of another compound."""
     place, _, version = saved.rpartition("@")
     kind, _, key = place.partition(":")
-    if kind not in KINDS or not key or not version.isdigit():
-        return None
+    if kind not in KINDS or not key or not version.isdigit() or bad_text(key):
+        return None  # (a NUL is no text PostgreSQL can even be asked about)
     if saved_mark(store, kind, key) != saved:
         return None  # changed since, or never this compound's
     held = current(store, kind)
