@@ -161,9 +161,10 @@ class SyncClient:
         base = min(self.backoff_cap_s, 2 ** min(self._failures, 16))
         return base * self._rng.uniform(0.5, 1.0)
 
-    def _fail(self, message: str, *, revoked: bool = False, detail: str = "") -> None:
+    def _fail(self, message: str, *, revoked: bool = False, detail: str | None = None) -> None:
         if message != self.state.last_error:  # once per change, not every retry
-            log.warning("sync: %s%s", message, f" ({detail})" if detail else "")
+            technical = f" ({detail})" if detail not in (None, message) else ""
+            log.warning("sync: %s%s", message, technical)
         self.state.last_error = message
         self.state.revoked = revoked
         self._refresh_queue()

@@ -72,12 +72,20 @@ def create(store: HubStore, name: str, district: str = "") -> Compound:
     return Compound(int(row[0]), name, district)
 
 
+def _only_default(store: HubStore) -> Compound | None:
+    """The hub's only compound, if it is still called 默认小区."""
+    rows = store.fetch_all("SELECT compound_id, name, district FROM compounds LIMIT 2")
+    if len(rows) != 1 or rows[0][1] != DEFAULT_NAME:
+        return None
+    return Compound(int(rows[0][0]), rows[0][1], rows[0][2])
+
+
 def _unused_default(store: HubStore) -> int | None:
     """The id of the hub's only compound if it is still the untouched 默认小区."""
-    rows = store.fetch_all("SELECT compound_id, name, district FROM compounds LIMIT 2")
-    if len(rows) != 1 or rows[0][1] != DEFAULT_NAME or rows[0][2]:
+    default = _only_default(store)
+    if default is None or default.district:
         return None
-    compound_id = int(rows[0][0])
+    compound_id = default.compound_id
     if store.dialect is POSTGRES:
         # A row that refers to the compound holds a key-share lock on it until its transaction
         # ends (SQLite: the whole write transaction is one at a time already): wait for such
@@ -140,10 +148,10 @@ def name_default(store: HubStore, name: str) -> None:
     if not name or not NAME.fullmatch(name):
         return
     with store.transaction(ordered=True):
-        rows = store.fetch_all("SELECT compound_id, name FROM compounds LIMIT 2")
-        if len(rows) == 1 and rows[0][1] == DEFAULT_NAME:
+        default = _only_default(store)
+        if default is not None:
             store.execute(
-                "UPDATE compounds SET name = ? WHERE compound_id = ?", (name, int(rows[0][0]))
+                "UPDATE compounds SET name = ? WHERE compound_id = ?", (name, default.compound_id)
             )
 
 
