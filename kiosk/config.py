@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from typing import Any, Literal
 from kiosk.settings import BY_KEY, SETTINGS
 from sync.contract import Setting, SettingValueError, checked_value
 from sync.localtime import UnknownZoneError, zone
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -164,6 +167,19 @@ class Config:
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path
+
+
+def in_force(file_config: Config, hub_set: Mapping[str, Any]) -> Config:
+    """The settings in force: the kiosk's file with the hub's whole current set on top. Derived
+    afresh each time, never layered on the last result, so a setting the hub takes back returns
+    to the file's value. A hub value the kiosk would refuse at start is left out (and logged)."""
+    config = file_config
+    for key, value in hub_set.items():
+        try:
+            config = config.replace(**{key.replace(".", "__", 1): value})
+        except ValueError as exc:
+            log.error("hub setting %s not applied: %s", key, exc)
+    return config
 
 
 CONFIG_ENV = "MENWEI_CONFIG"

@@ -17,7 +17,7 @@ from typing import Any
 from drivers import Reading, SensorError
 from drivers.signals import FAULT_PATTERN, FEVER_ALARM, PASS_CHIRP
 from kiosk import passes
-from kiosk.config import Config
+from kiosk.config import Config, in_force
 from kiosk.hardware import Hardware
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
@@ -158,7 +158,9 @@ class Gate:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._config = config
+        self._file_config = config  # the kiosk's file: the hub's set goes on top of it
+        self._hub_settings: dict[str, Any] = {}
+        self._config = config  # derived: see _derive_config
         self.hardware = hardware
         self.ledger = ledger
         # The clock seam: tests pass a fake clock (and a sleep that advances it) and drive the
@@ -809,29 +811,34 @@ class Gate:
                 leds.show("block", self.config.kiosk.result_hold_s)
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
-        """Settings from the hub (threshold, compensation, identification) take effect for the
-        next person. A value the kiosk would refuse at start is refused here too."""
-        if not settings:
-            return
-        try:
-            config = self.config.replace(
-                **{k.replace(".", "__", 1): v for k, v in settings.items()}
-            )
-        except ValueError as exc:
-            log.error("hub settings not applied: %s", exc)
-            return
-        self.reconfigure(config)
+        """The hub's whole set of settings (threshold, compensation, identification), in force
+        from the next person on. The settings in force are always derived: the kiosk's file with
+        this set on top, so a setting the hub takes back returns to the file's value. A value
+        the kiosk would refuse at start is refused here too, and only that value."""
+        with self._lock:
+            self._hub_settings = dict(settings)
+        self._derive_config()
+
+    @property
+    def hub_settings(self) -> dict[str, Any]:
+        """The hub's set as last applied (those of its values that the kiosk took)."""
+        return dict(self._hub_settings)
 
     @property
     def config(self) -> Config:
-        """The settings in force (the file's, with the hub's on top)."""
+        """The settings in force: the file's, with the hub's current set on top."""
         return self._config
 
     def reconfigure(self, config: Config) -> None:
-        """Use ``config`` from the next person on (the hub's settings, a test's change)."""
+        """The kiosk's own settings (the file's) are now ``config``; the hub's set stays on top."""
         with self._lock:
-            self._config = config
-            self.rules = Rules.from_config(config)
+            self._file_config = config
+        self._derive_config()
+
+    def _derive_config(self) -> None:
+        with self._lock:
+            self._config = in_force(self._file_config, self._hub_settings)
+            self.rules = Rules.from_config(self._config)
             self.measurer.rules = self.rules
 
     def open_gate(self) -> None:
