@@ -9,6 +9,7 @@ and bench/power_cut.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import random
@@ -28,7 +29,7 @@ def _run_gate(data_dir: Path, report: Path) -> None:
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.config import load_config
-    from kiosk.gate import AwaitingGuard, Gate
+    from kiosk.gate import MEASURING_STATES, AwaitingGuard, Gate
     from kiosk.hardware import build_hardware
     from kiosk.ledger import Ledger
 
@@ -64,15 +65,13 @@ def _run_gate(data_dir: Path, report: Path) -> None:
         while True:
             record = people.get()
             scene.person(temperatures[record["seq"] % len(temperatures)])
+            while gate.state in MEASURING_STATES:  # the lane has not taken in the verdict yet
+                time.sleep(0.002)
             if record["verdict"] == "blocked":  # a fever block is the guard's to clear
                 gate.remeasure_for_guard(record["id"], "power-cut-guard")
                 continue
-            while True:
-                try:
-                    gate.measure_again()
-                    break
-                except AwaitingGuard:  # the re-measure that ends the block is still being taken in
-                    time.sleep(0.002)
+            with contextlib.suppress(AwaitingGuard):  # a re-measure's retry: the request stands
+                gate.measure_again()
 
     gate = Gate(config, hardware, ledger, listeners=[recorded])
     scene.person(36.6)

@@ -47,6 +47,7 @@ class _Subject:
     core_c: float
     skin_gap_c: float
     arrived_at: float
+    start_c: float  # what the chip saw as they arrived: its filter's output is continuous
     left_at: float | None = None
 
 
@@ -75,9 +76,13 @@ class Scene:
         self._ambient_since = self.clock()
 
     def person(self, core_c: float, skin_gap_c: float = DEFAULT_SKIN_GAP_C) -> None:
-        """A person with core temperature ``core_c`` steps up now."""
+        """A person with core temperature ``core_c`` steps up now (replacing whoever stood
+        there: the chip's reading moves from what it saw to the new skin, with no dip to the
+        background, as when the next person in a queue steps straight in)."""
         with self._lock:
-            self._subject = _Subject(core_c, skin_gap_c, self.clock())
+            now = self.clock()
+            start = self._level(now)
+            self._subject = _Subject(core_c, skin_gap_c, now, start)
 
     def leave(self) -> None:
         """The person in front walks away now."""
@@ -105,22 +110,25 @@ class Scene:
         """(object °C, ambient °C) as the chip would measure them now."""
         with self._lock:
             now = self.clock()
-            ambient = self._ambient_now(now)
-            target = ambient
-            subject = self._subject
-            if subject is not None:
-                skin = subject.core_c - subject.skin_gap_c
-                rise = 1 - math.exp(-(now - subject.arrived_at) / self.tau_s)
-                level = ambient + (skin - ambient) * rise
-                if subject.left_at is not None:
-                    at_leaving = ambient + (skin - ambient) * (
-                        1 - math.exp(-(subject.left_at - subject.arrived_at) / self.tau_s)
-                    )
-                    fall = math.exp(-(now - subject.left_at) / self.tau_s)
-                    level = ambient + (at_leaving - ambient) * fall
-                target = level
             noise = self._random.uniform(-self.noise_c, self.noise_c) if self.noise_c else 0.0
-            return target + noise, ambient
+            return self._level(now) + noise, self._ambient_now(now)
+
+    def _level(self, now: float) -> float:
+        """The object temperature without noise: the chip's filter following the scene."""
+        ambient = self._ambient_now(now)
+        subject = self._subject
+        if subject is None:
+            return ambient
+        skin = subject.core_c - subject.skin_gap_c
+        start = subject.start_c
+
+        def approach(since: float, until: float) -> float:
+            return start + (skin - start) * (1 - math.exp(-(until - since) / self.tau_s))
+
+        if subject.left_at is None:
+            return approach(subject.arrived_at, now)
+        at_leaving = approach(subject.arrived_at, subject.left_at)
+        return ambient + (at_leaving - ambient) * math.exp(-(now - subject.left_at) / self.tau_s)
 
     def _ambient_now(self, now: float) -> float:
         return self.ambient_c + self.drift_c_per_min * (now - self._ambient_since) / 60.0

@@ -1,6 +1,9 @@
-"""The gate loop: watch the sensor, measure whoever steps up, record, signal, show.
+"""The gate: drives the lane (``kiosk.lane``) with the hardware and the clock, and carries out its
+effects on the screen, the buzzer, the relay and the ledger.
 
-Order matters here: a verdict reaches the screen, the buzzer and the relay only after its ledger
+What happens when is the lane's transition table; this module only turns readings, timers and
+the screens' actions into the lane's events, and the lane's effects into records and signals.
+Order matters: a verdict reaches the screen, the buzzer and the relay only after its ledger
 record is committed. If the record cannot be written, nobody is admitted.
 """
 
@@ -16,9 +19,10 @@ from typing import Any
 
 from drivers import Reading, SensorError
 from drivers.signals import FAULT_PATTERN, FEVER_ALARM, PASS_CHIRP
-from kiosk import passes
+from kiosk import duty, passes
 from kiosk.config import Config, in_force
 from kiosk.hardware import Hardware
+from kiosk.lane import RETRY_PAUSE_S, Effect, Event, Outcome, Refusal, State, after, outcome
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
 from kiosk.measurement import Measurement, Measurer, Timing
@@ -28,9 +32,9 @@ from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)
 
-PASS_VALID_FOR_S = 30.0
-RETRY_PAUSE_S = 1.5
+PASS_VALID_FOR_S = 30.0  # a pass shown waits this long for its screening
 FAULT_POLL_S = 1.0
+REMEASURE_WITHIN_S = 60.0
 
 
 class PassesNotTaken(RuntimeError):
@@ -42,7 +46,7 @@ class AwaitingGuard(RuntimeError):
 
 
 class LaneBusy(RuntimeError):
-    """A resident is being measured or still stands at the sensor: a staff sign-on now would
+    """A resident is being measured or their verdict is on the screen: a staff sign-on now would
     take their reading for the guard's."""
 
 
@@ -54,13 +58,21 @@ class StaffReadingGone(RuntimeError):
     """No sign-on reading waits for this guard's confirmation (expired, discarded, or none)."""
 
 
+REFUSALS: dict[Refusal, type[RuntimeError]] = {
+    Refusal.AWAITING_GUARD: AwaitingGuard,
+    Refusal.LANE_BUSY: LaneBusy,
+    Refusal.SENSOR_FAULTY: SensorFaulty,
+    Refusal.NO_SIGN_ON_READING: StaffReadingGone,
+}
+
 # A sign-on is the guard's own reading only while the guard is at the kiosk: the reading comes
 # within STAFF_MEASURE_S of the tap on 上岗测温 (the sensor is beside the screen) and is confirmed
 # within STAFF_CONFIRM_S. A guard who taps and walks away leaves nothing for the next person at
-# the sensor to claim (field trial: a resident stepped up 45 s later, was shown 是本人，上岗, and
-# signed the absent guard on with the resident's temperature).
+# the sensor to claim.
 STAFF_MEASURE_S = 20.0
 STAFF_CONFIRM_S = 15.0
+
+MEASURING_STATES = (State.MEASURING, State.REMEASURING, State.STAFF_MEASURING)
 
 
 def _staff_result(staff: StaffSignOn, decision: Decision) -> dict[str, Any]:
@@ -102,7 +114,6 @@ class Remeasure:
     block_id: str
     guard_id: str
     until: float
-    requested_at: float  # the measurement needs a fresh word from the chip after this
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,6 @@ class StaffSignOn:
     name: str
     visitors_at_home: bool  # the household question: someone from outside stays at home
     until: float
-    requested_at: float
 
 
 @dataclass(frozen=True)
@@ -127,16 +137,23 @@ class StaffReading:
     until: float
 
 
-@dataclass
-class _PendingPass:
-    code: str
+@dataclass(frozen=True)
+class ShownPass:
+    """The latest pass shown, waiting for its screening: accepted (``code`` is the pass), or
+    refused (``refused`` says why; where passes are not required, that screening is held for
+    the guard instead of being waved through as if none were shown)."""
+
+    code: str | None
     until: float
+    refused: str | None = None
+    identify_id: str | None = None  # the identify record
 
 
 @dataclass(frozen=True)
 class Context:
     """What the next screenings belong to: a registered visitor (one person) or a vehicle (its
-    occupants, until the guard ends it). A held visitor is not let in by a normal reading."""
+    occupants, until the guard ends it or ``until``). A held visitor is not let in by a normal
+    reading."""
 
     kind: str  # "visitor" or "vehicle"
     event_id: str
@@ -145,8 +162,8 @@ class Context:
 
 
 class Gate:
-    """Runs the screening loop in a background thread and exposes the few actions the
-    touchscreen offers (show a pass, measure again)."""
+    """Runs the lane in a background thread and offers the actions the touchscreen and the guard
+    screen take (show a pass, measure again, the guard's decisions and sign-on)."""
 
     def __init__(
         self,
@@ -173,36 +190,56 @@ class Gate:
         self.measurer = Measurer(
             self.thermometer, self.rules, self.timing, distance=hardware.distance, sleep=sleep
         )
-        self.screen = ScreenState()
+        self.screen = ScreenState(clock)
         self._listeners = list(listeners)
         self._stop = threading.Event()
-        self._rearm = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
-        self._pending_pass: _PendingPass | None = None
-        self._last_screening: dict[str, Any] | None = None
-        self._last_screening_at = 0.0
-        self._last_held = False  # the last screening was held for the guard (a held visitor)
-        self._sensor_fault: str | None = None
         self.heartbeat = clock()  # each pass of the loop; the watchdog checks it
-        # The loop's state between steps.
-        self._armed = True  # the next presence starts a measurement
-        self._armed_at = clock()  # a measurement needs a fresh word from the chip after this
-        self._rearm_at: float | None = None  # after a retry, re-arm even if still present
-        self._hold_until: float | None = None  # the verdict stays on screen until then
-        # The fever block waiting for the guard (its record), and the guard's re-measure request.
+        # The lane's data; what it means at each moment is the lane's state (kiosk.lane).
         self.awaiting_guard: dict[str, Any] | None = last_undecided_block(ledger)
+        self.state = State.AWAITING_GUARD if self.awaiting_guard is not None else State.IDLE
+        self._armed_at = clock()  # a measurement needs fresh words from the chip after this
+        self._hold_until = 0.0  # the verdict on screen is current until then
+        self._shown_pass: ShownPass | None = None
+        self._incoming_pass: ShownPass | None = None  # the one present_pass hands to the lane
+        self._context: Context | None = None
         self._remeasure: Remeasure | None = None
-        # A staff member's sign-on measurement, and how the last one went (for the guard page).
         self._staff: StaffSignOn | None = None
         self._staff_reading: StaffReading | None = None
-        self._measuring = False  # a measurement (resident or staff) is being taken now
-        self.staff_result: dict[str, Any] | None = None
+        self.staff_result: dict[str, Any] | None = None  # how the last sign-on went
+        self._sensor_fault: str | None = None
+        self._fault: tuple[str, str, str | None] | None = None  # reason, words, technical
+        self._last_screening: dict[str, Any] | None = None
+        self._last_screening_at = 0.0
+        self._last_held = False  # the last screening was held for the guard
+        self._seen_empty = True  # the lane was empty since the last screening
         self._direction = "in"
         self._sync_status: Callable[[], Any] | None = None
-        self._context: Context | None = None
-        # Notices for the guard's eyes only (a quarantined resident's pass was used).
+        # Notices for the guard's eyes only (a quarantined resident's pass was used, a pass
+        # refused where passes are not required).
         self.guard_notices: deque[dict[str, Any]] = deque(maxlen=20)
+        self._effects: dict[Effect, Callable[[], object]] = {
+            Effect.ARM: self._arm,
+            Effect.READY: self._ready,
+            Effect.ASK_PASS: lambda: self._show_if_changed("need_pass"),
+            Effect.MEASURE: lambda: self.screen.publish("measuring"),
+            Effect.MEASURE_REMEASURE: lambda: self.screen.publish("measuring"),
+            Effect.MEASURE_STAFF: lambda: self.screen.publish("staff_measuring"),
+            Effect.HOLD: lambda: self._hold(self.config.kiosk.result_hold_s),
+            Effect.HOLD_RETRY: lambda: self._hold(RETRY_PAUSE_S),
+            Effect.SHOW_AWAITING: self._show_awaiting_guard,
+            Effect.KEEP_PASS: self._keep_pass,
+            Effect.START_REMEASURE: self._start_remeasure,
+            Effect.END_REMEASURE: self._end_remeasure,
+            Effect.CLEAR_BLOCK: self._clear_block,
+            Effect.START_SIGN_ON: self._start_sign_on,
+            Effect.SIGN_ON_AGAIN: self._sign_on_again,
+            Effect.END_SIGN_ON: self._end_sign_on,
+            Effect.RECORD_FAULT: self._record_fault,
+            Effect.RECOVER: self._recover,
+            Effect.RESHOW: lambda: self._show_if_changed("idle", force=True),
+        }
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -220,7 +257,6 @@ class Gate:
 
     def stop(self) -> None:
         self._stop.set()
-        self._rearm.set()
         if self._thread is not None:
             self._thread.join(5)
         self.screen.publish("stopped")
@@ -242,6 +278,42 @@ class Gate:
         with self._lock:
             self._direction = direction
 
+    # -- the lane ----------------------------------------------------------------------------
+
+    def fire(self, event: Event, message: str = "") -> Outcome:
+        """Feed ``event`` to the lane: move to the state the table declares and carry out its
+        effect; a refusal is raised as the matching error (with ``message``)."""
+        with self._lock:
+            result = outcome(self.state, event)
+            if result.refused is not None:
+                raise REFUSALS[result.refused](message or result.refused.value)
+            if result.ignored:
+                return result
+            self.state = after(self.state, event, block_waits=self.awaiting_guard is not None)
+            if result.effect is not None:
+                self._effects[result.effect]()
+            return result
+
+    @property
+    def armed(self) -> bool:
+        """Whoever steps up with fresh words would be measured now."""
+        return self.state in (
+            State.IDLE,
+            State.VERDICT_LEFT,
+            State.GUARD_REMEASURE,
+            State.STAFF_SIGN_ON,
+        )
+
+    def _arm(self) -> None:
+        self._armed_at = self._clock()
+
+    def _ready(self) -> None:
+        self._arm()
+        self._show_if_changed("idle")
+
+    def _hold(self, seconds: float) -> None:
+        self._hold_until = self._clock() + seconds
+
     # -- actions from the touchscreen --------------------------------------------------------
 
     @property
@@ -249,123 +321,28 @@ class Gate:
         """When the chip last gave a read that passed the liveness check (gate clock)."""
         return self.liveness.ok_at
 
-    @property
-    def armed(self) -> bool:
-        """The next presence starts a measurement: the lane was seen empty (or re-armed) since
-        the last one. After a verdict or a sign-on reading it is False until the person left."""
-        return self._armed
-
     def measure_again(self) -> None:
         """The 'measure again' button: the person in front is measured anew. Not after a fever
         block: that is the guard's to clear (see :meth:`remeasure_for_guard`)."""
-        if self.awaiting_guard is not None:
-            raise AwaitingGuard("a fever block is waiting for the guard")
-        self._rearm.set()
-
-    def remeasure_for_guard(self, block_id: str, guard_id: str, within_s: float = 60.0) -> None:
-        """The guard's re-measure of a blocked person: the next measurement is a new screening
-        linked to the block, and it ends the wait for the guard."""
-        now = self._clock()
-        self._remeasure = Remeasure(block_id, guard_id, now + within_s, requested_at=now)
-        self.screen.publish("guard_remeasure")
-        self._rearm.set()
-
-    def measure_staff(
-        self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float | None = None
-    ) -> None:
-        """Sign a staff member on: the next measurement is theirs (not a resident's), within
-        ``within_s``. Not while a fever block or a guard's re-measure waits, not while the
-        sensor is known faulty (:class:`SensorFaulty`, at once: no 60 s wait), and not while a
-        resident is being measured or still stands at the sensor after their verdict
-        (:class:`LaneBusy`): their reading must never become the guard's."""
-        with self._lock:
-            if self.awaiting_guard is not None or self._remeasure is not None:
-                raise AwaitingGuard("a fever block is waiting for the guard")
-            if self._sensor_fault is not None:
-                raise SensorFaulty(self._sensor_fault)
-            if self._resident_busy():
-                raise LaneBusy("a resident is at the sensor")
-            now = self._clock()
-            window = STAFF_MEASURE_S if within_s is None else within_s
-            self._staff = StaffSignOn(guard_id, name, visitors_at_home, now + window, now)
-            self._staff_reading = None
-            self.staff_result = {"guard_id": guard_id, "state": "measuring"}
-        self.screen.publish("staff_measuring")
-        self._rearm.set()
-
-    def _resident_busy(self) -> bool:
-        """A resident's measurement is under way, their verdict is on the screen, or they are
-        still in front of the sensor after it (the lane is not re-armed until they leave)."""
-        if self._staff is not None or self._staff_reading is not None:
-            return False  # a sign-on already holds the lane
-        if self._measuring or self._hold_until is not None or not self._armed:
-            return True
-        return self._context is not None or self._valid_pass() is not None
-
-    def cancel_staff(self, *, keep: str | None = None) -> None:
-        """End a sign-on waiting for a measurement or a confirmation, and forget how the last
-        one went, unless it is ``keep``'s: a guard who walked away mid sign-on must not be
-        signed on by whoever the sensor sees next, and the next guard at the screen must not
-        read their words (the guard screen calls this when someone unlocks or locks it)."""
-        with self._lock:
-            pending = self._staff
-            if pending is None and self._staff_reading is not None:
-                pending = self._staff_reading.staff
-            result = self.staff_result
-            if pending is not None and pending.guard_id != keep:
-                self._staff = None
-                self._staff_reading = None
-            else:
-                pending = None
-            if result is not None and result.get("guard_id") != keep:
-                self.staff_result = None
-        if pending is not None:
-            self._show_idle() if self.awaiting_guard is None else self._show_awaiting_guard()
-
-    def confirm_staff(self, guard_id: str, *, own: bool) -> dict[str, Any] | None:
-        """The guard's answer to 本人确认 on their sign-on reading. ``own``: it is recorded as
-        their sign-on (a ``shift`` event ``on``), returned. Not theirs: the reading is dropped
-        (nothing recorded) and the kiosk measures again, once whoever stood there has left."""
-        with self._lock:
-            pending = self._staff_reading
-            if pending is None or pending.staff.guard_id != guard_id:
-                raise StaffReadingGone("no sign-on reading waits for this guard")
-            self._staff_reading = None
-            if pending.until < self._clock() or self._sensor_fault is not None:
-                self.staff_result = {"guard_id": guard_id, "state": "expired"}
-                raise StaffReadingGone("the sign-on reading expired")
-            if not own:
-                now = self._clock()
-                staff = pending.staff
-                self._staff = StaffSignOn(
-                    staff.guard_id, staff.name, staff.visitors_at_home, now + STAFF_MEASURE_S, now
-                )
-                self.staff_result = {"guard_id": guard_id, "state": "measuring", "again": True}
-        if not own:
-            self.screen.publish("staff_measuring")
-            return None
-        return self._record_sign_on(pending.measurement, pending.staff)
-
-    def guard_decided(self, event_id: str) -> None:
-        """The guard decided on ``event_id``; if it was the block being waited on, the lane is
-        open again."""
-        block = self.awaiting_guard
-        if block is not None and block["id"] == event_id:
-            self.awaiting_guard = None
-            self._remeasure = None
+        self.fire(Event.MEASURE_AGAIN, "a fever block is waiting for the guard")
 
     def present_pass(self, raw: str) -> passes.PassCheck:
-        """A resident shows a pass (keypad or QR scanner). Recorded either way."""
-        if self.config.kiosk.identify == "off":
+        """A resident shows a pass (keypad or QR scanner), heard in every state of the lane.
+        Recorded either way; the latest pass shown counts for the next screening, and a refused
+        one cancels an accepted one. With ``identify = after`` it identifies the verdict on
+        screen instead."""
+        kiosk = self.config.kiosk
+        if kiosk.identify == "off":
             raise PassesNotTaken("this gate screens only; it does not take passes")
         check = passes.lookup(self.ledger.connection(), raw)
         with self._lock:
-            links_to = None
+            now = self._clock()
             last = self._last_screening
+            links_to = None
             if (
-                self.config.kiosk.identify == "after"
+                kiosk.identify == "after"
                 and last is not None
-                and self._clock() - self._last_screening_at < PASS_VALID_FOR_S
+                and now - self._last_screening_at < PASS_VALID_FOR_S
             ):
                 links_to = last["id"]
             record = self._record(
@@ -376,20 +353,34 @@ class Gate:
                 links_to=links_to,
             )
             if check.quarantined:
-                self.guard_notices.append(self._quarantine_notice(check.code, record))
-            if check.ok and check.code is not None:
-                self._pending_pass = _PendingPass(check.code, self._clock() + PASS_VALID_FOR_S)
-                if (
-                    links_to
-                    and last is not None
-                    and last["verdict"] == Verdict.ADMITTED
-                    and not self._last_held  # a held visitor's: the guard decides
-                    and self.awaiting_guard is None
-                ):
-                    self.open_gate()
+                self.guard_notices.append(self._pass_notice("quarantine", check.code, record))
+            self._incoming_pass = ShownPass(
+                check.code if check.ok else None,
+                now + PASS_VALID_FOR_S,
+                refused=None if check.ok else (check.reason or "unknown"),
+                identify_id=record["id"],
+            )
+            self.fire(Event.PASS_ACCEPTED if check.ok else Event.PASS_REFUSED)
+            if (
+                check.ok
+                and links_to
+                and last is not None
+                and last["verdict"] == Verdict.ADMITTED
+                and not self._last_held  # a held visitor's: the guard decides
+                and self.awaiting_guard is None
+            ):
+                self.open_gate()
         return check
 
-    def _quarantine_notice(self, code: str | None, record: dict[str, Any]) -> dict[str, Any]:
+    def _keep_pass(self) -> None:
+        """The latest pass shown counts for the next screening (a refused one cancels an
+        accepted one): with ``identify = before`` the screening carries it; in either mode a
+        valid pass makes the screening the resident's, never a registered visitor's."""
+        self._shown_pass = self._incoming_pass
+
+    def _pass_notice(
+        self, kind: str, code: str | None, record: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
         row = (
             self.ledger.connection()
             .execute("SELECT building, unit, room FROM passes WHERE code = ?", (code,))
@@ -398,10 +389,11 @@ class Gate:
         place = "-".join(str(part) for part in row if part) if row else ""
         return {
             "id": record["id"],
-            "kind": "quarantine",
+            "kind": kind,
             "pass_code": code,
             "place": place,
             "wall_time": record["wall_time"],
+            **extra,
         }
 
     def dismiss_notice(self, notice_id: str) -> bool:
@@ -412,6 +404,149 @@ class Gate:
                 return True
         return False
 
+    def _valid_pass(self) -> ShownPass | None:
+        shown = self._shown_pass
+        if shown is None or shown.until < self._clock():
+            return None
+        return shown
+
+    def _waiting_for_pass(self) -> bool:
+        kiosk = self.config.kiosk
+        if kiosk.identify != "before" or not kiosk.identify_required:
+            return False
+        shown = self._valid_pass()
+        return shown is None or shown.code is None
+
+    # -- actions from the guard screen -------------------------------------------------------
+
+    def remeasure_for_guard(
+        self, block_id: str, guard_id: str, within_s: float = REMEASURE_WITHIN_S
+    ) -> None:
+        """The guard's re-measure of a blocked person: the next measurement (with fresh words
+        from the chip) is a new screening linked to the block, and it ends the wait."""
+        with self._lock:
+            self._remeasure = Remeasure(block_id, guard_id, self._clock() + within_s)
+            try:
+                self.fire(Event.REMEASURE_ASKED, "the lane is busy or the sensor faulty")
+            except RuntimeError:
+                self._remeasure = None
+                raise
+
+    def _start_remeasure(self) -> None:
+        self._arm()
+        self.screen.publish("guard_remeasure")
+
+    def _end_remeasure(self) -> None:
+        self._remeasure = None
+        self._show_awaiting_guard()
+
+    def guard_decided(self, event_id: str) -> None:
+        """The guard (or the hub's admin) decided on ``event_id``; if it was the fever block
+        being waited on, the lane goes on. The decision's screen is the caller's
+        (:meth:`show_decision`)."""
+        with self._lock:
+            block = self.awaiting_guard
+            if block is not None and block["id"] == event_id:
+                self.fire(Event.BLOCK_DECIDED)
+
+    def _clear_block(self) -> None:
+        self.awaiting_guard = None
+        self._remeasure = None
+        self._hold(self.config.kiosk.result_hold_s)
+
+    def show_decision(self, screen: str, **fields: Any) -> None:
+        """Put the guard's decision on the resident screen (its own hold, like any verdict)."""
+        with self._lock:
+            self.screen.publish(screen, **fields)
+            self.fire(Event.DECIDED)
+
+    def measure_staff(
+        self, guard_id: str, name: str, *, visitors_at_home: bool, within_s: float | None = None
+    ) -> None:
+        """Sign a staff member on: the next measurement is theirs (not a resident's), within
+        ``within_s``. Refused (the error says why) while a fever block waits
+        (:class:`AwaitingGuard`), while the sensor is known faulty (:class:`SensorFaulty`) and
+        while a resident is measured or their verdict is on screen (:class:`LaneBusy`)."""
+        with self._lock:
+            previous = self._staff
+            window = STAFF_MEASURE_S if within_s is None else within_s
+            self._staff = StaffSignOn(guard_id, name, visitors_at_home, self._clock() + window)
+            try:
+                self.fire(Event.SIGN_ON_ASKED, self._sensor_fault or "")
+            except RuntimeError:
+                self._staff = previous
+                raise
+
+    def _start_sign_on(self) -> None:
+        staff = self._staff
+        assert staff is not None
+        self._staff_reading = None
+        self.staff_result = {"guard_id": staff.guard_id, "state": "measuring"}
+        self._arm()
+        self.screen.publish("staff_measuring")
+
+    def _sign_on_again(self) -> None:
+        pending = self._staff_reading
+        assert pending is not None
+        staff = pending.staff
+        self._staff = StaffSignOn(
+            staff.guard_id,
+            staff.name,
+            staff.visitors_at_home,
+            self._clock() + STAFF_MEASURE_S,
+        )
+        self._staff_reading = None
+        self.staff_result = {"guard_id": staff.guard_id, "state": "measuring", "again": True}
+        self._arm()
+        self.screen.publish("staff_measuring")
+
+    def _end_sign_on(self) -> None:
+        self._staff = None
+        self._staff_reading = None
+        self._show_idle()
+
+    def cancel_staff(self, *, keep: str | None = None) -> None:
+        """End a sign-on waiting for a measurement or a confirmation, and forget how the last
+        one went, unless it is ``keep``'s: a guard who walked away mid sign-on must not be
+        signed on by whoever the sensor sees next, and the next guard at the screen must not
+        read their words (the guard screen calls this when someone unlocks or locks it)."""
+        with self._lock:
+            pending = self._pending_staff()
+            if pending is not None and pending.guard_id != keep:
+                self.fire(Event.SIGN_ON_ENDED)
+            result = self.staff_result
+            if result is not None and result.get("guard_id") != keep:
+                self.staff_result = None
+
+    def _pending_staff(self) -> StaffSignOn | None:
+        """The sign-on waiting for a measurement or for its 本人确认."""
+        if self._staff is not None:
+            return self._staff
+        return None if self._staff_reading is None else self._staff_reading.staff
+
+    def confirm_staff(self, guard_id: str, *, own: bool) -> dict[str, Any] | None:
+        """The guard's answer to 本人确认 on their sign-on reading. ``own``: it is recorded as
+        their sign-on (a ``shift`` event ``on``), returned. Not theirs: the reading is dropped
+        (nothing recorded) and the kiosk measures again, with fresh words."""
+        with self._lock:
+            pending = self._staff_reading
+            if pending is None or pending.staff.guard_id != guard_id:
+                raise StaffReadingGone("no sign-on reading waits for this guard")
+            if pending.until < self._clock():
+                self.fire(Event.SIGN_ON_ENDED)
+                self.staff_result = {"guard_id": guard_id, "state": "expired"}
+                raise StaffReadingGone("the sign-on reading expired")
+            if not own:
+                self.fire(Event.SIGN_ON_NOT_OWN)
+                return None
+            record = self._record_sign_on(pending.measurement, pending.staff)
+            if record is None:
+                self.fire(Event.SIGN_ON_ENDED)
+                return None
+            self._staff_reading = None
+            self.fire(Event.SIGN_ON_CONFIRMED)
+            return record
+
     # -- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -419,140 +554,112 @@ class Gate:
             self._stop.wait(self.step())
 
     def step(self) -> float:
-        """One pass of the loop: read the chip, start a measurement or move the screen on.
-        Returns the seconds to wait before the next pass."""
+        """One pass of the loop: read the chip, turn what it says and what the clock says into
+        the lane's events, and take a measurement when the lane says so. Returns the seconds
+        to wait before the next pass."""
         now = self._clock()
         self.heartbeat = now
-        poll = self.timing.poll_interval_s
         try:
             reading = self.thermometer.read()
         except SensorError as exc:
-            self._on_sensor_fault(type(exc).__name__, sensor_error_words(exc), technical=str(exc))
-            self._end_sign_on_for_fault()
-            self._arm(now)
+            self._sensor_failed(type(exc).__name__, sensor_error_words(exc), str(exc))
             return FAULT_POLL_S
         problem = self.liveness.problem
         if problem is not None:
             # The chip answers but does not measure: the same as no chip at all.
-            self._on_sensor_fault(problem, PROBLEMS_ZH[problem])
-            self._end_sign_on_for_fault()
-            self._arm(now)
-            return poll
-        if self._sensor_fault is not None:
-            self._on_sensor_recovered()
-        if self._rearm.is_set() or (self._rearm_at is not None and now >= self._rearm_at):
-            self._rearm.clear()
-            self._arm(now)
-        present = self.measurer.present(reading)
-        if not present:
-            self._arm(now)  # whoever was measured has stepped away
+            self._sensor_failed(problem, PROBLEMS_ZH[problem], None)
+            return self.timing.poll_interval_s
+        with self._lock:
+            self.fire(Event.SENSOR_RECOVERED)
+            self._timers(now)
+            if not self.measurer.present(reading):
+                self._seen_empty = True
+                self.fire(Event.EMPTY)
+            elif self.liveness.changed_since(self._armed_at):
+                # Fresh words since the lane was armed: a frozen chip's last word (the last
+                # person's) never starts a measurement.
+                need_pass = self._waiting_for_pass()
+                self.fire(Event.PRESENT_NO_PASS if need_pass else Event.PRESENT)
+            state = self.state
+        if state in MEASURING_STATES:
+            self._measure(state)
+            return 0.0
+        return self.timing.poll_interval_s
+
+    def _timers(self, now: float) -> None:
+        """The lane's clock events: a verdict's hold, a lapsed re-measure or sign-on."""
+        if self.state in (State.VERDICT, State.VERDICT_LEFT, State.BLOCKED) and (
+            now >= self._hold_until
+        ):
+            self.fire(Event.HOLD_ELAPSED)
         remeasure = self._remeasure
         if remeasure is not None and remeasure.until < now:
-            self._remeasure = remeasure = None
-            self._show_awaiting_guard()
+            self.fire(Event.REMEASURE_LAPSED)
         staff = self._staff
-        if staff is not None and staff.until < now:
-            self._staff = None
+        if (
+            self.state in (State.STAFF_SIGN_ON, State.STAFF_CLEARING)
+            and staff is not None
+            and staff.until < now
+        ):
+            self.fire(Event.SIGN_ON_ENDED)
             self.staff_result = {"guard_id": staff.guard_id, "state": "expired"}
-            self._show_idle()
         waiting = self._staff_reading
-        if waiting is not None and waiting.until < now:
-            with self._lock:
-                if self._staff_reading is waiting:
-                    self._staff_reading = None
-                    self.staff_result = {"guard_id": waiting.staff.guard_id, "state": "expired"}
-            self._show_idle()
-        if self._staff_reading is not None:
-            # A sign-on reading waits for the guard's 本人确认: nobody else is measured now.
-            return poll
-        if self.awaiting_guard is not None and remeasure is None:
-            # A fever block waits for the guard: nobody is measured and the verdict stays up.
-            return poll
-        if present and self._armed:
-            if not self.liveness.changed_since(self._fresh_after(remeasure)):
-                # Not one fresh word from the chip since the lane was last seen empty, "measure
-                # again" was touched or the guard asked for a re-measure: it may have frozen on
-                # the last person. Wait (a frozen chip is called a fault after
-                # sensor.frozen_after_s).
-                return poll
-            if self._staff is None and self._waiting_for_pass():
-                self._show_if_changed("need_pass")
-                return poll
-            verdict = self._screen_person()
-            self._armed = False
-            self._rearm_at = self._clock() + RETRY_PAUSE_S if verdict is Verdict.RETRY else None
-            self._hold_until = self._clock() + self.config.kiosk.result_hold_s
-            return 0.0
-        if self._hold_until is None or now >= self._hold_until:
-            self._hold_until = None
-            lane_open = (
-                self.awaiting_guard is None
-                and self._remeasure is None
-                and self._staff is None
-                and self._staff_reading is None
-            )
-            # A verdict stays up after result_hold_s only while a fresh word from the chip says
-            # somebody still stands there: a chip frozen on the last person must not keep their
-            # green screen up for the next one.
-            still_there = present and self.liveness.last_change_at > now - self._hold_s()
-            if lane_open and (not still_there or self.screen.snapshot()["screen"] == "need_pass"):
-                self._show_if_changed("idle")
-        return poll
+        if self.state is State.STAFF_CONFIRM and waiting is not None and waiting.until < now:
+            self.fire(Event.SIGN_ON_ENDED)
+            self.staff_result = {"guard_id": waiting.staff.guard_id, "state": "expired"}
 
-    def _hold_s(self) -> float:
-        return self.config.kiosk.result_hold_s
-
-    def _fresh_after(self, remeasure: Remeasure | None) -> float:
-        """The moment after which the chip must give a fresh word before anyone is measured."""
-        after = self._armed_at
-        for request in (remeasure, self._staff):
-            if request is not None:
-                after = max(after, request.requested_at)
-        return after
-
-    def _arm(self, now: float) -> None:
-        """Ready to measure whoever is (or comes) in front, with a fresh word after ``now``:
-        called while the lane is empty, on "measure again" and on the guard's re-measure."""
-        self._armed_at = now
-        self._armed = True
-        self._rearm_at = None
-
-    def _waiting_for_pass(self) -> bool:
-        kiosk = self.config.kiosk
-        return kiosk.identify == "before" and kiosk.identify_required and self._valid_pass() is None
-
-    def _valid_pass(self) -> str | None:
-        pending = self._pending_pass
-        if pending is None or pending.until < self._clock():
-            return None
-        return pending.code
-
-    def _end_sign_on_for_fault(self) -> None:
-        """The sensor is faulty: a sign-on waiting for a measurement or for its confirmation
-        ends now (no faulty reading may count, and no guard waits for a timeout)."""
+    def _sensor_failed(self, reason: str, words: str, technical: str | None) -> None:
         with self._lock:
-            pending = self._staff
-            if pending is None and self._staff_reading is not None:
-                pending = self._staff_reading.staff
-            if pending is None:
-                return
+            self._fault = (reason, words, technical)
+            self.fire(Event.SENSOR_FAILED)
+            self._sensor_fault = words
+            if self.screen.snapshot()["screen"] != "sensor_fault":
+                self.screen.publish("sensor_fault")
+
+    def _record_fault(self) -> None:
+        assert self._fault is not None
+        reason, words, technical = self._fault
+        log.error("sensor fault: %s", words)
+        self._play(FAULT_PATTERN)
+        staff = self._pending_staff()
+        if staff is not None:
+            # No faulty reading may count, and no guard waits for a timeout.
             self._staff = None
             self._staff_reading = None
             self.staff_result = {
-                "guard_id": pending.guard_id,
+                "guard_id": staff.guard_id,
                 "state": "sensor_fault",
-                "message": self._sensor_fault,
+                "message": words,
             }
-
-    def _screen_person(self) -> Verdict:
-        self._measuring = True
+        self._remeasure = None
         try:
-            return self._measure_and_judge()
-        finally:
-            self._measuring = False
+            self._record(
+                "sensor_fault",
+                verdict="fault",
+                reason=reason,
+                detail={"error": words} | ({"technical": technical} if technical else {}),
+            )
+        except LedgerError as error:
+            log.error("sensor fault not recorded: %s", error)
+        self._sensor_fault = words
+        self._arm()
+        self.screen.publish("sensor_fault")
 
-    def _measure_and_judge(self) -> Verdict:
-        self.screen.publish("measuring" if self._staff is None else "staff_measuring")
+    def _recover(self) -> None:
+        log.info("测温设备已恢复（sensor recovered）")
+        try:
+            self._record("sensor_recovered", detail={"after": self._sensor_fault})
+        except LedgerError as error:
+            log.error("sensor recovery not recorded: %s", error)
+        self._sensor_fault = None
+        self._arm()
+        self.show_first_screen()
+
+    # -- measuring and judging ---------------------------------------------------------------
+
+    def _measure(self, state: State) -> None:
+        """Measure whoever the lane says (outside the lock: it takes a few tenths of a second),
+        then record, show, signal and feed the outcome to the lane."""
         measurement = self.measurer.measure()
         problem = self.liveness.problem
         if problem is not None and measurement.decision.verdict is not Verdict.FAULT:
@@ -560,49 +667,70 @@ class Gate:
             measurement = Measurement(
                 no_reading(Reason.SENSOR, self.rules), measurement.samples, PROBLEMS_ZH[problem]
             )
-        if self._staff is not None:
-            return self._sign_on(measurement, self._staff)
+        with self._lock:
+            if self.state is not state:
+                return  # the sign-on was cancelled during the samples: they count for nothing
+            if state is State.STAFF_MEASURING:
+                event = self._judge_sign_on(measurement)
+            else:
+                event = self._judge_person(measurement, remeasure=state is State.REMEASURING)
+            self._arm()
+            self.fire(event)
+
+    def _judge_person(self, measurement: Measurement, *, remeasure: bool) -> Event:
         decision = measurement.decision
-        resident_pass = self._valid_pass()
-        pass_code = resident_pass if self.config.kiosk.identify == "before" else None
-        remeasure = self._remeasure
-        context = None if remeasure is not None else self.active_context()
-        if context is not None and context.kind == "visitor" and resident_pass is not None:
-            # A valid resident pass makes this the resident's screening, never the visitor's.
-            context = None
-        held = context is not None and context.held and decision.admits
+        request = self._remeasure if remeasure else None
+        shown = self._valid_pass()
+        context = None if request is not None else self.active_context()
+        if context is not None and context.kind == "visitor" and shown and shown.code:
+            context = None  # a valid resident pass makes this the resident's screening
+        if self.config.kiosk.identify != "before":
+            shown = None  # with ``after`` the pass comes after the screening, not on it
+        refused_pass = shown.refused if shown is not None else None
+        held = decision.admits and (
+            (context is not None and context.held) or refused_pass is not None
+        )
         try:
-            with self._lock:
-                record = self._record_screening(measurement, pass_code, context, remeasure)
-                self._last_screening = record
-                self._last_screening_at = self._clock()
-                self._last_held = context is not None and context.held
-                self._pending_pass = None
-                if context is not None and context.kind == "visitor" and not context.held:
-                    # A visitor is one person. A held visitor stays until the guard decides
-                    # (or the item expires): every screening without a pass meanwhile is held.
-                    self._context = None
-                if remeasure is not None and decision.verdict in (
-                    Verdict.ADMITTED,
-                    Verdict.BLOCKED,
-                ):
-                    self.guard_decided(remeasure.block_id)
-                if decision.verdict is Verdict.BLOCKED:
-                    self.awaiting_guard = record
+            record = self._record_screening(measurement, shown, context, request)
         except LedgerError as exc:
             log.error("not recorded, nobody admitted: %s", exc)
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
-            return Verdict.FAULT
+            return Event.FAILED
+        self._last_screening = record
+        self._last_screening_at = self._clock()
+        self._last_held = held
+        self._seen_empty = False
+        self._shown_pass = None  # a pass belongs to the one screening it was shown for
+        self._consume_context(context)
+        if request is not None and decision.verdict in (Verdict.ADMITTED, Verdict.BLOCKED):
+            self.awaiting_guard = None
+            self._remeasure = None
+        if decision.verdict is Verdict.BLOCKED:
+            self.awaiting_guard = record
+        if held and refused_pass is not None and shown is not None:
+            self.guard_notices.append(
+                self._pass_notice("pass_refused", None, record, reason=refused_pass)
+            )
         visitor = context is not None and context.kind == "visitor"
         self._show_verdict(decision, record, held=held, visitor=visitor)
         self._signal(decision, record, held=held)
-        return decision.verdict
+        return {
+            Verdict.ADMITTED: Event.ADMITTED,
+            Verdict.BLOCKED: Event.FEVER,
+            Verdict.RETRY: Event.RETRY,
+        }.get(decision.verdict, Event.FAILED)
+
+    def _consume_context(self, context: Context | None) -> None:
+        """A visitor is one person; a held visitor stays until the guard decides (every
+        screening without a pass meanwhile is held); a vehicle's context lasts its window."""
+        if context is not None and context.kind == "visitor" and not context.held:
+            self._context = None
 
     def _record_screening(
         self,
         measurement: Measurement,
-        pass_code: str | None,
+        shown: ShownPass | None,
         context: Context | None,
         remeasure: Remeasure | None = None,
     ) -> dict[str, Any]:
@@ -611,12 +739,18 @@ class Gate:
             "direction": self._direction,
             **self._measurement_detail(measurement),
         }
+        links_to = context.event_id if context is not None else None
         if remeasure is not None:
             detail["remeasure_of"] = remeasure.block_id
             detail["guard_id"] = remeasure.guard_id
-        links_to = context.event_id if context is not None else None
-        if remeasure is not None:
             links_to = remeasure.block_id
+        previous = self._last_screening
+        if not self._seen_empty and previous is not None and remeasure is None:
+            # Nobody was seen leaving since the last screening: the same person lingering, or
+            # the next one stepping in between two polls. The chip cannot tell; the record says.
+            detail["after_without_gap"] = previous["id"]
+        if shown is not None and shown.refused is not None:
+            detail["pass_refused"] = {"reason": shown.refused, "identify": shown.identify_id}
         temperatures = self.config.kiosk.store_temperatures
         return self._record(
             "screening",
@@ -626,7 +760,7 @@ class Gate:
             threshold_c=decision.threshold_c,
             object_c=decision.object_c if temperatures else None,
             ambient_c=decision.ambient_c if temperatures else None,
-            pass_code=pass_code,
+            pass_code=shown.code if shown is not None else None,
             links_to=links_to,
             detail=detail,
         )
@@ -657,44 +791,46 @@ class Gate:
             detail = {k: v for k, v in detail.items() if k not in ("samples", "raw", "spread_c")}
         return detail
 
-    def _sign_on(self, measurement: Measurement, staff: StaffSignOn) -> Verdict:
+    def _judge_sign_on(self, measurement: Measurement) -> Event:
         """A staff member's sign-on measurement, by the residents' rules. Normal: the reading
-        waits for the guard's 本人确认 on the guard screen (:meth:`confirm_staff`) and only then
-        becomes their ``shift`` event ``on``: a resident who stepped up instead must not sign
-        the guard on. A fever blocks the shift at once (a ``shift`` event ``blocked``, sent to
-        the hub first), with no confirmation to escape it, and is also the gate's fever block.
-        A failed measurement records nothing and waits for the next one; a sensor fault ends
-        the sign-on at once. The gate never opens for it."""
+        waits for the guard's 本人确认 (:meth:`confirm_staff`): a resident who stepped up
+        instead must not sign the guard on. A fever bars that guard at once (a ``shift`` event
+        ``blocked``, sent to the hub first), with no confirmation to escape it; it is a staff
+        health record, not a resident block, so the resident lane goes on (a resident who stood
+        there instead is measured in their own right once the hold ends). A failed measurement
+        records nothing and waits for the next one; a sensor fault ends the sign-on. The gate
+        never opens for it."""
+        staff = self._staff
+        assert staff is not None
         decision = measurement.decision
         verdict = decision.verdict
         result = _staff_result(staff, decision)
         if verdict is Verdict.FAULT and decision.reason is Reason.SENSOR:
-            with self._lock:
-                self._staff = None
-                self.staff_result = {
-                    **result,
-                    "state": "sensor_fault",
-                    "message": measurement.error or self._sensor_fault,
-                }
+            self.staff_result = {
+                **result,
+                "state": "sensor_fault",
+                "message": measurement.error or self._sensor_fault,
+            }
             self.screen.publish("fault", reason=result["reason"])
             self._play(FAULT_PATTERN)
-            return Verdict.FAULT
+            return Event.FAILED
         if verdict not in (Verdict.ADMITTED, Verdict.BLOCKED):
             self.staff_result = {**result, "state": "retry"}
             self.screen.publish("staff_retry", reason=result["reason"])
-            return Verdict.RETRY
+            return Event.RETRY
         if verdict is Verdict.ADMITTED:
-            with self._lock:
-                self._staff = None
-                self._staff_reading = StaffReading(
-                    staff, measurement, self._clock() + STAFF_CONFIRM_S
-                )
-                self.staff_result = {**result, "state": "confirm"}
+            self._staff = None
+            self._staff_reading = StaffReading(staff, measurement, self._clock() + STAFF_CONFIRM_S)
+            self.staff_result = {**result, "state": "confirm"}
             self.screen.publish(
                 "staff_confirm", estimate_c=decision.estimate_c, threshold_c=decision.threshold_c
             )
-            return verdict
-        return verdict if self._record_sign_on(measurement, staff) else Verdict.FAULT
+            return Event.ADMITTED
+        self._staff = None
+        if self._record_sign_on(measurement, staff) is None:
+            return Event.FAILED
+        self._play(FEVER_ALARM)
+        return Event.FEVER
 
     def _record_sign_on(
         self, measurement: Measurement, staff: StaffSignOn
@@ -713,35 +849,23 @@ class Gate:
         }
         if verdict is Verdict.ADMITTED:
             detail["confirmed_own"] = True  # the guard touched 本人确认 on the guard screen
-        block: dict[str, Any] | None = None
         try:
-            with self._lock:
-                record = self._record(
-                    "shift",
-                    verdict="on" if verdict is Verdict.ADMITTED else "blocked",
-                    reason=result["reason"],
-                    estimate_c=decision.estimate_c if temperatures else None,
-                    threshold_c=decision.threshold_c,
-                    object_c=decision.object_c if temperatures else None,
-                    ambient_c=decision.ambient_c if temperatures else None,
-                    detail=detail,
-                )
-                if verdict is Verdict.BLOCKED:
-                    # A fever in front of the sensor is a fever at the gate, whoever it is: the
-                    # one measured may be a resident who stepped up during the sign-on (found in
-                    # a field trial). The gate's fever block, alarm and 发热人员处置记录 follow,
-                    # as for anyone; the block is the guards' to clear.
-                    block = self._record_screening(measurement, None, None)
-                    self._last_screening = block
-                    self._last_screening_at = self._clock()
-                    self.awaiting_guard = block
+            record = self._record(
+                "shift",
+                verdict="on" if verdict is Verdict.ADMITTED else "blocked",
+                reason=result["reason"],
+                estimate_c=decision.estimate_c if temperatures else None,
+                threshold_c=decision.threshold_c,
+                object_c=decision.object_c if temperatures else None,
+                ambient_c=decision.ambient_c if temperatures else None,
+                detail=detail,
+            )
         except LedgerError as exc:
             log.error("sign-on not recorded: %s", exc)
             self.staff_result = {**result, "state": "not_recorded"}
             self.screen.publish("not_recorded")
             self._play(FAULT_PATTERN)
             return None
-        self._staff = None
         state = "on" if verdict is Verdict.ADMITTED else "blocked"
         self.staff_result = {**result, "state": state, "seq": record["seq"], "id": record["id"]}
         self.screen.publish(
@@ -751,10 +875,7 @@ class Gate:
             recorded=True,
             seq=record["seq"],
         )
-        if block is not None:
-            self._show_verdict(decision, block, held=False)
-            self._signal(decision, block, held=False)
-        else:
+        if verdict is Verdict.ADMITTED:
             self._play(PASS_CHIRP)
         return record
 
@@ -763,6 +884,8 @@ class Gate:
         for listener in self._listeners:
             listener(record)
         return record
+
+    # -- screens and signals -----------------------------------------------------------------
 
     def _show_verdict(
         self, decision: Decision, record: dict[str, Any], *, held: bool, visitor: bool = False
@@ -796,19 +919,42 @@ class Gate:
             if leds:
                 leds.show("block", self.config.gpio.alarm_timeout_s)
             try:
-                with self._lock:
-                    self._record(
-                        "alarm",
-                        verdict="sounding",
-                        links_to=record["id"],
-                        detail={"pattern": FEVER_ALARM.name},
-                    )
+                self._record(
+                    "alarm",
+                    verdict="sounding",
+                    links_to=record["id"],
+                    detail={"pattern": FEVER_ALARM.name},
+                )
             except LedgerError as exc:
                 log.error("alarm not recorded: %s", exc)
         elif decision.verdict is Verdict.FAULT:
             self._play(FAULT_PATTERN)
             if leds:
                 leds.show("block", self.config.kiosk.result_hold_s)
+
+    def _show_awaiting_guard(self) -> None:
+        """The next person is told to wait, never shown the fever of the one before; the guard
+        screen has the block. With no guard on duty the screen says so (the block's record has
+        gone to the hub first, where an admin can decide on it)."""
+        block = self.awaiting_guard
+        if block is None:
+            return
+        unattended = not duty.on_duty(self.ledger.connection())
+        self.screen.publish(
+            "awaiting_guard", recorded=True, seq=block["seq"], unattended=unattended
+        )
+
+    def _show_idle(self) -> None:
+        self.screen.publish("idle", identify=self.config.kiosk.identify)
+
+    def _show_if_changed(self, screen: str, *, force: bool = False) -> None:
+        if force or self.screen.snapshot()["screen"] != screen:
+            if screen == "idle":
+                self._show_idle()
+            else:
+                self.screen.publish(screen)
+
+    # -- settings ----------------------------------------------------------------------------
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
         """The hub's whole set of settings (threshold, compensation, identification), in force
@@ -817,11 +963,11 @@ class Gate:
         the kiosk would refuse at start is refused here too, and only that value."""
         with self._lock:
             self._hub_settings = dict(settings)
-        self._derive_config()
+            self._derive_config()
 
     @property
     def hub_settings(self) -> dict[str, Any]:
-        """The hub's set as last applied (those of its values that the kiosk took)."""
+        """The hub's set as last applied."""
         return dict(self._hub_settings)
 
     @property
@@ -833,31 +979,34 @@ class Gate:
         """The kiosk's own settings (the file's) are now ``config``; the hub's set stays on top."""
         with self._lock:
             self._file_config = config
-        self._derive_config()
+            self._derive_config()
 
     def _derive_config(self) -> None:
-        with self._lock:
-            self._config = in_force(self._file_config, self._hub_settings)
-            self.rules = Rules.from_config(self._config)
-            self.measurer.rules = self.rules
+        self._config = in_force(self._file_config, self._hub_settings)
+        self.rules = Rules.from_config(self._config)
+        self.measurer.rules = self.rules
+        self.fire(Event.SETTINGS_CHANGED)
+
+    # -- relay, buzzer -----------------------------------------------------------------------
 
     def open_gate(self) -> None:
         if self.hardware.relay is not None:
             self.hardware.relay.pulse()
 
-    # -- what the gate offers the guard desk and the sync worker ------------------------------
+    def _play(self, pattern: Any) -> None:
+        if self.hardware.buzzer is not None:
+            self.hardware.buzzer.play(pattern, timeout_s=self.config.gpio.alarm_timeout_s)
 
-    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
-        """Call ``listener`` with every record once it is committed (the sync worker wakes)."""
-        self._listeners.append(listener)
+    def silence(self) -> bool:
+        """Stop the buzzer; True if an alarm was sounding."""
+        buzzer = self.hardware.buzzer
+        if buzzer is None:
+            return False
+        was = buzzer.playing == FEVER_ALARM.name
+        buzzer.silence()
+        return was
 
-    def set_sync_status(self, provider: Callable[[], Any]) -> None:
-        """Where the guard screen reads the sync state (the sync worker's, when a hub is set)."""
-        self._sync_status = provider
-
-    def sync_status(self) -> Any:
-        """The sync client's state, or None when no hub is configured."""
-        return None if self._sync_status is None else self._sync_status()
+    # -- visitors and vehicles ---------------------------------------------------------------
 
     def begin_context(
         self, kind: str, event_id: str, window_s: float, *, held: bool = False
@@ -885,82 +1034,28 @@ class Gate:
                 return None
             return context
 
+    # -- what the gate offers the guard desk and the sync worker ------------------------------
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with every record once it is committed (the sync worker wakes)."""
+        self._listeners.append(listener)
+
+    def set_sync_status(self, provider: Callable[[], Any]) -> None:
+        """Where the guard screen reads the sync state (the sync worker's, when a hub is set)."""
+        self._sync_status = provider
+
+    def sync_status(self) -> Any:
+        """The sync client's state, or None when no hub is configured."""
+        return None if self._sync_status is None else self._sync_status()
+
     def show(self, screen: str, **fields: Any) -> None:
-        """Put a screen up from outside the loop (the guard's decisions)."""
+        """Put a screen up from outside the loop."""
         self.screen.publish(screen, **fields)
 
     def record(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append an event under the gate's lock (the guard's actions use this)."""
         with self._lock:
             return self._record(kind, **fields)
-
-    def _play(self, pattern: Any) -> None:
-        if self.hardware.buzzer is not None:
-            self.hardware.buzzer.play(pattern, timeout_s=self.config.gpio.alarm_timeout_s)
-
-    def silence(self) -> bool:
-        """Stop the buzzer; True if an alarm was sounding."""
-        buzzer = self.hardware.buzzer
-        if buzzer is None:
-            return False
-        was = buzzer.playing == FEVER_ALARM.name
-        buzzer.silence()
-        return was
-
-    def _on_sensor_fault(self, reason: str, message: str, *, technical: str | None = None) -> None:
-        if self._sensor_fault is None:
-            log.error("sensor fault: %s", message)
-            self._play(FAULT_PATTERN)
-            try:
-                with self._lock:
-                    self._record(
-                        "sensor_fault",
-                        verdict="fault",
-                        reason=reason,
-                        detail={"error": message} | ({"technical": technical} if technical else {}),
-                    )
-            except LedgerError as error:
-                log.error("sensor fault not recorded: %s", error)
-        self._sensor_fault = message
-        if self.screen.snapshot()["screen"] != "sensor_fault":
-            self.screen.publish("sensor_fault")
-
-    def _on_sensor_recovered(self) -> None:
-        log.info("测温设备已恢复（sensor recovered）")
-        try:
-            with self._lock:
-                self._record("sensor_recovered", detail={"after": self._sensor_fault})
-        except LedgerError as error:
-            log.error("sensor recovery not recorded: %s", error)
-        self._sensor_fault = None
-        if self.awaiting_guard is not None:
-            self._show_awaiting_guard()
-        else:
-            self._show_idle()
-
-    def _show_awaiting_guard(self) -> None:
-        block = self.awaiting_guard
-        if block is None:
-            return
-        self.screen.publish(
-            "blocked",
-            reason=Reason.FEVER.value,
-            estimate_c=block["estimate_c"],
-            threshold_c=block["threshold_c"],
-            recorded=True,
-            seq=block["seq"],
-            awaiting_guard=True,
-        )
-
-    def _show_idle(self) -> None:
-        self.screen.publish("idle", identify=self.config.kiosk.identify)
-
-    def _show_if_changed(self, screen: str) -> None:
-        if self.screen.snapshot()["screen"] != screen:
-            if screen == "idle":
-                self._show_idle()
-            else:
-                self.screen.publish(screen)
 
     def alive(self, within_s: float) -> bool:
         """Has the loop run in the last ``within_s`` seconds?"""
@@ -972,6 +1067,7 @@ class Gate:
             "sensor_fault": self._sensor_fault,
             "sensor_ok_s_ago": None if ok_at is None else round(self._clock() - ok_at, 1),
             "awaiting_guard": self.awaiting_guard is not None,
+            "lane": self.state.value,
             "screen": self.screen.snapshot()["screen"],
             "events": self.ledger.count(),
             "unsynced": self.ledger.unsynced_count(),

@@ -36,6 +36,7 @@ SCREENS_ZH = {
     "measuring": "正在测温",
     "admitted": "体温正常，放行",
     "blocked": "体温异常，等候门卫",
+    "awaiting_guard": "发热待门卫处置，后面的人稍候",
     "retry": "请重新测温",
     "fault": "测温失败",
     "sensor_fault": "测温设备故障",
@@ -158,11 +159,11 @@ class GuardDesk:
         self.gate.guard_decided(original["id"])
         if form.decision == "admit":
             self.gate.open_gate()
-            self.gate.show(
+            self.gate.show_decision(
                 "guard_admitted", estimate_c=form.remeasured_c, recorded=True, seq=record["seq"]
             )
         else:
-            self.gate.show("guard_denied", recorded=True, seq=record["seq"])
+            self.gate.show_decision("guard_denied", recorded=True, seq=record["seq"])
         if original["kind"] == "visitor":
             self.gate.end_context()
         return record
@@ -216,7 +217,7 @@ class GuardDesk:
             ) from None
         except LaneBusy:
             raise FormError(
-                "shift", "上岗：住户正在测温或仍站在探头前，请等住户离开后再点“上岗测温”"
+                "shift", "上岗：住户正在测温或其结果正在显示，请几秒后再点“上岗测温”"
             ) from None
 
     def confirm_sign_on(self, guard: dict[str, str], *, own: bool) -> dict[str, Any] | None:

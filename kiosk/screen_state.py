@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 
 class ScreenState:
     """A versioned snapshot of the screen; ``wait`` blocks until a newer version exists."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # the gate's clock: how old the screen is, in its time
         self._cond = threading.Condition()
         self._version = 0
         self._state: dict[str, Any] = {"screen": "starting", "version": 0}
@@ -24,7 +26,7 @@ class ScreenState:
             self._state = {
                 "screen": screen,
                 "version": self._version,
-                "published_at": time.monotonic(),
+                "published_at": self._clock(),
                 **fields,
             }
             self._cond.notify_all()

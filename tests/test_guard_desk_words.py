@@ -93,7 +93,7 @@ def test_health_is_in_words_and_local_time(g):
 def test_times_on_the_guard_screen_are_local(g):
     desk = GuardDesk(g.gate)
     g.scene.person(36.6)
-    g.run(2.0)
+    g.run(1.0)
     [event] = desk.today()
     stored = g.events("screening")[0]["wall_time"]
     local = datetime.fromisoformat(stored).astimezone(g.gate.config.tz).strftime("%H:%M:%S")

@@ -38,7 +38,8 @@ def gate(request, make_config):
     return g
 
 
-def person(g, core_c: float, seconds: float = 2.0) -> dict:
+def person(g, core_c: float, seconds: float = 1.0) -> dict:
+    """One person steps up, is judged, and leaves before the verdict's hold ends."""
     g.scene.person(core_c)
     g.run(seconds)
     record = g.events("screening")[-1]
@@ -60,7 +61,7 @@ def test_a_resident_with_a_pass_is_not_taken_for_the_held_visitor(gate):
     # the visitor steps up: normal temperature, still held for the guard
     pulses = g.relay.pulses
     g.scene.person(36.6)
-    g.run(2.0)
+    g.run(1.0)
     assert g.screen() == "held"
     later = g.events("screening")[-1]
     assert later["links_to"] == visitor["id"]
@@ -78,7 +79,7 @@ def test_no_screening_without_a_pass_opens_the_gate_while_a_held_visitor_waits(g
         assert record["links_to"] == visitor["id"]
     # a pass shown after a held screening does not open the gate either
     g.scene.person(36.6)
-    g.run(2.0)
+    g.run(1.0)
     assert g.screen() == "held"
     g.gate.present_pass("10010302")
     g.scene.leave()

@@ -13,6 +13,7 @@ def test_two_hundred_power_cuts_lose_nothing(tmp_path):
     result = run_power_cuts(tmp_path, rounds=200, seed=2026, max_delay_s=0.2)
     assert result.failures == []
     assert result.rounds == 200
-    # The stream really ran: many events were reported across the rounds, all of them kept.
-    assert result.reported > 400
+    # The stream really ran: many events were reported across the rounds, all of them kept
+    # (each person now also waits for fresh words after the guard's or their own re-measure).
+    assert result.reported > 200
     assert result.in_ledger >= result.reported
