@@ -491,6 +491,14 @@ def config_doc() -> None:
     click.echo(render_settings_doc(), nl=False)
 
 
+@main.command("lane-doc")
+def lane_doc() -> None:
+    """Print the lane's state chart and transition table (docs/screening.md, "The lane")."""
+    from kiosk.lane import mermaid, table_markdown
+
+    click.echo("```mermaid\n" + mermaid() + "\n```\n\n" + table_markdown())
+
+
 @main.command("commands-doc")
 @click.option(
     "--write",

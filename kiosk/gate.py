@@ -940,9 +940,7 @@ class Gate:
         if block is None:
             return
         unattended = not duty.on_duty(self.ledger.connection())
-        self.screen.publish(
-            "awaiting_guard", recorded=True, seq=block["seq"], unattended=unattended
-        )
+        self.screen.publish("awaiting_guard", unattended=unattended)
 
     def _show_idle(self) -> None:
         self.screen.publish("idle", identify=self.config.kiosk.identify)

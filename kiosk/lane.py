@@ -147,8 +147,8 @@ _RESIDENT_OUTCOMES = {
 _REMEASURE_OUTCOMES = {
     E.ADMITTED: go(S.VERDICT, Effect.HOLD),  # the block is decided: the new screening says so
     E.FEVER: go(S.BLOCKED, Effect.HOLD),  # still a fever: a new block
-    E.RETRY: go(S.GUARD_REMEASURE, Effect.ARM),  # the guard's request stands
-    E.FAILED: go(S.GUARD_REMEASURE, Effect.ARM),
+    E.RETRY: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),  # the guard's request stands
+    E.FAILED: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),
 }
 _STAFF_OUTCOMES = {
     E.ADMITTED: go(S.STAFF_CONFIRM),  # waits for 本人确认

@@ -7,6 +7,8 @@ const TEXT = {
     need_pass: "请先出示通行码", measuring: "正在测温，请保持不动…",
     admitted: "体温正常，请通行", blocked: "体温异常，禁止通行",
     blocked_detail: "请在旁等候，门卫将为您复测", retry: "请重新测温",
+    awaiting_guard: "前一位正在由门卫处理，请稍候", awaiting_guard_detail: "处理完毕后即可测温通行",
+    unattended: "门卫暂不在岗，请稍候或联系物业管理处", pass_next: "通行码已收到，轮到您时请上前测温",
     fault: "测温失败，请联系门卫", sensor_fault: "测温设备故障，请联系门卫",
     not_recorded: "无法记录，请联系门卫", starting: "正在启动…", stopped: "暂停服务，请联系门卫",
     guard_remeasure: "门卫复测：请上前测温", guard_remeasure_detail: "请正对探头，保持不动",
@@ -26,6 +28,10 @@ const TEXT = {
     need_pass: "Please show your pass first", measuring: "Measuring, please hold still…",
     admitted: "Normal temperature, please enter", blocked: "High temperature, entry blocked",
     blocked_detail: "Please wait aside; the guard will measure you again", retry: "Please measure again",
+    awaiting_guard: "The guard is attending to the person before you: please wait",
+    awaiting_guard_detail: "You will be measured once they are done",
+    unattended: "No guard on duty: please wait or call the management office",
+    pass_next: "Pass received: step up when it is your turn",
     fault: "Measurement failed, please call the guard", sensor_fault: "Thermometer fault, please call the guard",
     not_recorded: "Cannot record, please call the guard", starting: "Starting…",
     stopped: "Out of service, please call the guard",
@@ -44,7 +50,7 @@ const TEXT = {
     threshold: "limit ≤ ", offline: "Connection lost, reconnecting…", lang: "中文",
   },
 };
-const ICONS = { staff_measuring: "…", staff_confirm: "…", staff_on: "☺", staff_blocked: "✖", staff_retry: "↻", guard_remeasure: "☺", guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
+const ICONS = { awaiting_guard: "…", staff_measuring: "…", staff_confirm: "…", staff_on: "☺", staff_blocked: "✖", staff_retry: "↻", guard_remeasure: "☺", guard_admitted: "✔", guard_denied: "✖", held: "…", admitted: "✔", blocked: "✖", retry: "↻", fault: "⚠", sensor_fault: "⚠",
   not_recorded: "⚠", measuring: "…", need_pass: "▦", idle: "☺", starting: "…" };
 
 const body = document.body;
@@ -75,6 +81,7 @@ function render() {
   $("temperature").textContent = s.estimate_c != null ? s.estimate_c.toFixed(1) + " °C" : "";
   let detail = "";
   if (s.screen === "blocked") detail = t("blocked_detail");
+  else if (s.screen === "awaiting_guard") detail = t(s.unattended ? "unattended" : "awaiting_guard_detail");
   else if (s.screen === "guard_remeasure") detail = t("guard_remeasure_detail");
   else if (s.reason && s.screen === "retry") detail = t(s.reason);
   else if (s.screen === "admitted" && s.need_pass) detail = t("pass_needed");
@@ -89,7 +96,6 @@ function render() {
   $("measure-again").textContent = t("measure_again");
   $("pass-label").textContent = t("pass_label");
   $("language-toggle").textContent = t("lang");
-  if (showPass) $("pass-input").focus();
 }
 
 async function follow() {
@@ -116,22 +122,30 @@ async function post(path, payload) {
     body: JSON.stringify(payload ?? {}) });
 }
 
-async function submitPass() {
-  const input = $("pass-input");
-  const code = input.value.trim();
-  input.value = "";
+// The pass message shows beside the keypad, or over the screen when the keypad is hidden (a scan
+// during a verdict counts for the next person: they are told so).
+function say(message, ok) {
+  const target = $("pass-area").hidden ? $("scan-message") : $("pass-message");
+  target.textContent = message;
+  target.className = ok ? "ok" : "refused";
+  setTimeout(() => { target.textContent = ""; }, 4000);
+}
+
+async function submitPass(code) {
   if (!code) return;
+  const during = current.screen;
   let message = t("pass_format");
+  let ok = false;
   try {
     const response = await post("/api/pass", { code });
     const result = await response.json();
+    ok = result.ok;
     message = t(result.reason ? "pass_" + result.reason : "pass_format");
-    $("pass-message").className = result.ok ? "ok" : "refused";
+    if (ok && identify === "before" && !["idle", "need_pass"].includes(during)) message = t("pass_next");
   } catch (error) {
     message = t("offline");
   }
-  $("pass-message").textContent = message;
-  setTimeout(() => { $("pass-message").textContent = ""; }, 4000);
+  say(message, ok);
 }
 
 $("keypad").addEventListener("click", (event) => {
@@ -139,14 +153,36 @@ $("keypad").addEventListener("click", (event) => {
   if (!key) return;
   const input = $("pass-input");
   if (key === "back") input.value = input.value.slice(0, -1);
-  else if (key === "ok") submitPass();
+  else if (key === "ok") { const code = input.value.trim(); input.value = ""; submitPass(code); }
   else if (input.value.length < 32) input.value += key;
-  input.focus();
 });
-// A USB QR scanner types the code and Enter into the focused input, like a keyboard.
-$("pass-input").addEventListener("keydown", (event) => {
-  if (event.key === "Enter") { event.preventDefault(); submitPass(); }
-});
+
+// A USB QR scanner is a keyboard: it types the code and Enter. It is heard in every state and
+// never through focus: keys are taken at the document before any element sees them, so its
+// Enter presses no button (it once switched the language on a block) and nothing is typed into
+// a field. Keys that come faster than a person types make a scan.
+const SCAN_GAP_MS = 80;
+let scanned = "";
+let lastKey = 0;
+document.addEventListener("keydown", (event) => {
+  const now = performance.now();
+  if (now - lastKey > SCAN_GAP_MS) scanned = "";
+  lastKey = now;
+  event.preventDefault();
+  event.stopPropagation();
+  if (event.key === "Enter") {
+    const code = scanned.trim();
+    scanned = "";
+    submitPass(code);
+  } else if (event.key.length === 1 && scanned.length < 64) {
+    scanned += event.key;
+  }
+}, true);
+// Touch targets never keep the focus, so no key can reach them.
+document.addEventListener("mousedown", (event) => {
+  if (event.target.closest("button")) event.preventDefault();
+}, true);
+
 $("measure-again").addEventListener("click", () => post("/api/measure-again"));
 $("language-toggle").addEventListener("click", () => {
   setLanguage(language === "zh" ? "en" : "zh");
