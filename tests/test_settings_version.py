@@ -7,11 +7,13 @@ whether a gate had taken the change. Every hub test runs on SQLite and on Postgr
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import requests
 
+from kiosk.background_server import BackgroundServer
 from kiosk.roster import apply_changes
 from sync.hub import compounds, roster_admin
 from sync.hub.admins import create_admin
@@ -19,7 +21,15 @@ from sync.hub.app import create_hub
 from sync.hub.settings_version import gate_settings, judge, version_at
 from sync.localtime import zone
 from tests.hub_helpers import PASSWORD, signed_in
-from tests.sync_fixtures import add_records, drain, enrolled_client, make_ledger
+from tests.sync_fixtures import (
+    Faults,
+    RunningHub,
+    add_records,
+    drain,
+    enrolled_client,
+    free_port,
+    make_ledger,
+)
 
 BEIJING = zone("Asia/Shanghai")
 THRESHOLD = "screening.threshold_c"
@@ -256,3 +266,44 @@ def test_the_settings_page_says_plainly_when_passes_are_not_required(admin_app, 
     line = pass_rule_after(admin_app, client, csrf, "kiosk.identify_required", "是")
     assert line.startswith("本小区门岗要求出示通行码：没有有效通行码者不放行")
     assert roster_admin.pass_rule(hub_store) == line
+
+
+class OldHub:
+    """The hub as it was before the settings version: its roster answer says none. Notes the
+    query of every roster pull."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.pulls: list[str] = []
+
+    def __call__(self, environ, start_response):
+        if not environ["PATH_INFO"].endswith("/roster"):
+            return self.app(environ, start_response)
+        self.pulls.append(environ.get("QUERY_STRING", ""))
+        answered: list = []
+        body = b"".join(self.app(environ, lambda *given: answered.extend(given)))
+        answer = json.loads(body)
+        answer.pop("settings_version", None)
+        body = json.dumps(answer).encode()
+        headers = [(k, v) for k, v in answered[1] if k.lower() != "content-length"]
+        start_response(answered[0], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def test_with_a_hub_from_before_the_version_the_kiosk_says_none(hub_store, tmp_path):
+    old = OldHub(create_hub(hub_store))
+    port = free_port()
+    server = BackgroundServer(old, host="127.0.0.1", port=port, threads=2).start()
+    try:
+        hub = RunningHub(hub_store, port, Faults())
+        hub_store.roster_put("setting", THRESHOLD, {"value": 37.6})
+        ledger = make_ledger(tmp_path / "k.sqlite3", records=2)
+        client = enrolled_client(hub, ledger, on_roster=lambda c: apply_changes(ledger, c))
+        drain(client)
+        drain(client)
+    finally:
+        server.stop()
+    assert client.state.settings_version is None
+    assert old.pulls and not any("settings_version" in query for query in old.pulls)
+    assert kiosk_row(hub_store) == (None, None)
+    assert apply_changes(ledger, []) == {THRESHOLD: 37.6}  # the settings themselves arrived
