@@ -428,6 +428,8 @@ def status(config_path: str | None, as_json: bool) -> None:
         pairs.append(("最早未传 oldest unsent", format_local(state["oldest_unsent"], tz)))
     if state.get("roster_version") is not None:
         pairs.append(("名单版本 roster version", state["roster_version"]))
+    if state.get("settings_version") is not None:
+        pairs.append(("设置版本 settings version", state["settings_version"]))
     click.echo(render_pairs(pairs))
     if state.get("revoked"):
         click.echo(

@@ -17,6 +17,7 @@ from kiosk import clock, duty
 from kiosk.gate import AwaitingGuard, Gate, LaneBusy, SensorFaulty, StaffReadingGone
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
+from kiosk.settings_words import threshold_words, version_words
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
 from sync.contract import DISINFECTANTS, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
@@ -418,8 +419,10 @@ class GuardDesk:
             ("门岗屏幕", SCREENS_ZH.get(status["screen"], status["screen"])),
             ("通行方向", "进" if status["direction"] == "in" else "出"),
             ("台账记录", f"共 {status['events']} 条"),
+            ("发热阈值", threshold_words(self.gate.config, self.gate.hub_settings)),
         ]
         sync = self._sync()
+        rows.append(("设置版本", version_words(sync)))
         if not sync["configured"]:
             rows.append(("同步", f"未配置中心，本机保存 {sync['queue']} 条"))
         else:

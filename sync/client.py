@@ -41,6 +41,9 @@ class SyncState:
     revoked: bool = False
     roster_version: int = 0
     hub_records: int | None = None
+    # The settings version it runs: the roster version of the newest setting change it has
+    # applied, as the hub's roster answer says (None: no answer has said yet, or an old hub).
+    settings_version: int | None = None
 
 
 QUEUE_EVERY = 10  # while a backlog drains, the unsent count goes with every 10th batch
@@ -97,6 +100,7 @@ class SyncClient:
         self.state = SyncState()
         saved = self._load_state()
         self.state.roster_version = int(saved.get("roster_version", 0))
+        self.state.settings_version = _version(saved.get("settings_version"))
         # A restart does not make a gate that synced an hour ago "never synced".
         self.state.last_success = saved.get("last_success")
         self._woken = False  # the last wait was cut short by a new record
@@ -184,7 +188,11 @@ class SyncClient:
         self._pushed += 1
         # Counted now, after the batch before was marked sent: what is unsent, this batch in it.
         queue = None if batch.more and self._pushed % QUEUE_EVERY else self.outbox.queue()[0]
-        body = b'{"queue":%s,"records":%s}' % (json.dumps(queue).encode(), batch.records_json)
+        body = b'{"queue":%s,"settings_version":%s,"records":%s}' % (
+            json.dumps(queue).encode(),
+            json.dumps(self.state.settings_version).encode(),
+            batch.records_json,
+        )
         answer = self._post_in_background(body)
         upcoming = None
         if batch.more:
@@ -282,17 +290,23 @@ class SyncClient:
     # -- pulling -----------------------------------------------------------------------------
 
     def pull_roster(self) -> None:
+        """Pull the roster page by page, each applied before the cursor moves. Every request
+        reports the settings version in force; when a page changed it, one more request tells
+        the hub at once instead of at the next round."""
         while True:
-            response = self._request(
-                "GET", "/roster", params={"since": self.state.roster_version, "limit": 500}
-            )
-            body = self._json(response)
+            said = self.state.settings_version
+            params = {"since": self.state.roster_version, "limit": 500}
+            if said is not None:
+                params["settings_version"] = said
+            body = self._json(self._request("GET", "/roster", params=params))
             changes = body.get("changes", [])
             if changes and self.on_roster is not None:
                 self.on_roster(changes)  # applied and committed before the cursor moves
             self.state.roster_version = int(body.get("version", self.state.roster_version))
+            # An old hub says no version: the kiosk cannot know it, and says none.
+            self.state.settings_version = _version(body.get("settings_version"))
             self._save_state()
-            if not body.get("more"):
+            if not body.get("more") and self.state.settings_version in (said, None):
                 return
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -395,6 +409,13 @@ def _retry_after(response: requests.Response) -> float:
         return min(600.0, max(1.0, float(response.headers.get("Retry-After", "5"))))
     except ValueError:
         return 5.0
+
+
+def _version(value: Any) -> int | None:
+    """A settings version as the hub or the saved state gave it, or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _now() -> str:

@@ -44,6 +44,7 @@ from sync.hub import (
     pass_qr,
     residents,
     roster_admin,
+    settings_version,
     supplies,
 )
 from sync.hub.admins import (
@@ -416,6 +417,10 @@ def export(user: dict[str, str], fmt: str) -> Response:
 @admin.get("/kiosks")
 @roles("admin")
 def kiosks(user: dict[str, str]) -> str:
+    return _kiosks_page(user, code=None)
+
+
+def _kiosks_page(user: dict[str, str], code: tuple[str, str] | None) -> str:
     store = _store()
     return render_template(
         "kiosks.html",
@@ -423,7 +428,9 @@ def kiosks(user: dict[str, str]) -> str:
         kiosks=store.kiosks(),
         waiting=store.waiting_enrolments(),
         integrity=integrity.report(store),
-        code=None,
+        settings=settings_version.gate_settings(store, hub_zone()),
+        settings_current=settings_version.current_version(store),
+        code=code,
     )
 
 
@@ -440,14 +447,7 @@ def enrol_code(user: dict[str, str]) -> Any:
         raise BadRequest(str(exc)) from None
     with store.transaction():
         audit(store, user["username"], "kiosk.enrol_code", {"kiosk_id": kiosk_id})
-    return render_template(
-        "kiosks.html",
-        user=user,
-        kiosks=store.kiosks(),
-        waiting=store.waiting_enrolments(),
-        integrity=integrity.report(store),
-        code=(kiosk_id, code),
-    )
+    return _kiosks_page(user, code=(kiosk_id, code))
 
 
 @admin.post("/kiosks/revoke")
@@ -594,6 +594,7 @@ def settings_page(user: dict[str, str]) -> str:
         gates=sorted(roster_admin.known_gates(store)),
         areas=roster_admin.current(store, "risk_area"),
         settings=roster_admin.current(store, "setting"),
+        pass_rule=roster_admin.pass_rule(store),
         notice=_in_words_of_compound(
             roster_admin.saved_notice(request.args.get("saved", "")[:120], store)
         ),

@@ -20,6 +20,7 @@ from sync.hub.admin_web import admin, current_user, page_user
 from sync.hub.admins import audit
 from sync.hub.error_pages import error_page
 from sync.hub.openapi import openapi_document
+from sync.hub.settings_version import record_report, reported_version, version_at
 from sync.hub.store import CompoundError, HubStore, KioskAuth
 from sync.localtime import DEFAULT_ZONE, zone
 from sync.protocol import (
@@ -198,6 +199,7 @@ def ingest() -> Any:
         isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue < 2**62
     ):
         raise BadRequest("'queue' must be a whole number")
+    runs = _settings_version(body.get("settings_version"))
     slots: threading.BoundedSemaphore = current_app.extensions["ingest_slots"]
     if not slots.acquire(timeout=0.5):
         raise TooManyRequests("the hub is busy; send this batch again later")
@@ -205,7 +207,19 @@ def ingest() -> Any:
         results = _store().ingest(auth.kiosk_id, records, queue)
     finally:
         slots.release()
+    record_report(_store(), auth.kiosk_id, runs)
     return jsonify(results=results)
+
+
+def _settings_version(value: Any) -> int | None:
+    """The settings version a kiosk says it runs: absent or null is unknown (a kiosk from
+    before the report); anything else that is not a version is refused."""
+    if value is None:
+        return None
+    runs = reported_version(value)
+    if runs is None:
+        raise BadRequest(f"'settings_version' must be a whole number 0 to {MAX_SINCE}")
+    return runs
 
 
 @api.post("/held")
@@ -231,10 +245,23 @@ def checkpoint() -> Any:
 def roster() -> Any:
     auth = _kiosk()
     since, limit = _page_args()
-    _store().kiosk_seen(auth.kiosk_id)
-    changes = _store().roster_since(since, limit, auth.kiosk_id)
+    runs = None
+    if "settings_version" in request.args:
+        try:
+            runs = _settings_version(int(request.args["settings_version"]))
+        except ValueError:
+            raise BadRequest("settings_version must be a whole number") from None
+    store = _store()
+    record_report(store, auth.kiosk_id, runs, seen=True)
+    changes = store.roster_since(since, limit, auth.kiosk_id)
     version = changes[-1]["version"] if changes else since
-    return jsonify(version=version, changes=changes, more=len(changes) == limit)
+    return jsonify(
+        version=version,
+        changes=changes,
+        more=len(changes) == limit,
+        # What the kiosk runs once it has applied this page (it reports it back).
+        settings_version=version_at(store, auth.kiosk_id, version),
+    )
 
 
 @api.get("/ledger")

@@ -67,6 +67,14 @@ def openapi_document() -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
         },
     ]
+    # The settings version the kiosk runs (docs/sync-protocol.md); absent: unknown.
+    settings_version = {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**62,
+        "nullable": True,
+        "description": "The roster version of the newest setting change the kiosk has applied",
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -131,6 +139,7 @@ def openapi_document() -> dict[str, Any]:
                                             "items": ref("Record"),
                                         },
                                         "queue": {"type": "integer", "minimum": 0},
+                                        "settings_version": settings_version,
                                     },
                                 }
                             }
@@ -217,15 +226,23 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Roster changes of the kiosk's compound (passes, guards, settings)",
                     "security": secured,
-                    "parameters": page,
+                    "parameters": [
+                        *page,
+                        {
+                            "name": "settings_version",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                        },
+                    ],
                     "responses": {
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["version", "changes", "more"],
+                                "required": ["version", "changes", "more", "settings_version"],
                                 "properties": {
                                     "version": {"type": "integer"},
                                     "more": {"type": "boolean"},
+                                    "settings_version": {"type": "integer", "minimum": 0},
                                     "changes": {"type": "array", "items": ref("Change")},
                                 },
                             }

@@ -205,6 +205,28 @@ def _refuse_contradiction(store: HubStore, key: str, value: Any) -> None:
         )
 
 
+PASS_KEYS = ("kiosk.identify", "kiosk.identify_required")
+
+
+def pass_rule(store: HubStore) -> str:
+    """What the compound's gates do about passes, in one plain line for the settings page:
+    above all when a pass is not required (one is asked for, but whoever shows none is measured
+    and let in on the temperature alone), which the two settings' names do not make plain."""
+    held = current(store, "setting")
+    identify, required = (
+        held[key]["value"] if key in held else HUB_SETTINGS[key].default for key in PASS_KEYS
+    )
+    if identify == "off":
+        line = "本小区门岗不收通行码：所有人只测温，体温正常即放行"
+    elif not required:
+        line = "本小区门岗不要求出示通行码：未出示者只测温放行（有通行码的住户可出示）"
+    else:
+        line = "本小区门岗要求出示通行码：没有有效通行码者不放行，由门卫处理"
+    if any(key not in held for key in PASS_KEYS):
+        line += "。其中中心未设定的一项按门岗默认值计，门岗本机配置另有规定时以本机为准"
+    return line
+
+
 INTEGER = re.compile(r"[+-]?[0-9]+")
 DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]{1,2})?")  # 37.25, not 37.123456789
 

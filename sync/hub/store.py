@@ -269,6 +269,14 @@ def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[s
             [] if d is SQLITE else [partitions.partition_events],
         ),
         ("013_compounds", [*tenancy_schema.migration(d, default_compound, now_iso())]),
+        (
+            "014_settings_version",
+            [
+                # The settings version each gate last reported, and when (settings_version.py).
+                "ALTER TABLE kiosks ADD COLUMN settings_version BIGINT",
+                "ALTER TABLE kiosks ADD COLUMN settings_reported_at TEXT",
+            ],
+        ),
     ]
 
 
