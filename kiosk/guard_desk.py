@@ -31,6 +31,13 @@ UNDECIDED = (
     "                      OR (o.kind = 'screening' AND e.kind = 'screening')))"
 )
 
+# A normal reading held for the guard because the pass shown was refused (where passes are asked
+# for but not required): the guard decides on the screening itself.
+HELD_FOR_A_REFUSED_PASS = (
+    " (e.kind = 'screening' AND e.verdict = 'admitted'"
+    " AND json_extract(e.detail, '$.pass_refused') IS NOT NULL)"
+)
+
 # What the guard screen calls the resident screen's states.
 SCREENS_ZH = {
     "idle": "空闲，等候测温",
@@ -79,7 +86,9 @@ class GuardDesk:
             "             AND s.links_to = e.id ORDER BY s.seq DESC LIMIT 1) AS linked_estimate_c"
             " FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
             " AND ((e.kind = 'screening' AND e.verdict IN ('blocked', 'fault'))"
-            "      OR (e.kind = 'visitor' AND e.verdict = 'held'))"
+            "      OR (e.kind = 'visitor' AND e.verdict = 'held') OR"
+            + HELD_FOR_A_REFUSED_PASS
+            + ")"
             + UNDECIDED
             + " ORDER BY e.seq DESC LIMIT 20",
             (PENDING_WINDOW_EVENTS,),
@@ -104,7 +113,10 @@ class GuardDesk:
             .execute(
                 "SELECT * FROM events e WHERE e.seq > (SELECT max(seq) FROM events) - ?"
                 " AND ((e.kind = 'screening' AND e.verdict = 'fault')"
-                "      OR (e.kind = 'visitor' AND e.verdict = 'held'))" + UNDECIDED,
+                "      OR (e.kind = 'visitor' AND e.verdict = 'held') OR"
+                + HELD_FOR_A_REFUSED_PASS
+                + ")"
+                + UNDECIDED,
                 (PENDING_WINDOW_EVENTS,),
             )
             .fetchall()
@@ -501,6 +513,7 @@ class GuardDesk:
             "pass_code": event["pass_code"],
             "links_to": event["links_to"],
             "plate": detail.get("plate"),
+            "pass_refused": (detail.get("pass_refused") or {}).get("reason"),
             "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
             "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
         }

@@ -18,6 +18,8 @@ const LABELS = {
   quarantine: "居家隔离住户刷码", admit: "放行", deny: "不放行",
   shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
   yes: "有", no: "没有",
+  pass_refused: "通行码未通过，待您核实", unknown: "未知通行码", revoked: "已停用",
+  format: "格式不对", wrong_compound: "非本小区",
 };
 // A result whose word depends on the record's kind: a refused sign-on is not a refused pass.
 const KIND_LABELS = { "shift/blocked": "体温异常，不能上岗", "shift/refused": "拒绝上岗" };
@@ -277,7 +279,9 @@ async function refresh() {
     const row = document.createElement("div");
     row.className = "notice";
     const text = document.createElement("span");
-    text.textContent = `${n.time} ${label(n.kind)}：${n.place || "—"}（通行码 ${n.pass_code}）${more}`;
+    text.textContent = n.kind === "pass_refused"
+      ? `${n.time} ${label(n.kind)}（${label(n.reason)}）：测温正常，未放行，请到“待处理”处置${more}`
+      : `${n.time} ${label(n.kind)}：${n.place || "—"}（通行码 ${n.pass_code}）${more}`;
     const dismiss = button("知道了 ✕", async () => { await call("POST", "/api/guard/notice/dismiss", { notice_id: n.id }); refresh(); });
     dismiss.dataset.notice = n.id;
     row.append(text, dismiss);
@@ -404,9 +408,9 @@ async function logRound() {
 }
 
 function describe(event) {
-  const what = event.kind === "visitor"
-    ? `${label("held")}·${label(event.reason)} ${event.phone ?? ""} ${event.place ?? ""}`
-    : label(event.verdict);
+  let what = label(event.verdict);
+  if (event.kind === "visitor") what = `${label("held")}·${label(event.reason)} ${event.phone ?? ""} ${event.place ?? ""}`;
+  else if (event.pass_refused) what = `${label("pass_refused")}·${label(event.pass_refused)}`;
   const temperature = event.estimate_c != null ? event.estimate_c.toFixed(1) + " °C" : "";
   return `${event.time} ${what} ${temperature}`;
 }
@@ -418,7 +422,7 @@ function renderPending() {
   $("pending-list").replaceChildren(...shown.map((event) => {
     const li = document.createElement("li");
     li.dataset.event = event.id;
-    li.className = event.kind === "visitor" ? "held" : event.verdict;
+    li.className = event.kind === "visitor" || event.pass_refused ? "held" : event.verdict;
     const text = document.createElement("span");
     text.textContent = describe(event);
     li.appendChild(text);
