@@ -96,6 +96,7 @@ class GuardSettings:
     auto_lock_s: float
     urgent_lock_s: float
     pending_expire_s: float
+    vehicle_window_s: float
     max_pin_failures: int
     lockout_s: float
 

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from drivers import Reading, SensorError
@@ -159,6 +159,7 @@ class Context:
     event_id: str
     until: float
     held: bool = False
+    people: int = 1  # how many screenings it takes (a vehicle's occupants, as the guard said)
 
 
 class Gate:
@@ -723,9 +724,12 @@ class Gate:
 
     def _consume_context(self, context: Context | None) -> None:
         """A visitor is one person; a held visitor stays until the guard decides (every
-        screening without a pass meanwhile is held); a vehicle's context lasts its window."""
-        if context is not None and context.kind == "visitor" and not context.held:
-            self._context = None
+        screening without a pass meanwhile is held); a vehicle's context takes as many
+        screenings as the guard said were in it, within its window, so a pedestrian after them
+        is never recorded as an occupant."""
+        if context is None or context.held:
+            return
+        self._context = replace(context, people=context.people - 1) if context.people > 1 else None
 
     def _record_screening(
         self,
@@ -1007,11 +1011,12 @@ class Gate:
     # -- visitors and vehicles ---------------------------------------------------------------
 
     def begin_context(
-        self, kind: str, event_id: str, window_s: float, *, held: bool = False
+        self, kind: str, event_id: str, window_s: float, *, held: bool = False, people: int = 1
     ) -> None:
-        """The next screenings belong to this visitor or vehicle for ``window_s`` seconds."""
+        """The next ``people`` screenings belong to this visitor or vehicle, for ``window_s``
+        seconds at most."""
         with self._lock:
-            self._context = Context(kind, event_id, self._clock() + window_s, held=held)
+            self._context = Context(kind, event_id, self._clock() + window_s, held, people)
 
     def end_context(self, *, kind: str | None = None, event_id: str | None = None) -> None:
         """End the current context (only if it is of ``kind`` / for ``event_id``, when given)."""

@@ -23,7 +23,7 @@ from sync.contract import DISINFECTANTS, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
 
 VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this
-VEHICLE_WINDOW_S = 300.0  # occupants of a registered vehicle are screened within this
+MAX_OCCUPANTS = 9  # people in one vehicle, as the guard counts them
 PENDING_WINDOW_EVENTS = 500
 UNDECIDED = (
     " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.links_to = e.id"
@@ -385,16 +385,24 @@ class GuardDesk:
             raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
         return str(phone)
 
-    def register_vehicle(self, plate: str, direction: str, guard: dict[str, str]) -> dict[str, Any]:
+    def register_vehicle(
+        self, plate: str, direction: str, guard: dict[str, str], *, occupants: int = 1
+    ) -> dict[str, Any]:
+        """A vehicle at the gate. Coming in, its ``occupants`` are screened next, within
+        ``guard.vehicle_window_s``, until the guard taps 乘员测温完毕: each such screening links to
+        the vehicle; a pedestrian after them is never taken for an occupant."""
         if direction not in ("in", "out"):
             raise FormError("direction", "请选择进或出 in or out")
+        if not 1 <= occupants <= MAX_OCCUPANTS:
+            raise FormError("occupants", f"车上人数：请选 1 到 {MAX_OCCUPANTS} 人")
         record = self.gate.record(
             "vehicle",
             verdict=direction,
-            detail={"plate": plate, "guard_id": guard["guard_id"]},
+            detail={"plate": plate, "guard_id": guard["guard_id"], "occupants": occupants},
         )
         if direction == "in":
-            self.gate.begin_context("vehicle", record["id"], VEHICLE_WINDOW_S)
+            window_s = self.gate.config.guard.vehicle_window_s
+            self.gate.begin_context("vehicle", record["id"], window_s, people=occupants)
         return record
 
     def end_vehicle(self) -> None:

@@ -155,6 +155,15 @@ SETTINGS: tuple[Setting, ...] = (
         86400,
     ),
     Setting(
+        "guard.vehicle_window_s",
+        30.0,
+        "A vehicle logged in: its occupants are screened within this many seconds (and no more of"
+        " them than the guard said were in it); then whoever steps up is a pedestrian again.",
+        float,
+        5,
+        300,
+    ),
+    Setting(
         "guard.max_pin_failures",
         5,
         "Wrong PINs in a row before each further try must wait (5 s, 10 s, 20 s …).",

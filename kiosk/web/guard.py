@@ -267,7 +267,10 @@ def vehicle(who: dict[str, str]) -> Any:
     except PlateError as exc:
         raise FormError("plate", str(exc)) from None
     direction = choice_field(body, "direction", ("in", "out"))
-    record = _desk().register_vehicle(plate, direction, who)
+    occupants = body.get("occupants", 1)
+    if isinstance(occupants, bool) or not isinstance(occupants, int):
+        raise FormError("occupants", "车上人数：请选 1 到 9 人 (occupants: 1 to 9)")
+    record = _desk().register_vehicle(plate, direction, who, occupants=occupants)
     return jsonify(ok=True, seq=record["seq"], plate=plate)
 
 

@@ -17,7 +17,7 @@ const LABELS = {
   code_yellow: "黄码", code_red: "红码", in: "进", out: "出",
   quarantine: "居家隔离住户刷码", admit: "放行", deny: "不放行",
   shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
-  yes: "有", no: "没有",
+  yes: "有", no: "没有", 1: "1人", 2: "2人", 3: "3人", 4: "4人", 5: "5人",
   pass_refused: "通行码未通过，待您核实", unknown: "未知通行码", revoked: "已停用",
   format: "格式不对", wrong_compound: "非本小区",
 };
@@ -225,6 +225,7 @@ function setupForms() {
   const province = $("province");
   province.replaceChildren(...options.provinces.split("").map((p) => new Option(p, p)));
   choiceGroup($("vehicle-direction"), ["in", "out"], null, "in");
+  choiceGroup($("vehicle-occupants"), ["1", "2", "3", "4", "5"], null, "1");
   choiceGroup($("visitors-at-home"), ["no", "yes"]);
   choiceGroup($("override-decision"), ["admit", "deny"], (decision) =>
     choiceGroup($("override-reason"), decision === "admit" ? options.admit_reasons : options.deny_reasons));
@@ -552,9 +553,13 @@ async function submitVehicle(event) {
   event.preventDefault();
   const result = await call("POST", "/api/guard/vehicle", {
     plate: $("province").value + $("plate").value, direction: picked($("vehicle-direction")),
+    occupants: Number(picked($("vehicle-occupants")) ?? 1),
   });
   formMessage($("vehicle"), result, `已登记 ${result.body.plate}（${label(picked($("vehicle-direction")))}）#${result.body.seq}`);
-  if (result.ok) $("plate").value = "";
+  if (result.ok) {
+    $("plate").value = "";
+    pick($("vehicle-occupants"), "1");
+  }
 }
 
 async function showToday() {
