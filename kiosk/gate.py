@@ -450,6 +450,37 @@ class Gate:
             if block is not None and block["id"] == event_id:
                 self.fire(Event.BLOCK_DECIDED)
 
+    def hub_cleared(self, block_id: str, clearance: dict[str, Any]) -> dict[str, Any] | None:
+        """An admin on the hub ended the wait on a fever block (no guard could act): recorded
+        as an ``override`` ``denied`` (nobody is let in by it) linked to the block, once, and
+        the lane goes on. A block a guard already decided on is left alone."""
+        with self._lock:
+            decided = self.ledger.connection().execute(
+                "SELECT 1 FROM events WHERE links_to = ? AND kind IN ('override', 'screening')",
+                (block_id,),
+            )
+            block = self.ledger.get(block_id)
+            if decided.fetchone() is not None or block is None or block["verdict"] != "blocked":
+                return None
+            record = self._record(
+                "override",
+                verdict="denied",
+                reason="hub_cleared",
+                threshold_c=block["threshold_c"],
+                pass_code=block["pass_code"],
+                links_to=block_id,
+                detail={
+                    "by": str(clearance.get("by") or ""),
+                    "note": str(clearance.get("reason") or "")[:200],
+                    "at": str(clearance.get("at") or ""),
+                    "original": {"kind": "screening", "verdict": "blocked", "seq": block["seq"]},
+                },
+            )
+            self.silence()
+            self.guard_decided(block_id)
+            self.show_decision("guard_denied", recorded=True, seq=record["seq"])
+            return record
+
     def _clear_block(self) -> None:
         self.awaiting_guard = None
         self._remeasure = None
@@ -945,6 +976,24 @@ class Gate:
             return
         unattended = not duty.on_duty(self.ledger.connection())
         self.screen.publish("awaiting_guard", unattended=unattended)
+        if unattended and not self._said_unattended(block["id"]):
+            # Tells the hub (sent first, with the fevers): an admin there can end the wait.
+            try:
+                self._record(
+                    "alarm",
+                    verdict="unattended",
+                    links_to=block["id"],
+                    detail={"reason": "no_guard"},
+                )
+            except LedgerError as exc:
+                log.error("unattended block not recorded: %s", exc)
+
+    def _said_unattended(self, block_id: str) -> bool:
+        row = self.ledger.connection().execute(
+            "SELECT 1 FROM events WHERE kind = 'alarm' AND verdict = 'unattended' AND links_to = ?",
+            (block_id,),
+        )
+        return row.fetchone() is not None
 
     def _show_idle(self) -> None:
         self.screen.publish("idle", identify=self.config.kiosk.identify)

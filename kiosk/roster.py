@@ -48,6 +48,8 @@ def apply_changes(ledger: Ledger, changes: list[dict[str, Any]]) -> dict[str, An
                         " SET rounds_per_day = excluded.rounds_per_day",
                         (key, int(data.get("rounds_per_day") or 1)),
                     )
+            elif kind == "block_clearance":
+                pass  # acted on by the gate (SyncWorker): an override in the ledger, once
             elif kind == "duty_clearance":
                 _clearance(conn, key, data)
             elif kind == "setting" and key in HUB_SETTINGS:

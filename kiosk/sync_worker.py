@@ -50,6 +50,9 @@ class SyncWorker:
 
     def _apply_roster(self, changes: list[dict[str, Any]]) -> None:
         self.gate.apply_settings(apply_changes(self.ledger, changes))
+        for change in changes:
+            if change.get("kind") == "block_clearance" and isinstance(change.get("data"), dict):
+                self.gate.hub_cleared(str(change.get("key")), change["data"])
 
     def _after_cycle(self) -> None:
         """A kiosk the hub stopped takes the token of a new ``kiosk enrol`` without a restart;

@@ -9,6 +9,7 @@ VERDICTS = {
     "fault": "测温失败",
     "sounding": "响铃",
     "silenced": "已静音",
+    "unattended": "门卫不在岗",
     "accepted": "已接受",
     "held": "待审",
 }

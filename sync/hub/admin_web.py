@@ -37,6 +37,7 @@ from sync.hub import (
     dashboard,
     disinfection,
     duty,
+    gate_blocks,
     integrity,
     labels,
     ledger_view,
@@ -320,6 +321,7 @@ def dashboard_page(user: dict[str, str]) -> str:
         outcomes=dashboard.OUTCOMES,
         unmanned=duty.unmanned(store),
         staff_fevers=duty.staff_fevers(store),
+        gate_blocks=gate_blocks.waiting_blocks(store),
         overdue=[s for s in disinfection.plan_status(store, tz) if s.overdue],
         short=[s for s in supplies.supplies(store) if s.below_reserve],
     )

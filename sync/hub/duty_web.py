@@ -11,7 +11,7 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from sync.contract import DISINFECTANTS
-from sync.hub import disinfection, duty, duty_settings, roster_admin, supplies
+from sync.hub import disinfection, duty, duty_settings, gate_blocks, roster_admin, supplies
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
 from sync.localtime import DayError, local_today, parse_day
 
@@ -79,6 +79,19 @@ def duty_fever_clear(user: dict[str, str], event_id: str) -> Any:
     except duty.UnknownStaffFever as exc:
         raise NotFound(str(exc)) from None
     except duty.DutyError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.dashboard_page"))
+
+
+@admin.post("/gate-block/<event_id>/clear")
+@roles("admin")
+def gate_block_clear(user: dict[str, str], event_id: str) -> Any:
+    """An admin ends a gate's wait on a fever block no guard can act on: see gate_blocks."""
+    try:
+        gate_blocks.clear_block(
+            _store(), event_id, request.form.get("reason", ""), user["username"]
+        )
+    except gate_blocks.BlockError as exc:
         raise BadRequest(str(exc)) from None
     return redirect(url_for("admin.dashboard_page"))
 

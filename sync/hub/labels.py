@@ -31,6 +31,8 @@ LABELS: dict[str, str] = {
     "registered": "已登记",
     "sounding": "报警中",
     "silenced": "已消音",
+    "unattended": "门卫不在岗",
+    "hub_cleared": "中心解除等待",
     "in": "进",
     "out": "出",
     "on": "上岗",
