@@ -66,6 +66,8 @@ class ScreeningSettings:
     plausible_max_c: float
     presence_delta_c: float
     settle_s: float
+    adaptive_settle: bool
+    settled_c: float
     samples: int
     sample_interval_s: float
     max_spread_c: float

@@ -1,7 +1,20 @@
-"""One measurement of one person: settle, sample, judge. Talks to the driver, nothing else."""
+"""One measurement of one person: settle, sample, judge. Talks to the driver, nothing else.
+
+The settle (docs/screening.md, "Adaptive settle"): a face stepping up takes the chip's filtered
+object reading from the background to the skin along an exponential (the MLX90614's IIR/FIR
+filter, τ about 0.03-0.06 s in its default setting: settled in 0.1-0.25 s). Rather than a fixed
+wait long enough for the slowest case, the samples are read from presence on, ``samples`` at a
+time, and judged as soon as the reading has stayed flat for SETTLED_SPAN_S: the samples of that
+span within ``settled_c`` of each other and the newest within half of it of the oldest (a curve
+still rising shows as drift; over 0.15 s that bounds what is left of it to a few hundredths of a
+degree for τ up to 0.1 s). The median of the last ``samples`` is judged. The
+fixed wait stays as the upper bound: a reading that never settles is judged, as before, on the
+samples after ``settle_s``, where the spread rule asks to measure again.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +24,8 @@ from drivers import Reading, SensorError, Thermometer
 from drivers.presence import DistanceWindow, thermal_presence
 from kiosk.screening import Decision, Reason, Rules, decide, no_reading
 
+SETTLED_SPAN_S = 0.15  # how long the reading must stay flat to count as settled
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -19,6 +34,8 @@ class Timing:
     sample_interval_s: float = 0.05
     presence_delta_c: float = 3.0
     poll_interval_s: float = 0.1
+    adaptive_settle: bool = False
+    settled_c: float = 0.1
 
     @classmethod
     def from_config(cls, config: Any) -> Timing:
@@ -29,7 +46,23 @@ class Timing:
             sample_interval_s=s.sample_interval_s,
             presence_delta_c=s.presence_delta_c,
             poll_interval_s=s.poll_interval_s,
+            adaptive_settle=s.adaptive_settle,
+            settled_c=s.settled_c,
         )
+
+    @property
+    def adaptive_reads(self) -> int:
+        """How many reads an adaptive settle may take: as late as the fixed settle's last."""
+        return self.samples + math.ceil(self.settle_s / self._interval)
+
+    @property
+    def settled_reads(self) -> int:
+        """How many of the last reads must lie flat: SETTLED_SPAN_S, and ``samples`` at least."""
+        return max(self.samples, math.ceil(SETTLED_SPAN_S / self._interval) + 1)
+
+    @property
+    def _interval(self) -> float:
+        return max(self.sample_interval_s, 0.001)
 
 
 @dataclass(frozen=True)
@@ -64,21 +97,41 @@ class Measurer:
 
     def measure(self) -> Measurement:
         """Measure the person who was just seen present. Never raises for sensor trouble."""
-        self._sleep(self.timing.settle_s)
+        timing = self.timing
+        if timing.adaptive_settle:
+            reads, window = timing.adaptive_reads, timing.samples
+        else:
+            self._sleep(timing.settle_s)
+            reads, window = timing.samples, timing.samples
         samples: list[Reading] = []
-        for index in range(self.timing.samples):
+        for index in range(reads):
             if index:
-                self._sleep(self.timing.sample_interval_s)
+                self._sleep(timing.sample_interval_s)
             try:
                 reading = self.thermometer.read()
             except SensorError as exc:
                 decision = no_reading(Reason.SENSOR, self.rules, _pairs(samples))
-                return Measurement(decision, tuple(samples), str(exc))
+                return Measurement(decision, tuple(samples[-window:]), str(exc))
             if not self.present(reading):
-                decision = no_reading(Reason.LEFT, self.rules, _pairs(samples))
-                return Measurement(decision, (*samples, reading))
+                decision = no_reading(Reason.LEFT, self.rules, _pairs(samples[-window:]))
+                return Measurement(decision, (*samples[-window:], reading))
             samples.append(reading)
-        return Measurement(decide(_pairs(samples), self.rules), tuple(samples))
+            span = timing.settled_reads
+            if timing.adaptive_settle and settled(samples[-span:], span, timing.settled_c):
+                break
+        last = samples[-window:]
+        return Measurement(decide(_pairs(last), self.rules), tuple(last))
+
+
+def settled(window: list[Reading], size: int, within_c: float) -> bool:
+    """The last ``size`` samples have flattened out: spread within ``within_c`` and the newest
+    within half of it of the oldest (the filter's curve still rising shows as drift). Words that
+    never move are no sign of a settled reading (a live chip's word carries several LSB of
+    noise; a frozen one does not): those wait for the fixed settle's bound, as before."""
+    if len(window) < size or len({r.object_raw for r in window}) < 2:
+        return False
+    objects = [r.object_c for r in window]
+    return max(objects) - min(objects) <= within_c and abs(objects[-1] - objects[0]) <= within_c / 2
 
 
 def _pairs(samples: list[Reading]) -> list[tuple[float, float]]:

@@ -94,7 +94,31 @@ SETTINGS: tuple[Setting, ...] = (
         0.5,
         15,
     ),
-    Setting("screening.settle_s", 0.5, "Wait after presence for the chip's filter.", float, 0, 5),
+    Setting(
+        "screening.settle_s",
+        0.5,
+        "The longest wait after presence for the chip's filter (with adaptive settle, the samples"
+        " are taken as soon as the reading has settled, at most this late).",
+        float,
+        0,
+        5,
+    ),
+    Setting(
+        "screening.adaptive_settle",
+        True,
+        "Judge as soon as the last samples have settled (spread and drift within"
+        " screening.settled_c) instead of always waiting screening.settle_s.",
+        bool,
+    ),
+    Setting(
+        "screening.settled_c",
+        0.1,
+        "The reading has settled when the last samples lie within this (max - min) and the newest"
+        " is within half of it of the oldest.",
+        float,
+        0.02,
+        1,
+    ),
     Setting("screening.samples", 5, "Samples taken for the median.", int, 1, 25),
     Setting("screening.sample_interval_s", 0.05, "Seconds between samples.", float, 0, 1),
     Setting(

@@ -29,3 +29,16 @@ def test_the_register_benchmark_fills_a_hub_of_compounds(tmp_path):
 
     report = measure(400, 7.5, str(tmp_path))
     assert report["events"] == 400, report
+
+
+def test_the_adaptive_settle_meets_its_targets_with_the_same_verdicts():
+    """bench/settle_bench.py, small: simulated time on a fake clock, so not a timed test."""
+    from bench.settle_bench import corpus_verdicts, fault_trace, latencies
+
+    adaptive, verdicts = latencies(True, 60, seed=11)
+    fixed, fixed_verdicts = latencies(False, 60, seed=11)
+    assert adaptive.median_s <= 0.6 and adaptive.p95_s <= 0.8, adaptive
+    assert adaptive.median_s < fixed.median_s
+    assert verdicts == fixed_verdicts
+    assert corpus_verdicts(True) == corpus_verdicts(False)
+    assert fault_trace(True, seed=1, people=30)["admitted_on_a_fault"] == 0
