@@ -13,7 +13,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils espeak-ng sox)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -137,7 +137,7 @@ CSV
 PREFIX=/opt/menwei
 ETC=/etc/menwei
 UNITS=/etc/systemd/system
-KIOSK_PACKAGES=(python3-venv chromium cage i2c-tools fonts-wqy-microhei)
+KIOSK_PACKAGES=(python3-venv chromium cage i2c-tools fonts-wqy-microhei espeak-ng alsa-utils)
 HUB_PACKAGES=(python3-venv fonts-wqy-microhei nginx openssl)
 HUB_ETC=/etc/menwei-hub
 
@@ -244,6 +244,16 @@ limit_journal() {
     mkdir -p "$(dirname "$conf")"
     printf '[Journal]\nSystemMaxUse=64M\n' > "$conf"
     did "journal capped at 64 MB"
+}
+
+# The spoken prompts, rendered once with espeak-ng's Mandarin voice (the kiosk renders any that
+# are missing at start, so a failure here costs nothing but a line).
+render_voice() {
+    if "$PREFIX/venv/bin/kiosk" voice-render --config "$ETC/kiosk.toml" --quiet; then
+        chown -R menwei:menwei /var/lib/menwei/voice
+    else
+        say "voice prompts not rendered now; the kiosk renders them when it starts"
+    fi
 }
 
 write_kiosk_config() {
@@ -389,12 +399,13 @@ cmd_install() {
     if [ "$mode" = kiosk ]; then
         ensure_packages "${KIOSK_PACKAGES[@]}"
         enable_i2c
-        ensure_user menwei /var/lib/menwei i2c,gpio
+        ensure_user menwei /var/lib/menwei i2c,gpio,audio
         ensure_user menwei-display /run/menwei-display video,input,render
         install_program ""
         write_kiosk_config
         [ -n "$ca_file" ] && kiosk_ca "$ca_file"
         install -d -m 0750 -o menwei -g menwei /var/lib/menwei
+        render_voice
         limit_journal
         install_unit menwei-kiosk.service
         install_unit menwei-browser.service

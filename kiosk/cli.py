@@ -493,6 +493,20 @@ def config_doc() -> None:
     click.echo(render_settings_doc(), nl=False)
 
 
+@main.command("voice-render")
+@config_option
+def voice_render(config_path: str | None) -> None:
+    """Render the spoken prompts with espeak-ng's Mandarin voice (setup.sh install does this)."""
+    from kiosk.voice import RenderError, render
+
+    config = _load(config_path, need_file=True)
+    try:
+        written = render(config.data_dir / "voice")
+    except RenderError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已生成 {len(written)} 条语音提示：{config.data_dir / 'voice'}")
+
+
 @main.command("lane-doc")
 def lane_doc() -> None:
     """Print the lane's state chart and transition table (docs/screening.md, "The lane")."""

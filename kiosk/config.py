@@ -121,6 +121,18 @@ class WebSettings:
     port: int
 
 
+@dataclass(frozen=True)
+class VoiceSettings:
+    """``[voice]``: the spoken prompts."""
+
+    enabled: bool
+    volume: int
+    quiet_from_hour: int
+    quiet_until_hour: int
+    device: str
+    custom_dir: str | None
+
+
 # Each section of kiosk/settings.py and the class that holds it; a test keeps the classes' fields
 # and types the same as the declared settings, so that a wrong name or type is a mypy error.
 SECTIONS: dict[str, type] = {
@@ -131,6 +143,7 @@ SECTIONS: dict[str, type] = {
     "guard": GuardSettings,
     "sync": SyncSettings,
     "web": WebSettings,
+    "voice": VoiceSettings,
 }
 
 
@@ -151,6 +164,7 @@ class Config:
         self.guard = GuardSettings(**sections["guard"])
         self.sync = SyncSettings(**sections["sync"])
         self.web = WebSettings(**sections["web"])
+        self.voice = VoiceSettings(**sections["voice"])
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` (keys with '__' for '.'), validated again."""

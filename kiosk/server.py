@@ -10,12 +10,14 @@ from typing import Any
 from gpiozero.pins import Factory
 from waitress.server import create_server
 
+from drivers.speaker import AlsaSpeaker, RecordingSpeaker, Speaker
 from kiosk.background_server import BackgroundServer
 from kiosk.config import Config
 from kiosk.gate import Gate
 from kiosk.hardware import Hardware, build_hardware
 from kiosk.ledger import Ledger
 from kiosk.sync_worker import SyncWorker, maybe_sync_worker
+from kiosk.voice import Voice
 from kiosk.web import create_app
 from sync.ops.notify import Watchdog, notify
 from sync.ops.ports import listen_error
@@ -26,6 +28,15 @@ LEDGER_FILE = "ledger.sqlite3"
 
 class ListenError(RuntimeError):
     """The touchscreen's port could not be bound; nothing was started (the message says why)."""
+
+
+def start_voice(gate: Gate, speaker: Speaker) -> Voice:
+    """The spoken prompts, following the gate's screen (kiosk/voice.py)."""
+    voice = Voice(
+        lambda: gate.config, gate.screen, speaker, synthetic_dir=gate.config.data_dir / "voice"
+    )
+    voice.start()
+    return voice
 
 
 def open_ledger(config: Config) -> Ledger:
@@ -54,6 +65,7 @@ class RunningKiosk:
     hardware: Hardware
     gate: Gate
     server: BackgroundServer
+    voice: Voice
     sync: SyncWorker | None = None
 
     @property
@@ -64,22 +76,31 @@ class RunningKiosk:
         if self.sync is not None:
             self.sync.stop()
         self.gate.stop()  # publishes "stopped", which answers the pages' long polls
+        self.voice.stop()
         self.server.stop()
         self.hardware.close()
         self.ledger.close()
 
 
 def start_in_background(
-    config: Config, *, pin_factory: Factory | None = None, port: int = 0, **gate_options: Any
+    config: Config,
+    *,
+    pin_factory: Factory | None = None,
+    port: int = 0,
+    speaker: Speaker | None = None,
+    **gate_options: Any,
 ) -> RunningKiosk:
+    """A whole kiosk in background threads; the voice plays on ``speaker`` (by default one that
+    only records what it was asked to play)."""
     ledger, hardware, gate = build(config, pin_factory=pin_factory, **gate_options)
     server = BackgroundServer(create_app(gate), host=config.web.host, port=port)
     gate.start()
+    voice = start_voice(gate, speaker if speaker is not None else RecordingSpeaker())
     sync = maybe_sync_worker(gate, ledger)
     if sync is not None:
         sync.start()
     server.start()
-    return RunningKiosk(config, ledger, hardware, gate, server, sync)
+    return RunningKiosk(config, ledger, hardware, gate, server, voice, sync)
 
 
 def serve_forever(config: Config) -> None:
@@ -106,6 +127,7 @@ def serve_forever(config: Config) -> None:
         ) from None
     signal.signal(signal.SIGTERM, stop)
     gate.start()
+    voice = start_voice(gate, AlsaSpeaker(config.voice.device))
     sync = maybe_sync_worker(gate, ledger)
     if sync is not None:
         sync.start()
@@ -126,5 +148,6 @@ def serve_forever(config: Config) -> None:
         if sync is not None:
             sync.stop()
         gate.stop()
+        voice.stop()
         hardware.close()
         ledger.close()

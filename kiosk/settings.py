@@ -224,6 +224,27 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("web.host", "127.0.0.1", "Address the touchscreen server listens on.", str),
     Setting("web.port", 8080, "Port of the touchscreen server.", int, 1, 65535),
+    Setting("voice.enabled", True, "Speak the resident-facing prompts (the buzzer stays).", bool),
+    Setting("voice.volume", 80, "Prompt volume, percent of the recording.", int, 0, 100),
+    Setting(
+        "voice.quiet_from_hour",
+        22,
+        "Quiet hours start at this local hour (prompts muted; the buzzer stays). Equal to"
+        " voice.quiet_until_hour: never quiet.",
+        int,
+        0,
+        23,
+    ),
+    Setting("voice.quiet_until_hour", 7, "Quiet hours end at this local hour.", int, 0, 23),
+    Setting("voice.device", "default", "The ALSA device the prompts play on (aplay -D).", str),
+    Setting(
+        "voice.custom_dir",
+        None,
+        "A folder of the compound's own recordings (<prompt>.wav, see docs/voice.md) that replace"
+        " the synthetic ones (default: /etc/menwei/voice).",
+        str,
+        optional=True,
+    ),
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.voice import PROMPTS
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -183,6 +185,10 @@ def test_install_on_a_clean_bookworm_root(root):
     assert menwei is not None and menwei[6] == "/usr/sbin/nologin"
     assert (data.st_uid, stat.S_IMODE(data.st_mode)) == (int(menwei[2]), 0o750)
     assert "menwei" in group_members(root, "i2c") and "menwei" in group_members(root, "gpio")
+    assert "menwei" in group_members(root, "audio")  # the spoken prompts play through ALSA
+    assert sorted(p.name for p in (root / "var/lib/menwei/voice").iterdir()) == sorted(
+        f"{name}.wav" for name in PROMPTS
+    )
     assert "menwei-display" in group_members(root, "video")
 
     # I2C on, at 100 kHz, and i2c-dev loaded at boot.
