@@ -13,7 +13,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils espeak-ng sox)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils espeak-ng sox nginx)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -327,31 +327,8 @@ hub_tls() {
     fi
     local site=/etc/nginx/sites-available/menwei-hub
     local conf
-    conf=$(cat <<NGINX
-# Menwei hub: TLS here, the hub on 127.0.0.1:8090 (written by setup.sh install --hub).
-server {
-    listen 80 default_server;
-    listen [::]:80 default_server;
-    return 301 https://\$host\$request_uri;
-}
-server {
-    listen 443 ssl default_server;
-    listen [::]:443 ssl default_server;
-    server_name $name;
-    ssl_certificate $tls/hub.crt;
-    ssl_certificate_key $tls/hub.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    client_max_body_size 3m;
-    location / {
-        proxy_pass http://127.0.0.1:8090;
-        proxy_set_header Host \$host;
-        proxy_set_header X-Forwarded-For \$remote_addr;
-        proxy_set_header X-Forwarded-Proto https;
-        proxy_set_header X-Forwarded-Host \$host;
-    }
-}
-NGINX
-)
+    conf=$(sed -e "s|@NAME@|$name|g" -e "s|@TLS@|$tls|g" -e "s|@HTTP_PORT@|80|g" \
+        -e "s|@HTTPS_PORT@|443|g" -e "s|@HUB_PORT@|8090|g" systemd/menwei-hub.nginx)
     if [ "$(cat "$site" 2>/dev/null)" != "$conf" ]; then
         printf '%s\n' "$conf" > "$site"
         did "nginx site $site written"

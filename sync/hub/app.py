@@ -51,6 +51,24 @@ SECURITY_HEADERS = {
 }
 
 
+LOOPBACK_PROXY = "127.0.0.1"  # where setup.sh's nginx forwards from
+
+
+def proxy_trust(tls_proxy: bool) -> dict[str, Any]:
+    """waitress's settings for who the client is. Behind the TLS proxy (``hub serve
+    --tls-proxy``) X-Forwarded-For/-Proto/-Host are taken from the loopback proxy only, so
+    sign-in throttling and the audit see the real client; from anyone else, and without the
+    flag, such headers are dropped before the app sees them."""
+    if not tls_proxy:
+        return {"clear_untrusted_proxy_headers": True}
+    return {
+        "trusted_proxy": LOOPBACK_PROXY,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
 def create_hub(
     store: HubStore,
     *,
@@ -58,21 +76,15 @@ def create_hub(
     timezone: str = DEFAULT_ZONE,
     compound: str = "",
     secure_cookies: bool = False,
-    behind_proxy: bool = False,
 ) -> Flask:
-    """``secure_cookies``: the hub is reached over TLS (the cookie gets the Secure flag).
-    ``behind_proxy``: a TLS server on this machine forwards to the hub and sets
-    X-Forwarded-For/-Proto, so sign-in throttling sees the real source address."""
+    """``secure_cookies``: the hub is reached over TLS (the cookie gets the Secure flag). Who
+    the client is behind a proxy is the server's to say (:func:`proxy_trust`), not the app's."""
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
     # The compound's name from before compounds were kept in the database: the name a hub's
     # only compound takes when the migration named it 默认小区.
     compounds.name_default(store, compound)
-    if behind_proxy:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store

@@ -140,7 +140,8 @@ audit_days_option = click.option(
     is_flag=True,
     default=lambda: os.environ.get("MENWEI_HUB_TLS_PROXY") == "1",
     help="A TLS server on this machine forwards to the hub: trust its X-Forwarded-For/-Proto"
-    " and give the admin cookie the Secure flag ($MENWEI_HUB_TLS_PROXY=1).",
+    " (from 127.0.0.1 only; without the flag they are ignored) and give the admin cookie the"
+    " Secure flag ($MENWEI_HUB_TLS_PROXY=1).",
 )
 @audit_days_option
 def serve(
@@ -159,7 +160,7 @@ def serve(
 
     from waitress.server import create_server
 
-    from sync.hub.app import create_hub
+    from sync.hub.app import create_hub, proxy_trust
     from sync.hub.residents import refresh_quarantine_flags
     from sync.hub.retention import purge as run_purge
     from sync.ops.notify import notify
@@ -171,7 +172,6 @@ def serve(
         timezone=timezone,
         compound=compound,
         secure_cookies=tls_proxy,
-        behind_proxy=tls_proxy,
     )
     stopping = threading.Event()
 
@@ -188,7 +188,7 @@ def serve(
         raise SystemExit(0)
 
     try:  # bind first: "serving" is said only once the port is ours
-        server = create_server(app, host=host, port=port, threads=8)
+        server = create_server(app, host=host, port=port, threads=8, **proxy_trust(tls_proxy))
     except OSError as exc:
         raise click.ClickException(listen_error(host, port, exc, "--port")) from None
     signal.signal(signal.SIGTERM, stop)
