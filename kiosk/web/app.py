@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -40,6 +41,31 @@ def chinese_message(exc: HTTPException) -> str:
     return GENERIC.get(exc.code or 500, GENERIC[500])
 
 
+LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def foreign_request(host: str, origin: str | None, method: str) -> str | None:
+    """Why a request is not the kiosk's own, or None. ``host``: the Host header as sent; the
+    kiosk answers to an address (an IP literal) or ``localhost``, never to a domain name; an
+    ``Origin`` (sent by browsers on every request that changes something) must be this host."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name not in LOCAL_NAMES and not _ip_literal(name):
+        return f"Host {host!r} is not an address of this kiosk"
+    if origin is not None and origin != "null" and origin.split("://", 1)[-1] != host:
+        return f"Origin {origin!r} is not this kiosk ({host})"
+    if origin == "null" and method not in ("GET", "HEAD"):
+        return "an opaque origin"
+    return None
+
+
+def _ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
@@ -59,6 +85,17 @@ def create_app(gate: Gate, test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(guard)
     if gate.hardware.simulator is not None:
         app.register_blueprint(demo)
+
+    @app.before_request
+    def same_origin_only() -> Any:
+        # The touchscreen's pages and API answer only under the kiosk's own address: a Host
+        # that is a domain name (DNS rebinding: evil.example pointing at 127.0.0.1), or a
+        # request that another origin's page sent, is refused before anything runs.
+        problem = foreign_request(request.host, request.headers.get("Origin"), request.method)
+        if problem:
+            log.warning("refused %s %s: %s", request.method, request.path, problem)
+            return jsonify(error="Forbidden", message="拒绝访问：只接受本机门岗屏幕的请求"), 403
+        return None
 
     @app.get("/")
     def touchscreen() -> str:
