@@ -425,3 +425,28 @@ def test_xlsx_with_chinese_headers_and_numbers_as_excel_stores_them(hub_store):
     assert report.imported == 1 and report.rejected == []
     [person] = residents.residents(hub_store)
     assert (person["building"], person["room"], person["phone"]) == ("7", "301", "13600001234")
+
+
+def test_id_look_ups_hit_a_limit_and_the_audit_has_the_rate(hub_store):
+    """Attack trial: /admin/residents/by-id answered about 450 look-ups a second with no limit;
+    knowing region and birth date, an account recovered a full ID number in 3 requests."""
+    from sync.hub.admins import LOOKUP_FREE, create_admin
+    from sync.hub.app import create_hub
+    from tests.hub_helpers import PASSWORD, signed_in
+
+    data = "building,unit,room,name,role,id_number\n5,1,101,吴十,owner,11010519491231002X\n"
+    residents.import_residents(hub_store, "a.csv", data.encode(), "manager")
+    create_admin(hub_store, "health-user", PASSWORD, "health")
+    client, csrf = signed_in(create_hub(hub_store), "health")
+    guesses = [f"110105194912310{n:02d}X" for n in range(LOOKUP_FREE + 3)]
+    answers = [
+        client.post("/admin/residents/by-id", data={"csrf": csrf, "id_number": g}) for g in guesses
+    ]
+    codes = [a.status_code for a in answers]
+    assert 429 not in codes[:LOOKUP_FREE] and codes[-1] == 429, codes
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert "过于频繁" in answers[-1].get_json()["message"]
+    throttled = [
+        e for e in audit_log(hub_store) if e["action"] == "resident.lookup_by_id_throttled"
+    ]
+    assert throttled and throttled[0]["detail"]["count"] >= LOOKUP_FREE

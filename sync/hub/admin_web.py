@@ -51,6 +51,7 @@ from sync.hub import (
 from sync.hub.admins import (
     audit,
     audit_log,
+    claim_lookup,
     current_session,
     end_session,
     pick_compound,
@@ -663,9 +664,35 @@ def resident_by_id(user: dict[str, str]) -> Any:
     the browser's history); the look-up is audited."""
     number = (request.form.get("id_number") or "")[:32]
     store = _store()
+    source = request.remote_addr or ""
+    wait, count = claim_lookup(store, user["username"], source)
+    if wait:
+        with store.transaction():
+            audit(
+                store,
+                user["username"],
+                "resident.lookup_by_id_throttled",
+                {"source": source, "count": count, "retry_after_s": int(wait) + 1},
+            )
+        response = current_app.make_response(
+            (
+                {
+                    "error": "Too Many Requests",
+                    "message": f"按身份证号查找过于频繁，请 {int(wait) + 1} 秒后再试",
+                },
+                429,
+            )
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     person = residents.find_by_id_number(store, number)
     with store.transaction():
-        audit(store, user["username"], "resident.lookup_by_id", {"found": person is not None})
+        audit(
+            store,
+            user["username"],
+            "resident.lookup_by_id",
+            {"found": person is not None, "source": source, "count": count},
+        )
     if person is None:
         raise BadRequest("no resident with that ID number (or it is not a valid number)")
     return {

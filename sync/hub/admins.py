@@ -150,10 +150,14 @@ def set_active(store: HubStore, username: str, active: bool) -> bool:
     return cursor.rowcount == 1
 
 
-def _claim_try(store: HubStore, bucket: str, now: float) -> float:
+def _claim_try(
+    store: HubStore, bucket: str, now: float, *, free_tries: int = 0, wait: Any = None
+) -> float:
     """Take one try from the bucket; 0 when taken, else the seconds to wait. One conditional
     UPDATE: PostgreSQL re-checks its WHERE after a concurrent writer commits, so two guessers
     cannot both take the last free try."""
+    free_tries = free_tries or FREE_TRIES
+    wait = wait or wait_after
     with store.transaction():
         store.execute(
             "INSERT INTO sign_in_throttle (bucket, failures, next_at, updated_at)"
@@ -164,12 +168,12 @@ def _claim_try(store: HubStore, bucket: str, now: float) -> float:
         row = store.fetch_one(
             "UPDATE sign_in_throttle SET failures = failures + 1, updated_at = ?"
             " WHERE bucket = ? AND (failures < ? OR next_at <= ?) RETURNING failures",
-            (now, bucket, FREE_TRIES, now),
+            (now, bucket, free_tries, now),
         )
         if row is not None:  # the row stays locked until commit: the next claimer sees this
             store.execute(
                 "UPDATE sign_in_throttle SET next_at = ? WHERE bucket = ?",
-                (now + wait_after(int(row[0])), bucket),
+                (now + wait(int(row[0])), bucket),
             )
         if row is not None:
             return 0.0
@@ -177,6 +181,37 @@ def _claim_try(store: HubStore, bucket: str, now: float) -> float:
             "SELECT next_at FROM sign_in_throttle WHERE bucket = ?", (bucket,)
         )
     return max(1.0, float(waiting[0]) - now)
+
+
+# Look-ups by ID number: a person at the management office shows their ID now and then; an
+# account (or an address) that asks hundreds of times is recovering ID numbers from their
+# structure (region, birth date, sequence, check digit). Each account and each source address
+# has LOOKUP_FREE look-ups, then each further one waits longer (1 s, 2 s, 4 s … 15 minutes); a
+# quiet THROTTLE_FORGET_S forgets them. Look-ups are counted, never reset by a hit.
+LOOKUP_FREE = 20
+
+
+def lookup_wait(failures: int) -> float:
+    return auth.wait_after(
+        failures, free_tries=LOOKUP_FREE, first_wait_s=1.0, max_wait_s=MAX_WAIT_S
+    )
+
+
+def claim_lookup(
+    store: HubStore, username: str, source: str, now: float | None = None
+) -> tuple[float, int]:
+    """Take one ID look-up for ``username`` from ``source``: (seconds to wait, 0 when allowed;
+    the look-ups counted for the account, for the audit)."""
+    now = time.time() if now is None else now
+    waits = [
+        _claim_try(store, session_digest(bucket), now, free_tries=LOOKUP_FREE, wait=lookup_wait)
+        for bucket in (f"lookup\naccount\n{username}", f"lookup\nsource\n{source}")
+    ]
+    row = store.fetch_one(
+        "SELECT failures FROM sign_in_throttle WHERE bucket = ?",
+        (session_digest(f"lookup\naccount\n{username}"),),
+    )
+    return max(waits), int(row[0]) if row else 0
 
 
 def sign_in(
