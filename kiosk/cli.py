@@ -385,6 +385,12 @@ def enrol(config_path: str | None, code: str, hub_url: str | None) -> None:
     url = hub_url or config.sync.hub_url
     if not url:
         raise click.ClickException("请用 --hub 指定中心网址，或在配置里设置 sync.hub_url")
+    from sync.wire_policy import plain_http_problem
+
+    if plain_http_problem(url):  # enrolment sends the token and chain key: never in the clear
+        raise click.ClickException(
+            f"拒绝注册：{plain_http_problem(url)}（注册只走 https 或本机地址）"
+        )
     enrolled_before = read_token(config.data_dir) is not None
     ledger = _open(config, create=True)
     try:

@@ -108,6 +108,7 @@ class SyncSettings:
     """``[sync]``: the hub this kiosk sends its records to (None: stand-alone)."""
 
     hub_url: str | None
+    allow_plain_http: bool
     ca_file: str | None
     batch_size: int
     interval_s: float

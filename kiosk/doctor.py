@@ -198,6 +198,15 @@ def check_hub(config: Config) -> Check:
     url = config.sync.hub_url
     if url is None:
         return Check("hub", SKIP, "no hub configured (sync.hub_url)")
+    from sync.wire_policy import plain_http_problem
+
+    problem = plain_http_problem(url)
+    if problem is not None and not config.sync.allow_plain_http:
+        return Check(
+            "hub", FAIL, problem, 'sync.hub_url = "https://…"（同步未启动 sync not started）'
+        )
+    if problem is not None:
+        return Check("hub", WARN, problem, "sync.allow_plain_http = true：只应在隔离的网络里使用")
     token_file = token_path(config.data_dir)
     if not token_file.exists():
         return Check("hub", FAIL, "not enrolled", "kiosk enrol --code <code from the admin>")

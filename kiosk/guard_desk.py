@@ -21,6 +21,7 @@ from kiosk.settings_words import threshold_words, version_words
 from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
 from sync.contract import DISINFECTANTS, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
+from sync.wire_policy import plain_http_problem
 
 VISITOR_WINDOW_S = 120.0  # a registered visitor steps up within this
 MAX_OCCUPANTS = 9  # people in one vehicle, as the guard counts them
@@ -443,6 +444,11 @@ class GuardDesk:
         ]
         sync = self._sync()
         rows.append(("设置版本", version_words(sync)))
+        hub_url = self.gate.config.sync.hub_url
+        plain = plain_http_problem(hub_url) if hub_url else None
+        if plain is not None:  # refused (sync not started), or allowed and warned about
+            allowed = self.gate.config.sync.allow_plain_http
+            rows.append(("同步警告" if allowed else "同步错误", plain))
         if not sync["configured"]:
             rows.append(("同步", f"未配置中心，本机保存 {sync['queue']} 条"))
         else:

@@ -218,6 +218,13 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         optional=True,
     ),
+    Setting(
+        "sync.allow_plain_http",
+        False,
+        "Allow an http:// hub that is not on this machine (secrets then cross the network in the"
+        " clear; the guard screen and kiosk doctor warn).",
+        bool,
+    ),
     Setting("sync.batch_size", 200, "Records per request to the hub.", int, 1, 500),
     Setting(
         "sync.interval_s", 30.0, "Seconds between syncs when there is nothing new.", float, 2, 3600

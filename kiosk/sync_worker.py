@@ -13,6 +13,7 @@ from kiosk.ledger import Ledger
 from kiosk.retention import purge
 from kiosk.roster import apply_changes, hub_settings
 from sync.client import SyncClient
+from sync.wire_policy import refused
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ def maybe_sync_worker(gate: Gate, ledger: Ledger) -> SyncWorker | None:
     config = gate.config
     hub_url = config.sync.hub_url
     if hub_url is None:
+        return None
+    refusal = refused(hub_url, config.sync.allow_plain_http)
+    if refusal is not None:
+        log.error("sync not started: %s", refusal)
         return None
     token = read_token(config.data_dir)
     if token is None:
