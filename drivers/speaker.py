@@ -24,6 +24,15 @@ class Speaker(Protocol):
     def close(self) -> None: ...
 
 
+def has_sound_card(cards: Path = Path("/proc/asound/cards")) -> bool:
+    """Does ALSA see a sound card (``/proc/asound/cards`` lists one)?"""
+    try:
+        text = cards.read_text()
+    except OSError:
+        return False
+    return bool(text.strip()) and "no soundcards" not in text
+
+
 class AlsaSpeaker:
     """``aplay -q -D <device> <file>`` in the background; a new prompt cuts the one playing (the
     screen has moved on). A missing ``aplay`` or a device that fails is logged once, not raised:
@@ -58,7 +67,8 @@ class AlsaSpeaker:
             playing.terminate()
             playing.wait(2)
         elif playing is not None and playing.returncode and playing.stderr is not None:
-            self._broken(playing.stderr.read().decode(errors="replace").strip())
+            lines = playing.stderr.read().decode(errors="replace").strip().splitlines()
+            self._broken(lines[-1] if lines else f"aplay exited with {playing.returncode}")
         self._playing = None
 
     def _broken(self, why: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from gpiozero.pins import Factory
 from waitress.server import create_server
 
-from drivers.speaker import AlsaSpeaker, RecordingSpeaker, Speaker
+from drivers.speaker import AlsaSpeaker, RecordingSpeaker, Speaker, has_sound_card
 from kiosk.background_server import BackgroundServer
 from kiosk.config import Config
 from kiosk.gate import Gate
@@ -28,6 +28,15 @@ LEDGER_FILE = "ledger.sqlite3"
 
 class ListenError(RuntimeError):
     """The touchscreen's port could not be bound; nothing was started (the message says why)."""
+
+
+def speaker_for(config: Config) -> Speaker:
+    """ALSA when the machine has a sound card; else the prompts are only recorded (one line
+    says so: a demo on a laptop in a container, a Pi with no speaker fitted)."""
+    if not config.voice.enabled or has_sound_card():
+        return AlsaSpeaker(config.voice.device)
+    log.info("本机没有声卡，语音提示不播放（no sound card: the voice prompts are not played）")
+    return RecordingSpeaker()
 
 
 def start_voice(gate: Gate, speaker: Speaker) -> Voice:
@@ -127,7 +136,7 @@ def serve_forever(config: Config) -> None:
         ) from None
     signal.signal(signal.SIGTERM, stop)
     gate.start()
-    voice = start_voice(gate, AlsaSpeaker(config.voice.device))
+    voice = start_voice(gate, speaker_for(config))
     sync = maybe_sync_worker(gate, ledger)
     if sync is not None:
         sync.start()

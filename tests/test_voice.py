@@ -135,3 +135,14 @@ def test_each_lane_moment_plays_its_prompt_once(start_kiosk, tmp_path):
         assert names == ["admitted", "ready", "blocked", "awaiting_guard"], names
     finally:
         voice.stop()
+
+
+def test_a_machine_without_a_sound_card_is_told_apart(tmp_path):
+    from drivers.speaker import has_sound_card
+
+    cards = tmp_path / "cards"
+    assert not has_sound_card(cards)  # no ALSA at all
+    cards.write_text("--- no soundcards ---\n")
+    assert not has_sound_card(cards)
+    cards.write_text(" 0 [Headphones     ]: bcm2835_headpho - bcm2835 Headphones\n")
+    assert has_sound_card(cards)
