@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from drivers import Reading, SensorError
@@ -23,6 +23,19 @@ from kiosk import duty, passes
 from kiosk.config import Config, in_force
 from kiosk.hardware import Hardware
 from kiosk.lane import RETRY_PAUSE_S, Effect, Event, Outcome, Refusal, State, after, outcome
+from kiosk.lane_data import (
+    PASS_VALID_FOR_S,
+    REMEASURE_WITHIN_S,
+    STAFF_CONFIRM_S,
+    STAFF_MEASURE_S,
+    Context,
+    Remeasure,
+    ShownPass,
+    StaffReading,
+    StaffSignOn,
+    sign_on_summary,
+)
+from kiosk.lane_records import last_undecided_block, measurement_detail
 from kiosk.ledger import Ledger, LedgerError
 from kiosk.liveness import PROBLEMS_ZH, Liveness, LivenessRules
 from kiosk.measurement import Measurement, Measurer, Timing
@@ -32,9 +45,7 @@ from kiosk.words import sensor_error_words
 
 log = logging.getLogger(__name__)
 
-PASS_VALID_FOR_S = 30.0  # a pass shown waits this long for its screening
 FAULT_POLL_S = 1.0
-REMEASURE_WITHIN_S = 60.0
 
 
 class PassesNotTaken(RuntimeError):
@@ -65,24 +76,7 @@ REFUSALS: dict[Refusal, type[RuntimeError]] = {
     Refusal.NO_SIGN_ON_READING: StaffReadingGone,
 }
 
-# A sign-on is the guard's own reading only while the guard is at the kiosk: the reading comes
-# within STAFF_MEASURE_S of the tap on 上岗测温 (the sensor is beside the screen) and is confirmed
-# within STAFF_CONFIRM_S. A guard who taps and walks away leaves nothing for the next person at
-# the sensor to claim.
-STAFF_MEASURE_S = 20.0
-STAFF_CONFIRM_S = 15.0
-
 MEASURING_STATES = (State.MEASURING, State.REMEASURING, State.STAFF_MEASURING)
-
-
-def _staff_result(staff: StaffSignOn, decision: Decision) -> dict[str, Any]:
-    """What the guard screen shows of a sign-on measurement, before its state is added."""
-    return {
-        "guard_id": staff.guard_id,
-        "estimate_c": decision.estimate_c,
-        "threshold_c": decision.threshold_c,
-        "reason": decision.reason.value if decision.reason else None,
-    }
 
 
 class _WatchedThermometer:
@@ -105,61 +99,6 @@ class _WatchedThermometer:
 
     def close(self) -> None:
         self.thermometer.close()
-
-
-@dataclass(frozen=True)
-class Remeasure:
-    """The guard asked for the person of a fever block to be measured again."""
-
-    block_id: str
-    guard_id: str
-    until: float
-
-
-@dataclass(frozen=True)
-class StaffSignOn:
-    """A staff member signs on at the guard screen: the next measurement is theirs, judged by
-    the same rules, and recorded as a ``shift`` event (``on``, or ``blocked`` by a fever)."""
-
-    guard_id: str
-    name: str
-    visitors_at_home: bool  # the household question: someone from outside stays at home
-    until: float
-
-
-@dataclass(frozen=True)
-class StaffReading:
-    """A normal sign-on reading waiting for the guard's 本人确认: it is recorded as theirs only
-    when they confirm it (a resident may have stepped up instead)."""
-
-    staff: StaffSignOn
-    measurement: Measurement
-    until: float
-
-
-@dataclass(frozen=True)
-class ShownPass:
-    """The latest pass shown, waiting for its screening: accepted (``code`` is the pass), or
-    refused (``refused`` says why; where passes are not required, that screening is held for
-    the guard instead of being waved through as if none were shown)."""
-
-    code: str | None
-    until: float
-    refused: str | None = None
-    identify_id: str | None = None  # the identify record
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the next screenings belong to: a registered visitor (one person) or a vehicle (its
-    occupants, until the guard ends it or ``until``). A held visitor is not let in by a normal
-    reading."""
-
-    kind: str  # "visitor" or "vehicle"
-    event_id: str
-    until: float
-    held: bool = False
-    people: int = 1  # how many screenings it takes (a vehicle's occupants, as the guard said)
 
 
 class Gate:
@@ -772,7 +711,7 @@ class Gate:
         decision = measurement.decision
         detail: dict[str, Any] = {
             "direction": self._direction,
-            **self._measurement_detail(measurement),
+            **self._detail(measurement),
         }
         links_to = context.event_id if context is not None else None
         if remeasure is not None:
@@ -800,31 +739,10 @@ class Gate:
             detail=detail,
         )
 
-    def _measurement_detail(self, measurement: Measurement) -> dict[str, Any]:
-        """What a record keeps of a measurement: every sample, the spread, the rules in force
-        (without the temperatures when ``kiosk.store_temperatures`` is off)."""
-        decision = measurement.decision
-        detail: dict[str, Any] = {
-            "samples": [[r.object_c, r.ambient_c] for r in measurement.samples],
-            "raw": [[r.object_raw, r.ambient_raw] for r in measurement.samples],
-            "spread_c": decision.spread_c,
-            "rules": {
-                "site": self.rules.site,
-                "model": self.rules.model,
-                "site_compensation_c": self.rules.site_compensation_c,
-                "site_offset_c": self.rules.site_offset_c,
-                "ambient_coeff": self.rules.ambient_coeff,
-                "reference_ambient_c": self.rules.reference_ambient_c,
-                "plausible_c": [self.rules.plausible_min_c, self.rules.plausible_max_c],
-                "max_spread_c": self.rules.max_spread_c,
-            },
-        }
-        if measurement.error:
-            detail["error"] = measurement.error
-        if not self.config.kiosk.store_temperatures:
-            # Pass/fail only: the verdict and the threshold are kept, no temperature at all.
-            detail = {k: v for k, v in detail.items() if k not in ("samples", "raw", "spread_c")}
-        return detail
+    def _detail(self, measurement: Measurement) -> dict[str, Any]:
+        return measurement_detail(
+            measurement, self.rules, store_temperatures=self.config.kiosk.store_temperatures
+        )
 
     def _judge_sign_on(self, measurement: Measurement) -> Event:
         """A staff member's sign-on measurement, by the residents' rules. Normal: the reading
@@ -839,7 +757,7 @@ class Gate:
         assert staff is not None
         decision = measurement.decision
         verdict = decision.verdict
-        result = _staff_result(staff, decision)
+        result = sign_on_summary(staff, decision)
         if verdict is Verdict.FAULT and decision.reason is Reason.SENSOR:
             self.staff_result = {
                 **result,
@@ -874,13 +792,13 @@ class Gate:
         the record, or None when the ledger could not take it (nothing then counts)."""
         decision = measurement.decision
         verdict = decision.verdict
-        result = _staff_result(staff, decision)
+        result = sign_on_summary(staff, decision)
         temperatures = self.config.kiosk.store_temperatures
         detail = {
             "guard_id": staff.guard_id,
             "name": staff.name,
             "visitors_at_home": staff.visitors_at_home,
-            **self._measurement_detail(measurement),
+            **self._detail(measurement),
         }
         if verdict is Verdict.ADMITTED:
             detail["confirmed_own"] = True  # the guard touched 本人确认 on the guard screen
@@ -975,7 +893,6 @@ class Gate:
         if block is None:
             return
         unattended = not duty.on_duty(self.ledger.connection())
-        self.screen.publish("awaiting_guard", unattended=unattended)
         if unattended and not self._said_unattended(block["id"]):
             # Tells the hub (sent first, with the fevers): an admin there can end the wait.
             try:
@@ -987,6 +904,7 @@ class Gate:
                 )
             except LedgerError as exc:
                 log.error("unattended block not recorded: %s", exc)
+        self.screen.publish("awaiting_guard", unattended=unattended)
 
     def _said_unattended(self, block_id: str) -> bool:
         row = self.ledger.connection().execute(
@@ -1125,18 +1043,3 @@ class Gate:
             "unsynced": self.ledger.unsynced_count(),
             "direction": self._direction,
         }
-
-
-def last_undecided_block(ledger: Ledger) -> dict[str, Any] | None:
-    """The latest fever block no guard has decided on (a kiosk restart keeps waiting for it)."""
-    row = (
-        ledger.connection()
-        .execute(
-            "SELECT * FROM events e WHERE e.kind = 'screening' AND e.verdict = 'blocked'"
-            " AND e.seq = (SELECT max(seq) FROM events WHERE kind = 'screening')"
-            " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.links_to = e.id"
-            "                 AND o.kind IN ('override', 'screening'))"
-        )
-        .fetchone()
-    )
-    return None if row is None else dict(row)

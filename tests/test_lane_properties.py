@@ -26,9 +26,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bench.gate_sim import sim_gate
 from kiosk.config import load_config
-from kiosk.gate import PASS_VALID_FOR_S, AwaitingGuard, LaneBusy, SensorFaulty
+from kiosk.gate import AwaitingGuard, LaneBusy, SensorFaulty
 from kiosk.guard_desk import GuardDesk
 from kiosk.lane import RETRY_PAUSE_S, State
+from kiosk.lane_data import PASS_VALID_FOR_S
 from kiosk.overrides import parse_override
 from kiosk.passes import upsert
 from tests.conftest import FAST_SCREENING
