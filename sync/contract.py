@@ -66,6 +66,7 @@ EVENT_KINDS = (
     "vehicle",
     "shift",  # a staff member signs on (verdict on / blocked) or off duty at the gate
     "disinfection",  # a disinfection round (detail: place, agent, by)
+    "guard_pin",  # wrong guard PINs, one record per burst (verdict locked / wrong; no digits)
 )
 MAX_DETAIL_BYTES = 64 * 1024
 # The agents a disinfection round may name (the guard screen's one-touch list; the hub's form).

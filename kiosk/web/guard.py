@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from kiosk import duty, guard_accounts
+from kiosk import duty, guard_accounts, pin_bursts
 from kiosk.guard_desk import GuardDesk
 from kiosk.overrides import parse_override
 from kiosk.plates import PlateError, validate_plate
@@ -110,7 +110,7 @@ def unlock() -> Any:
     pin = text_field(body, "pin", max_length=8)
     config = _config().guard
     _end_session()
-    result = _check_pin(guard_id, pin)
+    result = _check_pin(guard_id, pin, where="sign_in")
     if not result.ok:
         status = 423 if result.reason == "locked" else 401
         return jsonify(
@@ -137,16 +137,22 @@ def _fever_barred(who: dict[str, str], attempt: bool = True) -> Any:
     return jsonify(ok=False, reason="fever_blocked", message=message), 403
 
 
-def _check_pin(guard_id: str, pin: str) -> guard_accounts.UnlockResult:
-    """One PIN check, counted towards the guard's lockout like any other."""
+def _check_pin(guard_id: str, pin: str, *, where: str) -> guard_accounts.UnlockResult:
+    """One PIN check, counted towards the guard's lockout like any other; a burst of wrong
+    PINs goes into the ledger (kiosk/pin_bursts.py: the count and times, never the digits).
+    ``where``: ``sign_in`` or ``confirm`` (the PIN asked again to admit a fever)."""
     config = _config().guard
-    return guard_accounts.unlock(
+    result = guard_accounts.unlock(
         _desk().ledger.connection(),
         guard_id,
         pin,
         max_failures=config.max_pin_failures,
         max_wait_s=config.lockout_s,
     )
+    if result.burst is not None:
+        burst = result.burst
+        _desk().gate.record(pin_bursts.KIND, verdict=burst.verdict, detail=burst.detail(where))
+    return result
 
 
 def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
@@ -154,7 +160,7 @@ def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
     pin = body.get("pin")
     if not isinstance(pin, str) or not pin:
         raise FormError("pin", "放行发热人员须再次输入您的 PIN")
-    result = _check_pin(who["guard_id"], pin[:8])
+    result = _check_pin(who["guard_id"], pin[:8], where="confirm")
     if result.ok:
         return
     if result.reason == "locked":

@@ -42,6 +42,7 @@ from sync.hub import (
     ledger_view,
     pass_pdf,
     pass_qr,
+    pin_failures,
     residents,
     roster_admin,
     supplies,
@@ -474,7 +475,12 @@ def audit_page(user: dict[str, str]) -> str:
         }
         for entry in audit_log(_store())
     ]
-    return render_template("audit.html", user=user, entries=entries)
+    # Wrong guard PINs at the gates: kiosk records (one per burst), said in words.
+    pins = [
+        {**record, "words": pin_failures.words(record, tz)}
+        for record in pin_failures.recent(_store())
+    ]
+    return render_template("audit.html", user=user, entries=entries, pins=pins)
 
 
 @admin.get("/residents")

@@ -19,6 +19,7 @@ LABELS: dict[str, str] = {
     "sensor_recovered": "设备恢复",
     "shift": "上下岗",
     "disinfection": "消毒",
+    "guard_pin": "门卫 PIN 错误",
     # results
     "admitted": "放行",
     "blocked": "拦截",
@@ -103,6 +104,8 @@ LABELS: dict[str, str] = {
 KIND_LABELS: dict[tuple[str, str], str] = {
     ("shift", "blocked"): "体温异常，不能上岗",
     ("shift", "refused"): "拒绝上岗",
+    ("guard_pin", "locked"): "连续输错，暂停输入",
+    ("guard_pin", "wrong"): "输错后又输对",
 }
 ENGLISH: dict[str, str] = {
     "screening": "screening",
