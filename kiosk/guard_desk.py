@@ -305,6 +305,8 @@ class GuardDesk:
                 if gid != guard["guard_id"]
             ],
             "sign_on": result if result and result["guard_id"] == guard["guard_id"] else None,
+            # Who on duty here has someone from outside staying at home: a notice on the screen.
+            "household": duty.household_flags(conn, self.tz),
             "places": duty.places(conn),
             "agents": list(DISINFECTANTS),
             "rounds": rounds,

@@ -23,6 +23,7 @@ ACTIONS: dict[str, str] = {
     "duty.add": "排班",
     "duty.remove": "删除排班",
     "duty.clear_fever": "解除员工上岗体温异常",
+    "duty.household": "处理上岗人员家中有外来人员",
     "hub_setting.set": "值班与消毒设置",
     "export.csv": "导出台账（CSV）",
     "export.xlsx": "导出台账（XLSX）",

@@ -91,6 +91,9 @@ LABELS: dict[str, str] = {
     "negative": "排除",
     "home_isolation": "居家隔离",
     "referred_to_hospital": "转诊医院",
+    # the manager's decision on a staff member with visitors at home (duty page)
+    "stay_on": "可继续值班",
+    "relieve": "安排换岗",
     # residents and admins
     "owner": "业主",
     "tenant": "租户",
@@ -119,6 +122,8 @@ ENGLISH: dict[str, str] = {
     "risk_area": "risk area",
     "referred_to_hospital": "referred to hospital",
     "home_isolation": "home isolation",
+    "stay_on": "may stay on duty",
+    "relieve": "relieved by another",
     "remeasured_normal": "re-measured normal",
     "exertion_or_sun": "exertion or sun",
     "device_error": "device error",

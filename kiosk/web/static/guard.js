@@ -305,7 +305,19 @@ let lastSignOnState;  // the sign-on's state at the last render: a lapse is seen
 
 const NOT_MINE = "已作废这次读数：请等住户离开后，您本人正对探头重测";
 
+// Someone on duty here has a person from outside staying at home (they answered 有 at their
+// sign-on): a notice on every tab while they are on duty; the manager decides on the hub.
+function renderHousehold(flags) {
+  const notice = $("household");
+  notice.hidden = !flags.length;
+  notice.textContent = flags.length
+    ? "⚠ " + flags.map((f) => `${f.name}（${f.since} 上岗）`).join("、")
+      + " 上岗时报告家中有外来人员：请做好个人防护，是否换岗由物业经理决定"
+    : "";
+}
+
 function renderDuty(duty) {
+  renderHousehold(duty.household ?? []);
   const others = duty.others.length ? ` · 在岗：${duty.others.join("、")}` : "";
   $("duty-status").textContent = (duty.on_duty ? `您已上岗（${duty.since} 起）` : "您未上岗") + others;
   $("sign-on").hidden = duty.on_duty;
