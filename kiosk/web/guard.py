@@ -250,12 +250,22 @@ def visitor(who: dict[str, str]) -> Any:
     options = _desk().form_options()
     body = json_body()
     same_as = body.get("same_as")
+    earlier = None
     if same_as is not None:
+        # 常来访客: the phone, and the name and ID number unless given again, are the earlier
+        # record's (the screen never had the full phone, the name or the number).
         if not isinstance(same_as, str) or len(same_as) > 36:
             raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
-        body = {**body, "phone": _desk().phone_of(same_as)}
-    form = parse_visitor(body, places=options["places"], risk_areas=options["risk_areas"])
-    record = _desk().register_visitor(form, who)
+        earlier = _desk().earlier_visitor(same_as)
+        body = {**body, "phone": earlier["phone"]}
+        if not body.get("name") and earlier.get("name"):
+            body["name"] = earlier["name"]
+    form = parse_visitor(
+        body, places=options["places"], risk_areas=options["risk_areas"], rooms=options["rooms"]
+    )
+    record = _desk().register_visitor(
+        form, who, same_id_as=earlier if form.id_number is None else None
+    )
     return jsonify(
         ok=True, seq=record["seq"], held=record["verdict"] == "held", reason=record["reason"]
     )

@@ -46,6 +46,7 @@ from sync.hub import (
     residents,
     roster_admin,
     supplies,
+    visitor_ids,
 )
 from sync.hub.admins import (
     audit,
@@ -674,6 +675,30 @@ def resident_by_id(user: dict[str, str]) -> Any:
     return {
         key: person[key]
         for key in ("building", "unit", "room", "name", "id_masked", "code", "expires_on")
+    }
+
+
+@admin.post("/visitors/by-id")
+@roles("admin", "health")
+def visitors_by_id(user: dict[str, str]) -> Any:
+    """Find the visitor records of an ID number a person shows (POSTed, audited; see
+    sync/hub/visitor_ids.py): masked phone, place, gate, time, and how it matched."""
+    number = (request.form.get("id_number") or "")[:32]
+    store = _store()
+    found = visitor_ids.find_visitors(store, number)
+    with store.transaction():
+        audit(store, user["username"], "visitor.lookup_by_id", {"count": len(found)})
+    if not found:
+        raise BadRequest("没有这个身份证号的访客记录（或号码无效）no visitor with that ID number")
+    tz = hub_zone()
+    return {
+        "visitors": [
+            {
+                **{k: v[k] for k in ("kiosk_id", "phone", "place", "id_masked", "match")},
+                "time": format_local(v["wall_time"], tz),
+            }
+            for v in found
+        ]
     }
 
 

@@ -46,6 +46,7 @@ ACTIONS: dict[str, str] = {
     "registers.xlsx": "导出登记表（XLSX）",
     "registers.pdf": "打印登记表（PDF）",
     "resident.lookup_by_id": "按身份证号查找住户",
+    "visitor.lookup_by_id": "按身份证号查找访客",
     "residents.import": "导入住户",
     "retention.purge": "按保存期限清理",
     "risk_area.add": "添加风险地区",
