@@ -250,3 +250,12 @@ def test_the_hub_finds_the_visitor_by_the_number_and_not_by_a_look_alike(kiosk, 
     # Nowhere in the hub's database is the full number.
     rows = running.store.fetch_all("SELECT record FROM events WHERE kind = 'visitor'")
     assert rows and not any(ID in row[0] or look_alike in row[0] for row in rows)
+
+
+def test_every_visitor_detail_key_is_documented():
+    from pathlib import Path
+
+    schema = (Path(__file__).parent.parent / "docs" / "schema.md").read_text(encoding="utf-8")
+    section = schema.split("## Visitor records and ID numbers")[1].split("\n## ")[0]
+    for key in VISITOR_DETAIL:
+        assert f"`{key}`" in section, key
