@@ -536,7 +536,8 @@ class GuardDesk:
             "links_to": event["links_to"],
             "plate": detail.get("plate"),
             "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
-            "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
+            "place": "-".join(str(detail[k]) for k in ("building", "unit", "room") if detail.get(k))
+            or None,
         }
 
 
