@@ -160,6 +160,16 @@ def test_a_bad_id_number_is_said_and_nothing_typed_is_lost(kiosk, page):
     assert page.input_value("#id_number") == wrong
     shot(page, "forms-visitor-bad-id")
     assert visitors(kiosk) == []
+    # Back to the room (on the rooms' second page), turn to the first page and on again: the
+    # room picked is kept although its button is not on the page shown.
+    page.click("#visitor .step[data-step='5'] .prev")
+    page.click("#visitor .step[data-step='4'] .prev")
+    page.click("#room-pager button:has-text('上一页')")
+    assert page.locator("#room button[data-value='1501']").count() == 0
+    page.click("#room-next")
+    page.click("#name-next")  # the name is kept too
+    page.wait_for_selector("#visitor .step[data-step='5']:not([hidden])")
+    assert page.input_value("#id_number") == wrong
     page.click("#visitor .keypad[data-target='id_number'] button[data-key='⌫']")
     page.click("#visitor .keypad[data-target='id_number'] button[data-key='X']")
     page.click("#id-next")

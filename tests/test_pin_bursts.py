@@ -170,3 +170,17 @@ def test_the_bursts_reach_the_hub_and_its_audit_page_says_them_in_words(hub, tmp
     assert "000000" not in page
     # Times are Beijing's: the first try at 1,000,000 s after the epoch is 1970-01-12 21:46:40.
     assert "01-12 21:46:40" in page
+
+
+def test_a_ledger_that_cannot_take_the_record_does_not_keep_the_guard_out(kiosk, monkeypatch):
+    from kiosk.ledger import LedgerError
+
+    client = create_app(kiosk.gate).test_client()
+    client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": BAD})
+
+    def full(kind, **fields):
+        raise LedgerError("disk full")
+
+    monkeypatch.setattr(kiosk.gate, "record", full)
+    response = client.post("/api/guard/unlock", json={"guard_id": "wang", "pin": GOOD})
+    assert response.status_code == 200

@@ -113,15 +113,18 @@ function showStep(form, step) {
   form.querySelectorAll(".step").forEach((s) => { s.hidden = s.dataset.step !== String(step); });
 }
 
-// A choice group too long for the screen, in pages (‹ 上一页 / 下一页 ›).
+// A choice group too long for the screen, in pages (‹ 上一页 / 下一页 ›). The choice is kept in
+// data-selected, so that turning the page does not lose it.
 function pagedChoice(container, pagerBox, values, perPage, onPick, active) {
   const pages = Math.max(1, Math.ceil(values.length / perPage));
   let page = Number(container.dataset.page || 0);
   if (active != null && values.includes(active)) page = Math.floor(values.indexOf(active) / perPage);
   page = Math.min(page, pages - 1);
   container.dataset.page = String(page);
-  const current = active ?? picked(container);
-  choiceGroup(container, values.slice(page * perPage, (page + 1) * perPage), onPick, current);
+  if (active != null) container.dataset.selected = active;
+  const current = container.dataset.selected;
+  const chosen = (value) => { container.dataset.selected = value; onPick?.(value); };
+  choiceGroup(container, values.slice(page * perPage, (page + 1) * perPage), chosen, current);
   pager(pagerBox, page, pages, (to) => {
     container.dataset.page = String(to);
     pagedChoice(container, pagerBox, values, perPage, onPick, null);
@@ -169,6 +172,8 @@ function clearForms() {
   visitorSameAs = null;
   visitorEarlier = null;
   nameParts = { surname: "", title: "" };
+  delete $("room").dataset.selected;
+  delete $("surname").dataset.selected;
   dutyLists = "";
   overrideTarget = null;
   $("override").hidden = true;
@@ -308,11 +313,13 @@ function setupRoom(building, unit, room) {
   $("room-type").hidden = roomMode !== "type";
   $("room-typed").value = roomMode === "type" ? (room ?? "") : "";
   $("room").dataset.page = "0";
+  delete $("room").dataset.selected;
+  $("room-next").hidden = roomMode !== "pick";  // typed: the keypad has its own 下一步
   if (roomMode === "pick") pagedChoice($("room"), $("room-pager"), rooms, 24, () => visitorStep(4), room);
   else $("room-pager").replaceChildren();
 }
 
-const roomValue = () => (roomMode === "pick" ? picked($("room")) : $("room-typed").value) ?? "";
+const roomValue = () => (roomMode === "pick" ? $("room").dataset.selected : $("room-typed").value) ?? "";
 
 function nameChanged(advance) {
   $("visitor-name").value = nameParts.surname + nameParts.title;
@@ -322,6 +329,7 @@ function nameChanged(advance) {
 
 function clearName() {
   nameParts = { surname: "", title: "" };
+  delete $("surname").dataset.selected;
   $("visitor-name").value = "";
   pick($("surname"), null);
   pick($("title"), null);
@@ -651,6 +659,7 @@ function clearVisitor() {
   visitorSameAs = null;
   visitorEarlier = null;
   clearName();
+  delete $("room").dataset.selected;
   for (const id of ["building", "unit", "room", "purpose", "code_colour"]) {
     $(id).querySelectorAll("button").forEach((b) => b.classList.remove("active"));
   }
@@ -757,6 +766,10 @@ $("name-clear").addEventListener("click", () => { clearName(); });
 $("name-next").addEventListener("click", () => {
   if ($("visitor-name").value || visitorEarlier?.has_name) visitorStep(5);
   else stepMessage(4, "姓名：请点姓氏，再点先生或女士");
+});
+$("room-next").addEventListener("click", () => {
+  if (roomValue()) visitorStep(4);
+  else stepMessage(3, "房号：请点选房号");
 });
 $("id-skip").addEventListener("click", () => { $("id_number").value = ""; visitorStep(6); });
 $("id-next").addEventListener("click", () => {
