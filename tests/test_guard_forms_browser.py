@@ -276,3 +276,25 @@ def test_staff_with_visitors_at_home_flag_the_guard_screen(kiosk, page):
     shot(page, "forms-household-duty-tab")
     kiosk.gate.record("shift", verdict="off", detail={"guard_id": "li", "name": "李师傅"})
     page.wait_for_selector("#household", state="hidden")
+
+
+def test_a_half_typed_id_number_and_name_go_with_the_lock(kiosk, page):
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    page.click("nav button[data-tab='visitor']")
+    page.click("#visitor .keypad[data-target='phone'] button[data-key='next']")
+    page.click("#building button[data-value='3']")
+    page.click("#unit button[data-value='2']")
+    page.click("#room button[data-value='101']")
+    page.click("#surname button[data-value='王']")
+    page.click("#title button[data-value='先生']")
+    for key in "1101051949":  # half typed, then the guard walks off
+        page.click(f"#visitor .keypad[data-target='id_number'] button[data-key='{key}']")
+    page.click("#lock")
+    page.wait_for_url(kiosk.url + "/")
+    unlock(page, kiosk.url)
+    page.wait_for_selector("#desk:not([hidden])")
+    for field in ("#phone", "#visitor-name", "#id_number", "#room-typed"):
+        assert page.input_value(field) == "", field
+    assert page.evaluate("document.getElementById('room').dataset.selected") is None
+    assert kiosk.ledger.count() == 0
