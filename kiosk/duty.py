@@ -35,6 +35,25 @@ def on_duty(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return open_
 
 
+def household_flags(conn: sqlite3.Connection, tz: tzinfo) -> list[dict[str, Any]]:
+    """The people on duty here who answered 有 to 家里是否有外来人员 at their sign-on: the guard
+    screen keeps a notice up for each while they are on duty (the hub's duty page is where
+    the manager decides)."""
+    flags = []
+    for guard_id, event in on_duty(conn).items():
+        detail = json.loads(event["detail"] or "{}")
+        if detail.get("visitors_at_home") is True:
+            flags.append(
+                {
+                    "guard_id": guard_id,
+                    "name": detail.get("name") or guard_id,
+                    "since": format_local(event["wall_time"], tz, "%H:%M"),
+                    "seq": event["seq"],
+                }
+            )
+    return flags
+
+
 def fever_block(
     conn: sqlite3.Connection, guard_id: str, tz: tzinfo, now: datetime | None = None
 ) -> dict[str, Any] | None:

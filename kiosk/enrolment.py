@@ -1,6 +1,7 @@
-"""Enrolling this kiosk with a hub, and where its credentials live: the hub's token and the
-chain key, each in its own 0600 file in the data directory (never inside the ledger, so that a
-copy of the database alone can neither sync nor re-key records)."""
+"""Enrolling this kiosk with a hub, and where its credentials live: the hub's token, the chain
+key and the visitor ID key, each in its own 0600 file in the data directory (never inside the
+ledger, so that a copy of the database alone can neither sync, nor re-key records, nor test
+guesses of a visitor's ID number)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.ledger import Ledger, save_chain_key
+from kiosk.visitor_ids import save_visitor_id_key
 from sync.enrolment import EnrolmentError, enrol
 from sync.ops.secrets import write_secret
 
@@ -45,5 +47,7 @@ def enrol_kiosk(config: Config, ledger: Ledger, code: str, hub_url: str) -> str:
         )
     if enrolment.chain_key is not None:
         save_chain_key(config.data_dir, enrolment.chain_key)
+    if enrolment.visitor_id_key is not None:
+        save_visitor_id_key(config.data_dir, enrolment.visitor_id_key)
     save_token(config.data_dir, enrolment.token)
     return enrolment.kiosk_id

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.ledger import write_transaction
+from kiosk.pin_bursts import PinBurst, locked_milestone
 from sync import auth
 from sync.auth import burn_time, needs_rehash
 from sync.auth import hash_password as hash_pin
@@ -35,6 +36,7 @@ class UnlockResult:
     name: str | None = None
     retry_after_s: int = 0
     attempts_left: int = 0
+    burst: PinBurst | None = None  # wrong PINs for the ledger (kiosk/pin_bursts.py), if any
 
 
 def add_guard(
@@ -46,7 +48,8 @@ def add_guard(
         conn.execute(
             "INSERT INTO guards (guard_id, name, pin_hash, source, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guard_id) DO UPDATE SET name = excluded.name,"
-            " pin_hash = excluded.pin_hash, failures = 0, locked_until = 0, active = 1,"
+            " pin_hash = excluded.pin_hash, failures = 0, locked_until = 0, failures_recorded = 0,"
+            " failed_since = NULL, last_failed_at = NULL, active = 1,"
             " source = excluded.source, updated_at = excluded.updated_at",
             (guard_id, name, hash_pin(pin), source, now),
         )
@@ -78,7 +81,8 @@ def unlock(
     now = time.time() if now is None else now
     with write_transaction(conn):
         row = conn.execute(
-            "SELECT name, pin_hash, failures, locked_until FROM guards"
+            "SELECT name, pin_hash, failures, locked_until, failures_recorded, failed_since,"
+            " last_failed_at FROM guards"
             " WHERE guard_id = ? AND active = 1",
             (guard_id,),
         ).fetchone()
@@ -90,20 +94,45 @@ def unlock(
                 False, "locked", guard_id, retry_after_s=int(row["locked_until"] - now) + 1
             )
         elif PIN_PATTERN.fullmatch(pin) and pin_matches(pin, row["pin_hash"]):
+            # The right PIN ends the run of wrong ones: what no record covers yet is recorded.
+            unrecorded = row["failures"] - row["failures_recorded"]
+            burst = None
+            if unrecorded > 0:
+                burst = PinBurst(
+                    "wrong",
+                    guard_id,
+                    row["name"],
+                    unrecorded,
+                    row["failures"],
+                    row["failed_since"],
+                    row["last_failed_at"],
+                )
             conn.execute(
-                "UPDATE guards SET failures = 0, locked_until = 0 WHERE guard_id = ?", (guard_id,)
+                "UPDATE guards SET failures = 0, locked_until = 0, failures_recorded = 0,"
+                " failed_since = NULL, last_failed_at = NULL WHERE guard_id = ?",
+                (guard_id,),
             )
             if needs_rehash(row["pin_hash"]):
                 conn.execute(
                     "UPDATE guards SET pin_hash = ? WHERE guard_id = ?", (hash_pin(pin), guard_id)
                 )
-            result = UnlockResult(True, "ok", guard_id, row["name"])
+            result = UnlockResult(True, "ok", guard_id, row["name"], burst=burst)
         else:
             failures = row["failures"] + 1
             wait = wait_after(failures, max_failures, max_wait_s)
+            at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+            since = row["failed_since"] or at
+            burst = None
+            recorded = row["failures_recorded"]
+            if locked_milestone(failures, max_failures):
+                burst = PinBurst(
+                    "locked", guard_id, row["name"], failures - recorded, failures, since, at
+                )
+                recorded = failures
             conn.execute(
-                "UPDATE guards SET failures = ?, locked_until = ? WHERE guard_id = ?",
-                (failures, now + wait, guard_id),
+                "UPDATE guards SET failures = ?, locked_until = ?, failures_recorded = ?,"
+                " failed_since = ?, last_failed_at = ? WHERE guard_id = ?",
+                (failures, now + wait, recorded, since, at, guard_id),
             )
             result = UnlockResult(
                 False,
@@ -111,5 +140,6 @@ def unlock(
                 guard_id,
                 retry_after_s=int(wait + 0.999),
                 attempts_left=max(0, max_failures - failures),
+                burst=burst,
             )
     return result

@@ -13,12 +13,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kiosk import clock, duty
+from kiosk import clock, duty, visitor_ids
 from kiosk.gate import AwaitingGuard, Gate, LaneBusy, SensorFaulty, StaffReadingGone
 from kiosk.overrides import ADMIT_REASONS, DENY_REASONS, OTHER_NOTES, Override
 from kiosk.plates import PROVINCES
 from kiosk.settings_words import threshold_words, version_words
-from kiosk.visitors import CODE_COLOURS, PURPOSES, FormError, Visitor
+from kiosk.visitors import CODE_COLOURS, PURPOSES, SURNAMES, TITLES, FormError, Visitor
 from sync.contract import DISINFECTANTS, mask_phone
 from sync.localtime import day_bounds_utc, format_local, local_today
 from sync.wire_policy import plain_http_problem
@@ -320,6 +320,8 @@ class GuardDesk:
                 if gid != guard["guard_id"]
             ],
             "sign_on": result if result and result["guard_id"] == guard["guard_id"] else None,
+            # Who on duty here has someone from outside staying at home: a notice on the screen.
+            "household": duty.household_flags(conn, self.tz),
             "places": duty.places(conn),
             "agents": list(DISINFECTANTS),
             "rounds": rounds,
@@ -327,23 +329,41 @@ class GuardDesk:
 
     # -- visitors and vehicles ---------------------------------------------------------------
 
-    def register_visitor(self, visitor: Visitor, guard: dict[str, str]) -> dict[str, Any]:
+    def register_visitor(
+        self,
+        visitor: Visitor,
+        guard: dict[str, str],
+        *,
+        same_id_as: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a visitor (the detail is sync.contract.VISITOR_DETAIL). The ID number is kept
+        only masked and hashed with this kiosk's key; ``same_id_as``: the earlier record of a
+        returning visitor whose masked and hashed number is taken again (none typed now)."""
         held = visitor.held_because
+        id_masked, id_hash = None, None
+        if visitor.id_number is not None:
+            protected = visitor_ids.protect(
+                visitor.id_number, visitor_ids.load_visitor_id_key(self.gate.config.data_dir)
+            )
+            id_masked, id_hash = protected.masked, protected.hash
+        elif same_id_as is not None:
+            id_masked, id_hash = same_id_as.get("id_masked"), same_id_as.get("id_hash")
+        detail = {
+            "phone": visitor.phone,
+            "name": visitor.name,
+            "building": visitor.building,
+            "unit": visitor.unit,
+            "room": visitor.room,
+            "id_masked": id_masked,
+            "id_hash": id_hash,
+            "purpose": visitor.purpose,
+            "risk_area": visitor.risk_area,
+            "code_colour": visitor.code_colour,
+            "guard_id": guard["guard_id"],
+            "direction": self.gate.direction,
+        }
         record = self.gate.record(
-            "visitor",
-            verdict="held" if held else "registered",
-            reason=held,
-            detail={
-                "phone": visitor.phone,
-                "building": visitor.building,
-                "unit": visitor.unit,
-                "purpose": visitor.purpose,
-                "risk_area": visitor.risk_area,
-                "code_colour": visitor.code_colour,
-                "name": visitor.name,
-                "guard_id": guard["guard_id"],
-                "direction": self.gate.direction,
-            },
+            "visitor", verdict="held" if held else "registered", reason=held, detail=detail
         )
         # A held visitor waits for the guard until decided or expired; a plain one steps up
         # within VISITOR_WINDOW_S.
@@ -371,7 +391,12 @@ class GuardDesk:
                     "phone": mask_phone(phone),
                     "building": detail.get("building"),
                     "unit": detail.get("unit"),
+                    "room": detail.get("room"),
                     "purpose": detail.get("purpose"),
+                    # Whether the earlier record has what the form now asks (no name is sent:
+                    # lists show none); the server takes the name and ID from that record.
+                    "has_name": bool(detail.get("name")),
+                    "has_id": bool(detail.get("id_masked")),
                 }
             )
             if len(recent) == limit:
@@ -380,11 +405,16 @@ class GuardDesk:
 
     def phone_of(self, visitor_event_id: str) -> str:
         """The phone of an earlier visitor registration (the "same as" button)."""
+        return str(self.earlier_visitor(visitor_event_id)["phone"])
+
+    def earlier_visitor(self, visitor_event_id: str) -> dict[str, Any]:
+        """The detail of an earlier visitor registration (常来访客: the "same as" button): the
+        phone, name and ID the guard does not type again."""
         event = self.ledger.get(visitor_event_id)
-        phone = json.loads(event["detail"] or "{}").get("phone") if event else None
-        if event is None or event["kind"] != "visitor" or not phone:
+        detail = json.loads(event["detail"] or "{}") if event else {}
+        if event is None or event["kind"] != "visitor" or not detail.get("phone"):
             raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
-        return str(phone)
+        return dict(detail)
 
     def register_vehicle(
         self, plate: str, direction: str, guard: dict[str, str], *, occupants: int = 1
@@ -495,15 +525,23 @@ class GuardDesk:
     def form_options(self) -> dict[str, Any]:
         conn = self.ledger.connection()
         places: dict[str, list[str]] = {}
-        for building, unit in conn.execute(
-            "SELECT DISTINCT building, unit FROM passes WHERE building IS NOT NULL"
-            " AND unit IS NOT NULL ORDER BY building, unit"
+        rooms: dict[str, dict[str, list[str]]] = {}
+        for building, unit, room in conn.execute(
+            "SELECT DISTINCT building, unit, room FROM passes WHERE building IS NOT NULL"
+            " AND unit IS NOT NULL ORDER BY building, unit, length(room), room"
         ):
-            places.setdefault(building, []).append(unit)
+            units = places.setdefault(building, [])
+            if unit not in units:
+                units.append(unit)
+            if room:
+                rooms.setdefault(building, {}).setdefault(unit, []).append(room)
         risk_areas = [r[0] for r in conn.execute("SELECT name FROM risk_areas ORDER BY name")]
         return {
             "recent_visitors": self.recent_visitors(),
             "places": places,
+            "rooms": rooms,
+            "surnames": list(SURNAMES),
+            "titles": list(TITLES),
             "risk_areas": risk_areas,
             "purposes": list(PURPOSES),
             "code_colours": list(CODE_COLOURS),
@@ -529,7 +567,8 @@ class GuardDesk:
             "plate": detail.get("plate"),
             "pass_refused": (detail.get("pass_refused") or {}).get("reason"),
             "phone": mask_phone(detail["phone"]) if detail.get("phone") else None,
-            "place": f"{detail['building']}-{detail['unit']}" if detail.get("building") else None,
+            "place": "-".join(str(detail[k]) for k in ("building", "unit", "room") if detail.get(k))
+            or None,
         }
 
 

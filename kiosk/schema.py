@@ -367,5 +367,14 @@ def m012_lean_append(db: Database) -> None:
         db.execute("PRAGMA foreign_keys = ON")
 
 
+@migrations()
+def m013_pin_bursts(db: Database) -> None:
+    # Wrong PINs are recorded in the ledger once per burst (kiosk/pin_bursts.py): how many of
+    # the run in ``failures`` a record already covers, when the run began and its latest try.
+    db.execute("ALTER TABLE guards ADD COLUMN failures_recorded INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE guards ADD COLUMN failed_since TEXT")
+    db.execute("ALTER TABLE guards ADD COLUMN last_failed_at TEXT")
+
+
 def migrate(db: Database) -> None:
     migrations.apply(db)

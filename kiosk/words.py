@@ -12,6 +12,8 @@ VERDICTS = {
     "unattended": "门卫不在岗",
     "accepted": "已接受",
     "held": "待审",
+    "locked": "PIN 连续错误，暂停输入",
+    "wrong": "PIN 输错后又输对",
 }
 KINDS = {
     "screening": "测温",
@@ -22,6 +24,7 @@ KINDS = {
     "override": "门卫处理",
     "visitor": "访客登记",
     "vehicle": "车辆登记",
+    "guard_pin": "门卫 PIN 错误",
 }
 
 

@@ -66,6 +66,7 @@ EVENT_KINDS = (
     "vehicle",
     "shift",  # a staff member signs on (verdict on / blocked) or off duty at the gate
     "disinfection",  # a disinfection round (detail: place, agent, by)
+    "guard_pin",  # wrong guard PINs, one record per burst (verdict locked / wrong; no digits)
 )
 MAX_DETAIL_BYTES = 64 * 1024
 # The agents a disinfection round may name (the guard screen's one-touch list; the hub's form).
@@ -172,6 +173,64 @@ def chain_mac(key: bytes, record_hash_hex: str) -> str:
 def mask_phone(phone: str) -> str:
     """``138****5678``: how a phone number appears in every list, at the gate and at the hub."""
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
+
+
+# Mainland resident ID numbers (GB 11643-1999): 6 digits of region, 8 of birth date, 3 of
+# sequence and a check character (ISO 7064 MOD 11-2). Never stored in full, at the gate or at the
+# hub: masked (the birth date hidden) and as a keyed hash for look-up (docs/schema.md, "Visitor
+# ID numbers"; residents' on the hub: sync/hub/id_numbers.py).
+ID_NUMBER_PATTERN = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
+ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_NUMBER_CHECK = "10X98765432"
+
+
+def id_number_check(first_17: str) -> str:
+    """The check character GB 11643 gives the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first_17, ID_NUMBER_WEIGHTS, strict=True))
+    return ID_NUMBER_CHECK[total % 11]
+
+
+def valid_id_number(raw: str) -> str | None:
+    """The number (upper-case X), or None when it is not 18 characters or its check fails."""
+    number = raw.strip().upper()
+    if not ID_NUMBER_PATTERN.fullmatch(number):
+        return None
+    return number if id_number_check(number[:17]) == number[17] else None
+
+
+def mask_id_number(number: str) -> str:
+    """``110105********1234``: the region and the last four kept, the birth date hidden."""
+    return number[:6] + "*" * 8 + number[-4:]
+
+
+def id_number_hash(key: bytes, number: str) -> str:
+    """The keyed hash an ID number is looked up by (HMAC-SHA256, hex)."""
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+
+
+def visitor_id_key(id_key: bytes, kiosk_id: str) -> bytes:
+    """The key a kiosk hashes its visitors' ID numbers with: derived by the hub from its own ID
+    key for that kiosk alone, sent once in the answer to the enrolment. The hub derives it again
+    to look a visitor up; the hub's own key never leaves the hub (see docs/schema.md)."""
+    return hmac.new(id_key, b"menwei visitor id v1|" + kiosk_id.encode(), hashlib.sha256).digest()
+
+
+# What a ``visitor`` record's detail holds (the kiosk writes exactly these; docs/schema.md).
+VISITOR_DETAIL: dict[str, str] = {
+    "phone": "mobile number, 11 digits (lists show it masked)",
+    "name": "姓名 as the guard entered it (at the kiosk: surname and 先生/女士)",
+    "building": "楼栋 of the host, from the roster",
+    "unit": "单元 of the host, from the roster",
+    "room": "房号 of the host (from the roster when it knows the unit's rooms)",
+    "id_masked": "身份证号 masked (110105********1234), or null when not given",
+    "id_hash": "HMAC-SHA256 of the ID number with the kiosk's visitor ID key, or null (not given,"
+    " or the kiosk has no key yet)",
+    "purpose": "事由 code (visit_family, delivery, repair, housekeeping, medical, official, other)",
+    "risk_area": "a risk area from the kiosk's list visited in the last 14 days, or none",
+    "code_colour": "health-code colour the guard saw: green, yellow, red",
+    "guard_id": "the guard who registered the visitor",
+    "direction": "in or out, the gate's direction at the time",
+}
 
 
 # -- guard accounts --------------------------------------------------------------------------

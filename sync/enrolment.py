@@ -20,6 +20,8 @@ class Enrolment:
     kiosk_id: str
     token: str
     chain_key: bytes | None  # None from a hub without the keyed chain
+    # The key for visitors' ID numbers (docs/schema.md); None from a hub from before it.
+    visitor_id_key: bytes | None = None
 
 
 def enrol(
@@ -52,8 +54,12 @@ def enrol(
     try:
         body = response.json()
         key = body.get("chain_key")
+        visitor_key = body.get("visitor_id_key")
         return Enrolment(
-            str(body["kiosk_id"]), str(body["token"]), bytes.fromhex(key) if key else None
+            str(body["kiosk_id"]),
+            str(body["token"]),
+            bytes.fromhex(key) if key else None,
+            bytes.fromhex(visitor_key) if visitor_key else None,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise EnrolmentError(

@@ -88,8 +88,15 @@ def test_every_kiosk_and_guard_screen_fits_a_finger_and_never_scrolls(kiosk, pag
     page.click("#building button[data-value='3']")
     check(page, "guard-visitor-step2-unit")
     page.click("#unit button[data-value='2']")
-    check(page, "guard-visitor-step3")
-    page.click("#visitor button[type='submit']")  # nothing chosen: the error names the field
+    check(page, "guard-visitor-step3-room")
+    page.click("#room button[data-value='301']")
+    check(page, "guard-visitor-step4-name")
+    page.click("#surname button[data-value='王']")
+    page.click("#title button[data-value='先生']")
+    check(page, "guard-visitor-step5-id")
+    page.click("#id-skip")
+    check(page, "guard-visitor-step6")
+    page.click("#visitor button[type='submit']")  # nothing typed: the error names the field
     page.wait_for_selector("#visitor .message:has-text('手机号：')")
     check(page, "guard-visitor-error")
 
@@ -187,7 +194,9 @@ def test_a_fever_while_the_guard_works_shows_the_verdict_on_the_guard_screen(kio
     page.click("#visitor .keypad button[data-key='next']")
     page.click("#building button[data-value='3']")
     page.click("#unit button[data-value='2']")
-    check(page, "guard-urgent-visitor-step3")
+    check(page, "guard-urgent-visitor-step3-room")
+    page.click("#room button[data-value='301']")
+    check(page, "guard-urgent-visitor-step4-name")
     page.click("#urgent-open")
     page.wait_for_selector("#pending-list li.blocked")
 
@@ -226,17 +235,23 @@ def test_a_green_visitor_in_taps(kiosk, page):
     tap("#visitor .keypad button[data-key='next']")
     tap("#building button[data-value='3']")
     tap("#unit button[data-value='2']")
+    tap("#room button[data-value='301']")
+    tap("#surname button[data-value='王']")
+    tap("#title button[data-value='先生']")  # surname and title: on to the ID number
+    tap("#id-skip")  # no ID card shown
     tap("#purpose button[data-value='delivery']")
     # 14天内到过风险地区: 无 is chosen already; the guard asks and leaves it
     tap("#code_colour button[data-value='green']")
     tap("#visitor button[type='submit']")
     page.wait_for_selector("#visitor .message.ok")
-    assert tap.count - digits <= 10  # 7 taps besides the 11 digits of the phone number
-    assert tap.count == 18
+    # 11 taps besides the 11 digits: the register's room and name added 3, 跳过 the ID 1.
+    assert tap.count - digits == 11
+    assert tap.count == 22
     first = next(e for e in kiosk.ledger.events() if e["kind"] == "visitor")
     assert first["verdict"] == "registered"
 
-    # The courier comes back the next day: one touch on 常来访客 fills phone, place and purpose.
+    # The courier comes back the next day: one touch on 常来访客 fills phone, place, room,
+    # purpose, and (on the server, from the earlier record) the name.
     tap = Taps(page)
     tap("nav button[data-tab='visitor']")
     tap("#recent button")
@@ -253,6 +268,7 @@ def test_a_green_visitor_in_taps(kiosk, page):
         "2",
     )
     assert detail["purpose"] == "delivery"
+    assert (detail["room"], detail["name"]) == ("301", "王先生")
 
 
 RESIDENT_STATES = [

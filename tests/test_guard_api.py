@@ -115,6 +115,7 @@ def test_lock_ends_the_session(client):
                 "purpose": "delivery",
                 "risk_area": "none",
                 "code_colour": "green",
+                "room": "301",
                 "name": "<b>x</b>",
             },
             "name",

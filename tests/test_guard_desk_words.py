@@ -105,7 +105,13 @@ def test_times_on_the_guard_screen_are_local(g):
     [
         ({"phone": "123"}, "phone"),
         ({"phone": "13812345678", "building": "9"}, "building"),
-        ({"phone": "13812345678", "building": "3", "unit": "2", "purpose": "x"}, "purpose"),
+        ({"phone": "13812345678", "building": "3", "unit": "2"}, "room"),
+        ({"phone": "13812345678", "building": "3", "unit": "2", "room": "301"}, "name"),
+        (
+            {"phone": "13812345678", "building": "3", "unit": "2", "room": "301", "name": "王先生"}
+            | {"purpose": "x"},
+            "purpose",
+        ),
     ],
 )
 def test_form_errors_are_chinese_and_name_the_field(body, field):

@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from tests.browser_helpers import check, on_resident_screen, screen_is, stock, unlock
+from tests.browser_helpers import (
+    check,
+    on_resident_screen,
+    screen_is,
+    stock,
+    unlock,
+    visitor_to_last_step,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -98,12 +105,7 @@ def test_other_is_detailed_with_one_touch(kiosk, page):
 def test_a_registered_visitors_verdict_comes_forward_on_the_display(kiosk, page):
     unlock(page, kiosk.url)
     page.wait_for_selector("#desk:not([hidden])")
-    page.click("nav button[data-tab='visitor']")
-    for digit in "13812345678":
-        page.click(f"#visitor .keypad button[data-key='{digit}']")
-    page.click("#visitor .keypad button[data-key='next']")
-    page.click("#building button[data-value='3']")
-    page.click("#unit button[data-value='2']")
+    visitor_to_last_step(page)
     page.click("#purpose button[data-value='delivery']")
     page.click("#code_colour button[data-value='green']")
     page.click("#visitor button[type='submit']")

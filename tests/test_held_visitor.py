@@ -21,7 +21,8 @@ YELLOW = {
     "purpose": "delivery",
     "risk_area": "none",
     "code_colour": "yellow",
-    "name": "",
+    "name": "王先生",
+    "room": "301",
 }
 
 

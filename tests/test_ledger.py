@@ -182,6 +182,7 @@ def test_schema_migrations_are_recorded(ledger):
         "m010_places",
         "m011_duty_clearances",
         "m012_lean_append",
+        "m013_pin_bursts",
     ]
 
 

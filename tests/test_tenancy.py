@@ -158,6 +158,12 @@ def admin_cases(store: HubStore, a: Tenant, b: Tenant) -> dict[str, list[tuple]]
             ("POST", f"/admin/duty/fever/{b.staff_fever_id}/clear", {}, NOT_FOUND),
             ("POST", f"/admin/duty/fever/{a.staff_fever_id}/clear", {}, OK),
         ],
+        "admin.duty_household_decide": [  # B's sign-on is not A's to decide on
+            ("POST", f"/admin/duty/household/{b.staff_fever_id}", {"outcome": "stay_on"}, REFUSED),
+        ],
+        "admin.visitors_by_id": [
+            ("POST", "/admin/visitors/by-id", {"id_number": b.id_number}, REFUSED),
+        ],
         "admin.disinfection_page": [("GET", "/admin/disinfection", None, OK)],
         "admin.disinfection_change": [
             ("POST", "/admin/disinfection", {"action": "remove", "name": b.place}, REFUSED),

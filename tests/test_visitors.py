@@ -16,7 +16,9 @@ GOOD = {
     "purpose": "delivery",
     "risk_area": "none",
     "code_colour": "green",
-    "name": "",
+    "name": "王先生",
+    "room": "301",
+    "id_number": "",
 }
 
 
@@ -27,7 +29,7 @@ def parse(**changes):
 def test_a_plain_visitor_is_not_held():
     visitor = parse()
     assert visitor.held_because is None
-    assert visitor.name is None
+    assert (visitor.name, visitor.room, visitor.id_number) == ("王先生", "301", None)
 
 
 @pytest.mark.parametrize(

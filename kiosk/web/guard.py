@@ -9,6 +9,7 @@ resident screen's API.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -17,8 +18,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from kiosk import duty, guard_accounts
+from kiosk import duty, guard_accounts, pin_bursts
 from kiosk.guard_desk import GuardDesk
+from kiosk.ledger import LedgerError
 from kiosk.overrides import parse_override
 from kiosk.plates import PlateError, validate_plate
 from kiosk.visitors import FormError, parse_visitor
@@ -26,6 +28,7 @@ from kiosk.web.forms import choice_field, json_body, text_field
 from sync.auth import IdleSessions, csrf_ok
 
 guard = Blueprint("guard", __name__)
+log = logging.getLogger(__name__)
 
 
 def _desk() -> GuardDesk:
@@ -110,7 +113,7 @@ def unlock() -> Any:
     pin = text_field(body, "pin", max_length=8)
     config = _config().guard
     _end_session()
-    result = _check_pin(guard_id, pin)
+    result = _check_pin(guard_id, pin, where="sign_in")
     if not result.ok:
         status = 423 if result.reason == "locked" else 401
         return jsonify(
@@ -137,16 +140,29 @@ def _fever_barred(who: dict[str, str], attempt: bool = True) -> Any:
     return jsonify(ok=False, reason="fever_blocked", message=message), 403
 
 
-def _check_pin(guard_id: str, pin: str) -> guard_accounts.UnlockResult:
-    """One PIN check, counted towards the guard's lockout like any other."""
+def _check_pin(guard_id: str, pin: str, *, where: str) -> guard_accounts.UnlockResult:
+    """One PIN check, counted towards the guard's lockout like any other; a burst of wrong
+    PINs goes into the ledger (kiosk/pin_bursts.py: the count and times, never the digits).
+    ``where``: ``sign_in`` or ``confirm`` (the PIN asked again to admit a fever)."""
     config = _config().guard
-    return guard_accounts.unlock(
+    result = guard_accounts.unlock(
         _desk().ledger.connection(),
         guard_id,
         pin,
         max_failures=config.max_pin_failures,
         max_wait_s=config.lockout_s,
     )
+    if result.burst is not None:
+        burst = result.burst
+        try:
+            _desk().gate.record(pin_bursts.KIND, verdict=burst.verdict, detail=burst.detail(where))
+        except LedgerError as error:
+            # A ledger that cannot take the record must not keep a guard off their own screen
+            # (its health page is where they see why); the log says what was lost.
+            log.error(
+                "wrong PINs not recorded (%s, %d tries): %s", burst.guard_id, burst.failures, error
+            )
+    return result
 
 
 def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
@@ -154,7 +170,7 @@ def _confirm_pin(who: dict[str, str], body: dict[str, Any]) -> None:
     pin = body.get("pin")
     if not isinstance(pin, str) or not pin:
         raise FormError("pin", "放行发热人员须再次输入您的 PIN")
-    result = _check_pin(who["guard_id"], pin[:8])
+    result = _check_pin(who["guard_id"], pin[:8], where="confirm")
     if result.ok:
         return
     if result.reason == "locked":
@@ -244,12 +260,22 @@ def visitor(who: dict[str, str]) -> Any:
     options = _desk().form_options()
     body = json_body()
     same_as = body.get("same_as")
+    earlier = None
     if same_as is not None:
+        # 常来访客: the phone, and the name and ID number unless given again, are the earlier
+        # record's (the screen never had the full phone, the name or the number).
         if not isinstance(same_as, str) or len(same_as) > 36:
             raise FormError("phone", "找不到这位访客，请输入手机号 enter the phone number")
-        body = {**body, "phone": _desk().phone_of(same_as)}
-    form = parse_visitor(body, places=options["places"], risk_areas=options["risk_areas"])
-    record = _desk().register_visitor(form, who)
+        earlier = _desk().earlier_visitor(same_as)
+        body = {**body, "phone": earlier["phone"]}
+        if not body.get("name") and earlier.get("name"):
+            body["name"] = earlier["name"]
+    form = parse_visitor(
+        body, places=options["places"], risk_areas=options["risk_areas"], rooms=options["rooms"]
+    )
+    record = _desk().register_visitor(
+        form, who, same_id_as=earlier if form.id_number is None else None
+    )
     return jsonify(
         ok=True, seq=record["seq"], held=record["verdict"] == "held", reason=record["reason"]
     )

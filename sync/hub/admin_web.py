@@ -43,10 +43,12 @@ from sync.hub import (
     ledger_view,
     pass_pdf,
     pass_qr,
+    pin_failures,
     residents,
     roster_admin,
     settings_version,
     supplies,
+    visitor_ids,
 )
 from sync.hub.admins import (
     audit,
@@ -477,7 +479,12 @@ def audit_page(user: dict[str, str]) -> str:
         }
         for entry in audit_log(_store())
     ]
-    return render_template("audit.html", user=user, entries=entries)
+    # Wrong guard PINs at the gates: kiosk records (one per burst), said in words.
+    pins = [
+        {**record, "words": pin_failures.words(record, tz)}
+        for record in pin_failures.recent(_store())
+    ]
+    return render_template("audit.html", user=user, entries=entries, pins=pins)
 
 
 @admin.get("/residents")
@@ -698,6 +705,30 @@ def resident_by_id(user: dict[str, str]) -> Any:
     return {
         key: person[key]
         for key in ("building", "unit", "room", "name", "id_masked", "code", "expires_on")
+    }
+
+
+@admin.post("/visitors/by-id")
+@roles("admin", "health")
+def visitors_by_id(user: dict[str, str]) -> Any:
+    """Find the visitor records of an ID number a person shows (POSTed, audited; see
+    sync/hub/visitor_ids.py): masked phone, place, gate, time, and how it matched."""
+    number = (request.form.get("id_number") or "")[:32]
+    store = _store()
+    found = visitor_ids.find_visitors(store, number)
+    with store.transaction():
+        audit(store, user["username"], "visitor.lookup_by_id", {"count": len(found)})
+    if not found:
+        raise BadRequest("没有这个身份证号的访客记录（或号码无效）no visitor with that ID number")
+    tz = hub_zone()
+    return {
+        "visitors": [
+            {
+                **{k: v[k] for k in ("kiosk_id", "phone", "place", "id_masked", "match")},
+                "time": format_local(v["wall_time"], tz),
+            }
+            for v in found
+        ]
     }
 
 

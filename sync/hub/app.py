@@ -15,6 +15,7 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from sync.contract import visitor_id_key
 from sync.hub import compounds, district_web, duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
 from sync.hub.admin_web import admin, current_user, page_user
 from sync.hub.admins import audit
@@ -194,7 +195,13 @@ def enrol() -> Any:
         raise Forbidden("this enrolment code is unknown, used or expired")
     kiosk_id, token = enrolled
     key = store.chain_key(kiosk_id)
-    return jsonify(kiosk_id=kiosk_id, token=token, chain_key=None if key is None else key.hex())
+    return jsonify(
+        kiosk_id=kiosk_id,
+        token=token,
+        chain_key=None if key is None else key.hex(),
+        # The key the kiosk hashes its visitors' ID numbers with (derived, never stored here).
+        visitor_id_key=visitor_id_key(store.keys.id_key, kiosk_id).hex(),
+    )
 
 
 @api.post("/events")

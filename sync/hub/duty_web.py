@@ -11,7 +11,15 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from sync.contract import DISINFECTANTS
-from sync.hub import disinfection, duty, duty_settings, gate_blocks, roster_admin, supplies
+from sync.hub import (
+    disinfection,
+    duty,
+    duty_household,
+    duty_settings,
+    gate_blocks,
+    roster_admin,
+    supplies,
+)
 from sync.hub.admin_web import EVERYONE, _store, admin, hub_zone, roles
 from sync.localtime import DayError, local_today, parse_day
 
@@ -40,6 +48,7 @@ def duty_page(user: dict[str, str]) -> str:
         people=roster_admin.current(store, "guard"),
         gates=sorted(roster_admin.known_gates(store)),
         unmanned=duty.unmanned(store),
+        household=duty_household.flags(store),
         grace_min=duty_settings.current(store)["duty.grace_min"],
         prev_week=(monday - timedelta(days=7)).isoformat(),
         next_week=(monday + timedelta(days=7)).isoformat(),
@@ -94,6 +103,17 @@ def gate_block_clear(user: dict[str, str], event_id: str) -> Any:
     except gate_blocks.BlockError as exc:
         raise BadRequest(str(exc)) from None
     return redirect(url_for("admin.dashboard_page"))
+
+
+@admin.post("/duty/household/<event_id>")
+@roles("admin")
+def duty_household_decide(user: dict[str, str], event_id: str) -> Any:
+    """The manager decides on a sign-on whose person has someone from outside at home."""
+    try:
+        duty_household.decide(_store(), event_id, request.form.get("outcome", ""), user["username"])
+    except duty_household.HouseholdError as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(url_for("admin.duty_page"))
 
 
 def _set_duty_settings(form: Any, keys: tuple[str, ...], username: str) -> None:

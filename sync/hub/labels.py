@@ -19,6 +19,7 @@ LABELS: dict[str, str] = {
     "sensor_recovered": "设备恢复",
     "shift": "上下岗",
     "disinfection": "消毒",
+    "guard_pin": "门卫 PIN 错误",
     # results
     "admitted": "放行",
     "blocked": "拦截",
@@ -92,6 +93,9 @@ LABELS: dict[str, str] = {
     "negative": "排除",
     "home_isolation": "居家隔离",
     "referred_to_hospital": "转诊医院",
+    # the manager's decision on a staff member with visitors at home (duty page)
+    "stay_on": "可继续值班",
+    "relieve": "安排换岗",
     # residents and admins
     "owner": "业主",
     "tenant": "租户",
@@ -105,6 +109,8 @@ LABELS: dict[str, str] = {
 KIND_LABELS: dict[tuple[str, str], str] = {
     ("shift", "blocked"): "体温异常，不能上岗",
     ("shift", "refused"): "拒绝上岗",
+    ("guard_pin", "locked"): "连续输错，暂停输入",
+    ("guard_pin", "wrong"): "输错后又输对",
 }
 ENGLISH: dict[str, str] = {
     "screening": "screening",
@@ -118,6 +124,8 @@ ENGLISH: dict[str, str] = {
     "risk_area": "risk area",
     "referred_to_hospital": "referred to hospital",
     "home_isolation": "home isolation",
+    "stay_on": "may stay on duty",
+    "relieve": "relieved by another",
     "remeasured_normal": "re-measured normal",
     "exertion_or_sun": "exertion or sun",
     "device_error": "device error",

@@ -112,6 +112,7 @@ def openapi_document() -> dict[str, Any]:
                                     "kiosk_id": {"type": "string"},
                                     "token": {"type": "string"},
                                     "chain_key": NULLABLE_STRING,
+                                    "visitor_id_key": NULLABLE_STRING,
                                 },
                             }
                         ),

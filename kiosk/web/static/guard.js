@@ -17,15 +17,18 @@ const LABELS = {
   code_yellow: "黄码", code_red: "红码", in: "进", out: "出",
   quarantine: "居家隔离住户刷码", admit: "放行", deny: "不放行",
   shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
-  yes: "有", no: "没有", 1: "1人", 2: "2人", 3: "3人", 4: "4人", 5: "5人",
+  yes: "有", no: "没有", guard_pin: "PIN 输错", 1: "1人", 2: "2人", 3: "3人", 4: "4人", 5: "5人",
   pass_refused: "通行码未通过，待您核实", unknown: "未知通行码", revoked: "已停用",
   format: "格式不对", wrong_compound: "非本小区",
 };
 // A result whose word depends on the record's kind: a refused sign-on is not a refused pass.
-const KIND_LABELS = { "shift/blocked": "体温异常，不能上岗", "shift/refused": "拒绝上岗" };
+const KIND_LABELS = {
+  "shift/blocked": "体温异常，不能上岗", "shift/refused": "拒绝上岗",
+  "guard_pin/locked": "连续输错，暂停输入", "guard_pin/wrong": "输错后又输对",
+};
 const label = (key, kind) => KIND_LABELS[`${kind}/${key}`] ?? LABELS[key] ?? key ?? "";
 const PAGE_PENDING = 4;
-const PAGE_TODAY = 7;
+const ROW_TODAY_PX = 37;  // a row of today's ledger (td 36 px + its border)
 let csrf = null;
 let autoLockMs = 120000;
 let selectedGuard = null;
@@ -35,7 +38,10 @@ let pending = [];
 let pendingPage = 0;
 let todayRows = [];
 let todayPage = 0;
-let visitorSameAs = null;
+let visitorSameAs = null;  // 常来访客: the earlier record whose phone, name and ID are taken
+let visitorEarlier = null;  // what that record has (has_name, has_id), for the summary
+let nameParts = { surname: "", title: "" };
+let roomMode = "pick";  // "pick" from the roster's rooms, or "type" on the keypad
 let dutyLists = "";  // the places and agents last drawn (redrawn only when they change)
 
 async function call(method, path, payload) {
@@ -70,18 +76,19 @@ function buildKeypads() {
   document.querySelectorAll(".keypad").forEach((pad) => {
     let keys = "123456789".split("").concat([pad.dataset.dot ? "." : "⌫", "0"], pad.dataset.dot ? ["⌫"] : []);
     if (pad.dataset.letters) keys = "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ挂学".split("").concat(["⌫"]);
+    if (pad.dataset.x) keys = "123456789X0⌫".split("");  // an ID number ends in a digit or X
     for (const key of keys) {
       const b = button(key, () => {
         const target = $(pad.dataset.target);
         if (key === "⌫") target.value = target.value.slice(0, -1);
         else if (target.value.length < target.maxLength) target.value += key;
-        if (target.id === "phone") visitorSameAs = null;
+        if (target.id === "phone") { visitorSameAs = null; visitorEarlier = null; }
       });
       b.dataset.key = key;
       pad.appendChild(b);
     }
     if (pad.dataset.next) {
-      const next = button("下一步", () => visitorStep(2), "next");
+      const next = button("下一步", () => visitorStep(Number(pad.dataset.next)), "next");
       next.dataset.key = "next";
       pad.appendChild(next);
     }
@@ -106,6 +113,24 @@ const pick = (container, value) => container.querySelectorAll("button").forEach(
 
 function showStep(form, step) {
   form.querySelectorAll(".step").forEach((s) => { s.hidden = s.dataset.step !== String(step); });
+}
+
+// A choice group too long for the screen, in pages (‹ 上一页 / 下一页 ›). The choice is kept in
+// data-selected, so that turning the page does not lose it.
+function pagedChoice(container, pagerBox, values, perPage, onPick, active) {
+  const pages = Math.max(1, Math.ceil(values.length / perPage));
+  let page = Number(container.dataset.page || 0);
+  if (active != null && values.includes(active)) page = Math.floor(values.indexOf(active) / perPage);
+  page = Math.min(page, pages - 1);
+  container.dataset.page = String(page);
+  if (active != null) container.dataset.selected = active;
+  const current = container.dataset.selected;
+  const chosen = (value) => { container.dataset.selected = value; onPick?.(value); };
+  choiceGroup(container, values.slice(page * perPage, (page + 1) * perPage), chosen, current);
+  pager(pagerBox, page, pages, (to) => {
+    container.dataset.page = String(to);
+    pagedChoice(container, pagerBox, values, perPage, onPick, null);
+  });
 }
 
 function pager(container, page, pages, onPage) {
@@ -147,6 +172,10 @@ function clearForms() {
   document.querySelectorAll(".message").forEach((m) => { m.textContent = ""; });
   document.querySelectorAll(".choice button.active").forEach((b) => b.classList.remove("active"));
   visitorSameAs = null;
+  visitorEarlier = null;
+  nameParts = { surname: "", title: "" };
+  delete $("room").dataset.selected;
+  delete $("surname").dataset.selected;
   dutyLists = "";
   overrideTarget = null;
   $("override").hidden = true;
@@ -201,29 +230,51 @@ function setupForms() {
   choiceGroup($("building"), Object.keys(options.places), (building) => {
     $("place-picked").textContent = building + " 栋";
     $("unit").hidden = false;
-    choiceGroup($("unit"), options.places[building] ?? [], () => visitorStep(3));
+    choiceGroup($("unit"), options.places[building] ?? [], (unit) => {
+      setupRoom(building, unit, null);
+      visitorStep(3);
+    });
   });
   $("unit").hidden = true;
+  $("surname").dataset.page = "0";
+  pagedChoice($("surname"), $("surname-pager"), options.surnames, 36, (surname) => {
+    nameParts.surname = surname;
+    nameChanged(true);
+  });
+  choiceGroup($("title"), options.titles, (title) => {
+    nameParts.title = title;
+    nameChanged(true);
+  });
   choiceGroup($("purpose"), options.purposes);
   choiceGroup($("risk_area"), ["none", ...options.risk_areas], null, "none");
   choiceGroup($("code_colour"), options.code_colours);
   const recent = $("recent");
   recent.replaceChildren(...options.recent_visitors.map((v) => {
-    const b = button(`${v.phone} · ${v.building}-${v.unit} · ${label(v.purpose)}`, () => {
+    const where = [v.building, v.unit, v.room].filter(Boolean).join("-");
+    const b = button(`${v.phone} · ${where} · ${label(v.purpose)}`, () => {
       visitorSameAs = v.id;
+      visitorEarlier = v;
       $("phone").value = v.phone;
       pick($("building"), v.building);
       $("building").querySelector(`button[data-value="${CSS.escape(v.building)}"]`)?.click();
       pick($("unit"), v.unit);
+      setupRoom(v.building, v.unit, v.room);
       pick($("purpose"), v.purpose);
-      visitorStep(3);
+      // The name and the ID number are the earlier record's (the server takes them from it):
+      // an earlier record without a name (from before the form asked) asks for one now.
+      visitorStep(v.has_name && v.room ? 6 : v.room ? 4 : 3);
     });
     b.dataset.visitor = v.id;
     return b;
   }));
   $("recent").previousElementSibling.hidden = options.recent_visitors.length === 0;
-  const province = $("province");
-  province.replaceChildren(...options.provinces.split("").map((p) => new Option(p, p)));
+  // The province picker: a grid of big buttons over the keypad (a <select>'s list rows are far
+  // under 48 px on the touchscreen: field trial).
+  choiceGroup($("province-list"), options.provinces.split(""), (p) => {
+    $("province").dataset.value = p;
+    $("province").textContent = `${p} ▾`;
+    provinceList(false);
+  }, $("province").dataset.value);
   choiceGroup($("vehicle-direction"), ["in", "out"], null, "in");
   choiceGroup($("vehicle-occupants"), ["1", "2", "3", "4", "5"], null, "1");
   choiceGroup($("visitors-at-home"), ["no", "yes"]);
@@ -250,15 +301,63 @@ function keypadTarget(pad, id) {
   for (const input of pad.parentElement.querySelectorAll("input")) input.classList.toggle("typing", input.id === id);
 }
 
+function provinceList(open) {
+  $("province-list").hidden = !open;
+  $("vehicle").querySelector(".keypad").hidden = open;
+}
+
+// The rooms of a unit, from the roster (one touch each, in pages), or typed on the keypad when
+// the roster knows none for it.
+function setupRoom(building, unit, room) {
+  const rooms = options.rooms?.[building]?.[unit] ?? [];
+  roomMode = rooms.length ? "pick" : "type";
+  $("room-where").textContent = `${building} 栋 ${unit} 单元`;
+  $("room-pick").hidden = roomMode !== "pick";
+  $("room-type").hidden = roomMode !== "type";
+  $("room-typed").value = roomMode === "type" ? (room ?? "") : "";
+  $("room").dataset.page = "0";
+  delete $("room").dataset.selected;
+  $("room-next").hidden = roomMode !== "pick";  // typed: the keypad has its own 下一步
+  if (roomMode === "pick") pagedChoice($("room"), $("room-pager"), rooms, 24, () => visitorStep(4), room);
+  else $("room-pager").replaceChildren();
+}
+
+const roomValue = () => (roomMode === "pick" ? $("room").dataset.selected : $("room-typed").value) ?? "";
+
+function nameChanged(advance) {
+  $("visitor-name").value = nameParts.surname + nameParts.title;
+  if (nameParts.surname || nameParts.title) visitorEarlier = visitorEarlier && { ...visitorEarlier, has_name: false };
+  if (advance && nameParts.surname && nameParts.title) visitorStep(5);
+}
+
+function clearName() {
+  nameParts = { surname: "", title: "" };
+  delete $("surname").dataset.selected;
+  $("visitor-name").value = "";
+  pick($("surname"), null);
+  pick($("title"), null);
+}
+
+const maskId = (id) => (id.length === 18 ? id.slice(0, 6) + "********" + id.slice(-4) : id);
+
 function visitorStep(step) {
   const form = $("visitor");
   form.querySelectorAll(".message").forEach((m) => { m.textContent = ""; m.className = "message"; });
-  if (step === 3) {
-    const where = [picked($("building")), picked($("unit"))].filter(Boolean).join("-");
-    $("visitor-summary").textContent = `${$("phone").value} · ${where}`;
+  if (step === 6) {
+    const where = [picked($("building")), picked($("unit")), roomValue()].filter(Boolean).join("-");
+    const name = $("visitor-name").value || (visitorEarlier?.has_name ? "姓名同上次" : "");
+    const id = $("id_number").value ? `证 ${maskId($("id_number").value)}`
+      : visitorEarlier?.has_id ? "证件同上次" : "无证件";
+    $("visitor-summary").textContent = [$("phone").value, where, name, id].filter(Boolean).join(" · ");
   }
   if (step === 2 && !picked($("unit"))) $("unit").hidden = !picked($("building"));
   showStep(form, step);
+}
+
+function stepMessage(step, text) {
+  const message = $("visitor").querySelector(`.step[data-step='${step}'] .message`);
+  message.className = "message";
+  message.textContent = text;
 }
 
 async function refresh() {
@@ -290,6 +389,7 @@ async function refresh() {
   }));
   renderPending();
   renderDuty(body.duty);
+  if (!$("tab-today").hidden && todayPerPage() !== renderToday.perPage) renderToday();
   $("health").replaceChildren(...body.health.flatMap((row) => {
     const dt = document.createElement("dt"); dt.textContent = row.label;
     const dd = document.createElement("dd"); dd.textContent = row.value;
@@ -310,7 +410,22 @@ let lastSignOnState;  // the sign-on's state at the last render: a lapse is seen
 
 const NOT_MINE = "已作废这次读数：请等住户离开后，您本人正对探头重测";
 
+// Someone on duty here has a person from outside staying at home (they answered 有 at their
+// sign-on): a notice on every tab while they are on duty; the manager decides on the hub.
+function renderHousehold(flags) {
+  // In the header, on every tab (it takes no room from the forms); the whole sentence on 上下岗.
+  const names = flags.map((f) => f.name).join("、");
+  $("household").hidden = !flags.length;
+  $("household").textContent = flags.length ? `⚠ ${names} 家中有外来人员` : "";
+  $("household-detail").hidden = !flags.length;
+  $("household-detail").textContent = flags.length
+    ? "⚠ " + flags.map((f) => `${f.name}（${f.since} 上岗）`).join("、")
+      + " 上岗时报告家中有外来人员：请做好个人防护，是否换岗由物业经理在中心决定"
+    : "";
+}
+
 function renderDuty(duty) {
+  renderHousehold(duty.household ?? []);
   const others = duty.others.length ? ` · 在岗：${duty.others.join("、")}` : "";
   $("duty-status").textContent = (duty.on_duty ? `您已上岗（${duty.since} 起）` : "您未上岗") + others;
   $("sign-on").hidden = duty.on_duty;
@@ -511,18 +626,22 @@ async function submitOverride(event) {
   }
 }
 
-const VISITOR_STEP = { phone: 1, building: 2, unit: 2 };
+const VISITOR_STEP = { phone: 1, building: 2, unit: 2, room: 3, name: 4, id_number: 5 };
 
 async function submitVisitor(event) {
   event.preventDefault();
   const payload = {
-    building: picked($("building")) ?? "", unit: picked($("unit")) ?? "",
+    building: picked($("building")) ?? "", unit: picked($("unit")) ?? "", room: roomValue(),
     purpose: picked($("purpose")) ?? "", risk_area: picked($("risk_area")) ?? "",
     code_colour: picked($("code_colour")) ?? "",
   };
+  // A returning visitor's name and ID number come from their earlier record (the screen never
+  // had them); whatever the guard entered now wins.
+  if ($("visitor-name").value) payload.name = $("visitor-name").value;
+  if ($("id_number").value) payload.id_number = $("id_number").value;
   if (visitorSameAs) payload.same_as = visitorSameAs; else payload.phone = $("phone").value;
   const result = await call("POST", "/api/guard/visitor", payload);
-  if (!result.ok) visitorStep(VISITOR_STEP[result.body.field] ?? 3);
+  if (!result.ok) visitorStep(VISITOR_STEP[result.body.field] ?? 6);
   const form = $("visitor");
   formMessage(form, result, "");
   if (result.ok) {
@@ -540,8 +659,13 @@ async function submitVisitor(event) {
 
 function clearVisitor() {
   $("phone").value = "";
+  $("id_number").value = "";
+  $("room-typed").value = "";
   visitorSameAs = null;
-  for (const id of ["building", "unit", "purpose", "code_colour"]) {
+  visitorEarlier = null;
+  clearName();
+  delete $("room").dataset.selected;
+  for (const id of ["building", "unit", "room", "purpose", "code_colour"]) {
     $(id).querySelectorAll("button").forEach((b) => b.classList.remove("active"));
   }
   pick($("risk_area"), "none");
@@ -552,7 +676,7 @@ function clearVisitor() {
 async function submitVehicle(event) {
   event.preventDefault();
   const result = await call("POST", "/api/guard/vehicle", {
-    plate: $("province").value + $("plate").value, direction: picked($("vehicle-direction")),
+    plate: $("province").dataset.value + $("plate").value, direction: picked($("vehicle-direction")),
     occupants: Number(picked($("vehicle-occupants")) ?? 1),
   });
   formMessage($("vehicle"), result, `已登记 ${result.body.plate}（${label(picked($("vehicle-direction")))}）#${result.body.seq}`);
@@ -569,9 +693,20 @@ async function showToday() {
   renderToday();
 }
 
+// As many rows as fit between the headers and the pager: a notice or the red banner above the
+// tabs takes room, and the pager must stay on the screen (field trial: it fell below it).
+function todayPerPage() {
+  const tab = $("tab-today");
+  const free = tab.clientHeight - $("today").tHead.offsetHeight - 56 - 8;
+  return Math.max(1, Math.floor(free / ROW_TODAY_PX));
+}
+
 function renderToday() {
-  const pages = Math.max(1, Math.ceil(todayRows.length / PAGE_TODAY));
-  const shown = todayRows.slice(todayPage * PAGE_TODAY, (todayPage + 1) * PAGE_TODAY);
+  const perPage = todayPerPage();
+  renderToday.perPage = perPage;
+  const pages = Math.max(1, Math.ceil(todayRows.length / perPage));
+  todayPage = Math.min(todayPage, pages - 1);
+  const shown = todayRows.slice(todayPage * perPage, (todayPage + 1) * perPage);
   $("today").tBodies[0].replaceChildren(...shown.map((e) => {
     const tr = document.createElement("tr");
     for (const cell of [e.seq, e.time, label(e.kind), label(e.verdict, e.kind),
@@ -635,6 +770,22 @@ $("visitor").querySelectorAll(".prev").forEach((b) => b.addEventListener("click"
   visitorStep(step - 1);
 }));
 $("vehicle").addEventListener("submit", submitVehicle);
+$("province").addEventListener("click", () => provinceList($("province-list").hidden));
+$("name-clear").addEventListener("click", () => { clearName(); });
+$("name-next").addEventListener("click", () => {
+  if ($("visitor-name").value || visitorEarlier?.has_name) visitorStep(5);
+  else stepMessage(4, "姓名：请点姓氏，再点先生或女士");
+});
+$("room-next").addEventListener("click", () => {
+  if (roomValue()) visitorStep(4);
+  else stepMessage(3, "房号：请点选房号");
+});
+$("id-skip").addEventListener("click", () => { $("id_number").value = ""; visitorStep(6); });
+$("id-next").addEventListener("click", () => {
+  const id = $("id_number").value;
+  if (id && id.length !== 18) stepMessage(5, `身份证号：应为 18 位，现为 ${id.length} 位，请核对`);
+  else visitorStep(6);
+});
 $("vehicle-done").addEventListener("click", async () => {
   const result = await call("POST", "/api/guard/vehicle/done");
   formMessage($("vehicle"), result, "乘员测温完毕");
