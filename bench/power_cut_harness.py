@@ -31,6 +31,7 @@ def _run_gate(data_dir: Path, report: Path) -> None:
     from kiosk.config import load_config
     from kiosk.gate import MEASURING_STATES, AwaitingGuard, Gate
     from kiosk.hardware import build_hardware
+    from kiosk.lane import State
     from kiosk.ledger import Ledger
 
     config = load_config(
@@ -64,14 +65,18 @@ def _run_gate(data_dir: Path, report: Path) -> None:
         step, before the gate has taken in the verdict, so it must not drive the gate itself."""
         while True:
             record = people.get()
-            scene.person(temperatures[record["seq"] % len(temperatures)])
             while gate.state in MEASURING_STATES:  # the lane has not taken in the verdict yet
                 time.sleep(0.002)
             if record["verdict"] == "blocked":  # a fever block is the guard's to clear
-                gate.remeasure_for_guard(record["id"], "power-cut-guard")
-                continue
-            with contextlib.suppress(AwaitingGuard):  # a re-measure's retry: the request stands
-                gate.measure_again()
+                with contextlib.suppress(RuntimeError):  # the lane moved on meanwhile
+                    gate.remeasure_for_guard(record["id"], "power-cut-guard")
+                scene.leave()  # whoever stands there steps away, the blocked one steps up
+                while gate.state is State.REMEASURE_CLEARING:
+                    time.sleep(0.002)
+            scene.person(temperatures[record["seq"] % len(temperatures)])
+            if record["verdict"] != "blocked":
+                with contextlib.suppress(AwaitingGuard):  # a re-measure's retry: it stands
+                    gate.measure_again()
 
     gate = Gate(config, hardware, ledger, listeners=[recorded])
     scene.person(36.6)

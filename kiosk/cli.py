@@ -514,11 +514,25 @@ def voice_render(config_path: str | None) -> None:
 
 
 @main.command("lane-doc")
-def lane_doc() -> None:
+@click.option(
+    "--write",
+    "page",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Replace the chart and table in this page (docs/screening.md) instead of printing them.",
+)
+def lane_doc(page: str | None) -> None:
     """Print the lane's state chart and transition table (docs/screening.md, "The lane")."""
     from kiosk.lane import mermaid, table_markdown
 
-    click.echo("```mermaid\n" + mermaid() + "\n```\n\n" + table_markdown())
+    generated = "```mermaid\n" + mermaid() + "\n```\n\n" + table_markdown()
+    if page is None:
+        click.echo(generated)
+        return
+    text = Path(page).read_text(encoding="utf-8")
+    start = text.index("```mermaid\n")
+    end = text.index("\n\n## ", start)
+    Path(page).write_text(text[:start] + generated + text[end:], encoding="utf-8")
 
 
 @main.command("commands-doc")

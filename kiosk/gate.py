@@ -22,7 +22,17 @@ from drivers.signals import FAULT_PATTERN, FEVER_ALARM, PASS_CHIRP
 from kiosk import duty, passes
 from kiosk.config import Config, in_force
 from kiosk.hardware import Hardware
-from kiosk.lane import RETRY_PAUSE_S, Effect, Event, Outcome, Refusal, State, after, outcome
+from kiosk.lane import (
+    DECIDED_HOLD_S,
+    RETRY_PAUSE_S,
+    Effect,
+    Event,
+    Outcome,
+    Refusal,
+    State,
+    after,
+    outcome,
+)
 from kiosk.lane_data import (
     PASS_VALID_FOR_S,
     REMEASURE_WITHIN_S,
@@ -143,6 +153,8 @@ class Gate:
         self._hold_until = 0.0  # the verdict on screen is current until then
         self._shown_pass: ShownPass | None = None
         self._incoming_pass: ShownPass | None = None  # the one present_pass hands to the lane
+        self._measuring_pass: ShownPass | None = None  # the pass of the measurement under way
+        self._from = State.IDLE  # the state before the last transition (for its effect)
         self._context: Context | None = None
         self._remeasure: Remeasure | None = None
         self._staff: StaffSignOn | None = None
@@ -163,7 +175,7 @@ class Gate:
             Effect.ARM: self._arm,
             Effect.READY: self._ready,
             Effect.ASK_PASS: lambda: self._show_if_changed("need_pass"),
-            Effect.MEASURE: lambda: self.screen.publish("measuring"),
+            Effect.MEASURE: self._start_measuring,
             Effect.MEASURE_REMEASURE: lambda: self.screen.publish("measuring"),
             Effect.MEASURE_STAFF: lambda: self.screen.publish("staff_measuring"),
             Effect.HOLD: lambda: self._hold(self.config.kiosk.result_hold_s),
@@ -171,6 +183,8 @@ class Gate:
             Effect.SHOW_AWAITING: self._show_awaiting_guard,
             Effect.KEEP_PASS: self._keep_pass,
             Effect.START_REMEASURE: self._start_remeasure,
+            Effect.REMEASURE_READY: self._remeasure_ready,
+            Effect.QUIET: self._quiet,
             Effect.END_REMEASURE: self._end_remeasure,
             Effect.CLEAR_BLOCK: self._clear_block,
             Effect.START_SIGN_ON: self._start_sign_on,
@@ -229,6 +243,7 @@ class Gate:
                 raise REFUSALS[result.refused](message or result.refused.value)
             if result.ignored:
                 return result
+            self._from = self.state
             self.state = after(self.state, event, block_waits=self.awaiting_guard is not None)
             if result.effect is not None:
                 self._effects[result.effect]()
@@ -248,8 +263,20 @@ class Gate:
         self._armed_at = self._clock()
 
     def _ready(self) -> None:
+        """The lane is free. A pass shown while it was not (during a verdict, a fever block's
+        wait) counts from now for the next person, not from when it was shown."""
         self._arm()
+        shown = self._shown_pass
+        if self._from is not State.IDLE and shown is not None and shown.until >= self._clock():
+            self._shown_pass = replace(shown, until=self._clock() + PASS_VALID_FOR_S)
         self._show_if_changed("idle")
+
+    def _start_measuring(self) -> None:
+        """A resident's measurement begins: the pass shown so far is theirs; one shown from now
+        on counts for the next person."""
+        self._measuring_pass = self._valid_pass()
+        self._shown_pass = None
+        self.screen.publish("measuring")
 
     def _hold(self, seconds: float) -> None:
         self._hold_until = self._clock() + seconds
@@ -373,6 +400,12 @@ class Gate:
                 raise
 
     def _start_remeasure(self) -> None:
+        """门卫复测: whoever stands at the sensor steps away first (it may be the next resident,
+        told to wait), then the blocked person steps up."""
+        self._arm()
+        self.screen.publish("guard_remeasure", clearing=True)
+
+    def _remeasure_ready(self) -> None:
         self._arm()
         self.screen.publish("guard_remeasure")
 
@@ -417,13 +450,19 @@ class Gate:
             )
             self.silence()
             self.guard_decided(block_id)
-            self.show_decision("guard_denied", recorded=True, seq=record["seq"])
+            self._show_idle()  # no guard here to follow: the next person is simply measured
             return record
 
     def _clear_block(self) -> None:
         self.awaiting_guard = None
         self._remeasure = None
         self._hold(self.config.kiosk.result_hold_s)
+
+    def _quiet(self) -> None:
+        """The decision's hold is over: the instruction is back, but the one decided on, if
+        still at the sensor, is measured only after DECIDED_HOLD_S in all."""
+        self._show_idle()
+        self._hold(max(0.0, DECIDED_HOLD_S - self.config.kiosk.result_hold_s))
 
     def show_decision(self, screen: str, **fields: Any) -> None:
         """Put the guard's decision on the resident screen (its own hold, like any verdict)."""
@@ -559,9 +598,8 @@ class Gate:
 
     def _timers(self, now: float) -> None:
         """The lane's clock events: a verdict's hold, a lapsed re-measure or sign-on."""
-        if self.state in (State.VERDICT, State.VERDICT_LEFT, State.BLOCKED) and (
-            now >= self._hold_until
-        ):
+        held = (State.VERDICT, State.VERDICT_LEFT, State.BLOCKED, State.DECIDED, State.DECIDED_WAIT)
+        if self.state in held and now >= self._hold_until:
             self.fire(Event.HOLD_ELAPSED)
         remeasure = self._remeasure
         if remeasure is not None and remeasure.until < now:
@@ -651,7 +689,7 @@ class Gate:
     def _judge_person(self, measurement: Measurement, *, remeasure: bool) -> Event:
         decision = measurement.decision
         request = self._remeasure if remeasure else None
-        shown = self._valid_pass()
+        shown = None if remeasure else self._measuring_pass
         context = None if request is not None else self.active_context()
         if context is not None and context.kind == "visitor" and shown and shown.code:
             context = None  # a valid resident pass makes this the resident's screening
@@ -672,7 +710,7 @@ class Gate:
         self._last_screening_at = self._clock()
         self._last_held = held
         self._seen_empty = False
-        self._shown_pass = None  # a pass belongs to the one screening it was shown for
+        self._measuring_pass = None  # a pass belongs to the one screening it was shown for
         self._consume_context(context)
         if request is not None and decision.verdict in (Verdict.ADMITTED, Verdict.BLOCKED):
             self.awaiting_guard = None

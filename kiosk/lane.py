@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 RETRY_PAUSE_S = 1.5  # a *measure again* verdict is shown this long before the next try
+DECIDED_HOLD_S = 15.0  # after a guard's decision, the one decided on is not measured again
 
 
 class State(StrEnum):
@@ -35,9 +36,15 @@ class State(StrEnum):
     MEASURING = "measuring"  # a resident, visitor or vehicle occupant is being measured
     VERDICT = "verdict"  # a verdict is on screen, for its hold; its person stands there
     VERDICT_LEFT = "verdict_left"  # the verdict is still on screen; its person has left
+    DECIDED = "decided"  # a guard (or the hub's admin) decided: the decision is on screen for
+    # its hold; the person at the sensor is not measured again (whoever comes after a gap is)
+    DECIDED_WAIT = "decided_wait"  # the instruction is back; the one decided on, still there,
+    # is measured only after DECIDED_HOLD_S (or whoever comes after a gap, at once)
     BLOCKED = "blocked"  # a fever verdict is on screen; the block waits for a guard
     AWAITING_GUARD = "awaiting_guard"  # the block still waits; the next person is told to wait
-    GUARD_REMEASURE = "guard_remeasure"  # the guard asked for the blocked person to step up
+    REMEASURE_CLEARING = "remeasure_clearing"  # the guard asked for a re-measure: whoever
+    # stands at the sensor must leave first (it may be the next resident, not the blocked one)
+    GUARD_REMEASURE = "guard_remeasure"  # the blocked person may step up now
     REMEASURING = "remeasuring"  # the blocked person is being measured again
     STAFF_SIGN_ON = "staff_sign_on"  # the next fresh presence is the signing-on guard's
     STAFF_CLEARING = "staff_clearing"  # not the guard's reading: whoever stood there must leave
@@ -85,7 +92,9 @@ class Effect(StrEnum):
     SHOW_AWAITING = "show_awaiting"  # 前一位正在由门卫处理，请稍候
     KEEP_PASS = "keep_pass"  # the latest pass shown counts for the next screening; a refused
     # one cancels an accepted one
-    START_REMEASURE = "start_remeasure"
+    START_REMEASURE = "start_remeasure"  # 门卫复测: whoever stands there steps away first
+    REMEASURE_READY = "remeasure_ready"  # the blocked person may step up (armed, the screen says)
+    QUIET = "quiet"  # the instruction again, but the one decided on is not measured yet
     END_REMEASURE = "end_remeasure"
     CLEAR_BLOCK = "clear_block"
     START_SIGN_ON = "start_sign_on"
@@ -147,8 +156,8 @@ _RESIDENT_OUTCOMES = {
 _REMEASURE_OUTCOMES = {
     E.ADMITTED: go(S.VERDICT, Effect.HOLD),  # the block is decided: the new screening says so
     E.FEVER: go(S.BLOCKED, Effect.HOLD),  # still a fever: a new block
-    E.RETRY: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),  # the guard's request stands
-    E.FAILED: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),
+    E.RETRY: go(S.GUARD_REMEASURE, Effect.REMEASURE_READY),  # the guard's request stands
+    E.FAILED: go(S.GUARD_REMEASURE, Effect.REMEASURE_READY),
 }
 _STAFF_OUTCOMES = {
     E.ADMITTED: go(S.STAFF_CONFIRM),  # waits for 本人确认
@@ -190,8 +199,8 @@ _WAITING_FOR_GUARD: dict[Event, Outcome] = {
     E.PRESENT_NO_PASS: IGNORED,
     E.EMPTY: IGNORED,
     E.MEASURE_AGAIN: refuse(Refusal.AWAITING_GUARD),
-    E.REMEASURE_ASKED: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),
-    E.BLOCK_DECIDED: go(S.VERDICT, Effect.CLEAR_BLOCK),
+    E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
+    E.BLOCK_DECIDED: go(S.DECIDED, Effect.CLEAR_BLOCK),
     E.SIGN_ON_ASKED: refuse(Refusal.AWAITING_GUARD),
 }
 
@@ -201,9 +210,9 @@ _STATES: dict[State, dict[Event, Outcome]] = {
         E.PRESENT_NO_PASS: stay(Effect.ASK_PASS),
         E.EMPTY: stay(Effect.READY),
         E.SIGN_ON_ASKED: go(S.STAFF_SIGN_ON, Effect.START_SIGN_ON),
-        E.REMEASURE_ASKED: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),
+        E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
         E.SETTINGS_CHANGED: stay(Effect.RESHOW),
-        E.DECIDED: go(S.VERDICT, Effect.HOLD),
+        E.DECIDED: go(S.DECIDED, Effect.HOLD),
     },
     S.MEASURING: {**_WHILE_MEASURING, **_RESIDENT_OUTCOMES},
     S.VERDICT: {
@@ -212,7 +221,7 @@ _STATES: dict[State, dict[Event, Outcome]] = {
         E.EMPTY: go(S.VERDICT_LEFT, Effect.ARM),
         E.HOLD_ELAPSED: go(S.IDLE, Effect.READY),
         E.MEASURE_AGAIN: go(S.IDLE, Effect.READY),
-        E.DECIDED: stay(Effect.HOLD),
+        E.DECIDED: go(S.DECIDED, Effect.HOLD),
         E.SIGN_ON_ASKED: refuse(Refusal.LANE_BUSY),
     },
     S.VERDICT_LEFT: {
@@ -222,23 +231,52 @@ _STATES: dict[State, dict[Event, Outcome]] = {
         E.EMPTY: stay(Effect.ARM),
         E.HOLD_ELAPSED: go(S.IDLE, Effect.READY),
         E.MEASURE_AGAIN: go(S.IDLE, Effect.READY),
-        E.DECIDED: go(S.VERDICT, Effect.HOLD),
+        E.DECIDED: go(S.DECIDED, Effect.HOLD),
         E.SIGN_ON_ASKED: go(S.STAFF_SIGN_ON, Effect.START_SIGN_ON),
-        E.REMEASURE_ASKED: go(S.GUARD_REMEASURE, Effect.START_REMEASURE),
+        E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
+    },
+    S.DECIDED: {
+        E.PRESENT: IGNORED,  # the person decided on is not measured again
+        E.PRESENT_NO_PASS: IGNORED,
+        E.EMPTY: go(S.VERDICT_LEFT, Effect.ARM),  # a gap: whoever comes next is measured
+        E.HOLD_ELAPSED: go(S.DECIDED_WAIT, Effect.QUIET),
+        E.DECIDED: stay(Effect.HOLD),
+        E.SIGN_ON_ASKED: refuse(Refusal.LANE_BUSY),
+        E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
+    },
+    S.DECIDED_WAIT: {
+        E.PRESENT: IGNORED,
+        E.PRESENT_NO_PASS: IGNORED,
+        E.EMPTY: go(S.IDLE, Effect.READY),
+        E.HOLD_ELAPSED: go(S.IDLE, Effect.READY),
+        E.DECIDED: go(S.DECIDED, Effect.HOLD),
+        E.SIGN_ON_ASKED: go(S.STAFF_SIGN_ON, Effect.START_SIGN_ON),
+        E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
+        E.SETTINGS_CHANGED: stay(Effect.RESHOW),
     },
     S.BLOCKED: {
         **_WAITING_FOR_GUARD,
         E.HOLD_ELAPSED: go(S.AWAITING_GUARD, Effect.SHOW_AWAITING),
     },
     S.AWAITING_GUARD: dict(_WAITING_FOR_GUARD),
+    S.REMEASURE_CLEARING: {
+        E.PRESENT: IGNORED,  # not this one: the one at the sensor may be the next resident
+        E.PRESENT_NO_PASS: IGNORED,
+        E.EMPTY: go(S.GUARD_REMEASURE, Effect.REMEASURE_READY),
+        E.MEASURE_AGAIN: refuse(Refusal.AWAITING_GUARD),
+        E.REMEASURE_ASKED: stay(Effect.START_REMEASURE),
+        E.REMEASURE_LAPSED: go(S.AWAITING_GUARD, Effect.END_REMEASURE),
+        E.BLOCK_DECIDED: go(S.DECIDED, Effect.CLEAR_BLOCK),
+        E.SIGN_ON_ASKED: refuse(Refusal.AWAITING_GUARD),
+    },
     S.GUARD_REMEASURE: {
         E.PRESENT: go(S.REMEASURING, Effect.MEASURE_REMEASURE),
         E.PRESENT_NO_PASS: go(S.REMEASURING, Effect.MEASURE_REMEASURE),
         E.EMPTY: stay(Effect.ARM),
         E.MEASURE_AGAIN: refuse(Refusal.AWAITING_GUARD),
-        E.REMEASURE_ASKED: stay(Effect.START_REMEASURE),
+        E.REMEASURE_ASKED: go(S.REMEASURE_CLEARING, Effect.START_REMEASURE),
         E.REMEASURE_LAPSED: go(S.AWAITING_GUARD, Effect.END_REMEASURE),
-        E.BLOCK_DECIDED: go(S.VERDICT, Effect.CLEAR_BLOCK),
+        E.BLOCK_DECIDED: go(S.DECIDED, Effect.CLEAR_BLOCK),
         E.SIGN_ON_ASKED: refuse(Refusal.AWAITING_GUARD),
     },
     S.REMEASURING: {
@@ -313,6 +351,9 @@ WAY_BACK: dict[State, str] = {
     S.MEASURING: "the measurement ends",
     S.VERDICT: "the hold elapses",
     S.VERDICT_LEFT: "the hold elapses, or the next person steps up",
+    S.DECIDED: "the hold elapses, or the decided person leaves",
+    S.DECIDED_WAIT: "the decided person leaves, or DECIDED_HOLD_S elapses",
+    S.REMEASURE_CLEARING: "whoever stands at the sensor leaves, or the request lapses",
     S.BLOCKED: "a guard (or the hub's admin) decides, or asks for a re-measure",
     S.AWAITING_GUARD: "a guard (or the hub's admin) decides, or asks for a re-measure",
     S.GUARD_REMEASURE: "the person steps up, or the request lapses",

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     TOO_HOT = "too_hot"
     UNSTABLE = "unstable"
     LEFT = "left"
+    STILL = "still"  # not one fresh word from the chip during the whole measurement
     SENSOR = "sensor"
 
 

@@ -79,3 +79,41 @@ def test_a_reading_that_never_settles_is_judged_at_the_bound_and_asks_again():
     decision = measurer.measure().decision
     assert clock() - start >= 0.5 + 4 * 0.05 - 1e-9
     assert decision.verdict is Verdict.RETRY
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+@pytest.mark.parametrize("frozen_after_s", [0.03, 0.06, 0.1, 0.14, 0.2, 0.3])
+def test_a_chip_that_freezes_as_a_fever_steps_up_is_a_fault(adaptive, frozen_after_s):
+    """Field trial: the chip froze 0.06-0.14 s after a 39.0 °C person stepped up, on a word on
+    its way to their skin: five identical samples were judged, and one try admitted 36.6."""
+    clock, scene, sim, measurer = rig(0.05)
+    if not adaptive:
+        measurer.timing = Timing(settle_s=0.5, samples=5, sample_interval_s=0.05)
+    scene.person(39.0)
+    clock.advance(frozen_after_s)
+    sim.inject("stuck")
+    decision = measurer.measure().decision
+    assert decision.verdict in (Verdict.FAULT, Verdict.RETRY), decision  # never judged
+    assert decision.estimate_c is None
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+@pytest.mark.parametrize("after_reads", [1, 2, 4, 8])
+def test_a_chip_that_freezes_during_the_samples_never_admits(adaptive, after_reads):
+    """Live for a few reads of the measurement, then frozen on a value still below the skin."""
+    clock, scene, sim, measurer = rig(0.06)
+    if not adaptive:
+        measurer.timing = Timing(settle_s=0.5, samples=5, sample_interval_s=0.05)
+    sleeps = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        sleeps.append(seconds)
+        if len(sleeps) == after_reads:
+            sim.inject("stuck")
+
+    measurer._sleep = sleep
+    scene.person(37.6)  # a fever: frozen early, it would read below the threshold
+    clock.advance(0.05)
+    decision = measurer.measure().decision
+    assert decision.verdict is not Verdict.ADMITTED, decision

@@ -59,9 +59,11 @@ def test_the_guards_remeasure_is_a_new_screening_linked_to_the_block(blocked):
     desk = GuardDesk(g.gate)
     [block] = g.events("screening")
     assert [p["id"] for p in desk.pending()] == [block["id"]]
-    g.scene.person(36.8)
     desk.remeasure(block["id"], WANG)
     assert g.screen() == "guard_remeasure"
+    g.scene.leave()  # whoever stood at the sensor steps away…
+    g.run(0.5)
+    g.scene.person(36.8)  # …and the blocked person steps up
     g.run(1.0)
     first, again = g.events("screening")
     assert first["id"] == block["id"]
@@ -88,7 +90,10 @@ def test_a_remeasure_that_is_still_a_fever_waits_for_the_guard_again(blocked):
     desk = GuardDesk(g.gate)
     [block] = g.events("screening")
     desk.remeasure(block["id"], WANG)
-    g.run(3.0)
+    g.scene.leave()
+    g.run(0.5)
+    g.scene.person(38.4)
+    g.run(1.0)
     again = g.events("screening")[-1]
     assert (again["verdict"], again["links_to"]) == ("blocked", block["id"])
     assert [p["id"] for p in desk.pending()] == [again["id"]]
@@ -135,3 +140,25 @@ def test_only_a_waiting_block_can_be_remeasured(blocked):
     with pytest.raises(FormError) as error:
         desk.remeasure("00000000-0000-0000-0000-000000000000", WANG)
     assert error.value.field == "event_id"
+
+
+def test_the_guards_remeasure_never_takes_the_next_resident_standing_there(blocked):
+    """Field trial: a 38.6 °C person was blocked, the next resident (36.3) stepped straight in
+    and was told to wait; the guard tapped 复测 and the resident at the sensor was admitted as
+    the re-measure of the fever block. The fever person was never measured again."""
+    g = blocked
+    desk = GuardDesk(g.gate)
+    [block] = g.events("screening")
+    g.scene.person(36.3)  # the next resident, at the sensor, waiting
+    g.run(2.0)
+    desk.remeasure(block["id"], WANG)
+    g.run(5.0)  # they stay: not measured as the re-measure
+    assert [e["id"] for e in g.events("screening")] == [block["id"]]
+    assert g.gate.screen.snapshot().get("clearing") is True
+    assert g.relay.pulses == 0
+    g.scene.leave()
+    g.run(0.5)
+    g.scene.person(38.4)  # the blocked person, back at the sensor
+    g.run(1.0)
+    again = g.events("screening")[-1]
+    assert (again["verdict"], again["links_to"]) == ("blocked", block["id"])

@@ -44,6 +44,7 @@ LABELS: dict[str, str] = {
     "too_cold": "读数过低",
     "too_hot": "读数过高",
     "unstable": "读数不稳",
+    "still": "读数未更新",
     "left": "未测完离开",
     "sensor": "传感器故障",
     # sensor fault reasons (the driver's error, or what the liveness check saw)

@@ -6,8 +6,11 @@
 
 const display = (() => {
   const URGENT = new Set(["blocked", "fault", "sensor_fault", "not_recorded", "held", "guard_remeasure"]);
+  // Someone stepped up to the sensor: the resident screen is theirs (an unlocked guard page the
+  // guard walked away from must not stay up for them: field trial).
+  const ACTIVITY = new Set(["measuring", "awaiting_guard"]);
   const idleMs = Number(document.body.dataset.idleReturnS || 30) * 1000;
-  const state = { lastTouch: Date.now(), idleReturn: () => true, onUrgent: null };
+  const state = { lastTouch: Date.now(), idleReturn: () => true, onUrgent: null, onActivity: null };
   const toResident = () => window.location.replace("/");
   for (const kind of ["pointerdown", "keydown"]) {
     document.addEventListener(kind, () => { state.lastTouch = Date.now(); }, true);
@@ -28,6 +31,8 @@ const display = (() => {
         if (version !== null && screen.version !== version) {
           if (URGENT.has(screen.screen)) {
             if (state.onUrgent) state.onUrgent(screen); else toResident();
+          } else if (ACTIVITY.has(screen.screen)) {
+            if (state.onActivity) state.onActivity(screen); else toResident();
           } else if (screen.visitor) {
             // The visitor the guard just registered has been measured: they read their verdict
             // on the resident screen (the guard's session stays; /guard is one touch away).

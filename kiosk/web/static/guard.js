@@ -19,7 +19,7 @@ const LABELS = {
   shift: "上下岗", disinfection: "消毒", on: "上岗", off: "下岗", done: "已消毒",
   yes: "有", no: "没有", guard_pin: "PIN 输错", 1: "1人", 2: "2人", 3: "3人", 4: "4人", 5: "5人",
   pass_refused: "通行码未通过，待您核实", unknown: "未知通行码", revoked: "已停用",
-  format: "格式不对", wrong_compound: "非本小区",
+  format: "格式不对", wrong_compound: "非本小区", unattended: "门卫不在岗", hub_cleared: "中心解除等待",
 };
 // A result whose word depends on the record's kind: a refused sign-on is not a refused pass.
 const KIND_LABELS = {
@@ -526,7 +526,7 @@ async function logRound() {
 function describe(event) {
   let what = label(event.verdict);
   if (event.kind === "visitor") what = `${label("held")}·${label(event.reason)} ${event.phone ?? ""} ${event.place ?? ""}`;
-  else if (event.pass_refused) what = `${label("pass_refused")}·${label(event.pass_refused)}`;
+  else if (event.pass_refused && event.verdict === "admitted") what = `${label("pass_refused")}·${label(event.pass_refused)}`;
   const temperature = event.estimate_c != null ? event.estimate_c.toFixed(1) + " °C" : "";
   return `${event.time} ${what} ${temperature}`;
 }
@@ -538,7 +538,7 @@ function renderPending() {
   $("pending-list").replaceChildren(...shown.map((event) => {
     const li = document.createElement("li");
     li.dataset.event = event.id;
-    li.className = event.kind === "visitor" || event.pass_refused ? "held" : event.verdict;
+    li.className = event.kind === "visitor" || (event.pass_refused && event.verdict === "admitted") ? "held" : event.verdict;
     const text = document.createElement("span");
     text.textContent = describe(event);
     li.appendChild(text);
@@ -737,6 +737,13 @@ const urgentLockMs = Number(document.body.dataset.urgentLockS || 10) * 1000;
 // read the fault on the sign-on itself; locking would send them away with no reason (field trial).
 const faultDuringSignOn = (screen) =>
   screen.screen === "sensor_fault" && ["measuring", "confirm", "sensor_fault"].includes(lastSignOnState);
+// A resident at the sensor while the unlocked guard screen has not been touched for a while:
+// the guard has walked away; lock, and give the display back to the resident.
+display.state.onActivity = () => {
+  if (csrf === null) display.toResident();
+  else if (Date.now() - display.state.lastTouch > urgentLockMs) lockAndLeave();
+};
+
 display.state.onUrgent = (screen) => {
   if (csrf === null) display.toResident();
   else if (Date.now() - display.state.lastTouch > urgentLockMs && screen.screen !== "guard_remeasure"

@@ -12,12 +12,14 @@ const TEXT = {
     fault: "测温失败，请联系门卫", sensor_fault: "测温设备故障，请联系门卫",
     not_recorded: "无法记录，请联系门卫", starting: "正在启动…", stopped: "暂停服务，请联系门卫",
     guard_remeasure: "门卫复测：请上前测温", guard_remeasure_detail: "请正对探头，保持不动",
+    remeasure_clearing: "门卫复测：请探头前的人先离开", remeasure_clearing_detail: "复测者随后上前，正对探头",
     staff_measuring: "员工上岗测温：请员工正对探头，住户请稍候", staff_on: "员工已上岗。住户请上前测温",
     staff_confirm: "员工上岗：请在门卫屏确认是本人体温，住户请稍候",
     staff_blocked: "体温异常，本班不能上岗", staff_retry: "请正对探头，重新测温",
     held: "请稍候，门卫将为您办理", guard_admitted: "门卫已放行，请通行", guard_denied: "请听从门卫安排",
     too_cold: "读数偏低：请摘下帽子，额头对准探头", too_hot: "读数异常，请重新测温",
     unstable: "读数不稳定，请保持不动", left: "测量中断，请站稳后重新测温",
+    still: "读数没有更新，请重新测温",
     recorded: "已记录 · 编号 ", pass_label: "通行码", measure_again: "重新测温",
     pass_ok: "通行码有效", pass_unknown: "通行码无效", pass_revoked: "通行码已停用",
     pass_expired: "通行码已过期", pass_format: "通行码格式不正确", pass_needed: "请出示通行码后通行",
@@ -37,6 +39,8 @@ const TEXT = {
     stopped: "Out of service, please call the guard",
     guard_remeasure: "The guard measures you again: step up",
     guard_remeasure_detail: "Face the sensor and hold still",
+    remeasure_clearing: "The guard's re-measure: whoever is at the sensor, please step away",
+    remeasure_clearing_detail: "Then the person to be re-measured steps up",
     staff_measuring: "Staff sign-on: staff face the sensor, residents please wait", staff_on: "Staff on duty. Residents, step up to be measured",
     staff_confirm: "Staff sign-on: confirm the reading on the guard screen; residents please wait",
     staff_blocked: "High temperature: cannot go on duty", staff_retry: "Face the sensor and measure again",
@@ -44,6 +48,7 @@ const TEXT = {
     guard_denied: "Please follow the guard's instructions",
     too_cold: "Reading too low: remove your hat and face the sensor", too_hot: "Implausible reading, please measure again",
     unstable: "Unstable reading, please hold still", left: "Interrupted, please stand still and measure again",
+    still: "The reading did not update, please measure again",
     recorded: "Recorded · no. ", pass_label: "Pass code", measure_again: "Measure again",
     pass_ok: "Pass accepted", pass_unknown: "Unknown pass", pass_revoked: "This pass has been revoked",
     pass_expired: "This pass has expired", pass_format: "That is not a pass code", pass_needed: "Show your pass to enter",
@@ -75,14 +80,14 @@ function render() {
   body.className = "screen-" + s.screen;
   body.dataset.screen = s.screen;
   $("status-icon").textContent = ICONS[s.screen] ?? "";
-  let headline = t(s.screen);
+  let headline = t(s.screen === "guard_remeasure" && s.clearing ? "remeasure_clearing" : s.screen);
   if (s.screen === "idle" && identify !== "off") headline = t("idle_pass");
   $("headline").textContent = headline;
   $("temperature").textContent = s.estimate_c != null ? s.estimate_c.toFixed(1) + " °C" : "";
   let detail = "";
   if (s.screen === "blocked") detail = t("blocked_detail");
   else if (s.screen === "awaiting_guard") detail = t(s.unattended ? "unattended" : "awaiting_guard_detail");
-  else if (s.screen === "guard_remeasure") detail = t("guard_remeasure_detail");
+  else if (s.screen === "guard_remeasure") detail = t(s.clearing ? "remeasure_clearing_detail" : "guard_remeasure_detail");
   else if (s.reason && s.screen === "retry") detail = t(s.reason);
   else if (s.screen === "admitted" && s.need_pass) detail = t("pass_needed");
   else if (s.screen === "admitted" && s.threshold_c != null) detail = t("threshold") + s.threshold_c.toFixed(1) + " °C";
@@ -106,7 +111,10 @@ async function follow() {
       const state = await response.json();
       $("connection").textContent = "";
       if (state.version !== current.version) {
-        if (NEW_PERSON.has(state.screen) && state.screen !== current.screen) setLanguage(defaultLanguage);
+        if (NEW_PERSON.has(state.screen) && state.screen !== current.screen) {
+          setLanguage(defaultLanguage);
+          if (state.screen === "measuring") $("scan-message").textContent = "";  // not theirs
+        }
         current = state;
         render();
       }
@@ -160,8 +168,10 @@ $("keypad").addEventListener("click", (event) => {
 // A USB QR scanner is a keyboard: it types the code and Enter. It is heard in every state and
 // never through focus: keys are taken at the document before any element sees them, so its
 // Enter presses no button (it once switched the language on a block) and nothing is typed into
-// a field. Keys that come faster than a person types make a scan.
-const SCAN_GAP_MS = 80;
+// a field. A scan is the keys up to its Enter; a scanner may pause inside a burst (a field trial
+// saw 60 ms and more), so keys are kept until Enter, and a fragment with no Enter for a second
+// is dropped, never submitted (its tail could be another resident's code).
+const SCAN_GAP_MS = 1000;
 let scanned = "";
 let lastKey = 0;
 document.addEventListener("keydown", (event) => {
