@@ -161,7 +161,9 @@ _REMEASURE_OUTCOMES = {
 }
 _STAFF_OUTCOMES = {
     E.ADMITTED: go(S.STAFF_CONFIRM),  # waits for 本人确认
-    E.FEVER: go(S.VERDICT, Effect.HOLD),  # bars the guard (recorded): not a resident block
+    # A fever bars the guard (recorded): not a resident block, and the barred guard still at
+    # the sensor is not taken for a resident either (DECIDED: only after a gap, or 15 s).
+    E.FEVER: go(S.DECIDED, Effect.HOLD),
     E.RETRY: go(S.STAFF_SIGN_ON, Effect.ARM),
     E.FAILED: go(S.IDLE, Effect.END_SIGN_ON),
 }

@@ -14,6 +14,8 @@ def test_two_hundred_power_cuts_lose_nothing(tmp_path):
     assert result.failures == []
     assert result.rounds == 200
     # The stream really ran: many events were reported across the rounds, all of them kept
-    # (each person now also waits for fresh words after the guard's or their own re-measure).
-    assert result.reported > 200
+    # (each person now also waits for fresh words after the guard's or their own re-measure,
+    # and a blocked person's re-measure for the lane to be seen empty; on a loaded machine a
+    # round's 0-0.2 s is mostly the child's start).
+    assert result.reported > 100
     assert result.in_ledger >= result.reported

@@ -158,6 +158,9 @@ def admin_cases(store: HubStore, a: Tenant, b: Tenant) -> dict[str, list[tuple]]
             ("POST", f"/admin/duty/fever/{b.staff_fever_id}/clear", {}, NOT_FOUND),
             ("POST", f"/admin/duty/fever/{a.staff_fever_id}/clear", {}, OK),
         ],
+        "admin.gate_block_clear": [  # B's fever block is not A's to end
+            ("POST", f"/admin/gate-block/{b.fever_id}/clear", {"reason": "测试"}, REFUSED),
+        ],
         "admin.duty_household_decide": [  # B's sign-on is not A's to decide on
             ("POST", f"/admin/duty/household/{b.staff_fever_id}", {"outcome": "stay_on"}, REFUSED),
         ],
