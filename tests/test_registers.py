@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import zipfile
 from datetime import date
@@ -23,6 +22,7 @@ from sync.hub.cli import main as hub_cli
 from sync.localtime import zone
 from tests.hub_helpers import PASSWORD, signed_in
 from tests.scan import decode_png, pdf_pages_png
+from tests.superuser import forge_record
 from tests.sync_fixtures import drain, enrolled_client
 
 DAY = date(2026, 11, 29)
@@ -278,17 +278,10 @@ def _csrf(client) -> str:
 def test_a_seal_fails_after_a_record_of_that_day_is_altered_on_the_hub(hub_store, day):
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
     assert seal.verify(hub_store, sealed, CHINA).ok
-    seq, text = hub_store.fetch_one(
-        "SELECT seq, record FROM events WHERE kiosk_id = 'east-gate' AND verdict = 'blocked'"
+    seq, event_id = hub_store.fetch_one(
+        "SELECT seq, id FROM events WHERE kiosk_id = 'east-gate' AND verdict = 'blocked'"
     )
-    record = json.loads(text)
-    record["estimate_c"] = 36.4  # someone makes the fever disappear
-    with hub_store.transaction():
-        hub_store.execute(
-            "UPDATE events SET record = ?, estimate_c = 36.4 WHERE kiosk_id = 'east-gate'"
-            " AND seq = ?",
-            (json.dumps(record), seq),
-        )
+    forge_record(hub_store, event_id, estimate_c=36.4)  # someone makes the fever disappear
     result = seal.verify(hub_store, sealed, CHINA)
     assert not result.ok and f"序号 {seq}" in result.message and "改动" in result.message
     db = hub_store.url

@@ -581,15 +581,19 @@ def tail_row(event: dict[str, Any], tz: tzinfo) -> tuple[object, ...]:
 @main.command()
 @db_option
 def integrity(db_url: str) -> None:
-    """Show sequence gaps, chain breaks, conflicts and quarantined records, per kiosk."""
+    """Re-check every stored record against its hash, and show sequence gaps, chain breaks,
+    conflicts and quarantined records, per kiosk. Exit status 1 when something is found."""
     from sync.hub import integrity as report
 
     store = _store(db_url)
     try:
-        for line in report.lines(store):
-            click.echo(line)
+        found, ok = report.check(store)
     finally:
         store.close()
+    for line in found:
+        click.echo(line)
+    if not ok:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -41,7 +41,13 @@ def _document(day: Day, compound: str, seal: Seal | None) -> Any:
             self.set_draw_color(0)
             self.line(MARGIN, top, self.w - MARGIN, top)
             self.set_font("cjk", size=8)
-            if seal is not None:
+            if day.unsound:
+                self.set_xy(MARGIN, top + 2)
+                self.set_text_color(179, 20, 27)
+                self.set_font("cjk", size=10)
+                self.multi_cell(self.w - 2 * MARGIN, 5, unsealed_text(day))
+                self.set_text_color(0)
+            elif seal is not None:
                 self.set_xy(MARGIN, top + 2)
                 for line in seal.lines():
                     self.cell(
@@ -63,6 +69,16 @@ def _document(day: Day, compound: str, seal: Seal | None) -> Any:
     pdf.add_font("cjk", fname=cjk_font(), collection_font_number=0)
     pdf.alias_nb_pages()
     return pdf
+
+
+def unsealed_text(day: Day) -> str:
+    """Why a day's sheet carries no seal (the page says the same)."""
+    seqs = "、".join(str(seq) for seq in day.unsound_seqs[:10])
+    more = " 等" if len(day.unsound_seqs) > 10 else ""
+    return (
+        f"本日有 {len(day.unsound_seqs)} 条记录与哈希不符（序号 {seqs}{more}），在中心被改动过或"
+        "传来时已不符：本表不加封签，不能作证。请运行 hub integrity 查看并上报。"
+    )
 
 
 def _register(pdf: Any, register: Register) -> None:

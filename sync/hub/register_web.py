@@ -46,7 +46,9 @@ def registers_page(user: dict[str, str]) -> str:
     day, kiosk, gates = _day_and_gate()
     store, tz = _store(), hub_zone()
     built = registers.build_day(store, kiosk, day, tz) if kiosk else None
-    sealed = seal.seal_for_day(store, kiosk, day, tz) if kiosk else None
+    sealed = (
+        seal.seal_for_day(store, built.kiosk_id, day, tz) if built and not built.unsound else None
+    )
     return render_template(
         "registers.html",
         user=user,
@@ -56,6 +58,7 @@ def registers_page(user: dict[str, str]) -> str:
         built=built,
         seal=sealed,
         compound=compound(),
+        unsealed=register_pdf.unsealed_text(built) if built and built.unsound else None,
     )
 
 
@@ -84,9 +87,8 @@ def registers_export(user: dict[str, str], fmt: str) -> Response:
     stem = f"{kiosk}-{day.isoformat()}"
     if fmt == "pdf":
         try:
-            pdf = register_pdf.day_pdf(
-                built, compound(), seal.seal_for_day(store, kiosk, day, tz), (key,) if key else None
-            )
+            sealed = None if built.unsound else seal.seal_for_day(store, kiosk, day, tz)
+            pdf = register_pdf.day_pdf(built, compound(), sealed, (key,) if key else None)
         except PassPdfError as exc:
             raise BadRequest(str(exc)) from None
         return Response(pdf, mimetype="application/pdf", headers=_attachment(f"{stem}.pdf"))

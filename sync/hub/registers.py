@@ -15,7 +15,8 @@ from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sync.contract import mask_phone
-from sync.hub import disinfection, labels
+from sync.hub import disinfection, labels, seal
+from sync.hub.record_check import Unsound
 from sync.hub.sql import json_field
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc, format_local, local_today
@@ -47,6 +48,13 @@ class Day:
     day: date
     registers: tuple[Register, ...]
     on_duty: list[str]
+    # Records of the day that are not what their kiosk hashed: their rows are marked, and the
+    # day's sheet carries no seal (nothing may vouch for it).
+    unsound: tuple[Unsound, ...] = ()
+
+    @property
+    def unsound_seqs(self) -> list[int]:
+        return sorted({u.seq for u in self.unsound})
 
     def register(self, key: str) -> Register:
         for register in self.registers:
@@ -126,6 +134,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }
 KEYS = tuple(TITLES)
+# After the time of a row whose record is not what its kiosk hashed.
+UNSOUND_MARK = "（⚠ 记录与哈希不符，不能作证）"
 
 
 # The fields a register shows, read in SQL: parsing each whole record in Python was most of
@@ -221,8 +231,12 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         if guard_id and guard_id not in acted_ids and record["kind"] != "shift":
             acted_ids.append(guard_id)
 
+    unsound = tuple(seal.unsound_of_day(store, kiosk_id, day, tz))
+    unsound_ids = {u.record_id for u in unsound}
+
     def when(record: dict[str, Any]) -> str:
-        return format_local(record["wall_time"], tz)
+        shown = format_local(record["wall_time"], tz)
+        return shown + UNSOUND_MARK if record["id"] in unsound_ids else shown
 
     screening, visitors, vehicles, fevers = [], [], [], []
     staff: list[list[Any]] = []
@@ -357,7 +371,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         on_duty += [guard(g) + "（未签到）" for g in acted_ids if g not in signed_on]
     else:
         on_duty = [guard(g) for g in acted_ids]
-    return Day(kiosk_id, day, registers, on_duty)
+    return Day(kiosk_id, day, registers, on_duty, unsound)
 
 
 def _remeasured_by(store: HubStore, event_ids: list[str]) -> list[str | None]:
@@ -428,7 +442,7 @@ def _fever_row(
         decided = (
             "门卫复测正常，放行"
             if remeasure["verdict"] == "admitted"
-            else f"门卫复测仍异常（{when(remeasure)[-8:]} 另记一条）"
+            else f"门卫复测仍异常（{when(remeasure)[11:19]} 另记一条）"
         )
         by = guard(remeasure["detail_"].get("guard_id"))
     else:

@@ -11,14 +11,14 @@ day reached the hub after the sheet was printed.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
+from sync.hub import record_check
+from sync.hub.ingest_plan import LINK_BROKEN
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc
-from sync.protocol import hash_matches
 
 PREFIX = "MENWEI-SEAL-1"
 PATTERN = re.compile(
@@ -106,15 +106,30 @@ def seal_for_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Seal 
     return Seal(kiosk_id, day, last[0], int(first[0]), int(last[1]), last[2])
 
 
+def unsound_of_day(
+    store: HubStore, kiosk_id: str, day: date, tz: tzinfo
+) -> list[record_check.Unsound]:
+    """The records of a gate's local day that are not what their kiosk hashed (changed on the
+    hub, or sent so): a sheet of that day cannot be sealed, its rows are marked."""
+    start, end = day_bounds_utc(day, tz)
+    rows = store.fetch_all(
+        f"SELECT {record_check.SELECT} FROM events WHERE kiosk_id = ? AND wall_time >= ?"
+        f" AND wall_time < ? AND {store.gate_in_compound()} ORDER BY epoch, seq",
+        (kiosk_id, start, end),
+    )
+    return list(record_check.check_chain(rows, store.keying(kiosk_id)))
+
+
 def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
     """Does the sheet match the hub's records of that gate's local day (in ``tz``)?"""
     rows = store.fetch_all(
-        "SELECT seq, record, hash FROM events WHERE kiosk_id = ? AND epoch = ?"
+        f"SELECT {record_check.SELECT} FROM events WHERE kiosk_id = ? AND epoch = ?"
         f" AND seq >= ? AND seq <= ? AND {store.gate_in_compound()} ORDER BY seq",
         (seal.kiosk_id, seal.epoch, seal.first_seq, seal.last_seq),
     )
+    seq_at = record_check.COLUMNS.index("seq")
     expected = seal.last_seq - seal.first_seq + 1
-    if len(rows) != expected or [int(r[0]) for r in rows] != list(
+    if len(rows) != expected or [int(r[seq_at]) for r in rows] != list(
         range(seal.first_seq, seal.last_seq + 1)
     ):
         return Verdict(
@@ -125,27 +140,27 @@ def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
         )
     start, end = day_bounds_utc(seal.day, tz)
     day = seal.day.isoformat()
-    previous_hash = None
-    for seq, text, stored_hash in rows:
-        record = json.loads(text)
-        if not start <= record["wall_time"] < end:
+    for row in rows:
+        columns = dict(zip(record_check.COLUMNS, row, strict=False))
+        if not start <= columns["wall_time"] < end:
             return Verdict(
                 False,
-                f"不符：序号 {seq} 的记录不是 {day} 的。封签上的日期被改动或抄错："
+                f"不符：序号 {columns['seq']} 的记录不是 {day} 的。封签上的日期被改动或抄错："
                 "请重新扫描登记表上的封签二维码；仍不符请保留纸质登记表并上报。",
             )
-        if not hash_matches(record) or record["hash"] != stored_hash:
+    for unsound in record_check.check_chain(rows, store.keying(seal.kiosk_id)):
+        if unsound.problem == LINK_BROKEN:
             return Verdict(
                 False,
-                f"不符：序号 {seq} 的记录在中心被改动过（内容与哈希不一致）。"
-                "登记表与中心记录不一致，请保留纸质登记表并上报。",
+                f"不符：序号 {unsound.seq} 处记录链断开。登记表与中心记录不一致，"
+                "请保留纸质登记表并上报。",
             )
-        if previous_hash is not None and record["prev_hash"] != previous_hash:
-            return Verdict(
-                False,
-                f"不符：序号 {seq} 处记录链断开。登记表与中心记录不一致，请保留纸质登记表并上报。",
-            )
-        previous_hash = record["hash"]
+        return Verdict(
+            False,
+            f"不符：序号 {unsound.seq} 的记录在中心被改动过（内容与哈希不一致）。"
+            "登记表与中心记录不一致，请保留纸质登记表并上报。",
+        )
+    previous_hash = rows[-1][record_check.COLUMNS.index("hash")] if rows else None
     if previous_hash != seal.chain_hash:
         return Verdict(
             False,
