@@ -132,7 +132,7 @@ def test_a_record_forged_behind_the_hubs_back_is_named_and_nothing_vouches_for_i
 
     built = registers.build_day(store, "gate-1", today, CHINA)
     assert built.unsound_seqs == [2]
-    [row] = [r for r in built.register("screening").rows if "⚠" in r[0]]
+    [row] = [r for r in built.register("screening").rows if "※" in r[0]]
     assert row[3] == 36.6 and "与哈希不符" in row[0]
     client = _client(store)
     page = client.get(f"/admin/registers?kiosk=gate-1&day={today}").get_data(as_text=True)

@@ -143,8 +143,15 @@ def seal_check(user: dict[str, str]) -> Any:
         parsed = seal.parse(text)
     except seal.SealError as exc:
         return render_template("seal.html", user=user, result=None, error=str(exc), text=text), 400
-    store = _store()
-    result = seal.verify(store, parsed, hub_zone())
+    store, tz = _store(), hub_zone()
+    result = seal.verify(store, parsed, tz)
+    # The day as the sheet showed it, each row with its check code, for a line-by-line
+    # comparison (names and homes: only for those who may read the registers).
+    shown = None
+    if result.visible and user["role"] in READERS:
+        shown = registers.build_day(
+            store, parsed.kiosk_id, parsed.day, tz, upto=(parsed.epoch, parsed.last_seq)
+        )
     with store.transaction():
         audit(
             store,
@@ -152,4 +159,6 @@ def seal_check(user: dict[str, str]) -> Any:
             "seal.verify",
             {"kiosk": parsed.kiosk_id, "day": parsed.day.isoformat(), "ok": result.ok},
         )
-    return render_template("seal.html", user=user, result=result, seal=parsed, text=text)
+    return render_template(
+        "seal.html", user=user, result=result, seal=parsed, text=text, shown=shown
+    )

@@ -27,6 +27,16 @@ PATTERN = re.compile(
 )
 
 
+CODE_LENGTH = 8  # hex digits: two records of a 10,000-record day share one once in ~100 days
+
+
+def check_code(record_hash: str) -> str:
+    """The short code printed beside a register row: the start of its record's hash. The seal
+    check lists the sealed day's rows with their codes, so a printed line is found by its code
+    and compared (an edited number on paper no longer matches its record's line)."""
+    return record_hash[:CODE_LENGTH]
+
+
 class SealError(ValueError):
     """The text is not a seal (said in Chinese, with what to do)."""
 
@@ -66,6 +76,7 @@ class Seal:
 class Verdict:
     ok: bool
     message: str  # Chinese, says what it means and what to do
+    visible: bool = True  # the gate is one this store sees (its day's rows can be listed)
 
 
 def parse(text: str) -> Seal:
@@ -120,8 +131,35 @@ def unsound_of_day(
     return list(record_check.check_chain(rows, store.keying(kiosk_id)))
 
 
+def _not_ours(store: HubStore, kiosk_id: str) -> Verdict | None:
+    """A seal of a gate this store does not see: said as such, not as records deleted."""
+    if (
+        store.fetch_one(
+            f"SELECT 1 FROM kiosks WHERE kiosk_id = ? AND {store.in_compound()}", (kiosk_id,)
+        )
+        is not None
+    ):
+        return None
+    if store.fetch_one("SELECT 1 FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)) is not None:
+        return Verdict(
+            False,
+            f"无法核验：这张登记表是门岗 {kiosk_id} 的，该门岗不属于本账户可见的小区。"
+            "这不说明记录有问题：请由该门岗所属小区的管理员核验。",
+            visible=False,
+        )
+    return Verdict(
+        False,
+        f"无法核验：本中心没有门岗 {kiosk_id}。这张登记表不是本中心打印的，或封签抄错："
+        "请重新扫描登记表上的封签二维码；确是本小区的登记表请上报。",
+        visible=False,
+    )
+
+
 def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
     """Does the sheet match the hub's records of that gate's local day (in ``tz``)?"""
+    not_ours = _not_ours(store, seal.kiosk_id)
+    if not_ours is not None:
+        return not_ours
     rows = store.fetch_all(
         f"SELECT {record_check.SELECT} FROM events WHERE kiosk_id = ? AND epoch = ?"
         f" AND seq >= ? AND seq <= ? AND {store.gate_in_compound()} ORDER BY seq",
