@@ -93,7 +93,7 @@ def _json_source(dialect: str) -> str:
         "(CASE WHEN strpos(record, 'NaN') + strpos(record, 'Infinity')"
         " + strpos(record, '\\u0000') = 0 THEN record ELSE"
         " regexp_replace(regexp_replace(record, ':(\\s*)(NaN|Infinity|-Infinity)', ':\\1null',"
-        " 'g'), '\\\\u0000', '\\\\ufffd', 'g') END)::jsonb"
+        " 'g'), '\\\\u0000', '\\\\ufffd', 'g') END)::json"
     )
 
 
@@ -203,6 +203,28 @@ def _sqlite(store: HubStore) -> list[Any]:
     return differed
 
 
+def key_triggers() -> list[str]:
+    """PostgreSQL: event_keys (sync/hub/partitions.py) takes the keys from the record itself.
+    A partition made after this migration has no dropped columns, so its rows are converted on
+    the way in, and PostgreSQL 15 then hands the statement trigger's transition table NULL for
+    every generated column (the rows themselves are right): the keys are read from ``record``,
+    which no conversion loses."""
+    keys = (
+        f"SELECT k ->> 'id', k ->> 'kiosk_id', k ->> 'epoch', (k ->> 'seq')::bigint"
+        f" FROM (SELECT {_json_source('postgresql')} AS k FROM {{table}}) AS keys"
+    )
+    return [
+        "CREATE OR REPLACE FUNCTION events_remember_keys() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO event_keys (id, kiosk_id, epoch, seq) "
+        + keys.format(table="fresh")
+        + "; RETURN NULL; END $$",
+        "CREATE OR REPLACE FUNCTION events_forget_keys() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN DELETE FROM event_keys WHERE id IN (SELECT k ->> 'id' FROM (SELECT "
+        + _json_source("postgresql")
+        + " AS k FROM gone) AS keys); RETURN NULL; END $$",
+    ]
+
+
 def _postgres(store: HubStore) -> list[Any]:
     for name in DERIVED:
         store.execute(f"ALTER TABLE events RENAME COLUMN {name} TO {name}_was")
@@ -213,6 +235,8 @@ def _postgres(store: HubStore) -> list[Any]:
     differed = _differing(store, "events", "events", "events")
     # The old columns' indexes go with them; they are made again on the derived ones.
     store.execute("ALTER TABLE events " + ", ".join(f"DROP COLUMN {n}_was" for n in DERIVED))
+    for statement in key_triggers():
+        store.execute(statement)
     return differed
 
 

@@ -27,6 +27,7 @@ ALTERED_LABELS = {
     **BREAK_LABELS,
     record_check.NOT_A_RECORD: "中心保存的内容已不是一条记录（在中心被改写）",
     record_check.NOT_CANONICAL: "中心保存的记录文本被改动过（与收到时不同）",
+    record_check.EXTRA_FIELDS: "中心保存的记录多出门岗不会发送的字段（在中心被改写）",
     record_check.COLUMN_DIFFERS: "页面读取的列与记录不符（在中心被改动）",
 }
 SCAN_CHUNK = 2000

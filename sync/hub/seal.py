@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from sync.hub import record_check
+from sync.hub import events_schema, record_check
 from sync.hub.ingest_plan import LINK_BROKEN
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc
@@ -128,7 +128,9 @@ def unsound_of_day(
         f" AND wall_time < ? AND {store.gate_in_compound()} ORDER BY epoch, seq",
         (kiosk_id, start, end),
     )
-    return list(record_check.check_chain(rows, store.keying(kiosk_id)))
+    # Thorough only when a protection is missing: otherwise the columns are the record's.
+    thorough = bool(events_schema.missing_protections(store))
+    return list(record_check.check_chain(rows, store.keying(kiosk_id), thorough=thorough))
 
 
 def _not_ours(store: HubStore, kiosk_id: str) -> Verdict | None:
