@@ -17,6 +17,7 @@ from typing import Any
 from sync.contract import mask_phone
 from sync.hub import disinfection, labels, seal
 from sync.hub.record_check import Unsound
+from sync.hub.sign_on import sign_on_blocks
 from sync.hub.sql import json_field
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc, format_local, local_today
@@ -249,6 +250,18 @@ def build_day(
         remeasures, _remeasured_by(store, [r["id"] for r in remeasures]), strict=True
     ):
         record["detail_"] = {"guard_id": guard_id} if guard_id else {}
+    by_id = {r["id"]: r for r in records}
+
+    def pass_of(record: dict[str, Any]) -> str:
+        """The pass a screening belongs to: its own, or a re-measure's block's (a guard's 复测
+        measures the person of the block, who shows no pass again)."""
+        seen = 0
+        while not record.get("pass_code") and record.get("links_to") in blocks and seen < 8:
+            record, seen = by_id[record["links_to"]], seen + 1
+        return record.get("pass_code") or ""
+
+    remeasure_ids = {r["id"] for r in remeasures}
+    staff_blocks = sign_on_blocks(records)  # shown as the staff member's, in their registers
     acted_ids: list[str] = []  # guards who acted at the gate (a sign-on is not an action)
     for record in records:
         guard_id = record["detail_"].get("guard_id")
@@ -276,7 +289,13 @@ def build_day(
             # A person refused at sign-on (or barred) is not the guard at the gate.
             acting = detail.get("guard_id") or acting
         code = record.get("pass_code") or ""
+        if kind == "screening" and record["id"] in staff_blocks:
+            continue  # a staff member's fever at sign-on: their health record, below
         if kind == "screening":
+            code = pass_of(record)
+            reason = labels.zh(record.get("reason"))
+            if record["id"] in remeasure_ids:
+                reason = "门卫复测" + (f"：{reason}" if reason else "")
             screening.add(
                 record,
                 [
@@ -285,12 +304,15 @@ def build_day(
                     code,
                     _number(record.get("estimate_c")),
                     labels.zh(record.get("verdict")),
-                    labels.zh(record.get("reason")),
+                    reason,
                     guard(acting),
                 ],
             )
             if record.get("verdict") == "blocked":
-                fevers.add(record, _fever_row(followups, record, homes, linked, guard, when, tz))
+                fevers.add(
+                    record,
+                    _fever_row(followups, record, homes, linked, guard, when, tz, code),
+                )
         elif kind == "visitor":
             screened = [r for r in linked.get(record["id"], []) if r["kind"] == "screening"]
             decided = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
@@ -443,8 +465,8 @@ def _fever_row(
     guard: Any,
     when: Any,
     tz: tzinfo,
+    code: str,
 ) -> list[Any]:
-    code = record.get("pass_code") or ""
     home = homes.get(code)
     who = f"{home[1]} {home[0]}" if home else (f"通行码 {code}" if code else "未知")
     decisions = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
