@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from werkzeug.exceptions import BadRequest, NotFound
 
-from sync.hub import register_pdf, registers, seal, sheets
+from sync.hub import ledger_view, register_pdf, registers, seal, sheets
 from sync.hub.admin_web import EVERYONE, _store, admin, compound_name, hub_zone, roles
 from sync.hub.admins import audit
 from sync.hub.pass_pdf import PassPdfError
@@ -33,10 +33,14 @@ def _day_and_gate() -> tuple[date, str | None, list[str]]:
     except DayError as exc:
         raise BadRequest(str(exc)) from None
     store = _store()
-    gates = registers.gates_of_day(store, day, tz)
-    kiosk = (request.args.get("kiosk") or "").strip()[:32] or (gates[0] if gates else None)
-    if kiosk is not None and kiosk not in gates and not registers.gate_known(store, kiosk):
+    with_records = registers.gates_of_day(store, day, tz)
+    kiosk = (request.args.get("kiosk") or "").strip()[:32] or (
+        with_records[0] if with_records else None
+    )
+    if kiosk is not None and kiosk not in with_records and not registers.gate_known(store, kiosk):
         raise NotFound(f"没有门岗 {kiosk}：请从登记表页面的门岗列表中选择")
+    # The same list of gates as every page's (a day without records is still the gate's day).
+    gates = sorted({*ledger_view.gate_choices(store), *with_records})
     return day, kiosk, gates
 
 
