@@ -13,7 +13,7 @@ from sync.hub.app import create_hub
 from sync.hub.ledger_view import Filters
 from sync.localtime import zone
 from tests.hub_helpers import PASSWORD, signed_in
-from tests.test_registers import at
+from tests.register_helpers import at
 
 CHINA = zone("Asia/Shanghai")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from kiosk.ledger import Ledger
 from sync.hub import registers, residents, roster_admin
 from sync.hub.sign_on import sign_on_blocks
-from tests.test_registers import CHINA, DAY, at
+from tests.register_helpers import CHINA, DAY, at
 
 
 def _day(store, tmp_path) -> dict[str, str]:

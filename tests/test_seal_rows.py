@@ -14,7 +14,7 @@ from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
 from sync.hub.cli import main as hub_cli
 from tests.hub_helpers import PASSWORD, log_in
-from tests.test_registers import CHINA, DAY, day  # noqa: F401 (the day fixture)
+from tests.register_helpers import CHINA, DAY
 
 
 def _signed_in(app, username: str):
@@ -29,7 +29,7 @@ def _hashes(store) -> dict[str, str]:
     return dict(store.fetch_all("SELECT id, hash FROM events WHERE kiosk_id = 'east-gate'"))
 
 
-def test_each_printed_row_carries_its_records_check_code(hub_store, day, tmp_path):  # noqa: F811
+def test_each_printed_row_carries_its_records_check_code(hub_store, day, tmp_path):
     built = registers.build_day(hub_store, "east-gate", DAY, CHINA)
     codes = {seal.check_code(h) for h in _hashes(hub_store).values()}
     for register in built.registers:
@@ -54,7 +54,7 @@ def test_each_printed_row_carries_its_records_check_code(hub_store, day, tmp_pat
             assert not code or code in text, (register.key, code)
 
 
-def test_the_seal_check_lists_the_sealed_rows_so_an_edited_number_is_found(hub_store, day):  # noqa: F811
+def test_the_seal_check_lists_the_sealed_rows_so_an_edited_number_is_found(hub_store, day):
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
     fever_hash = hub_store.fetch_one(
         "SELECT hash FROM events WHERE kiosk_id = 'east-gate' AND verdict = 'blocked'"
@@ -81,7 +81,7 @@ def test_the_seal_check_lists_the_sealed_rows_so_an_edited_number_is_found(hub_s
     assert "相符" in text and 'id="sealed-rows"' not in text and code not in text
 
 
-def test_a_sheet_printed_at_noon_is_listed_as_it_was_printed(hub_store, day):  # noqa: F811
+def test_a_sheet_printed_at_noon_is_listed_as_it_was_printed(hub_store, day):
     import dataclasses
 
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
@@ -102,7 +102,7 @@ def test_a_sheet_printed_at_noon_is_listed_as_it_was_printed(hub_store, day):  #
     assert len(full.register("fevers").rows) == 1
 
 
-def test_hub_verify_sheet_show_lists_the_rows_with_their_codes(hub_store, day):  # noqa: F811
+def test_hub_verify_sheet_show_lists_the_rows_with_their_codes(hub_store, day):
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
     result = CliRunner().invoke(
         hub_cli, ["verify-sheet", "--db", hub_store.url, "--show", sealed.text()]
@@ -119,7 +119,7 @@ def test_hub_verify_sheet_show_lists_the_rows_with_their_codes(hub_store, day): 
     assert fever.split()[0] in {seal.check_code(h) for h in _hashes(hub_store).values()}
 
 
-def test_a_seal_of_a_gate_the_account_cannot_see_says_so(hub_store, day):  # noqa: F811
+def test_a_seal_of_a_gate_the_account_cannot_see_says_so(hub_store, day):
     sealed = seal.seal_for_day(hub_store, "east-gate", DAY, CHINA)
     compounds.create(hub_store, "光明苑小区")
     create_admin(hub_store, "other-admin", PASSWORD, "admin", ["光明苑小区"])
