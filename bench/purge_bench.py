@@ -22,13 +22,14 @@ from sync.hub.retention import drop_old_months
 from sync.hub.store import HubStore
 
 FILL = (
-    "INSERT INTO events (id, kiosk_id, epoch, seq, kind, wall_time, verdict, estimate_c, record,"
-    " hash, prev_hash, chain_ok, received_at)"
-    " SELECT gen_random_uuid()::text, 'gate-' || (n %% 200), 'epoch-' || ?, n, 'screening',"
-    " ? || '-' || lpad((1 + n %% 28)::text, 2, '0') || 'T08:00:00.000000+00:00', 'admitted', 36.6,"
-    ' repeat(\'{"detail": "samples"}\', 30), md5(n::text) || md5(n::text),'
-    " md5((n - 1)::text) || md5((n - 1)::text), 1,"
-    " ? || '-' || lpad((1 + n %% 28)::text, 2, '0') || 'T08:00:01.000000+00:00'"
+    # The record is the row: every shown column is derived from it (sync/hub/events_schema.py).
+    "INSERT INTO events (record, chain_ok, received_at)"
+    " SELECT json_build_object('id', gen_random_uuid()::text, 'kiosk_id', 'gate-' || (n %% 200),"
+    " 'epoch', 'epoch-' || ?, 'seq', n, 'kind', 'screening', 'wall_time',"
+    " ? || '-' || lpad((1 + n %% 28)::text, 2, '0') || 'T08:00:00.000000+00:00',"
+    " 'verdict', 'admitted', 'estimate_c', 36.6, 'detail', repeat('{\"detail\": \"samples\"}', 30),"
+    " 'hash', md5(n::text) || md5(n::text), 'prev_hash', md5((n - 1)::text) || md5((n - 1)::text)"
+    ")::text, 1, ? || '-' || lpad((1 + n %% 28)::text, 2, '0') || 'T08:00:01.000000+00:00'"
     " FROM generate_series(1, ?) AS n"
 )
 
@@ -39,6 +40,17 @@ def fill(store: HubStore, month: str, rows: int) -> None:
         store.execute(FILL, (month, month, month, rows))
     store.execute("VACUUM ANALYZE events")
     store.execute("VACUUM ANALYZE event_keys")
+
+
+def _delete_month(store: HubStore, month: str) -> int:
+    """The month deleted row by row, as retention does it (its cutoff lets the rows go)."""
+    end = partitions.next_month(month)
+    store.execute("INSERT INTO events_leaving (cutoff) VALUES (?)", (end,))
+    deleted = store.execute(
+        "DELETE FROM events WHERE received_at >= ? AND received_at < ?", (month, end)
+    ).rowcount
+    store.execute("DELETE FROM events_leaving")
+    return int(deleted)
 
 
 def timed(store: HubStore, work) -> tuple[float, int]:
@@ -71,12 +83,7 @@ def main() -> None:
                 ("drop", lambda m=by_drop: drop_old_months(store, partitions.next_month(m))),
                 (
                     "delete",
-                    lambda m=by_delete: (
-                        store.execute(
-                            "DELETE FROM events WHERE received_at >= ? AND received_at < ?",
-                            (m, partitions.next_month(m)),
-                        ).rowcount
-                    ),
+                    lambda m=by_delete: _delete_month(store, m),
                 ),
             ]
             if index % 2:

@@ -15,7 +15,7 @@ from drivers.mlx90614_sim import Scene, SimulatedMLX90614
 from kiosk.config import Config, load_config
 
 # The hub on SQLite and PostgreSQL; the browser (module-scoped Chromium) and its pages.
-pytest_plugins = ["tests.sync_fixtures", "tests.browser_helpers"]
+pytest_plugins = ["tests.sync_fixtures", "tests.browser_helpers", "tests.register_helpers"]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ route with each role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from functools import wraps
@@ -30,7 +31,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound
 
 from sync.auth import csrf_ok, new_csrf
-from sync.contract import HUB_SETTINGS, mask_phone
+from sync.contract import HUB_SETTINGS, WALL_TIME_PATTERN, mask_phone
 from sync.hub import (
     audit_words,
     compounds,
@@ -319,6 +320,7 @@ def dashboard_page(user: dict[str, str]) -> str:
         today=dashboard.counts_for_day(store, dashboard.today(tz), tz=tz),
         chart=Markup(dashboard.chart_svg(series)),
         chart_kiosk=kiosk,
+        gates=ledger_view.gate_choices(store),
         fevers=dashboard.fever_events(store, tz=tz),
         health=dashboard.kiosk_health(store, tz=tz) if user["role"] == "admin" else [],
         outcomes=dashboard.OUTCOMES,
@@ -363,14 +365,19 @@ def _filters() -> ledger_view.Filters:
 def ledger(user: dict[str, str]) -> str:
     filters = _filters()
     before = request.args.get("before")
-    if before is not None and not before.isdigit():
+    before_time = request.args.get("before_time")
+    if (before is not None and not before.isdigit()) or (
+        before_time is not None and not re.fullmatch(WALL_TIME_PATTERN, before_time)
+    ):
         raise BadRequest("翻页参数不对：请从页面上的“更早”链接翻页")
+    store = _store()
     rows = ledger_view.page(
-        _store(),
+        store,
         filters,
         fever_only=user["role"] == "health",
         tz=hub_zone(),
         before=int(before) if before else None,
+        before_time=before_time,
     )
     return render_template(
         "ledger.html",
@@ -380,6 +387,7 @@ def ledger(user: dict[str, str]) -> str:
         columns=ledger_view.COLUMNS,
         kinds=ledger_view.KINDS,
         verdicts=ledger_view.VERDICTS,
+        gates=ledger_view.gate_choices(store),
         page_size=ledger_view.PAGE,
     )
 

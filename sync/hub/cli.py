@@ -207,23 +207,35 @@ def serve(
 @main.command("verify-sheet")
 @db_option
 @timezone_option
+@click.option(
+    "--show",
+    is_flag=True,
+    help="also list the sealed day's registers as printed, each row with its check code",
+)
 @click.argument("seal_text", metavar="SEAL")
-def verify_sheet(db_url: str, timezone: str, seal_text: str) -> None:
+def verify_sheet(db_url: str, timezone: str, show: bool, seal_text: str) -> None:
     """Check a printed register's seal (the text under its QR code) against the hub's records.
 
     Exit status 0: the sheet matches; 1: it does not; 2: that is not a seal."""
-    from sync.hub import seal
+    from sync.hub import registers, seal
 
     try:
         parsed = seal.parse(seal_text)
     except seal.SealError as exc:
         raise click.UsageError(str(exc)) from None
     store = _store(db_url)
+    tz = zone(timezone)
     try:
-        result = seal.verify(store, parsed, zone(timezone))
+        result = seal.verify(store, parsed, tz)
+        click.echo(result.message)
+        if show and result.visible:
+            shown = registers.build_day(
+                store, parsed.kiosk_id, parsed.day, tz, upto=(parsed.epoch, parsed.last_seq)
+            )
+            for line in registers.text_lines(shown):
+                click.echo(line)
     finally:
         store.close()
-    click.echo(result.message)
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -581,15 +593,19 @@ def tail_row(event: dict[str, Any], tz: tzinfo) -> tuple[object, ...]:
 @main.command()
 @db_option
 def integrity(db_url: str) -> None:
-    """Show sequence gaps, chain breaks, conflicts and quarantined records, per kiosk."""
+    """Re-check every stored record against its hash, and show sequence gaps, chain breaks,
+    conflicts and quarantined records, per kiosk. Exit status 1 when something is found."""
     from sync.hub import integrity as report
 
     store = _store(db_url)
     try:
-        for line in report.lines(store):
-            click.echo(line)
+        found, ok = report.check(store)
     finally:
         store.close()
+    for line in found:
+        click.echo(line)
+    if not ok:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -147,10 +147,10 @@ def rounds_of_day(
 ) -> list[dict[str, Any]]:
     """The rounds of a local day from the kiosks (one gate's, or all) and those logged on the
     hub (by default only with all gates), by time: ``wall_time``, ``place``, ``agent``, ``by``
-    (name), ``where`` (gate or 中心)."""
+    (name), ``where`` (gate or 中心), ``hash`` (the kiosk's record; None for the hub's)."""
     start, end = day_bounds_utc(day, tz)
     sql = (
-        f"SELECT kiosk_id, wall_time, {json_field(store, 'detail')} FROM events"
+        f"SELECT kiosk_id, wall_time, {json_field(store, 'detail')}, hash FROM events"
         " WHERE kind = 'disinfection' AND wall_time >= ? AND wall_time < ?"
         f" AND {store.gate_in_compound()}"
     )
@@ -159,7 +159,7 @@ def rounds_of_day(
         sql += " AND kiosk_id = ?"
         params += (kiosk_id,)
     rounds = []
-    for gate, wall_time, detail in store.fetch_all(sql, params):
+    for gate, wall_time, detail, record_hash in store.fetch_all(sql, params):
         facts = json.loads(detail) if detail else {}
         rounds.append(
             {
@@ -168,6 +168,7 @@ def rounds_of_day(
                 "agent": facts.get("agent", ""),
                 "by": facts.get("name") or facts.get("guard_id", ""),
                 "where": gate,
+                "hash": record_hash,  # the record's (its check code on the register)
             }
         )
     if hub_rounds or (hub_rounds is None and kiosk_id is None):
@@ -183,6 +184,7 @@ def rounds_of_day(
                     "agent": agent,
                     "by": done_by,
                     "where": "中心",
+                    "hash": None,  # logged on the hub: no kiosk hashed it
                 }
             )
     rounds.sort(key=lambda r: r["wall_time"])

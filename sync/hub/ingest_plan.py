@@ -17,6 +17,9 @@ from sync.protocol import CONFLICT, DUPLICATE, STORED, hash_matches, mac_matches
 
 MAC_MISMATCH = "the record's mac does not match: rewritten without the kiosk's chain key"
 MAC_MISSING = "a record the kiosk must have keyed carries no mac"
+HASH_MISMATCH = "the record's hash does not match its content"
+LINK_BROKEN = "prev_hash does not match the record before"
+NOT_GENESIS = "the first record does not start the chain"
 SAME_ID = "same id, different content"
 SAME_PLACE = "another record has this sequence number"
 
@@ -96,7 +99,7 @@ def chain_problems(
     problems: list[tuple[int, str]] = []
     epoch, seq = record["epoch"], record["seq"]
     if not hash_matches(record):
-        problems.append((seq, "the record's hash does not match its content"))
+        problems.append((seq, HASH_MISMATCH))
     key, keyed_epoch, keyed_from = keying
     if record.get("mac") is not None:
         if key is None or not mac_matches(key, record):
@@ -105,9 +108,9 @@ def chain_problems(
         problems.append((seq, MAC_MISSING))
     before, after = chain.get((epoch, seq - 1)), chain.get((epoch, seq + 1))
     if seq == 1 and record["prev_hash"] != GENESIS_HASH:
-        problems.append((seq, "the first record does not start the chain"))
+        problems.append((seq, NOT_GENESIS))
     elif before is not None and before[0] != record["prev_hash"]:
-        problems.append((seq, "prev_hash does not match the record before"))
+        problems.append((seq, LINK_BROKEN))
     if after is not None and after[1] != record["hash"]:
-        problems.append((seq + 1, "prev_hash does not match the record before"))
+        problems.append((seq + 1, LINK_BROKEN))
     return problems

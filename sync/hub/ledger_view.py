@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from sync.contract import mask_phone
+from sync.contract import EVENT_KINDS, mask_phone
 from sync.hub import labels, sheets
 from sync.hub.store import HubStore
 from sync.localtime import (
@@ -49,7 +49,10 @@ KINDS = (
     "identify",
     "sensor_fault",
     "sensor_recovered",
+    "shift",
+    "disinfection",
 )
+assert set(KINDS) == set(EVENT_KINDS)  # every kind a kiosk records can be chosen
 VERDICTS = (
     "admitted",
     "blocked",
@@ -64,7 +67,11 @@ VERDICTS = (
     "silenced",
     "in",
     "out",
+    "on",
+    "off",
+    "done",
 )
+ORDERS = ("time", "arrival")  # by when it happened (the record's time), or as it reached the hub
 WIDTHS = (9, 12, 11, 9, 8, 10, 12, 14, 8, 8, 12, 11, 14, 38, 38)
 FEVER_ONLY = "((kind = 'screening' AND verdict = 'blocked') OR kind = 'override')"
 PAGE = 200
@@ -82,11 +89,12 @@ class Filters:
     kind: str | None = None
     verdict: str | None = None
     text: str | None = None  # a plate, a pass code, a record id: only what the ledger shows
+    order: str | None = None  # None: by the record's time; "arrival": as the hub received them
 
     @classmethod
     def from_args(cls, args: Any) -> Filters:
         values: dict[str, str | None] = {}
-        for name in ("day_from", "day_to", "kiosk", "kind", "verdict", "text"):
+        for name in ("day_from", "day_to", "kiosk", "kind", "verdict", "text", "order"):
             value = (args.get(name) or "").strip()
             if len(value) > 64:
                 raise FilterError(f"查询条件过长（{name}）：请缩短后重试")
@@ -97,6 +105,10 @@ class Filters:
                     parse_day(day, "2026-11-28")
                 except DayError as exc:
                     raise FilterError(str(exc)) from None
+        if values["order"] not in (None, *ORDERS):
+            raise FilterError("排序只能是 按发生时间 或 按到达中心顺序：请从页面上选择")
+        if values["order"] == "time":
+            values["order"] = None  # the default
         for name, allowed in (("kind", KINDS), ("verdict", VERDICTS)):
             if label := values[name]:
                 code = labels.code_for(label, allowed)
@@ -155,6 +167,7 @@ def row_for(ingest_seq: int, record_text: str, tz: tzinfo) -> dict[str, Any]:
     local = to_local(record["wall_time"], tz)
     return {
         "ingest_seq": ingest_seq,
+        "wall_time": record["wall_time"],  # UTC, for paging by time (shown as date and time)
         "kiosk_id": record["kiosk_id"],
         "date": local.strftime("%Y-%m-%d"),
         "time": local.strftime("%H:%M:%S"),
@@ -182,26 +195,42 @@ def page(
     fever_only: bool,
     tz: tzinfo,
     before: int | None = None,
+    before_time: str | None = None,
 ) -> list[dict[str, Any]]:
+    """One page, newest first: by the record's own time (when it happened at the gate; ties in
+    arrival order), or with ``filters.order == "arrival"`` as the hub received them. The next
+    page starts before the last row: ``before`` (its ingest_seq) and, by time, ``before_time``
+    (its wall_time)."""
     where, params = filters.where(fever_only=fever_only, tz=tz)
+    by_arrival = filters.order == "arrival"
+    order = "ingest_seq DESC" if by_arrival else "wall_time DESC, ingest_seq DESC"
     found: list[dict[str, Any]] = []
     while len(found) < PAGE:
         clause, args = where, list(params)
-        if before is not None:
+        if before is not None and (by_arrival or before_time is None):
             clause += " AND ingest_seq < ?"
             args.append(before)
+        elif before is not None:
+            clause += " AND (wall_time < ? OR (wall_time = ? AND ingest_seq < ?))"
+            args += [before_time, before_time, before]
         rows = store.fetch_all(
-            f"SELECT ingest_seq, record FROM events WHERE {clause} AND {store.gate_in_compound()}"
-            " ORDER BY ingest_seq DESC LIMIT ?",
+            f"SELECT ingest_seq, record, wall_time FROM events WHERE {clause}"
+            f" AND {store.gate_in_compound()} ORDER BY {order} LIMIT ?",
             (*args, PAGE),
         )
         found += [
-            row for row in (row_for(int(s), text, tz) for s, text in rows) if shows(filters, row)
+            row for row in (row_for(int(s), text, tz) for s, text, _ in rows) if shows(filters, row)
         ]
         if len(rows) < PAGE:
             break
-        before = int(rows[-1][0])
+        before, before_time = int(rows[-1][0]), rows[-1][2]
     return found[:PAGE]
+
+
+def gate_choices(store: HubStore) -> list[str]:
+    """The gates a filter offers, the same list on every page: each of the compound's gates
+    (a revoked one too: its records stay)."""
+    return [kiosk["kiosk_id"] for kiosk in store.kiosks()]
 
 
 def iter_rows(

@@ -1,6 +1,7 @@
 """A gate's daily registers as one printable A4 PDF (fpdf2, landscape): each register on its own
 pages with the compound, gate, date and guards on duty at the top, signature lines after it,
-and on every page the seal (text and QR code) and "第 x 页 共 y 页"."""
+and on every page the seal (text and QR code) and "第 x 页 共 y 页". Each row ends with its
+record's check code (校验码), which the seal check lists beside the row as the hub holds it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sync.hub.pass_pdf import cjk_font
 from sync.hub.pass_qr import draw_qr
-from sync.hub.registers import Day, Register
+from sync.hub.registers import CODE_COLUMN, Day, Register
 from sync.hub.seal import Seal
 
 MARGIN = 10.0
@@ -41,14 +42,25 @@ def _document(day: Day, compound: str, seal: Seal | None) -> Any:
             self.set_draw_color(0)
             self.line(MARGIN, top, self.w - MARGIN, top)
             self.set_font("cjk", size=8)
-            if seal is not None:
+            if day.unsound:
+                self.set_xy(MARGIN, top + 2)
+                self.set_text_color(179, 20, 27)
+                self.set_font("cjk", size=10)
+                self.multi_cell(self.w - 2 * MARGIN, 5, unsealed_text(day))
+                self.set_text_color(0)
+            elif seal is not None:
                 self.set_xy(MARGIN, top + 2)
                 for line in seal.lines():
                     self.cell(
                         self.w - 2 * MARGIN - QR_MM - 4, 4.5, line, new_x="LMARGIN", new_y="NEXT"
                     )
                 self.set_x(MARGIN)
-                self.cell(0, 4.5, "核验：在中心“封签核验”页扫描右侧二维码，或运行 hub verify-sheet")
+                self.cell(
+                    0,
+                    4.5,
+                    "核验：在中心“封签核验”页扫描右侧二维码（或 hub verify-sheet --show），"
+                    "按每行的校验码逐行对照",
+                )
                 draw_qr(self, seal.text(), self.w - MARGIN - QR_MM, top + 1, QR_MM)
             else:
                 self.set_xy(MARGIN, top + 2)
@@ -65,15 +77,26 @@ def _document(day: Day, compound: str, seal: Seal | None) -> Any:
     return pdf
 
 
+def unsealed_text(day: Day) -> str:
+    """Why a day's sheet carries no seal (the page says the same)."""
+    seqs = "、".join(str(seq) for seq in day.unsound_seqs[:10])
+    more = " 等" if len(day.unsound_seqs) > 10 else ""
+    return (
+        f"本日有 {len(day.unsound_seqs)} 条记录与哈希不符（序号 {seqs}{more}），在中心被改动过或"
+        "传来时已不符：本表不加封签，不能作证。请运行 hub integrity 查看并上报。"
+    )
+
+
 def _register(pdf: Any, register: Register) -> None:
     from fpdf.fonts import FontFace
 
     pdf.register_title = register.title
     pdf.add_page()
     pdf.set_font("cjk", size=9)
-    total = sum(c.width for c in register.columns)
+    columns = (*register.columns, CODE_COLUMN)
+    total = sum(c.width for c in columns)
     usable = pdf.w - 2 * MARGIN
-    widths = [usable * c.width / total for c in register.columns]
+    widths = [usable * c.width / total for c in columns]
     with pdf.table(
         col_widths=widths,
         width=usable,
@@ -84,12 +107,13 @@ def _register(pdf: Any, register: Register) -> None:
         headings_style=FontFace(emphasis="", fill_color=(225, 228, 235)),
     ) as table:
         heading = table.row()
-        for column in register.columns:
+        for column in columns:
             heading.cell(column.title)
-        for values in register.rows:
+        for values, code in zip(register.rows, register.codes, strict=True):
             row = table.row()
             for value in values:
                 row.cell("" if value is None else str(value))
+            row.cell(code)
     if not register.rows:
         pdf.cell(0, 8, "本日无记录", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)

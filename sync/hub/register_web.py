@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from werkzeug.exceptions import BadRequest, NotFound
 
-from sync.hub import register_pdf, registers, seal, sheets
+from sync.hub import ledger_view, register_pdf, registers, seal, sheets
 from sync.hub.admin_web import EVERYONE, _store, admin, compound_name, hub_zone, roles
 from sync.hub.admins import audit
 from sync.hub.pass_pdf import PassPdfError
@@ -33,10 +33,14 @@ def _day_and_gate() -> tuple[date, str | None, list[str]]:
     except DayError as exc:
         raise BadRequest(str(exc)) from None
     store = _store()
-    gates = registers.gates_of_day(store, day, tz)
-    kiosk = (request.args.get("kiosk") or "").strip()[:32] or (gates[0] if gates else None)
-    if kiosk is not None and kiosk not in gates and not registers.gate_known(store, kiosk):
+    with_records = registers.gates_of_day(store, day, tz)
+    kiosk = (request.args.get("kiosk") or "").strip()[:32] or (
+        with_records[0] if with_records else None
+    )
+    if kiosk is not None and kiosk not in with_records and not registers.gate_known(store, kiosk):
         raise NotFound(f"没有门岗 {kiosk}：请从登记表页面的门岗列表中选择")
+    # The same list of gates as every page's (a day without records is still the gate's day).
+    gates = sorted({*ledger_view.gate_choices(store), *with_records})
     return day, kiosk, gates
 
 
@@ -46,7 +50,9 @@ def registers_page(user: dict[str, str]) -> str:
     day, kiosk, gates = _day_and_gate()
     store, tz = _store(), hub_zone()
     built = registers.build_day(store, kiosk, day, tz) if kiosk else None
-    sealed = seal.seal_for_day(store, kiosk, day, tz) if kiosk else None
+    sealed = (
+        seal.seal_for_day(store, built.kiosk_id, day, tz) if built and not built.unsound else None
+    )
     return render_template(
         "registers.html",
         user=user,
@@ -56,6 +62,7 @@ def registers_page(user: dict[str, str]) -> str:
         built=built,
         seal=sealed,
         compound=compound(),
+        unsealed=register_pdf.unsealed_text(built) if built and built.unsound else None,
     )
 
 
@@ -84,9 +91,8 @@ def registers_export(user: dict[str, str], fmt: str) -> Response:
     stem = f"{kiosk}-{day.isoformat()}"
     if fmt == "pdf":
         try:
-            pdf = register_pdf.day_pdf(
-                built, compound(), seal.seal_for_day(store, kiosk, day, tz), (key,) if key else None
-            )
+            sealed = None if built.unsound else seal.seal_for_day(store, kiosk, day, tz)
+            pdf = register_pdf.day_pdf(built, compound(), sealed, (key,) if key else None)
         except PassPdfError as exc:
             raise BadRequest(str(exc)) from None
         return Response(pdf, mimetype="application/pdf", headers=_attachment(f"{stem}.pdf"))
@@ -141,8 +147,15 @@ def seal_check(user: dict[str, str]) -> Any:
         parsed = seal.parse(text)
     except seal.SealError as exc:
         return render_template("seal.html", user=user, result=None, error=str(exc), text=text), 400
-    store = _store()
-    result = seal.verify(store, parsed, hub_zone())
+    store, tz = _store(), hub_zone()
+    result = seal.verify(store, parsed, tz)
+    # The day as the sheet showed it, each row with its check code, for a line-by-line
+    # comparison (names and homes: only for those who may read the registers).
+    shown = None
+    if result.visible and user["role"] in READERS:
+        shown = registers.build_day(
+            store, parsed.kiosk_id, parsed.day, tz, upto=(parsed.epoch, parsed.last_seq)
+        )
     with store.transaction():
         audit(
             store,
@@ -150,4 +163,6 @@ def seal_check(user: dict[str, str]) -> Any:
             "seal.verify",
             {"kiosk": parsed.kiosk_id, "day": parsed.day.isoformat(), "ok": result.ok},
         )
-    return render_template("seal.html", user=user, result=result, seal=parsed, text=text)
+    return render_template(
+        "seal.html", user=user, result=result, seal=parsed, text=text, shown=shown
+    )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sync.contract import mask_phone
-from sync.hub import disinfection, labels
+from sync.hub import disinfection, labels, seal
+from sync.hub.record_check import Unsound
+from sync.hub.sign_on import sign_on_blocks
 from sync.hub.sql import json_field
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc, format_local, local_today
@@ -33,6 +35,9 @@ class Register:
     title: str
     columns: tuple[Column, ...]
     rows: list[list[Any]]
+    # Each row's check code (seal.check_code of the record it shows; "" for a row logged on the
+    # hub, which no kiosk hashed): printed beside the row, listed by the seal check.
+    codes: list[str] = field(default_factory=list)
 
     @property
     def header(self) -> list[str]:
@@ -47,6 +52,13 @@ class Day:
     day: date
     registers: tuple[Register, ...]
     on_duty: list[str]
+    # Records of the day that are not what their kiosk hashed: their rows are marked, and the
+    # day's sheet carries no seal (nothing may vouch for it).
+    unsound: tuple[Unsound, ...] = ()
+
+    @property
+    def unsound_seqs(self) -> list[int]:
+        return sorted({u.seq for u in self.unsound})
 
     def register(self, key: str) -> Register:
         for register in self.registers:
@@ -126,11 +138,15 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }
 KEYS = tuple(TITLES)
+CODE_COLUMN = Column("校验码", 9)  # printed after a register's own columns (seal.check_code)
+# After the time of a row whose record is not what its kiosk hashed (※: the PDF's CJK font has
+# it; it has no ⚠).
+UNSOUND_MARK = "（※ 记录与哈希不符，不能作证）"
 
 
 # The fields a register shows, read in SQL: parsing each whole record in Python was most of
 # the cost of a month's register (bench/register_bench.py).
-RECORD_COLUMNS = ("id", "kind", "wall_time", "verdict", "estimate_c")
+RECORD_COLUMNS = ("id", "kind", "wall_time", "verdict", "estimate_c", "epoch", "seq", "hash")
 SHOWN_FIELDS = ("pass_code", "reason", "links_to")
 
 
@@ -185,8 +201,27 @@ def _number(value: Any) -> Any:
     return "" if value is None else round(float(value), 1)
 
 
-def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
+class _Rows(list[list[Any]]):
+    """A register's rows as they are built, each with the check code of its record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codes: list[str] = []
+
+    def add(self, record: dict[str, Any] | None, row: list[Any]) -> list[Any]:
+        self.append(row)
+        self.codes.append(seal.check_code(record["hash"]) if record and record.get("hash") else "")
+        return row
+
+
+def build_day(
+    store: HubStore, kiosk_id: str, day: date, tz: tzinfo, *, upto: tuple[str, int] | None = None
+) -> Day:
+    """``upto``: (epoch, seq) of the last record a printed sheet held (its seal): the day as
+    that sheet showed it, without the records that came after."""
     records = day_records(store, kiosk_id, day, tz)
+    if upto is not None:
+        records = [r for r in records if not (r["epoch"] == upto[0] and int(r["seq"]) > upto[1])]
     names = _guard_names(store, day, tz)
     for record in records:  # a guard the kiosk knows and the hub does not: the name it sent
         detail = record["detail_"]
@@ -215,18 +250,33 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         remeasures, _remeasured_by(store, [r["id"] for r in remeasures]), strict=True
     ):
         record["detail_"] = {"guard_id": guard_id} if guard_id else {}
+    by_id = {r["id"]: r for r in records}
+
+    def pass_of(record: dict[str, Any]) -> str:
+        """The pass a screening belongs to: its own, or a re-measure's block's (a guard's 复测
+        measures the person of the block, who shows no pass again)."""
+        seen = 0
+        while not record.get("pass_code") and record.get("links_to") in blocks and seen < 8:
+            record, seen = by_id[record["links_to"]], seen + 1
+        return record.get("pass_code") or ""
+
+    remeasure_ids = {r["id"] for r in remeasures}
+    staff_blocks = sign_on_blocks(records)  # shown as the staff member's, in their registers
     acted_ids: list[str] = []  # guards who acted at the gate (a sign-on is not an action)
     for record in records:
         guard_id = record["detail_"].get("guard_id")
         if guard_id and guard_id not in acted_ids and record["kind"] != "shift":
             acted_ids.append(guard_id)
 
-    def when(record: dict[str, Any]) -> str:
-        return format_local(record["wall_time"], tz)
+    unsound = tuple(seal.unsound_of_day(store, kiosk_id, day, tz))
+    unsound_ids = {u.record_id for u in unsound}
 
-    screening, visitors, vehicles, fevers = [], [], [], []
-    staff: list[list[Any]] = []
-    shifts: list[list[Any]] = []
+    def when(record: dict[str, Any]) -> str:
+        shown = format_local(record["wall_time"], tz)
+        return shown + UNSOUND_MARK if record["id"] in unsound_ids else shown
+
+    screening, visitors, vehicles, fevers = _Rows(), _Rows(), _Rows(), _Rows()
+    staff, shifts = _Rows(), _Rows()
     open_shifts: dict[str, list[Any]] = {}
     refused_rows: dict[str, list[Any]] = {}  # a fever-refused sign-on's id → [row, retries, note]
     signed_on: list[str] = []
@@ -239,20 +289,30 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
             # A person refused at sign-on (or barred) is not the guard at the gate.
             acting = detail.get("guard_id") or acting
         code = record.get("pass_code") or ""
+        if kind == "screening" and record["id"] in staff_blocks:
+            continue  # a staff member's fever at sign-on: their health record, below
         if kind == "screening":
-            screening.append(
+            code = pass_of(record)
+            reason = labels.zh(record.get("reason"))
+            if record["id"] in remeasure_ids:
+                reason = "门卫复测" + (f"：{reason}" if reason else "")
+            screening.add(
+                record,
                 [
                     when(record),
                     homes.get(code, ("", ""))[0],
                     code,
                     _number(record.get("estimate_c")),
                     labels.zh(record.get("verdict")),
-                    labels.zh(record.get("reason")),
+                    reason,
                     guard(acting),
-                ]
+                ],
             )
             if record.get("verdict") == "blocked":
-                fevers.append(_fever_row(followups, record, homes, linked, guard, when, tz))
+                fevers.add(
+                    record,
+                    _fever_row(followups, record, homes, linked, guard, when, tz, code),
+                )
         elif kind == "visitor":
             screened = [r for r in linked.get(record["id"], []) if r["kind"] == "screening"]
             decided = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
@@ -263,7 +323,8 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
             else:
                 outcome = labels.zh(record.get("verdict"))
             place = "-".join(str(detail.get(k) or "") for k in ("building", "unit")).strip("-")
-            visitors.append(
+            visitors.add(
+                record,
                 [
                     when(record),
                     detail.get("name") or "",
@@ -275,7 +336,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                     _number(screened[-1].get("estimate_c")) if screened else "",
                     outcome,
                     guard(detail.get("guard_id")),
-                ]
+                ],
             )
         elif kind == "vehicle":
             temps = [
@@ -283,14 +344,15 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                 for r in linked.get(record["id"], [])
                 if r["kind"] == "screening" and r.get("estimate_c") is not None
             ]
-            vehicles.append(
+            vehicles.add(
+                record,
                 [
                     when(record),
                     detail.get("plate") or "",
                     labels.zh(record.get("verdict")),
                     "、".join(temps),
                     guard(detail.get("guard_id")),
-                ]
+                ],
             )
         elif kind == "shift":
             guard_id = detail.get("guard_id") or ""
@@ -298,7 +360,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
             if verdict == "off":
                 row = open_shifts.pop(guard_id, None)
                 if row is None:  # signed on the day before
-                    shifts.append([guard(guard_id), "", when(record), "", "前一日上岗"])
+                    shifts.add(record, [guard(guard_id), "", when(record), "", "前一日上岗"])
                 else:
                     row[2] = when(record)
                 continue
@@ -311,14 +373,15 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                     refused_row[0][4] = f"{refused_row[2]}；其后 {refused_row[1]} 次登录被拒"
                 continue
             fit = verdict == "on"
-            staff.append(
+            staff.add(
+                record,
                 [
                     when(record),
                     guard(guard_id),
                     _number(record.get("estimate_c")),
                     "有" if detail.get("visitors_at_home") else "无",
                     "正常，上岗" if fit else "体温异常，未能上岗",
-                ]
+                ],
             )
             if fit:
                 row = [guard(guard_id), when(record), "", _number(record.get("estimate_c")), ""]
@@ -330,16 +393,18 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
                 note = f"{when(record)[11:16]} 上岗测温体温异常，未能上岗（当日禁止上岗）"
                 row = [guard(guard_id), "", "", _number(record.get("estimate_c")), note]
                 refused_rows[record["id"]] = [row, 0, note]
-            shifts.append(row)
+            shifts.add(record, row)
     # A shift still open at the end of the day's records: still on duty if the day is today,
     # otherwise the sign-off never came that day.
     still_on = "在岗" if day == local_today(tz) else "当日未下岗"
     for row in open_shifts.values():
         row[4] = still_on
-    rounds = [
-        [format_local(r["wall_time"], tz), r["place"], r["agent"], r["by"], r["where"]]
-        for r in disinfection.rounds_of_day(store, day, tz, kiosk_id, hub_rounds=True)
-    ]
+    rounds = _Rows()
+    shown = {r["hash"] for r in records}
+    for r in disinfection.rounds_of_day(store, day, tz, kiosk_id, hub_rounds=True):
+        if r["hash"] is None or r["hash"] in shown:  # a kiosk's round after the sheet: not on it
+            row = [format_local(r["wall_time"], tz), r["place"], r["agent"], r["by"], r["where"]]
+            rounds.add(r, row)
     rows = {
         "screening": screening,
         "visitors": visitors,
@@ -349,7 +414,9 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         "duty": shifts,
         "disinfection": rounds,
     }
-    registers = tuple(Register(k, TITLES[k], COLUMNS[k], rows[k]) for k in KEYS)
+    registers = tuple(
+        Register(k, TITLES[k], COLUMNS[k], list(rows[k]), rows[k].codes) for k in KEYS
+    )
     # The 值班 line: who signed on that day, then anyone who acted at the gate without signing
     # on; on a day without any sign-on (before the guard screen had it), who acted.
     on_duty = [guard(g) for g in signed_on]
@@ -357,7 +424,7 @@ def build_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Day:
         on_duty += [guard(g) + "（未签到）" for g in acted_ids if g not in signed_on]
     else:
         on_duty = [guard(g) for g in acted_ids]
-    return Day(kiosk_id, day, registers, on_duty)
+    return Day(kiosk_id, day, registers, on_duty, unsound)
 
 
 def _remeasured_by(store: HubStore, event_ids: list[str]) -> list[str | None]:
@@ -398,8 +465,8 @@ def _fever_row(
     guard: Any,
     when: Any,
     tz: tzinfo,
+    code: str,
 ) -> list[Any]:
-    code = record.get("pass_code") or ""
     home = homes.get(code)
     who = f"{home[1]} {home[0]}" if home else (f"通行码 {code}" if code else "未知")
     decisions = [r for r in linked.get(record["id"], []) if r["kind"] == "override"]
@@ -428,7 +495,7 @@ def _fever_row(
         decided = (
             "门卫复测正常，放行"
             if remeasure["verdict"] == "admitted"
-            else f"门卫复测仍异常（{when(remeasure)[-8:]} 另记一条）"
+            else f"门卫复测仍异常（{when(remeasure)[11:19]} 另记一条）"
         )
         by = guard(remeasure["detail_"].get("guard_id"))
     else:
@@ -454,6 +521,20 @@ def range_rows(
     while day <= last:
         yield from build_day(store, kiosk_id, day, tz).register(key).rows
         day += timedelta(days=1)
+
+
+def text_lines(day: Day) -> list[str]:
+    """A day's registers as text lines (``hub verify-sheet --show``): each row with its check
+    code first, to be found by the code printed on the sheet."""
+    out = []
+    for register in day.registers:
+        count = len(register.rows)
+        out.append(f"{register.title} · {day.kiosk_id} · {day.day.isoformat()} · 共 {count} 条")
+        out.append("  校验码    " + " | ".join(register.header))
+        for code, row in zip(register.codes, register.rows, strict=True):
+            cells = " | ".join("" if value is None else str(value) for value in row)
+            out.append(f"  {code or '（中心）':<8}  {cells}")
+    return out
 
 
 def gates_of_day(store: HubStore, day: date, tz: tzinfo) -> list[str]:

@@ -1,5 +1,6 @@
 """Retention on the hub: events older than the period are deleted; counts per kiosk, day, kind and
-verdict are kept, and each run is in the audit log. The same run deletes refused records
+verdict are kept, and each run is in the audit log. It is the only way events leave the hub: the
+database refuses any other DELETE (sync/hub/events_schema.py). The same run deletes refused records
 received before the cutoff, home-quarantine entries that ended before it, superseded roster
 history (a pass, guard or setting as it was before its latest change) and audit entries older
 than the audit period (180 days by default: who looked at what must outlive the data a while).
@@ -57,7 +58,11 @@ def purge(
             (cutoff, cutoff),
         )
         purged = drop_old_months(store, cutoff) if store.dialect is POSTGRES else 0
+        # Events leave only by this path: the trigger lets a row go only if it is old by the
+        # cutoff written here, which no other session sees (sync/hub/events_schema.py).
+        store.execute("INSERT INTO events_leaving (cutoff) VALUES (?)", (cutoff,))
         purged += store.execute(f"DELETE FROM events WHERE {old}", (cutoff, cutoff)).rowcount
+        store.execute("DELETE FROM events_leaving")
         quarantined = store.execute(
             "DELETE FROM quarantine WHERE received_at < ?", (cutoff,)
         ).rowcount

@@ -11,20 +11,30 @@ day reached the hub after the sheet was printed.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
+from sync.hub import events_schema, record_check
+from sync.hub.ingest_plan import LINK_BROKEN
 from sync.hub.store import HubStore
 from sync.localtime import day_bounds_utc
-from sync.protocol import hash_matches
 
 PREFIX = "MENWEI-SEAL-1"
 PATTERN = re.compile(
     r"MENWEI-SEAL-1\|(?P<kiosk>[A-Za-z0-9-]{1,32})\|(?P<day>\d{4}-\d{2}-\d{2})\|"
     r"(?P<epoch>[0-9a-f]{1,64})\|(?P<first>\d{1,19})\|(?P<last>\d{1,19})\|(?P<hash>[0-9a-f]{64})"
 )
+
+
+CODE_LENGTH = 8  # hex digits: two records of a 10,000-record day share one once in ~100 days
+
+
+def check_code(record_hash: str) -> str:
+    """The short code printed beside a register row: the start of its record's hash. The seal
+    check lists the sealed day's rows with their codes, so a printed line is found by its code
+    and compared (an edited number on paper no longer matches its record's line)."""
+    return record_hash[:CODE_LENGTH]
 
 
 class SealError(ValueError):
@@ -66,6 +76,7 @@ class Seal:
 class Verdict:
     ok: bool
     message: str  # Chinese, says what it means and what to do
+    visible: bool = True  # the gate is one this store sees (its day's rows can be listed)
 
 
 def parse(text: str) -> Seal:
@@ -106,15 +117,59 @@ def seal_for_day(store: HubStore, kiosk_id: str, day: date, tz: tzinfo) -> Seal 
     return Seal(kiosk_id, day, last[0], int(first[0]), int(last[1]), last[2])
 
 
+def unsound_of_day(
+    store: HubStore, kiosk_id: str, day: date, tz: tzinfo
+) -> list[record_check.Unsound]:
+    """The records of a gate's local day that are not what their kiosk hashed (changed on the
+    hub, or sent so): a sheet of that day cannot be sealed, its rows are marked."""
+    start, end = day_bounds_utc(day, tz)
+    rows = store.fetch_all(
+        f"SELECT {record_check.SELECT} FROM events WHERE kiosk_id = ? AND wall_time >= ?"
+        f" AND wall_time < ? AND {store.gate_in_compound()} ORDER BY epoch, seq",
+        (kiosk_id, start, end),
+    )
+    # Thorough only when a protection is missing: otherwise the columns are the record's.
+    thorough = bool(events_schema.missing_protections(store))
+    return list(record_check.check_chain(rows, store.keying(kiosk_id), thorough=thorough))
+
+
+def _not_ours(store: HubStore, kiosk_id: str) -> Verdict | None:
+    """A seal of a gate this store does not see: said as such, not as records deleted."""
+    if (
+        store.fetch_one(
+            f"SELECT 1 FROM kiosks WHERE kiosk_id = ? AND {store.in_compound()}", (kiosk_id,)
+        )
+        is not None
+    ):
+        return None
+    if store.fetch_one("SELECT 1 FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)) is not None:
+        return Verdict(
+            False,
+            f"无法核验：这张登记表是门岗 {kiosk_id} 的，该门岗不属于本账户可见的小区。"
+            "这不说明记录有问题：请由该门岗所属小区的管理员核验。",
+            visible=False,
+        )
+    return Verdict(
+        False,
+        f"无法核验：本中心没有门岗 {kiosk_id}。这张登记表不是本中心打印的，或封签抄错："
+        "请重新扫描登记表上的封签二维码；确是本小区的登记表请上报。",
+        visible=False,
+    )
+
+
 def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
     """Does the sheet match the hub's records of that gate's local day (in ``tz``)?"""
+    not_ours = _not_ours(store, seal.kiosk_id)
+    if not_ours is not None:
+        return not_ours
     rows = store.fetch_all(
-        "SELECT seq, record, hash FROM events WHERE kiosk_id = ? AND epoch = ?"
+        f"SELECT {record_check.SELECT} FROM events WHERE kiosk_id = ? AND epoch = ?"
         f" AND seq >= ? AND seq <= ? AND {store.gate_in_compound()} ORDER BY seq",
         (seal.kiosk_id, seal.epoch, seal.first_seq, seal.last_seq),
     )
+    seq_at = record_check.COLUMNS.index("seq")
     expected = seal.last_seq - seal.first_seq + 1
-    if len(rows) != expected or [int(r[0]) for r in rows] != list(
+    if len(rows) != expected or [int(r[seq_at]) for r in rows] != list(
         range(seal.first_seq, seal.last_seq + 1)
     ):
         return Verdict(
@@ -125,27 +180,27 @@ def verify(store: HubStore, seal: Seal, tz: tzinfo) -> Verdict:
         )
     start, end = day_bounds_utc(seal.day, tz)
     day = seal.day.isoformat()
-    previous_hash = None
-    for seq, text, stored_hash in rows:
-        record = json.loads(text)
-        if not start <= record["wall_time"] < end:
+    for row in rows:
+        columns = dict(zip(record_check.COLUMNS, row, strict=False))
+        if not start <= columns["wall_time"] < end:
             return Verdict(
                 False,
-                f"不符：序号 {seq} 的记录不是 {day} 的。封签上的日期被改动或抄错："
+                f"不符：序号 {columns['seq']} 的记录不是 {day} 的。封签上的日期被改动或抄错："
                 "请重新扫描登记表上的封签二维码；仍不符请保留纸质登记表并上报。",
             )
-        if not hash_matches(record) or record["hash"] != stored_hash:
+    for unsound in record_check.check_chain(rows, store.keying(seal.kiosk_id)):
+        if unsound.problem == LINK_BROKEN:
             return Verdict(
                 False,
-                f"不符：序号 {seq} 的记录在中心被改动过（内容与哈希不一致）。"
-                "登记表与中心记录不一致，请保留纸质登记表并上报。",
+                f"不符：序号 {unsound.seq} 处记录链断开。登记表与中心记录不一致，"
+                "请保留纸质登记表并上报。",
             )
-        if previous_hash is not None and record["prev_hash"] != previous_hash:
-            return Verdict(
-                False,
-                f"不符：序号 {seq} 处记录链断开。登记表与中心记录不一致，请保留纸质登记表并上报。",
-            )
-        previous_hash = record["hash"]
+        return Verdict(
+            False,
+            f"不符：序号 {unsound.seq} 的记录在中心被改动过（内容与哈希不一致）。"
+            "登记表与中心记录不一致，请保留纸质登记表并上报。",
+        )
+    previous_hash = rows[-1][record_check.COLUMNS.index("hash")] if rows else None
     if previous_hash != seal.chain_hash:
         return Verdict(
             False,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.hub import partitions, tenancy_schema
+from sync.hub import events_schema, partitions, tenancy_schema
 from sync.hub.ingest_plan import MAC_MISMATCH as MAC_MISMATCH  # re-exported: the problems'
 from sync.hub.ingest_plan import MAC_MISSING as MAC_MISSING  # words are read from here
 from sync.hub.ingest_plan import IngestPlan, Keying, Valid, plan_batch
@@ -41,8 +41,12 @@ INGEST_LOCK_CLASS = 0x6D656E69  # "meni"
 INGEST_LOCK = "?, hashtext(current_schema())"
 PLAN_ATTEMPTS = 20  # plans of one batch, each after another writer took one of its keys
 INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (13 columns: far below 32,766 values)
-# The columns ingest writes, with their PostgreSQL types (for the unnest() of a batch).
-EVENT_COLUMNS = {
+# The columns ingest writes, with their PostgreSQL types (for the unnest() of a batch): the
+# record and the hub's bookkeeping. Every other column is derived from the record by the
+# database (sync/hub/events_schema.py).
+EVENT_COLUMNS = {"record": "text", "chain_ok": "integer", "received_at": "text"}
+# What ingest wrote into a hub not migrated that far yet (tests of older hubs' migrations).
+EVENT_COLUMNS_BEFORE_014 = {
     "id": "text",
     "kiosk_id": "text",
     "epoch": "text",
@@ -277,6 +281,8 @@ def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[s
                 "ALTER TABLE kiosks ADD COLUMN settings_reported_at TEXT",
             ],
         ),
+        # Events written once; every shown column derived from the hashed record.
+        (events_schema.MIGRATION, [events_schema.migrate]),
     ]
 
 
@@ -327,6 +333,7 @@ class HubStore:
         self._stored = 0  # records this process stored (for _refresh_statistics)
         self._sequence_name: str | None = None
         self._partition_months: set[str] = set()  # months whose partitions this process made
+        self._derived = False  # the events' columns are derived from the record (migration 014)
 
     # -- connections and transactions --------------------------------------------------------
 
@@ -587,6 +594,10 @@ class HubStore:
             return None, None, None
         return bytes.fromhex(row[0]), row[1], None if row[2] is None else int(row[2])
 
+    def keying(self, kiosk_id: str) -> Keying:
+        """The kiosk's chain key and from where its records carry a mac (for re-checking)."""
+        return self._keying(kiosk_id)
+
     def kiosk_for_token(self, token: str) -> KioskAuth | None:
         row = self.fetch_one(
             "SELECT kiosk_id, revoked_at FROM kiosks WHERE token_hash = ?", (digest(token),)
@@ -784,15 +795,18 @@ class HubStore:
             return False
 
     def _insert_events(self, kiosk_id: str, plan: IngestPlan, received: str) -> int:
-        """Insert the plan's rows; how many were inserted."""
-        rows = [
+        """Insert the plan's rows; how many were inserted. Only the record and the hub's
+        bookkeeping are written: the database derives the rest from the record."""
+        if self._events_derived():
+            rows = [
+                (item.canonical, int(plan.chain_ok[(r["epoch"], r["seq"])]), received)
+                for item in plan.rows
+                for r in (item.record,)
+            ]
+            return self._insert_rows("events", EVENT_COLUMNS, rows, skip_conflicts=True)
+        old = [
             (
-                r["id"],
-                kiosk_id,
-                r["epoch"],
-                r["seq"],
-                r["kind"],
-                r["wall_time"],
+                *(r[name] for name in ("id", "kiosk_id", "epoch", "seq", "kind", "wall_time")),
                 r["verdict"],
                 r["estimate_c"],
                 item.canonical,
@@ -804,7 +818,18 @@ class HubStore:
             for item in plan.rows
             for r in (item.record,)
         ]
-        return self._insert_rows("events", EVENT_COLUMNS, rows, skip_conflicts=True)
+        return self._insert_rows("events", EVENT_COLUMNS_BEFORE_014, old, skip_conflicts=True)
+
+    def _events_derived(self) -> bool:
+        """Are the events' columns derived from the record (migration 014)? Checked until so."""
+        if not self._derived:
+            self._derived = (
+                self.fetch_one(
+                    "SELECT 1 FROM hub_migrations WHERE name = ?", (events_schema.MIGRATION,)
+                )
+                is not None
+            )
+        return self._derived
 
     def _insert_rows(
         self,
