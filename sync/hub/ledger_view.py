@@ -51,6 +51,7 @@ KINDS = (
     "sensor_recovered",
     "shift",
     "disinfection",
+    "guard_pin",
 )
 assert set(KINDS) == set(EVENT_KINDS)  # every kind a kiosk records can be chosen
 VERDICTS = (
