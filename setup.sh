@@ -13,7 +13,8 @@ cd "$(dirname "$(readlink -f "$0")")"
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 DEMO_DIR=${MENWEI_DEMO_DIR:-demo-data}
-TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils espeak-ng sox nginx)
+TEST_SYSTEM_PACKAGES=(chromium fonts-wqy-microhei shellcheck systemd debootstrap zbar-tools poppler-utils espeak-ng sox
+    nginx qemu-user-static binfmt-support)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -62,8 +63,26 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The install test also runs on arm64, a Pi's architecture: qemu-user-static registers its
+# interpreters with binfmt_misc when systemd starts binfmt-support, which a container or a CI job
+# may not do; register them here (root only; the test says what is missing otherwise).
+ensure_arm64_emulation() {
+    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+    [ "$(uname -m)" = aarch64 ] && return 0
+    [ -e "$entry" ] && head -n1 "$entry" | grep -qx enabled && return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v update-binfmts >/dev/null; then
+        say "no arm64 emulation ($entry): the arm64 install test will say so"
+        return 0
+    fi
+    [ -e /proc/sys/fs/binfmt_misc/register ] \
+        || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+        || { say "cannot mount binfmt_misc: no arm64 emulation here"; return 0; }
+    update-binfmts --enable qemu-aarch64 || say "update-binfmts could not enable qemu-aarch64"
+}
+
 cmd_test() {
     ensure_packages "${TEST_SYSTEM_PACKAGES[@]}"
+    ensure_arm64_emulation
     ensure_venv test,hub
     say "ruff"
     "$VENV/bin/ruff" check .

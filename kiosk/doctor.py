@@ -19,6 +19,18 @@ from kiosk.config import Config
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 MIN_FREE_BYTES = 200 * 1024 * 1024
 MAX_BUS_HZ = 100_000  # the MLX90614 is an SMBus device: 10-100 kHz
+# The firmware's I2C speed when config.txt names none (dtparam=i2c_arm_baudrate).
+FIRMWARE_DEFAULT_BUS_HZ = 100_000
+# What would take the screen from menwei-browser, or blank it: a desktop session (Raspberry Pi
+# OS Bookworm's lightdm with labwc) and the idle timer its autostart runs (swayidle, which
+# raspi-config's screen blanking option adds).
+DESKTOP_AUTOSTARTS = ("/etc/xdg/labwc/autostart", "/home/*/.config/labwc/autostart")
+
+
+def host_path(path: str) -> Path:
+    """``path`` under the prefix that tests point at a fake Pi (MENWEI_DEV_PREFIX, as kvmd's
+    env.py does for /sys and /etc)."""
+    return Path(f"{DEV_PREFIX}{path}")
 
 
 @dataclass(frozen=True)
@@ -32,12 +44,16 @@ class Check:
 def run_checks(config: Config, thermometer: MLX90614 | None) -> list[Check]:
     checks = [
         check_i2c(config),
+        check_boot_config(config),
         check_bus_speed(config),
         check_sensor(config, thermometer),
+        check_gpio(config),
         *check_pins(config),
         check_data_dir(config),
         check_clock(),
         check_hub(config),
+        check_display(config),
+        check_blanking(config),
         check_browser(),
     ]
     return checks
@@ -62,6 +78,56 @@ def check_i2c(config: Config) -> Check:
             "add the service user to the 'i2c' group (setup.sh install does)",
         )
     return Check("I2C bus", OK, str(path))
+
+
+def boot_config_path() -> Path | None:
+    """The Pi firmware's config.txt: /boot/firmware (Bookworm) or /boot (Bullseye and before)."""
+    for path in ("/boot/firmware/config.txt", "/boot/config.txt"):
+        if host_path(path).is_file():
+            return host_path(path)
+    return None
+
+
+def dtparams(text: str) -> dict[str, str]:
+    """The ``dtparam=`` settings of a config.txt, later lines winning; a bare name means on
+    (``dtparam=i2c_arm`` is ``i2c_arm=on``), and several may share a line, comma-separated."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line.startswith("dtparam="):
+            continue
+        for item in line.removeprefix("dtparam=").split(","):
+            name, _, value = item.strip().partition("=")
+            if name:
+                found[name] = value or "on"
+    return found
+
+
+def check_boot_config(config: Config) -> Check:
+    """What the Pi's firmware will set up at the next boot (the bus checks see the running one)."""
+    name = "I2C in config.txt"
+    if config.sensor.simulate:
+        return Check(name, SKIP, "simulated sensor")
+    path = boot_config_path()
+    if path is None:
+        return Check(name, SKIP, "no /boot/firmware/config.txt: not a Raspberry Pi")
+    params = dtparams(path.read_text(errors="replace"))
+    fix = "sudo ./setup.sh install (it sets both), then reboot"
+    if params.get("i2c_arm", params.get("i2c", "off")) != "on":
+        return Check(name, FAIL, f"{path}: dtparam=i2c_arm=on is missing", fix)
+    speed = params.get("i2c_arm_baudrate", params.get("i2c_baudrate"))
+    try:
+        hz = int(speed) if speed is not None else FIRMWARE_DEFAULT_BUS_HZ
+    except ValueError:
+        return Check(name, FAIL, f"{path}: i2c_arm_baudrate={speed} is not a number", fix)
+    if hz > MAX_BUS_HZ:
+        return Check(
+            name,
+            FAIL,
+            f"{path}: i2c_arm_baudrate={hz}: the MLX90614 supports 100 kHz at most",
+            "set dtparam=i2c_arm_baudrate=100000 there, then reboot",
+        )
+    return Check(name, OK, f"{path}: I2C on at {hz} Hz")
 
 
 def bus_speeds() -> list[int]:
@@ -124,6 +190,30 @@ def check_sensor(config: Config, thermometer: MLX90614 | None) -> Check:
             "is the sensor next to a heater or in the sun? a broken chip reads nonsense",
         )
     return Check(name, OK, f"answers with a valid PEC; ambient {ambient:.1f} °C")
+
+
+def check_gpio(config: Config) -> Check:
+    """The GPIO character devices that gpiozero's back ends open (gpiochip4 on a Pi 5 with an
+    older kernel, gpiochip0 elsewhere); Raspberry Pi OS gives them to the 'gpio' group."""
+    if config.sensor.simulate:
+        return Check("GPIO", SKIP, "mock pins")
+    chips = sorted(glob(f"{DEV_PREFIX}/dev/gpiochip*"))
+    if not chips:
+        return Check(
+            "GPIO",
+            FAIL,
+            f"no {DEV_PREFIX}/dev/gpiochip*: not a Raspberry Pi, or its GPIO driver is not loaded",
+            "run the kiosk on the Pi (Raspberry Pi OS Bookworm); 'ls /dev/gpiochip*'",
+        )
+    refused = [chip for chip in chips if not os.access(chip, os.R_OK | os.W_OK)]
+    if refused:
+        return Check(
+            "GPIO",
+            FAIL,
+            f"no access to {', '.join(refused)}",
+            "add the service user to the 'gpio' group (setup.sh install does)",
+        )
+    return Check("GPIO", OK, ", ".join(chips))
 
 
 def check_pins(config: Config) -> list[Check]:
@@ -236,6 +326,51 @@ def check_hub(config: Config) -> Check:
     if response.status_code != 200:
         return Check("hub", WARN, f"{url} answered {response.status_code}", "check the hub")
     return Check("hub", OK, f"{url}, token valid")
+
+
+def check_display(config: Config) -> Check:
+    """The touchscreen's stack: cage (a kiosk Wayland compositor) running Chromium on tty1, with
+    no desktop session fighting it for the screen."""
+    if config.sensor.simulate:
+        return Check("display", SKIP, "simulated kiosk")
+    missing = [name for name in ("cage", "chromium") if shutil.which(name) is None]
+    if missing:
+        return Check(
+            "display",
+            FAIL,
+            f"{' and '.join(missing)} not installed",
+            "sudo ./setup.sh install (apt-get install cage chromium)",
+        )
+    manager = host_path("/etc/systemd/system/display-manager.service")
+    if manager.is_symlink() or manager.exists():
+        target = os.path.basename(os.readlink(manager)) if manager.is_symlink() else manager.name
+        return Check(
+            "display",
+            WARN,
+            f"a desktop session is enabled ({target}): it takes the screen from menwei-browser",
+            "sudo systemctl disable "
+            + target
+            + " (or use Raspberry Pi OS Lite); 'sudo raspi-config nonint do_boot_behaviour B1'",
+        )
+    return Check("display", OK, "cage + Chromium (Wayland), no desktop session")
+
+
+def check_blanking(config: Config) -> Check:
+    """cage never blanks the screen; a desktop session's idle timer (swayidle) would turn the
+    gate's screen off while people queue."""
+    if config.sensor.simulate:
+        return Check("screen blanking", SKIP, "simulated kiosk")
+    for pattern in DESKTOP_AUTOSTARTS:
+        for path in sorted(glob(f"{DEV_PREFIX}{pattern}")):
+            lines = Path(path).read_text(errors="replace").splitlines()
+            if any("swayidle" in line.split("#", 1)[0] for line in lines):
+                return Check(
+                    "screen blanking",
+                    WARN,
+                    f"{path} turns the screen off when idle",
+                    "sudo raspi-config nonint do_blanking 1 (screen blanking off), or remove it",
+                )
+    return Check("screen blanking", OK, "off (cage never blanks; no idle timer configured)")
 
 
 def check_browser() -> Check:

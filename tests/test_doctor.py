@@ -110,3 +110,69 @@ def test_hub_unreachable_is_a_warning(tmp_path):
         None, {"kiosk.data_dir": str(tmp_path), "sync.hub_url": "http://127.0.0.1:9"}
     )
     assert doctor.check_hub(config).status == doctor.WARN
+
+
+def pi_tree(tmp_path, monkeypatch, config_txt: str | None = None):
+    """A fake Pi under the doctor's path prefix; the kiosk configured for the real sensor."""
+    monkeypatch.setattr(doctor, "DEV_PREFIX", str(tmp_path))
+    if config_txt is not None:
+        (tmp_path / "boot/firmware").mkdir(parents=True)
+        (tmp_path / "boot/firmware/config.txt").write_text(config_txt)
+    return load_config()
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "says"),
+    [
+        ("dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=100000\n", doctor.OK, "100000 Hz"),
+        ("dtparam=audio=on,i2c_arm=on,i2c_arm_baudrate=50000\n", doctor.OK, "50000 Hz"),
+        ("dtparam=i2c_arm\n", doctor.OK, "100000 Hz"),  # the firmware's default speed
+        ("#dtparam=i2c_arm=on\ndtparam=audio=on\n", doctor.FAIL, "i2c_arm=on is missing"),
+        ("dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=400000\n", doctor.FAIL, "100 kHz at most"),
+        ("dtparam=i2c_arm=on\ndtparam=i2c_arm=off\n", doctor.FAIL, "missing"),
+    ],
+)
+def test_boot_config(tmp_path, monkeypatch, text, status, says):
+    check = doctor.check_boot_config(pi_tree(tmp_path, monkeypatch, text))
+    assert check.status == status and says in check.detail, check
+
+
+def test_boot_config_off_a_pi_is_skipped(tmp_path, monkeypatch):
+    assert doctor.check_boot_config(pi_tree(tmp_path, monkeypatch)).status == doctor.SKIP
+
+
+def test_gpio_chips(tmp_path, monkeypatch):
+    config = pi_tree(tmp_path, monkeypatch)
+    check = doctor.check_gpio(config)
+    assert check.status == doctor.FAIL and "gpiochip" in check.detail
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/gpiochip0").touch()
+    assert doctor.check_gpio(config).status == doctor.OK
+    assert doctor.check_gpio(load_config(None, {"sensor.simulate": True})).status == doctor.SKIP
+
+
+def test_a_desktop_session_would_take_the_screen(tmp_path, monkeypatch):
+    config = pi_tree(tmp_path, monkeypatch)
+    units = tmp_path / "etc/systemd/system"
+    units.mkdir(parents=True)
+    (units / "display-manager.service").symlink_to("/lib/systemd/system/lightdm.service")
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: f"/usr/bin/{name}")
+    check = doctor.check_display(config)
+    assert check.status == doctor.WARN and "lightdm.service" in check.fix
+    (units / "display-manager.service").unlink()
+    assert doctor.check_display(config).status == doctor.OK
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    check = doctor.check_display(config)
+    assert check.status == doctor.FAIL and "cage and chromium" in check.detail
+
+
+def test_screen_blanking(tmp_path, monkeypatch):
+    config = pi_tree(tmp_path, monkeypatch)
+    assert doctor.check_blanking(config).status == doctor.OK
+    autostart = tmp_path / "home/pi/.config/labwc/autostart"
+    autostart.parent.mkdir(parents=True)
+    autostart.write_text("# swayidle -w timeout 600 'wlopm --off \\*'\n")
+    assert doctor.check_blanking(config).status == doctor.OK  # commented out
+    autostart.write_text("swayidle -w timeout 600 'wlopm --off \\*' &\n")
+    check = doctor.check_blanking(config)
+    assert check.status == doctor.WARN and "do_blanking 1" in check.fix
