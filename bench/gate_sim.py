@@ -45,6 +45,16 @@ class SimGate:
         while self.clock() < end:
             self.clock.advance(self.gate.step())
 
+    def person_passes(self, core_c: float = 36.6, stays_s: float = 0.8) -> dict[str, Any]:
+        """One person steps up, is judged, and leaves (before the verdict's hold ends, with
+        time for the lane to see them gone): their screening."""
+        self.scene.person(core_c)
+        self.run(stays_s)
+        record = self.events("screening")[-1]
+        self.scene.leave()
+        self.run(1.5)
+        return record
+
     def screen(self) -> str:
         return self.gate.screen.snapshot()["screen"]
 

@@ -24,20 +24,11 @@ def g(make_config):
     return g
 
 
-def person(g, core_c: float = 36.6) -> dict:
-    g.scene.person(core_c)
-    g.run(0.8)
-    record = g.events("screening")[-1]
-    g.scene.leave()
-    g.run(1.5)
-    return record
-
-
 def test_the_latest_pass_wins_and_belongs_to_one_screening(g):
     g.gate.present_pass("20010501")
     g.gate.present_pass("20010502")
-    assert person(g)["pass_code"] == "20010502"
-    assert person(g)["pass_code"] is None  # the next person showed nothing
+    assert g.person_passes()["pass_code"] == "20010502"
+    assert g.person_passes()["pass_code"] is None  # the next person showed nothing
     assert g.relay.pulses == 2
 
 
@@ -46,7 +37,7 @@ def test_a_refused_pass_cancels_an_accepted_one_and_holds_the_person_for_the_gua
     the block carried the accepted pass (a fever put on the wrong household)."""
     g.gate.present_pass("20010501")
     g.gate.present_pass("99999999")  # unknown
-    held = person(g)
+    held = g.person_passes()
     assert held["pass_code"] is None
     assert json.loads(held["detail"])["pass_refused"]["reason"] == "unknown"
     assert g.relay.pulses == 0  # not waved through as if no pass had been shown

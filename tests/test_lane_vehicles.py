@@ -17,31 +17,22 @@ def g(make_config):
     return sim_gate(make_config(guard__vehicle_window_s=20))
 
 
-def person(g, core_c: float = 36.6) -> dict:
-    g.scene.person(core_c)
-    g.run(0.8)
-    record = g.events("screening")[-1]
-    g.scene.leave()
-    g.run(1.5)
-    return record
-
-
 def test_only_the_occupants_the_guard_counted_are_the_vehicles(g):
     car = GuardDesk(g.gate).register_vehicle("京A12345", "in", WANG, occupants=2)
-    assert [person(g)["links_to"] for _ in range(3)] == [car["id"], car["id"], None]
+    assert [g.person_passes()["links_to"] for _ in range(3)] == [car["id"], car["id"], None]
 
 
 def test_the_occupants_context_ends_after_its_window(g):
     GuardDesk(g.gate).register_vehicle("京A12345", "in", WANG, occupants=3)
     g.run(21)
-    assert person(g)["links_to"] is None
+    assert g.person_passes()["links_to"] is None
 
 
 def test_the_guard_ends_it(g):
     desk = GuardDesk(g.gate)
     desk.register_vehicle("京A12345", "in", WANG, occupants=3)
     desk.end_vehicle()
-    assert person(g)["links_to"] is None
+    assert g.person_passes()["links_to"] is None
 
 
 def test_a_sign_on_is_not_refused_while_a_vehicle_waits_for_its_occupants(g):
@@ -55,4 +46,4 @@ def test_a_sign_on_is_not_refused_while_a_vehicle_waits_for_its_occupants(g):
 
 def test_a_vehicle_going_out_takes_nobody(g):
     GuardDesk(g.gate).register_vehicle("京A12345", "out", WANG, occupants=2)
-    assert person(g)["links_to"] is None
+    assert g.person_passes()["links_to"] is None
