@@ -41,3 +41,30 @@ def admin_routes(app):
         path = rule.rule.replace("<fmt>", "csv")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, path, view.allowed_roles
+
+
+def finished_job(client, started, timeout: float = 60.0) -> dict:
+    """Follow a page's background job (the answer that started it redirects to the job's page)
+    until it has finished; its JSON state. Waits on the state, never a fixed time."""
+    from tests.gate_helpers import wait_until
+
+    assert started.status_code == 302, started.get_data(as_text=True)
+    url = started.headers["Location"] + ".json"
+
+    def finished() -> dict | None:
+        state = client.get(url).get_json()
+        return state if state["finished"] else None
+
+    return wait_until(finished, timeout=timeout, interval=0.02, what=f"the job {url}")
+
+
+def job_file(client, started, timeout: float = 60.0) -> bytes:
+    """The file a background job made (a PDF, an XLSX), once it is made."""
+    state = finished_job(client, started, timeout)
+    assert state["state"] == "done" and state["download"], state
+    response = client.get(state["download"])
+    try:
+        assert response.status_code == 200
+        return response.get_data()
+    finally:
+        response.close()  # the file it was sent from
