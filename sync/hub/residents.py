@@ -8,9 +8,11 @@ import io
 import json
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sync.hub.admins import audit
@@ -394,6 +396,11 @@ def reveal_phone(store: HubStore, resident_id: str, username: str) -> str | None
 
 
 ISSUE_CHUNK = 200  # residents per transaction: other writers wait for one chunk, not the job
+FIRST_CHUNK = 20  # the first is small, so that the page shows passes issued at once
+# SQLite has one writer, and one that waits retries on a schedule (up to every 100 ms): chunk
+# after chunk with no gap, the job would keep it out (every page view writes its session) until
+# the job's end. A pause after each chunk, at least as long as half the chunk took, lets it in.
+SQLITE_GAP_S = 0.05
 
 
 def missing_passes(store: HubStore, day: date | None = None) -> list[dict[str, Any]]:
@@ -450,11 +457,17 @@ def issue_passes(
     quarantined = quarantined_residents(store, today)
     issued = 0
     chunk = chunk or ISSUE_CHUNK
+    bounds = [0, *range(min(FIRST_CHUNK, chunk), len(wanted), chunk), len(wanted)]
     try:
-        for start in range(0, len(wanted), chunk):
+        for start, end in pairwise(bounds):
+            if end == start:
+                continue
+            began = time.monotonic()
             issued += _issue_chunk(
-                store, wanted[start : start + chunk], expires_on, today, quarantined, progress
+                store, wanted[start:end], expires_on, today, quarantined, progress
             )
+            if store.dialect.name == "sqlite" and end < len(wanted):
+                time.sleep(max(SQLITE_GAP_S, (time.monotonic() - began) / 2))
     finally:
         detail: dict[str, Any] = {"issued": issued, "expires_on": expires_on}
         if issued < len(wanted):

@@ -290,6 +290,9 @@ def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[s
                 "CREATE UNIQUE INDEX hub_jobs_one_running ON hub_jobs (compound_id, kind)"
                 " WHERE state = 'running'",
                 "CREATE INDEX hub_jobs_compound ON hub_jobs (compound_id, started_at)",
+                # A resident's passes: who lacks a valid one, each one's newest (issuing
+                # and the sheets of 10,000 residents read these per resident).
+                "CREATE INDEX passes_resident ON passes (resident_id, issued_at)",
             ],
         ),
     ]
