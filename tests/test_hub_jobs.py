@@ -291,7 +291,8 @@ def test_the_ledger_xlsx_is_made_in_the_background_for_its_starter(app, hub_stor
     viewer, csrf = signed_in(app, "viewer")
     started = viewer.post("/admin/ledger/export.xlsx", data={"csrf": csrf, "kind": "screening"})
     data = job_file(viewer, started)
-    assert finished_job(viewer, started)["line"] == "共 25 条记录"
+    state = finished_job(viewer, started)
+    assert state["line"] == "共 25 条记录" and state["choice"] == "类别：测温"  # in words
     sheet = load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0].startswith("光明苑小区 门岗台账") and len(rows) == 2 + 25

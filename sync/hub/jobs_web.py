@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, current_app, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
-from sync.hub import jobs, ledger_view, pass_pdf, residents
+from sync.hub import audit_words, jobs, ledger_view, pass_pdf, residents
 from sync.hub.admin_web import EVERYONE, _store, admin, compound_name, hub_zone, roles
 from sync.hub.admins import audit
 from sync.hub.store import HubStore
@@ -96,7 +96,7 @@ def _choice_words(job: jobs.Job) -> str:
     if job.kind == "passes.issue":
         return f"有效 {job.params.get('days', '')} 天"
     if job.kind == "ledger.xlsx":
-        return "；".join(f"{k}：{v}" for k, v in job.params.items()) or "全部记录"
+        return audit_words.detail_words(job.params, hub_zone()) or "全部记录"
     return ""
 
 
