@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 PASSWORD = "correct horse battery"
 
@@ -68,3 +69,33 @@ def job_file(client, started, timeout: float = 60.0) -> bytes:
         return response.get_data()
     finally:
         response.close()  # the file it was sent from
+
+
+def homes(count: int) -> bytes:
+    """Buildings 1-3, units 1-2: ``count`` residents, one a room."""
+    return (
+        "building,unit,room,name,role\n"
+        + "".join(f"{1 + i % 3},{1 + i // 3 % 2},{101 + i},住户{i},owner\n" for i in range(count))
+    ).encode()
+
+
+class Gate:
+    """Holds a job after its first chunk until the test opens it."""
+
+    def __init__(self, monkeypatch, after: int = 1) -> None:
+        from sync.hub import residents
+
+        monkeypatch.setattr(residents, "ISSUE_CHUNK", 100)
+        monkeypatch.setattr(residents, "FIRST_CHUNK", 100)
+        self.open = threading.Event()
+        self.calls = 0
+        original = residents._issue_chunk
+
+        def held(*args, **kwargs):
+            done = original(*args, **kwargs)
+            self.calls += 1
+            if self.calls == after:
+                assert self.open.wait(60), "the test never opened the gate"
+            return done
+
+        monkeypatch.setattr(residents, "_issue_chunk", held)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,19 +15,19 @@ from sync.hub import compounds, jobs, residents
 from sync.hub.admins import audit_log, create_admin
 from sync.hub.app import create_hub
 from tests.gate_helpers import wait_until
-from tests.hub_helpers import PASSWORD, finished_job, job_file, log_in, signed_in
+from tests.hub_helpers import (
+    PASSWORD,
+    Gate,
+    finished_job,
+    homes,
+    job_file,
+    log_in,
+    signed_in,
+)
 from tests.scan import decode_png, pdf_pages_png, pdf_text
 from tests.sync_fixtures import make_ledger
 
 RESIDENTS = 450
-
-
-def homes(count: int) -> bytes:
-    """Buildings 1-3, units 1-2: ``count`` residents, one a room."""
-    return (
-        "building,unit,room,name,role\n"
-        + "".join(f"{1 + i % 3},{1 + i // 3 % 2},{101 + i},住户{i},owner\n" for i in range(count))
-    ).encode()
 
 
 @pytest.fixture
@@ -41,26 +40,6 @@ def app(hub_store):
     yield app
     assert app.extensions["hub_jobs"].wait_idle(60)
     app.extensions["hub_jobs"].close()
-
-
-class Gate:
-    """Holds a job after its first chunk until the test opens it."""
-
-    def __init__(self, monkeypatch, after: int = 1) -> None:
-        monkeypatch.setattr(residents, "ISSUE_CHUNK", 100)
-        monkeypatch.setattr(residents, "FIRST_CHUNK", 100)
-        self.open = threading.Event()
-        self.calls = 0
-        original = residents._issue_chunk
-
-        def held(*args, **kwargs):
-            done = original(*args, **kwargs)
-            self.calls += 1
-            if self.calls == after:
-                assert self.open.wait(60), "the test never opened the gate"
-            return done
-
-        monkeypatch.setattr(residents, "_issue_chunk", held)
 
 
 @pytest.fixture

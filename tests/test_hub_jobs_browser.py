@@ -9,8 +9,8 @@ import pytest
 
 from sync.hub import residents
 from sync.hub.admins import create_admin
+from tests.hub_helpers import Gate, homes
 from tests.sync_fixtures import Faults, RunningHub, free_port
-from tests.test_hub_jobs import Gate, homes
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
