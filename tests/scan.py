@@ -53,3 +53,17 @@ def pdf_pages_png(pdf: bytes, directory: Path, dpi: int = 150) -> list[Path]:
         timeout=120,
     )
     return sorted(directory.glob("page*.png"))
+
+
+def pdf_text(pdf: bytes, directory: Path) -> str:
+    """The text of a PDF as pdftotext (poppler-utils) reads it: what a search in a viewer finds."""
+    source = directory / "text.pdf"
+    source.write_bytes(pdf)
+    result = subprocess.run(
+        [_tool("pdftotext", "poppler-utils"), "-layout", str(source), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return result.stdout

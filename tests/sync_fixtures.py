@@ -19,6 +19,7 @@ from kiosk.background_server import BackgroundServer
 from kiosk.ledger import Ledger
 from sync.client import SyncClient
 from sync.hub.app import create_hub
+from sync.hub.jobs import wait_all_idle
 from sync.hub.store import HubStore
 
 PG_DSN = os.environ.get("MENWEI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -44,6 +45,7 @@ def hub_database(kind: str, tmp_path: Path, *, upto: str | None = None) -> Itera
         try:
             yield store
         finally:
+            wait_all_idle()  # a page's background job (sync/hub/jobs.py) ends first
             store.close()
         return
     problem = postgres_available()
@@ -62,6 +64,7 @@ def hub_database(kind: str, tmp_path: Path, *, upto: str | None = None) -> Itera
         store.migrate(upto=upto)
         yield store
     finally:
+        wait_all_idle()  # never close a connection under a running job's thread
         store.close()
         with psycopg.connect(PG_DSN, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")

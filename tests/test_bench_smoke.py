@@ -42,3 +42,14 @@ def test_the_adaptive_settle_meets_its_targets_with_the_same_verdicts():
     assert verdicts == fixed_verdicts
     assert corpus_verdicts(True) == corpus_verdicts(False)
     assert fault_trace(True, seed=1, people=30)["admitted_on_a_fault"] == 0
+
+
+def test_the_jobs_benchmark_runs_through_the_pages(tmp_path):
+    """bench/jobs_bench.py, small: passes issued the old way and as a job, a building's PDF, the
+    ledger's XLSX streamed and as a job."""
+    from bench.jobs_bench import bench_issue, bench_xlsx
+
+    issued = bench_issue("sqlite", str(tmp_path), "", 60)
+    assert issued["passes"] == 60 and issued["pdf_500"]["cards"] == 60, issued
+    exported = bench_xlsx(str(tmp_path), 500)
+    assert exported["events"] == 500 and exported["total_s"] > 0, exported

@@ -70,11 +70,17 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
     assert "Imported 2" in report and "rejected 2" in report
     assert "row 4" in report and "row 5" in report and "phone" in report
     assert "138****5678" in page.inner_text("#residents")  # masked in the list
-    page.click("#issue")
+    page.click("#issue")  # the job's page follows it to the end
+    page.wait_for_selector("#job-state:has-text('已完成')")
+    assert page.inner_text("#job-line") == "已为 2 位住户发放通行证，各门岗下次同步后生效"
+    page.click("text=回到住户 Back to residents")
     page.wait_for_selector("#residents td:has-text('20')")  # an expiry date appears
+    page.click("#sheet-pdf")
+    page.wait_for_selector("#job-file:visible")
     with page.expect_download() as download:
-        page.click("#sheet-pdf")
+        page.click("#job-file")
     assert download.value.path().read_bytes().startswith(b"%PDF")
+    page.goto(hub.url + "/admin/residents")
     page.click("#sheet")
     page.wait_for_selector(".card svg")
     codes = [c.strip() for c in page.locator(".card .code").all_inner_texts()]
@@ -119,8 +125,10 @@ def test_import_issue_print_and_use_a_pass_at_the_kiosk(site, browser, tmp_path)
     text = download.value.path().read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert [r[rows[0].index("记录 Record id")] for r in rows[1:]] == expected
+    page.click("text=导出 XLSX")  # made in the background: its page links to the file
+    page.wait_for_selector("#job-file:visible")
     with page.expect_download() as download:
-        page.click("text=导出 XLSX")
+        page.click("#job-file")
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(download.value.path().read_bytes())).active

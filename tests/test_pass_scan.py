@@ -11,7 +11,7 @@ from kiosk.roster import apply_changes
 from sync.hub import pass_qr, residents
 from sync.hub.admins import create_admin
 from sync.hub.app import create_hub
-from tests.hub_helpers import PASSWORD, signed_in
+from tests.hub_helpers import PASSWORD, job_file, signed_in
 from tests.scan import decode_png, pdf_pages_png
 
 CARDS = 11  # more than one PDF page (nine cards a page)
@@ -36,10 +36,9 @@ def test_a_pass_is_a_standard_qr_code_never_micro(code):
 
 
 def test_the_pdf_sheet_scans_and_the_kiosk_accepts_a_code_read_back(hub_store, issued, tmp_path):
-    client, _ = signed_in(create_hub(hub_store), "admin")
-    response = client.get("/admin/passes/sheet.pdf")
-    assert response.status_code == 200
-    pages = pdf_pages_png(response.data, tmp_path)
+    client, csrf = signed_in(create_hub(hub_store), "admin")
+    pdf = job_file(client, client.post("/admin/passes/sheet.pdf", data={"csrf": csrf}))
+    pages = pdf_pages_png(pdf, tmp_path)
     assert len(pages) == 2
     read = [code for page in pages for code in decode_png(page)]
     assert sorted(read) == issued  # exactly the issued codes, each once

@@ -42,7 +42,6 @@ from sync.hub import (
     integrity,
     labels,
     ledger_view,
-    pass_pdf,
     pass_qr,
     pin_failures,
     residents,
@@ -510,7 +509,16 @@ def _residents_view(
             person["phone"] = revealed[1]  # shown once, for this request; audited
         else:
             person["phone"] = mask_phone(person["phone"]) if person["phone"] else ""
-    return render_template("residents.html", user=user, residents=people, report=report), status
+    return (
+        render_template(
+            "residents.html",
+            user=user,
+            residents=people,
+            report=report,
+            buildings=residents.buildings(_store()),
+        ),
+        status,
+    )
 
 
 @admin.post("/residents/import")
@@ -528,16 +536,6 @@ def residents_import(user: dict[str, str]) -> Any:
     return _residents_view(user, report)
 
 
-@admin.post("/passes/issue")
-@roles("admin")
-def passes_issue(user: dict[str, str]) -> Any:
-    days = request.form.get("days", "180")
-    if not days.isdigit() or not 1 <= int(days) <= 730:
-        raise BadRequest("有效天数须在 1 到 730 之间：请改正后再发放")
-    residents.issue_passes(_store(), user["username"], days=int(days))
-    return redirect(url_for("admin.residents_page"))
-
-
 @admin.post("/passes/<code>/revoke")
 @roles("admin")
 def passes_revoke(user: dict[str, str], code: str) -> Any:
@@ -551,14 +549,17 @@ def passes_revoke(user: dict[str, str], code: str) -> Any:
 def passes_sheet(user: dict[str, str]) -> str:
     """A print layout: one card per valid pass, with its QR code, for the property office."""
     store = _store()
+    try:
+        selection = residents.PassSelection.from_form(request.args)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     cards = [
-        {**person, "qr": Markup(pass_qr.qr_svg(person["code"]))}
-        for person in residents.residents(store)
-        if person["code"]
+        {**card, "qr": Markup(pass_qr.qr_svg(card["code"]))}
+        for card in residents.pass_cards(store, selection, hub_zone())
     ]
     with store.transaction():
-        audit(store, user["username"], "passes.print", {"cards": len(cards)})
-    return render_template("pass_sheet.html", user=user, cards=cards)
+        audit(store, user["username"], "passes.print", {"cards": len(cards), **selection.as_dict()})
+    return render_template("pass_sheet.html", user=user, cards=cards, compound=compound_name())
 
 
 @admin.get("/quarantine")
@@ -738,21 +739,3 @@ def visitors_by_id(user: dict[str, str]) -> Any:
             for v in found
         ]
     }
-
-
-@admin.get("/passes/sheet.pdf")
-@roles("admin")
-def passes_sheet_pdf(user: dict[str, str]) -> Response:
-    store = _store()
-    cards = [person for person in residents.residents(store) if person["code"]]
-    try:
-        pdf = pass_pdf.pass_sheet_pdf(cards)
-    except pass_pdf.PassPdfError as exc:
-        raise BadRequest(str(exc)) from None
-    with store.transaction():
-        audit(store, user["username"], "passes.print_pdf", {"cards": len(cards)})
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": 'attachment; filename="passes.pdf"'},
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -16,10 +17,17 @@ from werkzeug.exceptions import (
 )
 
 from sync.contract import visitor_id_key
-from sync.hub import compounds, district_web, duty_web, register_web  # noqa: F401  (their routes join the admins' blueprint)
+from sync.hub import (  # noqa: F401  (their routes join the admins' blueprint)
+    compounds,
+    district_web,
+    duty_web,
+    jobs_web,
+    register_web,
+)
 from sync.hub.admin_web import admin, current_user, page_user
 from sync.hub.admins import audit
 from sync.hub.error_pages import error_page
+from sync.hub.jobs import JobRunner
 from sync.hub.openapi import openapi_document
 from sync.hub.settings_version import record_report, reported_version, version_at
 from sync.hub.store import CompoundError, HubStore, KioskAuth
@@ -44,6 +52,8 @@ MAX_SINCE = 2**62  # sequence numbers are 64-bit in both databases
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        # The job page asks the hub for its job's state (job.js): the hub only.
+        " connect-src 'self';"
         " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -77,9 +87,12 @@ def create_hub(
     timezone: str = DEFAULT_ZONE,
     compound: str = "",
     secure_cookies: bool = False,
+    jobs_dir: Path | None = None,
 ) -> Flask:
     """``secure_cookies``: the hub is reached over TLS (the cookie gets the Secure flag). Who
-    the client is behind a proxy is the server's to say (:func:`proxy_trust`), not the app's."""
+    the client is behind a proxy is the server's to say (:func:`proxy_trust`), not the app's.
+    ``jobs_dir``: where the background jobs keep their files (a temporary directory of the
+    process when not given)."""
     zone(timezone)  # an unknown zone is refused at start, with its name
     app = Flask(__name__)
     app.config["HUB_TIMEZONE"] = timezone
@@ -90,6 +103,8 @@ def create_hub(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub_store"] = store
     app.extensions["ingest_slots"] = threading.BoundedSemaphore(max_concurrent_ingests)
+    # The pages' background jobs (issuing passes, the pass PDF, the ledger's XLSX).
+    app.extensions["hub_jobs"] = JobRunner(jobs_dir, tz=zone(timezone))
     app.config.update(
         SECRET_KEY=store.keys.session,
         SESSION_COOKIE_HTTPONLY=True,

@@ -121,6 +121,14 @@ KEYS: dict[str, str] = {
     "kind": "类别",
     "verdict": "结果",
     "text": "查找",
+    # passes issued and printed (background jobs)
+    "issued": "发放张数",
+    "wanted": "应发张数",
+    "expires_on": "有效期至",
+    "cards": "张数",
+    "building": "楼栋",
+    "unit": "单元",
+    "issued_since": "发证日期自",
 }
 # Details whose values are codes with a word of their own (a username is never translated).
 CODED_KEYS = frozenset({"outcome", "verdict", "kind", "role"})

@@ -46,6 +46,7 @@ OWNING_TABLES = (
     "residents",
     "supplies",
     "supply_moves",
+    "hub_jobs",
 )
 
 

@@ -4,9 +4,10 @@ streamed in constant memory. Dates and times are local (the hub's zone), codes a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from pathlib import Path
 from typing import Any
 
 from sync.contract import EVENT_KINDS, mask_phone
@@ -235,10 +236,17 @@ def gate_choices(store: HubStore) -> list[str]:
 
 
 def iter_rows(
-    store: HubStore, filters: Filters, *, fever_only: bool, tz: tzinfo, chunk: int = 2000
+    store: HubStore,
+    filters: Filters,
+    *,
+    fever_only: bool,
+    tz: tzinfo,
+    chunk: int = 2000,
+    seen: Callable[[int], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, fetched in chunks by ingest sequence (constant
-    memory, and no cursor held open across a slow download)."""
+    memory, and no cursor held open across a slow download). ``seen``: told how many
+    candidate events each chunk read (the export job's progress, of :func:`count`)."""
     where, params = filters.where(fever_only=fever_only, tz=tz)
     after = 0
     while True:
@@ -252,9 +260,47 @@ def iter_rows(
             row = row_for(int(ingest_seq), record, tz)
             if shows(filters, row):
                 yield row
+        if seen is not None:
+            seen(len(rows))
         if len(rows) < chunk:
             return
         after = int(rows[-1][0])
+
+
+def count(store: HubStore, filters: Filters, *, fever_only: bool, tz: tzinfo) -> int:
+    """How many events an export reads (a search text narrows them further as they are read)."""
+    where, params = filters.where(fever_only=fever_only, tz=tz)
+    row = store.fetch_one(
+        f"SELECT count(*) FROM events WHERE {where} AND {store.gate_in_compound()}", params
+    )
+    return int(row[0])
+
+
+def xlsx_file(
+    store: HubStore,
+    filters: Filters,
+    path: Path,
+    *,
+    fever_only: bool,
+    tz: tzinfo,
+    title: str,
+    progress: Any,
+) -> int:
+    """The XLSX export written to ``path`` by the pages' background job (sync/hub/jobs.py),
+    which shows ``progress`` (events read of those to read); returns the rows written."""
+    progress.set_total(count(store, filters, fever_only=fever_only, tz=tz))
+    written = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal written
+        for row in iter_rows(store, filters, fever_only=fever_only, tz=tz, seen=progress.advance):
+            written += 1
+            yield row
+
+    with path.open("wb") as output:
+        for block in xlsx_stream(counted(), title):
+            output.write(block)
+    return written
 
 
 def csv_stream(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:

@@ -8,15 +8,17 @@ import io
 import json
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sync.hub.admins import audit
 from sync.hub.id_numbers import id_key, keyed_hash, mask, valid_id_number
 from sync.hub.store import HubStore, now_iso
-from sync.localtime import local_today, zone
+from sync.localtime import day_bounds_utc, local_today, zone
 
 ROLES = ("owner", "tenant", "family", "staff")
 COLUMNS = ("building", "unit", "room", "name", "phone", "role", "id_number")
@@ -247,14 +249,6 @@ def residents(store: HubStore, *, resident_id: str | None = None) -> list[dict[s
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def _new_code(store: HubStore) -> str:
-    # Ten digits: typed on the kiosk's keypad as easily as scanned.
-    while True:
-        code = f"{secrets.randbelow(9 * 10**9) + 10**9}"
-        if store.fetch_one("SELECT 1 FROM passes WHERE code = ?", (code,)) is None:
-            return code
-
-
 def quarantined_residents(store: HubStore, day: date | None = None) -> set[str]:
     """Who is in home quarantine on ``day`` (today)."""
     today = (day or local_today(zone())).isoformat()
@@ -401,26 +395,223 @@ def reveal_phone(store: HubStore, resident_id: str, username: str) -> str | None
     return row[0]
 
 
-def issue_passes(store: HubStore, username: str, *, days: int = 180) -> int:
-    """A pass for every resident who has no valid one."""
+ISSUE_CHUNK = 200  # residents per transaction: other writers wait for one chunk, not the job
+FIRST_CHUNK = 20  # the first is small, so that the page shows passes issued at once
+# SQLite has one writer, and one that waits retries on a schedule (up to every 100 ms): chunk
+# after chunk with no gap, the job would keep it out (every page view writes its session) until
+# the job's end. A pause after each chunk, at least as long as half the chunk took, lets it in.
+SQLITE_GAP_S = 0.05
+
+
+def missing_passes(store: HubStore, day: date | None = None) -> list[dict[str, Any]]:
+    """The residents without a valid pass (none, or only revoked or expired ones)."""
+    today = (day or local_today(zone())).isoformat()
+    rows = store.fetch_all(
+        "SELECT r.resident_id, r.building, r.unit, r.room FROM residents r"
+        f" WHERE {store.in_compound('r.compound_id')} AND NOT EXISTS (SELECT 1 FROM passes p"
+        " WHERE p.resident_id = r.resident_id AND p.revoked = 0 AND p.expires_on >= ?)"
+        " ORDER BY r.building, r.unit, r.room, r.name",
+        (today,),
+    )
+    keys = ("resident_id", "building", "unit", "room")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _new_codes(store: HubStore, count: int) -> list[str]:
+    # Ten digits: typed on the kiosk's keypad as easily as scanned; never one already given.
+    codes: set[str] = set()
+    while len(codes) < count:
+        wanted = {f"{secrets.randbelow(9 * 10**9) + 10**9}" for _ in range(count - len(codes))}
+        wanted -= codes
+        marks = ", ".join("?" for _ in wanted)
+        taken = {
+            row[0]
+            for row in store.fetch_all(
+                f"SELECT code FROM passes WHERE code IN ({marks})", (*wanted,)
+            )
+        }
+        codes |= wanted - taken
+    return sorted(codes)
+
+
+def issue_passes(
+    store: HubStore,
+    username: str,
+    *,
+    days: int = 180,
+    progress: Any = None,
+    chunk: int | None = None,
+) -> int:
+    """A pass for every resident who has no valid one, ``chunk`` residents per transaction
+    (each pass and its roster change together), so that a compound of 10,000 never holds the
+    database's one writer for the whole run. ``progress`` (sync/hub/jobs.py) is told the total
+    and each chunk, inside the chunk's transaction. Audited once, with how many were issued,
+    also when it stops half way (the chunks done stay issued; a new run issues the rest)."""
     if not 1 <= days <= 730:
         raise ValueError("passes last 1 to 730 days")
-    expires_on = (date.today() + timedelta(days=days)).isoformat()
+    today = local_today(zone())
+    expires_on = (today + timedelta(days=days)).isoformat()
+    wanted = missing_passes(store, today)
+    if progress is not None:
+        progress.set_total(len(wanted))
+    quarantined = quarantined_residents(store, today)
     issued = 0
-    for resident in residents(store):
-        if resident["code"]:
-            continue
-        code = _new_code(store)
-        with store.transaction():
-            store.execute(
-                "INSERT INTO passes (code, resident_id, expires_on, issued_at) VALUES (?, ?, ?, ?)",
-                (code, resident["resident_id"], expires_on, now_iso()),
+    chunk = chunk or ISSUE_CHUNK
+    bounds = [0, *range(min(FIRST_CHUNK, chunk), len(wanted), chunk), len(wanted)]
+    try:
+        for start, end in pairwise(bounds):
+            if end == start:
+                continue
+            began = time.monotonic()
+            issued += _issue_chunk(
+                store, wanted[start:end], expires_on, today, quarantined, progress
             )
-        _roster_pass(store, resident, code, expires_on, revoked=False)
-        issued += 1
-    with store.transaction():
-        audit(store, username, "passes.issue", {"issued": issued, "expires_on": expires_on})
+            if store.dialect.name == "sqlite" and end < len(wanted):
+                time.sleep(max(SQLITE_GAP_S, (time.monotonic() - began) / 2))
+    finally:
+        detail: dict[str, Any] = {"issued": issued, "expires_on": expires_on}
+        if issued < len(wanted):
+            detail["wanted"] = len(wanted)
+        with store.transaction():
+            audit(store, username, "passes.issue", detail)
     return issued
+
+
+def _issue_chunk(
+    store: HubStore,
+    people: list[dict[str, Any]],
+    expires_on: str,
+    today: date,
+    quarantined: set[str],
+    progress: Any,
+) -> int:
+    with store.transaction(ordered=True):  # ordered: it assigns roster versions
+        marks = ", ".join("?" for _ in people)
+        # Whoever got a valid pass meanwhile (another run, a page) is skipped.
+        served = {
+            row[0]
+            for row in store.fetch_all(
+                f"SELECT resident_id FROM passes WHERE resident_id IN ({marks})"
+                " AND revoked = 0 AND expires_on >= ?",
+                (*(p["resident_id"] for p in people), today.isoformat()),
+            )
+        }
+        people = [p for p in people if p["resident_id"] not in served]
+        codes = _new_codes(store, len(people))
+        issued_at = now_iso()
+        if people:
+            store.execute(
+                "INSERT INTO passes (code, resident_id, expires_on, issued_at) VALUES "
+                + ", ".join("(?, ?, ?, ?)" for _ in people),
+                [
+                    value
+                    for person, code in zip(people, codes, strict=True)
+                    for value in (code, person["resident_id"], expires_on, issued_at)
+                ],
+            )
+        for person, code in zip(people, codes, strict=True):
+            # Kiosks get the least they need (see _roster_pass).
+            store.roster_insert(
+                "pass",
+                code,
+                {
+                    "code": code,
+                    "resident_id": person["resident_id"],
+                    "building": person["building"],
+                    "unit": person["unit"],
+                    "expires_on": expires_on,
+                    "revoked": 0,
+                    "quarantined": person["resident_id"] in quarantined,
+                },
+            )
+        if progress is not None:
+            progress.chunk_done(len(people) + len(served))
+    return len(people)
+
+
+@dataclass(frozen=True)
+class PassSelection:
+    """Which passes a sheet holds: a building, a unit of it, those issued since a local day."""
+
+    building: str | None = None
+    unit: str | None = None
+    issued_since: date | None = None
+
+    @classmethod
+    def from_form(cls, form: Any) -> PassSelection:
+        """From the page's fields; ValueError with what to correct."""
+        building = (form.get("building") or "").strip() or None
+        unit = (form.get("unit") or "").strip() or None
+        for value, name in ((building, "楼栋"), (unit, "单元")):
+            if value is not None and not PLACE.fullmatch(value):
+                raise ValueError(f"{name}：请填写 1–16 位数字、字母或汉字，或留空表示全部")
+        if unit is not None and building is None:
+            raise ValueError("选了单元就请也选楼栋（单元号在各楼栋重复）")
+        since = (form.get("issued_since") or "").strip() or None
+        day = None
+        if since is not None:
+            try:
+                day = date.fromisoformat(since)
+            except ValueError:
+                raise ValueError(f"发证日期“{since[:20]}”请写成 2026-12-01 这样的日期") from None
+        return cls(building, unit, day)
+
+    def as_dict(self) -> dict[str, str]:
+        detail = {"building": self.building, "unit": self.unit}
+        if self.issued_since:
+            detail["issued_since"] = self.issued_since.isoformat()
+        return {k: v for k, v in detail.items() if v}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PassSelection:
+        since = data.get("issued_since")
+        return cls(
+            data.get("building"), data.get("unit"), date.fromisoformat(since) if since else None
+        )
+
+    def words(self) -> str:
+        """``3 号楼 2 单元，2026-12-01 起发放的`` (全部 for no choice)."""
+        parts = []
+        if self.building:
+            parts.append(f"{self.building} 号楼" + (f" {self.unit} 单元" if self.unit else ""))
+        if self.issued_since:
+            parts.append(f"{self.issued_since.isoformat()} 起发放的")
+        return "，".join(parts) or "全部"
+
+
+def pass_cards(store: HubStore, selection: PassSelection, tz: Any = None) -> list[dict[str, Any]]:
+    """The valid passes a sheet prints (each resident's newest that is neither revoked nor
+    expired), in the order of the homes; ``issued_since`` is a local day in ``tz``."""
+    tz = tz or zone()
+    clauses = [store.in_compound("r.compound_id"), "p.revoked = 0", "p.expires_on >= ?"]
+    params: list[Any] = [local_today(tz).isoformat()]
+    if selection.building:
+        clauses.append("r.building = ?")
+        params.append(selection.building)
+    if selection.unit:
+        clauses.append("r.unit = ?")
+        params.append(selection.unit)
+    if selection.issued_since:
+        clauses.append("p.issued_at >= ?")
+        params.append(day_bounds_utc(selection.issued_since, tz)[0])
+    rows = store.fetch_all(
+        "SELECT r.building, r.unit, r.room, r.name, p.code, p.expires_on, p.issued_at"
+        " FROM passes p JOIN residents r ON r.resident_id = p.resident_id"
+        f" WHERE {' AND '.join(clauses)} AND p.issued_at = (SELECT max(q.issued_at)"
+        " FROM passes q WHERE q.resident_id = p.resident_id AND q.revoked = 0)"
+        " ORDER BY r.building, r.unit, r.room, r.name",
+        params,
+    )
+    keys = ("building", "unit", "room", "name", "code", "expires_on", "issued_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def buildings(store: HubStore) -> list[str]:
+    """The compound's buildings, for the sheet's choice."""
+    rows = store.fetch_all(
+        f"SELECT DISTINCT building FROM residents WHERE {store.in_compound()} ORDER BY building"
+    )
+    return [row[0] for row in rows]
 
 
 def revoke_pass(store: HubStore, code: str, username: str) -> bool:

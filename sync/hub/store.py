@@ -283,6 +283,24 @@ def _migrations(d: Dialect, default_compound: str | None = None) -> list[tuple[s
         ),
         # Events written once; every shown column derived from the hashed record.
         (events_schema.MIGRATION, [events_schema.migrate]),
+        (
+            "016_hub_jobs",
+            [
+                # The pages' background jobs (sync/hub/jobs.py): one running of a kind per
+                # compound, enforced by the partial unique index.
+                "CREATE TABLE hub_jobs (job_id TEXT PRIMARY KEY, compound_id BIGINT NOT NULL,"
+                " kind TEXT NOT NULL, state TEXT NOT NULL, done BIGINT NOT NULL DEFAULT 0,"
+                " total BIGINT, started_at TEXT NOT NULL, started_by TEXT NOT NULL,"
+                " heartbeat_at TEXT NOT NULL, finished_at TEXT, runner TEXT NOT NULL,"
+                " params TEXT NOT NULL, message TEXT, result_file TEXT, result_count BIGINT)",
+                "CREATE UNIQUE INDEX hub_jobs_one_running ON hub_jobs (compound_id, kind)"
+                " WHERE state = 'running'",
+                "CREATE INDEX hub_jobs_compound ON hub_jobs (compound_id, started_at)",
+                # A resident's passes: who lacks a valid one, each one's newest (issuing
+                # and the sheets of 10,000 residents read these per resident).
+                "CREATE INDEX passes_resident ON passes (resident_id, issued_at)",
+            ],
+        ),
     ]
 
 
@@ -360,6 +378,17 @@ class HubStore:
             with self._opened_lock:
                 self._opened.append(conn)
         return conn
+
+    def close_thread(self) -> None:
+        """Close this thread's connection (a worker thread that ends: sync/hub/jobs.py)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._opened_lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+        conn.close()
 
     def close(self) -> None:
         """Close every thread's connection (when the hub stops)."""
@@ -943,31 +972,36 @@ class HubStore:
 
     def roster_put(self, kind: str, key: str, data: dict[str, Any] | None) -> int:
         """A change for the kiosks of one compound (this store's, or the hub's only one)."""
-        compound_id = self.write_compound()
         with self.transaction(ordered=True):
-            row = self.fetch_one(
-                "INSERT INTO roster (kind, key, data, changed_at, compound_id)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING version",
-                (
-                    kind,
-                    key,
-                    None if data is None else json.dumps(data, ensure_ascii=False, sort_keys=True),
-                    now_iso(),
-                    compound_id,
-                ),
-            )
-            if kind == "guard":
-                # A superseded PIN hash is never sent again, so it is not kept either.
-                for version, old in self.fetch_all(
-                    "SELECT version, data FROM roster WHERE kind = 'guard' AND key = ?"
-                    " AND version < ? AND data LIKE ? AND compound_id = ?",
-                    (key, row[0], "%pin_hash%", compound_id),
-                ):
-                    scrubbed = {k: v for k, v in json.loads(old).items() if k != "pin_hash"}
-                    self.execute(
-                        "UPDATE roster SET data = ? WHERE version = ?",
-                        (json.dumps(scrubbed, ensure_ascii=False, sort_keys=True), version),
-                    )
+            return self.roster_insert(kind, key, data)
+
+    def roster_insert(self, kind: str, key: str, data: dict[str, Any] | None) -> int:
+        """:meth:`roster_put` inside the caller's transaction, which must be ``ordered`` (a
+        chunk of passes issued together: sync/hub/residents.py)."""
+        compound_id = self.write_compound()
+        row = self.fetch_one(
+            "INSERT INTO roster (kind, key, data, changed_at, compound_id)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING version",
+            (
+                kind,
+                key,
+                None if data is None else json.dumps(data, ensure_ascii=False, sort_keys=True),
+                now_iso(),
+                compound_id,
+            ),
+        )
+        if kind == "guard":
+            # A superseded PIN hash is never sent again, so it is not kept either.
+            for version, old in self.fetch_all(
+                "SELECT version, data FROM roster WHERE kind = 'guard' AND key = ?"
+                " AND version < ? AND data LIKE ? AND compound_id = ?",
+                (key, row[0], "%pin_hash%", compound_id),
+            ):
+                scrubbed = {k: v for k, v in json.loads(old).items() if k != "pin_hash"}
+                self.execute(
+                    "UPDATE roster SET data = ? WHERE version = ?",
+                    (json.dumps(scrubbed, ensure_ascii=False, sort_keys=True), version),
+                )
         return int(row[0])
 
     def roster_since(
